@@ -1,0 +1,161 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ApplyError, CommandError } from '../errors.js';
+import { type Arg, type Command, isVarRef, type Runner, resolveArgs } from '../exec/runner.js';
+import { quote } from '../exec/shell-quote.js';
+import type { Op, Plan } from '../plan/ops.js';
+import { render } from '../render/index.js';
+
+export interface ApplyOptions {
+  /**
+   * Group consecutive `ip` commands for one namespace into a single `ip -batch -` process (and run
+   * independent namespaces of a phase concurrently). Off for printing, where each command is shown.
+   */
+  readonly batch?: boolean;
+  /** How many namespaces of one phase are worked on at once when batching. */
+  readonly concurrency?: number;
+  /** Run-time variables (pause PIDs) the runner knows, for building batch input. */
+  readonly vars?: ReadonlyMap<string, string>;
+  /** Called after each phase completes. */
+  readonly onPhase?: (title: string, ms: number) => void;
+}
+
+interface Step {
+  readonly op: Op;
+  readonly cmd: Command;
+  readonly index: number;
+}
+
+/**
+ * Runs a plan phase by phase and stops at the first failure, throwing ApplyError that names the op.
+ * Without batching every op is one command, in order (this is what --dry-run prints).
+ */
+export async function apply(plan: Plan, runner: Runner, options: ApplyOptions = {}): Promise<void> {
+  const total = plan.reduce((n, p) => n + p.ops.length, 0);
+  let index = 0;
+  for (const phase of plan) {
+    const started = performance.now();
+    const steps: Step[] = phase.ops.map((op) => ({ op, cmd: render(op), index: index++ }));
+    if (!options.batch) {
+      for (const s of steps) await runStep(s, runner, total);
+    } else {
+      const lanes = new Map<string, Step[]>();
+      for (const s of steps) {
+        const key = laneOf(s.op);
+        const lane = lanes.get(key);
+        if (lane) lane.push(s);
+        else lanes.set(key, [s]);
+      }
+      await pool([...lanes.values()], options.concurrency ?? 8, (lane) =>
+        runLane(lane, runner, total, options.vars),
+      );
+    }
+    options.onPhase?.(phase.title, performance.now() - started);
+  }
+}
+
+/** Ops in one lane must keep their order; different lanes of a phase are independent. */
+function laneOf(op: Op): string {
+  if ('netns' in op)
+    return op.netns.kind === 'host' ? 'host' : op.netns.kind === 'named' ? op.netns.name : op.netns.path;
+  if (op.kind === 'netns.add' || op.kind === 'netns.attach' || op.kind === 'netns.del') return '#netns';
+  if ('pid' in op) return `#pid:${op.pid}`;
+  if (op.kind === 'file.write') return `#file:${op.path}`;
+  return '#other';
+}
+
+async function runStep(s: Step, runner: Runner, total: number, native = false): Promise<void> {
+  try {
+    if (native && s.op.kind === 'file.write') {
+      // Not a kernel change: when really applying, write the file directly instead of spawning tee.
+      mkdirSync(dirname(s.op.path), { recursive: true });
+      writeFileSync(s.op.path, s.op.content);
+      return;
+    }
+    await runner.run(s.cmd);
+  } catch (err) {
+    throw new ApplyError(describe(s.op), s.index, total, { cause: err });
+  }
+}
+
+/** The argv prefix that selects the namespace of an `ip` command, and the rest; undefined if not batchable. */
+function ipSplit(cmd: Command): { prefix: string[]; rest: Arg[] } | undefined {
+  if (cmd.daemon || cmd.stdin !== undefined) return undefined;
+  const a = cmd.argv;
+  let at: number;
+  if (a[0] === 'ip' && a[1] === '-n') at = 3;
+  else if (a[0] === 'ip') at = 1;
+  else if (a[0] === 'nsenter' && a[2] === 'ip' && typeof a[1] === 'string' && a[1].startsWith('--net='))
+    at = 3;
+  else return undefined;
+  if (a[at] === 'netns' && a[at + 1] === 'exec') return undefined;
+  const prefix = a.slice(0, at);
+  if (prefix.some(isVarRef)) return undefined;
+  return { prefix: prefix as string[], rest: a.slice(at) };
+}
+
+async function runLane(lane: Step[], runner: Runner, total: number, vars?: ReadonlyMap<string, string>) {
+  let i = 0;
+  while (i < lane.length) {
+    const first = ipSplit(lane[i]!.cmd);
+    let j = i + 1;
+    if (first) {
+      while (j < lane.length) {
+        const next = ipSplit(lane[j]!.cmd);
+        if (!next || next.prefix.join('\0') !== first.prefix.join('\0')) break;
+        j++;
+      }
+    }
+    if (!first || j - i === 1) {
+      await runStep(lane[i]!, runner, total, true);
+      i++;
+      continue;
+    }
+    const group = lane.slice(i, j);
+    const lines = group.map((s) =>
+      resolveArgs(ipSplit(s.cmd)!.rest, vars ?? new Map())
+        .map(quote)
+        .join(' '),
+    );
+    const batch: Command = {
+      argv: [...(first.prefix as [string, ...string[]]), '-batch', '-'],
+      stdin: `${lines.join('\n')}\n`,
+    };
+    try {
+      await runner.run(batch);
+    } catch (err) {
+      // ip -batch reports "Command failed -:N" for the first failing line; blame that op.
+      const m = err instanceof CommandError ? /Command failed -:(\d+)/.exec(err.stderr) : null;
+      const failed = group[m ? Math.min(Number(m[1]) - 1, group.length - 1) : 0]!;
+      throw new ApplyError(describe(failed.op), failed.index, total, { cause: err });
+    }
+    i = j;
+  }
+}
+
+/** A short human description of an op, for error messages. */
+export function describe(op: Op): string {
+  const where =
+    'netns' in op
+      ? ` in ${op.netns.kind === 'named' ? op.netns.name : op.netns.kind === 'path' ? op.netns.path : 'host'}`
+      : '';
+  const what = 'name' in op ? ` ${op.name}` : 'dev' in op ? ` ${op.dev}` : 'pod' in op ? ` ${op.pod}` : '';
+  return `${op.kind}${what}${where}${op.note ? `: ${op.note}` : ''}`;
+}
+
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let firstError: unknown;
+  const worker = async () => {
+    while (next < items.length && firstError === undefined) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (e) {
+        firstError ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (firstError !== undefined) throw firstError;
+}

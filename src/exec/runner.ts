@@ -1,0 +1,50 @@
+/**
+ * The boundary between podnet and the operating system. Everything that runs a process goes through a Runner;
+ * choosing the runner is the whole difference between apply (ProcessRunner), --dry-run (PrintRunner) and a
+ * unit test (FakeRunner).
+ */
+
+/** A value known only at run time (such as the pause PID), substituted into an argument. */
+export interface VarRef {
+  readonly var: string;
+  readonly before?: string;
+  readonly after?: string;
+}
+
+export type Arg = string | VarRef;
+
+export interface Command {
+  readonly argv: readonly [Arg, ...Arg[]];
+  readonly stdin?: string;
+  /** The one-line explanation shown above the command in scripts. */
+  readonly note?: string;
+  /**
+   * Long-lived process: started detached, not awaited. `pidVar` names the variable that receives its PID.
+   * `log` is the file that receives its output.
+   */
+  readonly daemon?: { readonly pidVar?: string; readonly log: string; readonly tag?: string };
+}
+
+export interface CommandResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly exitCode: number;
+  /** For daemons: the PID of the started process. */
+  readonly pid?: number;
+}
+
+export interface Runner {
+  run(cmd: Command): Promise<CommandResult>;
+}
+
+export const isVarRef = (a: Arg): a is VarRef => typeof a !== 'string';
+
+/** Replaces variable references with their values; throws when one is unknown. */
+export function resolveArgs(argv: readonly Arg[], vars: ReadonlyMap<string, string>): string[] {
+  return argv.map((a) => {
+    if (!isVarRef(a)) return a;
+    const v = vars.get(a.var);
+    if (v === undefined) throw new Error(`internal: variable $${a.var} is not set`);
+    return `${a.before ?? ''}${v}${a.after ?? ''}`;
+  });
+}

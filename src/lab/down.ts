@@ -1,0 +1,43 @@
+import { apply } from '../apply/apply.js';
+import { exec, ProcessRunner } from '../exec/process-runner.js';
+import { listNamedNetns, startTimeOf } from '../observe/procs.js';
+import type { Op } from '../plan/ops.js';
+import { LabNames } from './names.js';
+import { LabState } from './state.js';
+
+export interface DownReport {
+  readonly killed: number;
+  readonly namespaces: string[];
+  readonly stateRemoved: boolean;
+}
+
+/**
+ * Removes everything a lab made: its processes (only those it journaled and whose start time still matches,
+ * plus any process inside its own namespaces), its namespaces (which takes every veth, bridge and route in
+ * them along), and its state. Idempotent; works after a crashed or killed `up`.
+ */
+export async function labDown(lab: string): Promise<DownReport> {
+  const names = new LabNames(lab);
+  const state = new LabState(lab);
+  let killed = 0;
+  const kill = (pid: number) => {
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed++;
+    } catch {}
+  };
+  for (const r of state.pids()) {
+    if (startTimeOf(r.pid) === r.start) kill(r.pid);
+  }
+  const namespaces = listNamedNetns().filter((n) => names.owns(n));
+  // Anything still running inside the lab's namespaces (an exec session, a probe) belongs to the lab too.
+  const inside = await Promise.all(namespaces.map((n) => exec(['ip', 'netns', 'pids', n])));
+  for (const r of inside) for (const pid of r.stdout.split(/\s+/).filter(Boolean)) kill(Number(pid));
+  if (namespaces.length) {
+    const ops: Op[] = namespaces.map((name) => ({ kind: 'netns.del', name }));
+    await apply([{ title: 'namespaces', ops }], new ProcessRunner(), { batch: true });
+  }
+  const stateRemoved = state.exists;
+  state.remove();
+  return { killed, namespaces, stateRemoved };
+}

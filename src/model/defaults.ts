@@ -1,0 +1,31 @@
+/**
+ * The default cluster: the seed's topology. Three nodes on 192.168.64.0/24 (.4, .5, .6), cluster CIDR
+ * 10.200.0.0/16 with a /24 per node, and the seed's pods A0 and A1 on node-0, B on node-1, C on node-2, which get
+ * the seed's addresses 10.200.0.2, 10.200.0.3, 10.200.1.2 and 10.200.2.2.
+ */
+export function defaultClusterDoc() {
+  return {
+    apiVersion: 'podnet.dev/v1alpha1' as const,
+    kind: 'Cluster' as const,
+    metadata: { name: 'seed' },
+    spec: {
+      clusterCIDR: '10.200.0.0/16',
+      serviceCIDR: '10.96.0.0/12',
+      nodeCIDRMaskSize: 24,
+      underlay: { subnet: '192.168.64.0/24', mtu: 1500 },
+      sameNode: 'bridge' as const,
+      crossNode: 'none' as const,
+      nodes: [
+        { name: 'node-0', ip: '192.168.64.4' },
+        { name: 'node-1', ip: '192.168.64.5' },
+        { name: 'node-2', ip: '192.168.64.6' },
+      ],
+      pods: [
+        { name: 'a0', node: 'node-0', labels: { app: 'web' } },
+        { name: 'a1', node: 'node-0', labels: { app: 'client' } },
+        { name: 'b', node: 'node-1', labels: { app: 'web' } },
+        { name: 'c', node: 'node-2', labels: { app: 'client' } },
+      ],
+    },
+  };
+}

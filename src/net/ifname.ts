@@ -1,0 +1,31 @@
+import { createHash } from 'node:crypto';
+
+/** Linux limits interface names to IFNAMSIZ - 1 = 15 bytes. */
+export const IFNAMSIZ_MAX = 15;
+
+const VALID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Why `name` cannot be an interface name, or undefined when it can. */
+export function ifnameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'is empty';
+  if (name.length > IFNAMSIZ_MAX)
+    return `is ${name.length} characters; interface names allow at most ${IFNAMSIZ_MAX}`;
+  if (name === '.' || name === '..') return 'is not allowed';
+  if (!VALID.test(name)) return 'may only contain letters, digits, "_", "." and "-"';
+  return undefined;
+}
+
+/** First `n` hex characters of sha256(text): stable, collision-resistant short ids for kernel object names. */
+export function shortHash(text: string, n = 8): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, n);
+}
+
+/**
+ * The host-side veth name for a pod: `veth-<pod>` when it fits (readable, as in the seed), otherwise
+ * `pn` + 8 hex characters of a hash of the pod key (kube-proxy's hashAndTruncate idea).
+ */
+export function hostVethName(podKey: string, podName: string): string {
+  const readable = `veth-${podName}`;
+  if (readable.length <= IFNAMSIZ_MAX && VALID.test(readable)) return readable;
+  return `pn${shortHash(podKey)}`;
+}

@@ -1,0 +1,152 @@
+/**
+ * The Op union: podnet's central vocabulary. Planners produce Ops (pure data), renderers turn each Op into the
+ * exact command that realizes it, runners execute or print those commands.
+ */
+
+/** Where a command runs. The lab uses named namespaces; CNI hands us a path (CNI_NETNS). */
+export type Netns =
+  | { readonly kind: 'host' }
+  | { readonly kind: 'named'; readonly name: string }
+  | { readonly kind: 'path'; readonly path: string };
+
+export const HOST: Netns = { kind: 'host' };
+export const named = (name: string): Netns => ({ kind: 'named', name });
+
+/**
+ * A process id known only at run time (the pause process of a pod). Rendered as a shell variable in dry runs
+ * (`$A0_PID`, as the seed writes it) and substituted by the process runner.
+ */
+export type PidVar = string;
+
+/** A container started inside a pod's namespaces. */
+export interface ContainerLaunch {
+  readonly name: string;
+  readonly command: readonly string[];
+  /** Chroot into this directory (an overlay mounted inside the pod's mount namespace). */
+  readonly chroot?: string;
+  /** Where its stdout/stderr go. */
+  readonly log: string;
+}
+
+export type Op = { readonly note?: string } & (
+  | { readonly kind: 'netns.add'; readonly name: string }
+  | { readonly kind: 'netns.attach'; readonly name: string; readonly pid: PidVar }
+  | { readonly kind: 'netns.del'; readonly name: string }
+  | { readonly kind: 'link.add-bridge'; readonly netns: Netns; readonly name: string; readonly mtu?: number }
+  | {
+      readonly kind: 'link.add-veth';
+      readonly netns: Netns;
+      readonly name: string;
+      readonly peer: string;
+      readonly peerNetns: Netns;
+      readonly mtu?: number;
+    }
+  | {
+      readonly kind: 'link.add-vxlan';
+      readonly netns: Netns;
+      readonly name: string;
+      readonly vni: number;
+      readonly local: string;
+      readonly dev?: string;
+      readonly port: number;
+      /** Multicast group for flood-and-learn; absent for unicast (static FDB). */
+      readonly group?: string;
+      readonly learning: boolean;
+      readonly mac?: string;
+      readonly mtu?: number;
+    }
+  | {
+      readonly kind: 'link.add-ipip';
+      readonly netns: Netns;
+      readonly name: string;
+      readonly local: string;
+      readonly mtu?: number;
+    }
+  | {
+      readonly kind: 'link.set';
+      readonly netns: Netns;
+      readonly name: string;
+      readonly up?: boolean;
+      readonly master?: string;
+      readonly mtu?: number;
+    }
+  | { readonly kind: 'link.del'; readonly netns: Netns; readonly name: string }
+  | { readonly kind: 'bridge.port'; readonly netns: Netns; readonly dev: string; readonly hairpin: boolean }
+  | { readonly kind: 'addr.add'; readonly netns: Netns; readonly dev: string; readonly cidr: string }
+  | {
+      readonly kind: 'route.replace';
+      readonly netns: Netns;
+      readonly dst: string;
+      readonly via?: string;
+      readonly dev?: string;
+      readonly onlink?: boolean;
+      readonly src?: string;
+      readonly mtu?: number;
+    }
+  | { readonly kind: 'route.del'; readonly netns: Netns; readonly dst: string; readonly dev?: string }
+  | {
+      readonly kind: 'neigh.replace';
+      readonly netns: Netns;
+      readonly dev: string;
+      readonly ip: string;
+      readonly mac: string;
+    }
+  | { readonly kind: 'neigh.del'; readonly netns: Netns; readonly dev: string; readonly ip: string }
+  | {
+      readonly kind: 'fdb.append';
+      readonly netns: Netns;
+      readonly dev: string;
+      readonly mac: string;
+      readonly dst: string;
+    }
+  | {
+      readonly kind: 'fdb.del';
+      readonly netns: Netns;
+      readonly dev: string;
+      readonly mac: string;
+      readonly dst?: string;
+    }
+  | { readonly kind: 'sysctl.set'; readonly netns: Netns; readonly key: string; readonly value: string }
+  | { readonly kind: 'nft.apply'; readonly netns: Netns; readonly script: string }
+  | { readonly kind: 'iptables.restore'; readonly netns: Netns; readonly script: string }
+  | { readonly kind: 'file.write'; readonly path: string; readonly content: string }
+  | {
+      readonly kind: 'pod.pause';
+      /** Pod name, for messages. */
+      readonly pod: string;
+      readonly pid: PidVar;
+      readonly log: string;
+    }
+  | { readonly kind: 'pod.hostname'; readonly pid: PidVar; readonly hostname: string }
+  | {
+      readonly kind: 'pod.mount-overlay';
+      readonly pid: PidVar;
+      readonly lower: string;
+      readonly upper: string;
+      readonly work: string;
+      readonly merged: string;
+    }
+  | {
+      readonly kind: 'pod.container';
+      readonly pid: PidVar;
+      readonly pod: string;
+      readonly container: ContainerLaunch;
+    }
+);
+
+export type OpKind = Op['kind'];
+
+/**
+ * A plan is a list of phases. Phases run in order; inside a phase, ops that act on different namespaces are
+ * independent (they may run concurrently and be batched per namespace), while ops on the same namespace keep
+ * their order.
+ */
+export interface Phase {
+  readonly title: string;
+  readonly ops: readonly Op[];
+}
+
+export type Plan = readonly Phase[];
+
+/** All ops of a plan in order. */
+export const flatten = (plan: Plan): Op[] => plan.flatMap((p) => p.ops);

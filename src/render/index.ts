@@ -1,0 +1,182 @@
+import type { Arg, Command } from '../exec/runner.js';
+import type { Op } from '../plan/ops.js';
+import { bridgeIn, execIn, ipIn } from './netns.js';
+
+const pidArg = (v: string, before = '', after = ''): Arg => ({ var: v, before, after });
+
+type Renderers = { [K in Op['kind']]: (op: Extract<Op, { kind: K }>) => Omit<Command, 'note'> };
+
+const opt = (cond: unknown, ...args: string[]): string[] => (cond ? args : []);
+
+/** One renderer per op kind; the map is exhaustive, so a new op kind does not compile without one. */
+const renderers: Renderers = {
+  'netns.add': (op) => ({ argv: ['ip', 'netns', 'add', op.name] }),
+  'netns.attach': (op) => ({ argv: ['ip', 'netns', 'attach', op.name, pidArg(op.pid)] }),
+  'netns.del': (op) => ({ argv: ['ip', 'netns', 'del', op.name] }),
+  'link.add-bridge': (op) => ({
+    argv: ipIn(op.netns, 'link', 'add', op.name, ...opt(op.mtu, 'mtu', String(op.mtu)), 'type', 'bridge'),
+  }),
+  'link.add-veth': (op) => {
+    const mtu = opt(op.mtu, 'mtu', String(op.mtu));
+    const peerNs =
+      op.peerNetns.kind === 'host'
+        ? []
+        : ['netns', op.peerNetns.kind === 'named' ? op.peerNetns.name : op.peerNetns.path];
+    return {
+      argv: ipIn(
+        op.netns,
+        'link',
+        'add',
+        op.name,
+        ...mtu,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        op.peer,
+        ...mtu,
+        ...peerNs,
+      ),
+    };
+  },
+  'link.add-vxlan': (op) => ({
+    argv: ipIn(
+      op.netns,
+      'link',
+      'add',
+      op.name,
+      ...opt(op.mac, 'address', op.mac ?? ''),
+      ...opt(op.mtu, 'mtu', String(op.mtu)),
+      'type',
+      'vxlan',
+      'id',
+      String(op.vni),
+      'local',
+      op.local,
+      ...opt(op.group, 'group', op.group ?? ''),
+      ...opt(op.dev, 'dev', op.dev ?? ''),
+      'dstport',
+      String(op.port),
+      ...opt(!op.learning, 'nolearning'),
+    ),
+  }),
+  'link.add-ipip': (op) => ({
+    argv: ipIn(
+      op.netns,
+      'link',
+      'add',
+      op.name,
+      ...opt(op.mtu, 'mtu', String(op.mtu)),
+      'type',
+      'ipip',
+      'local',
+      op.local,
+    ),
+  }),
+  'link.set': (op) => ({
+    argv: ipIn(
+      op.netns,
+      'link',
+      'set',
+      op.name,
+      ...opt(op.master, 'master', op.master ?? ''),
+      ...opt(op.mtu, 'mtu', String(op.mtu)),
+      ...opt(op.up !== undefined, op.up ? 'up' : 'down'),
+    ),
+  }),
+  'link.del': (op) => ({ argv: ipIn(op.netns, 'link', 'del', op.name) }),
+  'bridge.port': (op) => ({
+    argv: bridgeIn(op.netns, 'link', 'set', 'dev', op.dev, 'hairpin', op.hairpin ? 'on' : 'off'),
+  }),
+  'addr.add': (op) => ({ argv: ipIn(op.netns, 'addr', 'replace', op.cidr, 'dev', op.dev) }),
+  'route.replace': (op) => ({
+    argv: ipIn(
+      op.netns,
+      'route',
+      'replace',
+      op.dst,
+      ...opt(op.via, 'via', op.via ?? ''),
+      ...opt(op.dev, 'dev', op.dev ?? ''),
+      ...opt(op.onlink, 'onlink'),
+      ...opt(op.src, 'src', op.src ?? ''),
+      ...opt(op.mtu, 'mtu', String(op.mtu)),
+    ),
+  }),
+  'route.del': (op) => ({
+    argv: ipIn(op.netns, 'route', 'del', op.dst, ...opt(op.dev, 'dev', op.dev ?? '')),
+  }),
+  'neigh.replace': (op) => ({
+    argv: ipIn(op.netns, 'neigh', 'replace', op.ip, 'lladdr', op.mac, 'dev', op.dev, 'nud', 'permanent'),
+  }),
+  'neigh.del': (op) => ({ argv: ipIn(op.netns, 'neigh', 'del', op.ip, 'dev', op.dev) }),
+  'fdb.append': (op) => ({ argv: bridgeIn(op.netns, 'fdb', 'append', op.mac, 'dev', op.dev, 'dst', op.dst) }),
+  'fdb.del': (op) => ({
+    argv: bridgeIn(op.netns, 'fdb', 'del', op.mac, 'dev', op.dev, ...opt(op.dst, 'dst', op.dst ?? '')),
+  }),
+  'sysctl.set': (op) => ({ argv: execIn(op.netns, 'sysctl', '-q', '-w', `${op.key}=${op.value}`) }),
+  'nft.apply': (op) => ({ argv: execIn(op.netns, 'nft', '-f', '-'), stdin: op.script }),
+  'iptables.restore': (op) => ({
+    argv: execIn(op.netns, 'iptables-restore', '--noflush'),
+    stdin: op.script,
+  }),
+  'file.write': (op) => ({ argv: ['install', '-D', '-m', '0644', '/dev/stdin', op.path], stdin: op.content }),
+  'pod.pause': (op) => ({
+    // -f fork, -p pid, -n net, -u uts, -i ipc, -m mount (+ private /proc), -C cgroup: the seed's `unshare -Cunimpf`.
+    // --kill-child makes the pod's PID 1 die with this process, so one SIGKILL tears the whole pod down.
+    argv: [
+      'unshare',
+      '--fork',
+      '--kill-child',
+      '--pid',
+      '--mount-proc',
+      '--net',
+      '--uts',
+      '--ipc',
+      '--mount',
+      '--cgroup',
+      'sleep',
+      'infinity',
+    ],
+    daemon: { pidVar: op.pid, log: op.log, tag: `${op.pod}/pause` },
+  }),
+  'pod.hostname': (op) => ({
+    argv: ['nsenter', '--target', pidArg(op.pid), '--uts', 'hostname', op.hostname],
+  }),
+  'pod.mount-overlay': (op) => ({
+    argv: [
+      'nsenter',
+      '--target',
+      pidArg(op.pid),
+      '--mount',
+      'mount',
+      '-t',
+      'overlay',
+      'overlay',
+      '-o',
+      `lowerdir=${op.lower},upperdir=${op.upper},workdir=${op.work}`,
+      op.merged,
+    ],
+  }),
+  'pod.container': (op) => ({
+    argv: [
+      'nsenter',
+      '--target',
+      pidArg(op.pid),
+      '--net',
+      '--uts',
+      '--ipc',
+      '--mount',
+      pidArg(op.pid, '--pid=/proc/', '/ns/pid_for_children'),
+      ...(op.container.chroot ? ['chroot', op.container.chroot] : []),
+      ...op.container.command,
+    ],
+    daemon: { log: op.container.log, tag: `${op.pod}/${op.container.name}` },
+  }),
+};
+
+/** Renders one op to the exact command that realizes it, carrying the op's note as its explanation. */
+export function render(op: Op): Command {
+  const r = renderers[op.kind] as (o: Op) => Omit<Command, 'note'>;
+  const cmd = r(op);
+  return op.note ? { ...cmd, note: op.note } : cmd;
+}

@@ -1,0 +1,49 @@
+import type { Arg } from '../exec/runner.js';
+import type { Netns } from '../plan/ops.js';
+
+/**
+ * Wrapping commands so they act inside a network namespace. podnet never calls setns() from Node: a Node
+ * process is multi-threaded and setns only moves the calling thread (see README.md in this folder). Instead
+ * every command names its namespace on its own command line.
+ */
+
+/** `ip` in a namespace: `ip -n NAME …` for named namespaces, `nsenter --net=PATH ip …` for paths. */
+export function ipIn(ns: Netns, ...args: Arg[]): [Arg, ...Arg[]] {
+  switch (ns.kind) {
+    case 'host':
+      return ['ip', ...args];
+    case 'named':
+      return ['ip', '-n', ns.name, ...args];
+    case 'path':
+      return ['nsenter', `--net=${ns.path}`, 'ip', ...args];
+  }
+}
+
+/** `bridge` in a namespace (iproute2's bridge tool takes -n like ip). */
+export function bridgeIn(ns: Netns, ...args: Arg[]): [Arg, ...Arg[]] {
+  switch (ns.kind) {
+    case 'host':
+      return ['bridge', ...args];
+    case 'named':
+      return ['bridge', '-n', ns.name, ...args];
+    case 'path':
+      return ['nsenter', `--net=${ns.path}`, 'bridge', ...args];
+  }
+}
+
+/** Any other tool in a namespace: `ip netns exec NAME …`, or `nsenter --net=PATH …`. */
+export function execIn(ns: Netns, tool: string, ...args: Arg[]): [Arg, ...Arg[]] {
+  switch (ns.kind) {
+    case 'host':
+      return [tool, ...args];
+    case 'named':
+      return ['ip', 'netns', 'exec', ns.name, tool, ...args];
+    case 'path':
+      return ['nsenter', `--net=${ns.path}`, tool, ...args];
+  }
+}
+
+/** The netns a rendered argv acts in, as a textual prefix for `ip -batch` grouping; undefined if not ip. */
+export function netnsLabel(ns: Netns): string {
+  return ns.kind === 'host' ? 'host' : ns.kind === 'named' ? ns.name : ns.path;
+}
