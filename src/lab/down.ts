@@ -1,6 +1,6 @@
 import { apply } from '../apply/apply.js';
-import { exec, ProcessRunner } from '../exec/process-runner.js';
-import { listNamedNetns, startTimeOf } from '../observe/procs.js';
+import { ProcessRunner } from '../exec/process-runner.js';
+import { listNamedNetns, netnsIdOf, processesInNetns, startTimeOf } from '../observe/procs.js';
 import type { Op } from '../plan/ops.js';
 import { LabNames } from './names.js';
 import { LabState } from './state.js';
@@ -30,9 +30,10 @@ export async function labDown(lab: string): Promise<DownReport> {
     if (startTimeOf(r.pid) === r.start) kill(r.pid);
   }
   const namespaces = listNamedNetns().filter((n) => names.owns(n));
-  // Anything still running inside the lab's namespaces (an exec session, a probe) belongs to the lab too.
-  const inside = await Promise.all(namespaces.map((n) => exec(['ip', 'netns', 'pids', n])));
-  for (const r of inside) for (const pid of r.stdout.split(/\s+/).filter(Boolean)) kill(Number(pid));
+  // Anything still running inside the lab's namespaces (an exec session, a probe) belongs to the lab too
+  // (what `ip netns pids` reports, read for all namespaces in one pass over /proc).
+  const ids = new Set(namespaces.map(netnsIdOf).filter((x): x is string => x !== undefined));
+  for (const pid of processesInNetns(ids)) if (pid !== process.pid) kill(pid);
   if (namespaces.length) {
     const ops: Op[] = namespaces.map((name) => ({ kind: 'netns.del', name }));
     await apply([{ title: 'namespaces', ops }], new ProcessRunner(), { batch: true });

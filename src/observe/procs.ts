@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 
 /**
  * Reading processes and namespaces from /proc. podnet only ever signals processes it can prove it started:
@@ -78,4 +78,24 @@ export function listeningTcpPorts(pid: number): Set<number> {
     } catch {}
   }
   return ports;
+}
+
+/** The namespace id (as in `net:[ID]`) of a named network namespace, or undefined. */
+export function netnsIdOf(name: string): string | undefined {
+  try {
+    return `net:[${statSync(`/run/netns/${name}`).ino}]`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process inside one of the given network namespaces (ids as returned by netnsIdOf). */
+export function processesInNetns(ids: ReadonlySet<string>): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const net = nsOf(Number(e), 'net');
+    if (net && ids.has(net)) out.push(Number(e));
+  }
+  return out;
 }

@@ -1,0 +1,16 @@
+/**
+ * `npm run bench -- <name>`: each benchmark measures podnet side by side with the reference its issue names, in
+ * the same run, and prints medians and ratios (the machine is shared and noisy: compare within one run only).
+ */
+import { benchLabUp } from './lab-up.js';
+
+const benches: Record<string, (args: string[]) => Promise<void>> = {
+  'lab-up': benchLabUp,
+};
+
+const [name, ...args] = process.argv.slice(2);
+if (!name || !benches[name]) {
+  console.error(`usage: npm run bench -- <name>\nbenchmarks: ${Object.keys(benches).join(', ')}`);
+  process.exit(2);
+}
+await benches[name]!(args);
