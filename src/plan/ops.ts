@@ -40,6 +40,8 @@ export type Op = { readonly note?: string } & (
       readonly peer: string;
       readonly peerNetns: Netns;
       readonly mtu?: number;
+      /** MAC of the peer end (the pod's interface), so a CNI result can report it without reading it back. */
+      readonly peerMac?: string;
     }
   | {
       readonly kind: 'link.add-vxlan';
@@ -94,6 +96,14 @@ export type Op = { readonly note?: string } & (
   | { readonly kind: 'neigh.del'; readonly netns: Netns; readonly dev: string; readonly ip: string }
   | {
       readonly kind: 'fdb.append';
+      readonly netns: Netns;
+      readonly dev: string;
+      readonly mac: string;
+      readonly dst: string;
+    }
+  | {
+      /** A permanent unicast FDB entry on a VXLAN device: frames to `mac` are tunnelled to `dst` (flannel). */
+      readonly kind: 'fdb.replace';
       readonly netns: Netns;
       readonly dev: string;
       readonly mac: string;

@@ -18,6 +18,10 @@ export interface PodAttachParams {
   readonly mtu: number;
   /** Let traffic leave and re-enter the same bridge port (a pod reaching itself through a service). */
   readonly hairpin?: boolean;
+  /** MAC of the pod's interface (CNI reports it in its result); the kernel picks one when absent. */
+  readonly podMac?: string;
+  /** Route everything via the gateway (CNI `isDefaultGateway`). @default true */
+  readonly defaultRoute?: boolean;
 }
 
 /**
@@ -33,6 +37,7 @@ export function planPodAttach(p: PodAttachParams): Op[] {
       peer: p.podIf,
       peerNetns: p.podNs,
       mtu: p.mtu,
+      ...(p.podMac ? { peerMac: p.podMac } : {}),
       note: `${p.pod}: create a veth pair, a virtual cable: ${p.hostIf} stays on the node, ${p.podIf} goes into the pod`,
     },
     {
@@ -53,14 +58,17 @@ export function planPodAttach(p: PodAttachParams): Op[] {
       note: `${p.pod}: hairpin mode, so the bridge may send a frame back out of the port it came in on`,
     });
   }
-  ops.push(...planPodInterface(p), {
-    kind: 'route.replace',
-    netns: p.podNs,
-    dst: 'default',
-    via: p.gateway.toString(),
-    dev: p.podIf,
-    note: `${p.pod}: send everything outside the pod subnet to the bridge's gateway address`,
-  });
+  ops.push(...planPodInterface(p));
+  if (p.defaultRoute !== false) {
+    ops.push({
+      kind: 'route.replace',
+      netns: p.podNs,
+      dst: 'default',
+      via: p.gateway.toString(),
+      dev: p.podIf,
+      note: `${p.pod}: send everything outside the pod subnet to the bridge's gateway address`,
+    });
+  }
   return ops;
 }
 

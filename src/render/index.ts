@@ -34,6 +34,7 @@ const renderers: Renderers = {
         'peer',
         'name',
         op.peer,
+        ...opt(op.peerMac, 'address', op.peerMac ?? ''),
         ...mtu,
         ...peerNs,
       ),
@@ -111,6 +112,9 @@ const renderers: Renderers = {
   }),
   'neigh.del': (op) => ({ argv: ipIn(op.netns, 'neigh', 'del', op.ip, 'dev', op.dev) }),
   'fdb.append': (op) => ({ argv: bridgeIn(op.netns, 'fdb', 'append', op.mac, 'dev', op.dev, 'dst', op.dst) }),
+  'fdb.replace': (op) => ({
+    argv: bridgeIn(op.netns, 'fdb', 'replace', op.mac, 'dev', op.dev, 'dst', op.dst, 'self', 'permanent'),
+  }),
   'fdb.del': (op) => ({
     argv: bridgeIn(op.netns, 'fdb', 'del', op.mac, 'dev', op.dev, ...opt(op.dst, 'dst', op.dst ?? '')),
   }),
