@@ -14,12 +14,14 @@ import { resolveCluster } from '../model/resolve.js';
 const USAGE = `podnet: Kubernetes pod networking from plain Linux primitives
 
 usage:
-  podnet lab up      [--name LAB] [-f FILE] [--same-node bridge|veth] [--dry-run] [-v]
+  podnet lab up      [--name LAB] [-f FILE] [--same-node bridge|veth] [--cross-node none|host-gw|vxlan|ipip]
+                     [--vxlan-learning unicast|multicast] [--dry-run] [-v]
   podnet lab down    [--name LAB]
   podnet lab status  [--name LAB] [--json]
   podnet lab verify  [--name LAB] [--json]
   podnet lab exec    [--name LAB] POD [-c CONTAINER] -- CMD...
   podnet lab explain [--name LAB] [-f FILE]
+  podnet cni install [--bin-dir DIR] [--conf-dir DIR] [--name NET] [--subnet CIDR] …  (docs/cni.md)
 
 --name LAB   the lab's name and the prefix of everything it creates (default: podnet)
 -f FILE      cluster spec (YAML or JSON; plain Kubernetes Pod documents accepted); default: the seed's cluster
@@ -58,6 +60,7 @@ async function run(argv: string[]): Promise<number> {
     console.log(pkg.version);
     return 0;
   }
+  if (group === 'cni') return (await import('../cni/install.js')).cniCommand(verb, rest);
   if (group !== 'lab') usage(`unknown command '${group}'; see podnet help`);
   const dashdash = rest.indexOf('--');
   const own = dashdash >= 0 ? rest.slice(0, dashdash) : rest;
@@ -73,6 +76,8 @@ async function run(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       container: { type: 'string', short: 'c' },
       'same-node': { type: 'string' },
+      'cross-node': { type: 'string' },
+      'vxlan-learning': { type: 'string' },
       verbose: { type: 'boolean', short: 'v', default: false },
     },
   });
@@ -83,6 +88,8 @@ async function run(argv: string[]): Promise<number> {
     );
   const overrides: Record<string, string> = {};
   if (values['same-node']) overrides.sameNode = values['same-node'];
+  if (values['cross-node']) overrides.crossNode = values['cross-node'];
+  if (values['vxlan-learning']) overrides['vxlan.learning'] = values['vxlan-learning'];
 
   switch (verb) {
     case 'up': {

@@ -9,9 +9,13 @@ import { spawn } from 'node:child_process';
  */
 export function flockFd(fd: number, timeoutSeconds: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const child = spawn('flock', ['--exclusive', '--wait', String(timeoutSeconds), '--conflict-exit-code', '75', '3'], {
-      stdio: ['ignore', 'ignore', 'pipe', fd],
-    });
+    const child = spawn(
+      'flock',
+      ['--exclusive', '--wait', String(timeoutSeconds), '--conflict-exit-code', '75', '3'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe', fd],
+      },
+    );
     const err: Buffer[] = [];
     child.stderr!.on('data', (d: Buffer) => err.push(d));
     child.on('error', (e) => reject(new Error(`could not run flock: ${e.message}`, { cause: e })));

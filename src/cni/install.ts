@@ -1,0 +1,142 @@
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.js';
+import { ifnameProblem } from '../net/ifname.js';
+import { Cidr } from '../net/ip.js';
+import { DEFAULTS, NAME_RE } from './config.js';
+
+/** Options of `podnet cni install`. */
+export interface InstallOptions {
+  /** Where the runtime looks for plugin binaries (containerd `bin_dir`). @default /opt/cni/bin */
+  readonly binDir: string;
+  /** Where the runtime looks for network configurations (containerd `conf_dir`). @default /etc/cni/net.d */
+  readonly confDir: string;
+  readonly name: string;
+  readonly subnet: string;
+  readonly bridge: string;
+  readonly mtu: number;
+  readonly dataDir: string;
+  readonly ipMasq: boolean;
+  readonly hairpinMode: boolean;
+  /** Chain the reference `portmap` plugin after podnet (hostPort). @default true */
+  readonly portmap: boolean;
+}
+
+/** The conflist `install` writes: 1.0.0 for today's runtimes, 1.1.0 offered to those that speak it. */
+export function conflistFor(o: InstallOptions): object {
+  return {
+    cniVersion: '1.0.0',
+    cniVersions: ['1.0.0', '1.1.0'],
+    name: o.name,
+    plugins: [
+      {
+        type: 'podnet',
+        bridge: o.bridge,
+        subnet: o.subnet,
+        isGateway: true,
+        isDefaultGateway: true,
+        mtu: o.mtu,
+        hairpinMode: o.hairpinMode,
+        ipMasq: o.ipMasq,
+        ipam: { dataDir: o.dataDir },
+      },
+      ...(o.portmap ? [{ type: 'portmap', capabilities: { portMappings: true }, snat: true }] : []),
+    ],
+  };
+}
+
+/**
+ * Bundles the plugin (src/cni/main and what it imports) into one self-contained CommonJS file with esbuild:
+ * no node_modules and no dist/ at run time, one file to read and compile per invocation.
+ */
+export async function bundlePlugin(outfile: string): Promise<void> {
+  const esbuild = await import('esbuild');
+  const here = dirname(fileURLToPath(import.meta.url));
+  const tmp = `${outfile}.tmp-${process.pid}`;
+  mkdirSync(dirname(outfile), { recursive: true });
+  await esbuild.build({
+    stdin: { contents: "import { main } from './main.js';\nmain();\n", resolveDir: here, loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    legalComments: 'none',
+    // ESM sources may read import.meta.url at load time; in the CommonJS bundle it is the bundle's own URL.
+    define: { 'import.meta.url': '__podnetImportMetaUrl' },
+    banner: {
+      js: "#!/usr/bin/env node\n// podnet CNI plugin (bundled by `podnet cni install`; see docs/cni.md)\nconst __podnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+    },
+    outfile: tmp,
+    logLevel: 'silent',
+  });
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, outfile);
+}
+
+/** Writes the plugin binary and the conflist; returns both paths. */
+export async function install(o: InstallOptions): Promise<{ plugin: string; conflist: string }> {
+  const plugin = join(o.binDir, 'podnet');
+  await bundlePlugin(plugin);
+  mkdirSync(o.confDir, { recursive: true });
+  const conflist = join(o.confDir, `10-${o.name}.conflist`);
+  writeFileSync(`${conflist}.tmp`, `${JSON.stringify(conflistFor(o), null, 2)}\n`);
+  renameSync(`${conflist}.tmp`, conflist);
+  return { plugin, conflist };
+}
+
+export const INSTALL_USAGE = `usage: podnet cni install [--bin-dir DIR] [--conf-dir DIR] [--name NET] [--subnet CIDR] [--bridge NAME]
+                          [--mtu N] [--data-dir DIR] [--ip-masq] [--no-hairpin] [--without-portmap]`;
+
+/** `podnet cni install …`: parses the options (ConfigError listing every problem) and installs. */
+export async function cniCommand(verb: string | undefined, args: string[]): Promise<number> {
+  if (verb !== 'install') {
+    throw new ConfigError(
+      [{ path: 'command line', message: `unknown verb 'cni ${verb ?? ''}'; ${INSTALL_USAGE}` }],
+      'command line',
+    );
+  }
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      'bin-dir': { type: 'string', default: '/opt/cni/bin' },
+      'conf-dir': { type: 'string', default: '/etc/cni/net.d' },
+      name: { type: 'string', default: 'podnet' },
+      subnet: { type: 'string', default: '10.244.0.0/24' },
+      bridge: { type: 'string', default: DEFAULTS.bridge },
+      mtu: { type: 'string', default: String(DEFAULTS.mtu) },
+      'data-dir': { type: 'string', default: DEFAULTS.dataDir },
+      'ip-masq': { type: 'boolean', default: false },
+      'no-hairpin': { type: 'boolean', default: false },
+      'without-portmap': { type: 'boolean', default: false },
+    },
+  });
+  const issues = [];
+  if (!NAME_RE.test(values.name))
+    issues.push({ path: '--name', message: `'${values.name}' is not a valid network name` });
+  if (!Cidr.tryParse(values.subnet))
+    issues.push({ path: '--subnet', message: `'${values.subnet}' is not an IPv4 CIDR with zero host bits` });
+  const bp = ifnameProblem(values.bridge);
+  if (bp) issues.push({ path: '--bridge', message: `'${values.bridge}' ${bp}` });
+  const mtu = Number(values.mtu);
+  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)
+    issues.push({ path: '--mtu', message: `'${values.mtu}' must be an integer from 576 to 65535` });
+  if (issues.length > 0) throw new ConfigError(issues, 'podnet cni install');
+  const r = await install({
+    binDir: resolve(values['bin-dir']),
+    confDir: resolve(values['conf-dir']),
+    name: values.name,
+    subnet: values.subnet,
+    bridge: values.bridge,
+    mtu,
+    dataDir: resolve(values['data-dir']),
+    ipMasq: values['ip-masq'],
+    hairpinMode: !values['no-hairpin'],
+    portmap: !values['without-portmap'],
+  });
+  console.log(`installed plugin ${r.plugin}\nwrote ${r.conflist}`);
+  return 0;
+}

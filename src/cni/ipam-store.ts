@@ -1,0 +1,199 @@
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { flockFd } from '../exec/flock.js';
+import { Ip, nextFreeIp } from '../model/ipam.js';
+import type { PodRange } from './config.js';
+import { CNI_ERR, CniError } from './errors.js';
+
+/** Who holds an address: the attachment (container ID + interface) and, when the runtime said, the pod. */
+export interface Reservation {
+  readonly ip: string;
+  readonly containerId: string;
+  readonly ifname: string;
+  readonly podNamespace?: string;
+  readonly podName?: string;
+  readonly podUid?: string;
+}
+
+const LOCK = 'lock';
+const LAST = 'last_reserved_ip.0';
+const TMP = '.tmp-';
+const isIpName = (n: string) => /^\d+\.\d+\.\d+\.\d+$/.test(n);
+
+/**
+ * The on-disk IPAM store of one network (`<dataDir>/<network>/`), laid out like host-local's: one file per
+ * reserved address, named by the address and holding its owner as JSON; `last_reserved_ip.0` for round-robin.
+ *
+ * Safety: allocation runs under an exclusive flock on `lock` (released by the kernel when the process dies,
+ * even by SIGKILL). A reservation is written to a temporary file first and then hard-linked to its address
+ * name, so a reservation file is either absent or complete; temporary files left by a killed writer are
+ * removed by the next lock holder. Releasing is a single unlink and needs no lock.
+ */
+export class IpamStore {
+  constructor(readonly dir: string) {}
+
+  /** Runs `fn` while holding the store's lock; a lock still busy after `timeoutSeconds` is code 11. */
+  async withLock<T>(fn: () => Promise<T>, timeoutSeconds = 20): Promise<T> {
+    this.ensureDir();
+    const fd = openSync(join(this.dir, LOCK), 'a');
+    try {
+      if (!(await flockFd(fd, timeoutSeconds)))
+        throw new CniError(
+          CNI_ERR.TRY_AGAIN,
+          `IPAM store '${this.dir}' is still locked after ${timeoutSeconds}s by another invocation; try again`,
+        );
+      this.removeTemporaries();
+      return await fn();
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  ensureDir(): void {
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new CniError(
+        CNI_ERR.IO_FAILURE,
+        `cannot create IPAM directory '${this.dir}': ${(e as Error).message}`,
+        '',
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+
+  private names(): string[] {
+    try {
+      return readdirSync(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  }
+
+  /** Addresses reserved now (names only: cheap). */
+  usedIps(): Set<number> {
+    const used = new Set<number>();
+    for (const n of this.names()) if (isIpName(n)) used.add(Ip.parse(n).value);
+    return used;
+  }
+
+  /** Every reservation with its owner. A file that cannot be read is reported with an empty owner. */
+  list(): Reservation[] {
+    return this.names()
+      .filter(isIpName)
+      .map((n) => this.read(n) ?? { ip: n, containerId: '', ifname: '' });
+  }
+
+  read(ip: string): Reservation | undefined {
+    try {
+      const r = JSON.parse(readFileSync(join(this.dir, ip), 'utf8')) as Reservation;
+      return { ...r, ip };
+    } catch {
+      return undefined;
+    }
+  }
+
+  findByOwner(containerId: string, ifname: string): Reservation[] {
+    return this.list().filter((r) => r.containerId === containerId && r.ifname === ifname);
+  }
+
+  /**
+   * Allocates the next free address after the last one handed out (round-robin across ranges, like
+   * host-local), records it, and returns it. Must run under withLock.
+   */
+  allocate(ranges: readonly PodRange[], owner: Omit<Reservation, 'ip'>): { ip: Ip; range: PodRange } {
+    const used = this.usedIps();
+    for (const r of ranges) used.add(r.gateway.value);
+    const last = this.lastReserved();
+    const at = last ? ranges.findIndex((r) => r.subnet.contains(last)) : -1;
+    const order = at < 0 ? ranges : [...ranges.slice(at), ...ranges.slice(0, at)];
+    for (const [k, range] of order.entries()) {
+      const ip = nextFreeIp(range.subnet, used, k === 0 && at >= 0 ? last : undefined);
+      if (!ip) continue;
+      this.reserve({ ...owner, ip: ip.toString() });
+      this.writeAtomic(LAST, ip.toString());
+      return { ip, range };
+    }
+    throw new CniError(
+      CNI_ERR.RANGE_EXHAUSTED,
+      `no free address in ${ranges.map((r) => r.subnet.toString()).join(', ')} (${used.size - ranges.length} reserved in '${this.dir}')`,
+    );
+  }
+
+  /** Writes one reservation atomically; fails if the address is already taken. */
+  reserve(r: Reservation): void {
+    const tmp = join(this.dir, `${TMP}${process.pid}-${r.ip}`);
+    writeFileSync(tmp, JSON.stringify(r));
+    try {
+      linkSync(tmp, join(this.dir, r.ip));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new CniError(CNI_ERR.TRY_AGAIN, `address ${r.ip} was reserved concurrently in '${this.dir}'`);
+      throw e;
+    } finally {
+      unlinkSync(tmp);
+    }
+  }
+
+  /** Removes the reservation of `ip`; true if there was one. */
+  release(ip: string): boolean {
+    try {
+      unlinkSync(join(this.dir, ip));
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Releases everything held by one attachment. `hint` (the address from prevResult) is tried first, so a DEL
+   * with a prevResult reads one file instead of all of them.
+   */
+  releaseByOwner(containerId: string, ifname: string, hint?: string): string[] {
+    if (hint && isIpName(hint)) {
+      const r = this.read(hint);
+      if (r && r.containerId === containerId && r.ifname === ifname) {
+        this.release(hint);
+        const rest = this.findByOwner(containerId, ifname);
+        for (const x of rest) this.release(x.ip);
+        return [hint, ...rest.map((x) => x.ip)];
+      }
+    }
+    const mine = this.findByOwner(containerId, ifname);
+    for (const r of mine) this.release(r.ip);
+    return mine.map((r) => r.ip);
+  }
+
+  lastReserved(): Ip | undefined {
+    try {
+      return Ip.tryParse(readFileSync(join(this.dir, LAST), 'utf8').trim());
+    } catch {
+      return undefined;
+    }
+  }
+
+  private writeAtomic(name: string, content: string): void {
+    const tmp = join(this.dir, `${TMP}${process.pid}-${name}`);
+    writeFileSync(tmp, content);
+    renameSync(tmp, join(this.dir, name));
+  }
+
+  /** Under the lock no one else writes: any temporary file is a leftover of a killed writer. */
+  private removeTemporaries(): void {
+    for (const n of this.names()) if (n.startsWith(TMP)) unlinkSync(join(this.dir, n));
+  }
+}

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { ProcessRunner } from '../exec/process-runner.js';
+import { decodeConfig, parseConfig } from './config.js';
+import { type CniEnv, parseEnv } from './env.js';
+import { CNI_ERR, CniError } from './errors.js';
+import { isNamespaceFile, linkNames } from './host.js';
+import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type PluginDeps, storeFor } from './plugin.js';
+import { convertResult, isSupported, LATEST, versionInfo } from './version.js';
+
+/**
+ * The CNI plugin's entry: CNI_* environment + config on stdin → result or error JSON on stdout (SPEC.md).
+ * Loaded by bin/podnet.js when CNI_COMMAND is set, and the entry of the bundled plugin file; it imports no CLI
+ * or lab code, so a verb starts quickly.
+ */
+
+export const defaultDeps = (): PluginDeps => ({
+  runner: new ProcessRunner(),
+  links: linkNames,
+  isNetns: isNamespaceFile,
+  store: storeFor,
+});
+
+/** One invocation, without touching process state: returns what to print and the exit status. */
+export async function runCni(
+  envVars: NodeJS.ProcessEnv,
+  stdin: string,
+  deps: PluginDeps = defaultDeps(),
+): Promise<{ stdout: string; exitCode: number }> {
+  let version: string = LATEST;
+  try {
+    const env: CniEnv = parseEnv(envVars);
+    if (env.command === 'VERSION') {
+      let requested: string | undefined;
+      try {
+        requested = (JSON.parse(stdin) as { cniVersion?: string }).cniVersion;
+      } catch {
+        requested = undefined;
+      }
+      return { stdout: `${JSON.stringify(versionInfo(requested))}\n`, exitCode: 0 };
+    }
+    const raw = decodeConfig(stdin);
+    if (typeof raw.cniVersion === 'string' && isSupported(raw.cniVersion)) version = raw.cniVersion;
+    const conf = parseConfig(raw);
+    switch (env.command) {
+      case 'ADD': {
+        const result = await cmdAdd(env, conf, deps);
+        return { stdout: `${JSON.stringify(convertResult(result, conf.cniVersion))}\n`, exitCode: 0 };
+      }
+      case 'DEL':
+        await cmdDel(env, conf, deps);
+        return { stdout: '', exitCode: 0 };
+      case 'CHECK':
+        await cmdCheck(env, conf, deps);
+        return { stdout: '', exitCode: 0 };
+      case 'STATUS':
+        await cmdStatus(conf, deps);
+        return { stdout: '', exitCode: 0 };
+      case 'GC':
+        await cmdGc(conf, deps);
+        return { stdout: '', exitCode: 0 };
+    }
+  } catch (err) {
+    const e =
+      err instanceof CniError
+        ? err
+        : new CniError(CNI_ERR.IO_FAILURE, err instanceof Error ? err.message : String(err), '', {
+            cause: err,
+          });
+    return { stdout: `${JSON.stringify(e.toJSON(version))}\n`, exitCode: 1 };
+  }
+}
+
+function readStdin(): string {
+  try {
+    return readFileSync(0, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EAGAIN' || (e as NodeJS.ErrnoException).code === 'EOF')
+      return '';
+    throw e;
+  }
+}
+
+/** Process entry: prints the answer on stdout and sets the exit status. */
+export async function main(): Promise<void> {
+  const stdin = readStdin();
+  const { stdout, exitCode } = await runCni(process.env, stdin);
+  if (stdout) process.stdout.write(stdout);
+  process.exitCode = exitCode;
+}
