@@ -103,8 +103,9 @@ export function parseConfig(raw: Json): NetConf {
   );
   const issues: string[] = [];
   const bad = (path: string, msg: string) => issues.push(`${path}: ${msg}`);
-  const ipam =
-    raw.ipam === undefined ? {} : isObj(raw.ipam) ? raw.ipam : (bad('ipam', 'must be an object'), {});
+  let ipam: Json = {};
+  if (isObj(raw.ipam)) ipam = raw.ipam;
+  else if (raw.ipam !== undefined) bad('ipam', `${show(raw.ipam)} must be an object`);
   if (ipam.type !== undefined && ipam.type !== 'podnet')
     throw new CniError(
       CNI_ERR.UNSUPPORTED_FIELD,

@@ -26,7 +26,14 @@ export async function runCni(
   stdin: string,
   deps: PluginDeps = defaultDeps(),
 ): Promise<{ stdout: string; exitCode: number }> {
+  // Errors are reported in the configuration's version when it has one we speak, even for env errors.
   let version: string = LATEST;
+  try {
+    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
+    if (typeof v === 'string' && isSupported(v)) version = v;
+  } catch {
+    // stdin is checked properly below
+  }
   try {
     const env: CniEnv = parseEnv(envVars);
     if (env.command === 'VERSION') {
@@ -39,7 +46,6 @@ export async function runCni(
       return { stdout: `${JSON.stringify(versionInfo(requested))}\n`, exitCode: 0 };
     }
     const raw = decodeConfig(stdin);
-    if (typeof raw.cniVersion === 'string' && isSupported(raw.cniVersion)) version = raw.cniVersion;
     const conf = parseConfig(raw);
     switch (env.command) {
       case 'ADD': {
