@@ -1,0 +1,342 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type CniDirs,
+  cniTestEnv,
+  installPlugin,
+  invoke,
+  linksIn,
+  netnsAdd,
+  netnsDel,
+  PFX,
+  pluginConf,
+  podnetVeths,
+  pool,
+  processesInNetns,
+  reservations,
+  rmrf,
+  strayFiles,
+} from '../helpers/cni.js';
+
+/**
+ * The installed (bundled) plugin against the real kernel, inside a namespace standing for the node: every verb,
+ * rollback, 200 ADD/DEL 50 at a time, 50 ADDs SIGKILLed at random points, and a corpus of bad inputs.
+ */
+const skip = cniTestEnv();
+const NODE = `${PFX}-rn`;
+const NET = `${PFX}r`;
+const BR = `${PFX}br`.slice(0, 15);
+const WORKERS = 50;
+const pods = Array.from({ length: WORKERS }, (_, i) => `${PFX}-r${i}`);
+let d: CniDirs;
+let conf: string;
+
+const envFor = (cmd: string, cid: string, ns: string | undefined, extra: Record<string, string> = {}) => ({
+  CNI_COMMAND: cmd,
+  CNI_CONTAINERID: cid,
+  CNI_NETNS: ns ? `/run/netns/${ns}` : '',
+  CNI_IFNAME: 'eth0',
+  CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${cid}`,
+  ...extra,
+});
+
+/** Everything the plugin may leave behind: reservations, temp files, host veths, pod interfaces. */
+function state(): { reservations: string[]; stray: string[]; veths: string[]; podIfs: number } {
+  return {
+    reservations: reservations(d.ipam, NET),
+    stray: strayFiles(d.ipam, NET),
+    veths: podnetVeths(NODE),
+    podIfs: pods.filter((p) => linksIn(p).includes('eth0')).length,
+  };
+}
+const CLEAN = { reservations: [], stray: [], veths: [], podIfs: 0 };
+
+async function settle(): Promise<void> {
+  // Children of killed plugins (ip, flock) may still be finishing in the node namespace.
+  for (let i = 0; i < 100 && processesInNetns(NODE).length > 0; i++) await sleep(50);
+}
+
+describe('CNI plugin on the real kernel', { skip }, () => {
+  before(async () => {
+    d = await installPlugin({ name: NET, subnet: '10.244.60.0/24', bridge: BR });
+    conf = pluginConf(d, NET);
+    netnsAdd(NODE);
+    for (const p of pods) netnsAdd(p);
+  });
+  after(() => {
+    for (const p of pods) netnsDel(p);
+    netnsDel(`${PFX}-gone`);
+    netnsDel(NODE);
+    if (d) rmrf(d.root);
+  });
+
+  test('ADD, CHECK, duplicate ADD, tampering seen by CHECK, DEL twice, DEL with the netns gone', async () => {
+    const ns = pods[0]!;
+    const add = await invoke(d.plugin, NODE, envFor('ADD', 'life1', ns), conf);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    assert.equal(add.json!.cniVersion, '1.0.0');
+    const ip = add.json!.ips![0]!.address;
+    assert.match(ip, /^10\.244\.60\.\d+\/24$/);
+    const addrs = execFileSync('ip', ['-n', ns, '-j', 'addr', 'show', 'eth0'], { encoding: 'utf8' });
+    assert.ok(addrs.includes(ip.split('/')[0]!), 'the pod has its address');
+    // The gateway answers from inside the pod: bridge, veth and route all work.
+    execFileSync('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '2', '10.244.60.1']);
+
+    const prev = JSON.stringify({ ...JSON.parse(conf), prevResult: add.json });
+    const check = await invoke(d.plugin, NODE, envFor('CHECK', 'life1', ns), prev);
+    assert.equal(check.code, 0, check.stdout);
+    assert.equal(check.stdout, '');
+
+    const again = await invoke(d.plugin, NODE, envFor('ADD', 'life1', ns), conf);
+    assert.equal(again.json!.code, 100, again.stdout);
+    const other = await invoke(d.plugin, NODE, envFor('ADD', 'life2', ns), conf);
+    assert.equal(other.json!.code, 100, 'eth0 already exists in that netns');
+    assert.match(other.json!.msg!, /interface 'eth0' already exists/);
+    assert.equal(reservations(d.ipam, NET).length, 1, 'the failed ADD left no reservation');
+
+    execFileSync('ip', ['-n', ns, 'addr', 'flush', 'dev', 'eth0']);
+    const bad = await invoke(d.plugin, NODE, envFor('CHECK', 'life1', ns), prev);
+    assert.equal(bad.json!.code, 102);
+    assert.match(bad.json!.msg!, /address 10\.244\.60\.\d+\/24 is missing/);
+
+    for (const e of [envFor('DEL', 'life1', ns), envFor('DEL', 'life1', undefined)]) {
+      const del = await invoke(d.plugin, NODE, e, prev);
+      assert.equal(del.code, 0, del.stdout);
+    }
+    assert.deepEqual(state(), CLEAN);
+
+    // containerd after a reboot: the netns file is gone, DEL must still release everything.
+    const gone = `${PFX}-gone`;
+    netnsAdd(gone);
+    const a2 = await invoke(d.plugin, NODE, envFor('ADD', 'life3', gone), conf);
+    assert.equal(a2.code, 0, a2.stdout);
+    netnsDel(gone);
+    const del = await invoke(d.plugin, NODE, envFor('DEL', 'life3', gone), conf);
+    assert.equal(del.code, 0, del.stdout);
+    assert.deepEqual(state(), CLEAN);
+  });
+
+  test('STATUS is ready; VERSION lists 0.3.0 to 1.1.0; a 0.4.0 config gets a 0.4.0 result', async () => {
+    const st = await invoke(d.plugin, NODE, { CNI_COMMAND: 'STATUS' }, conf);
+    assert.equal(st.code, 0, st.stdout);
+    const v = await invoke(d.plugin, NODE, { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.1.0"}');
+    assert.deepEqual(v.json!.supportedVersions, ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0']);
+    const old = JSON.stringify({ ...JSON.parse(conf), cniVersion: '0.4.0' });
+    const add = await invoke(d.plugin, NODE, envFor('ADD', 'v04', pods[1]), old);
+    assert.equal(add.json!.cniVersion, '0.4.0');
+    assert.equal((add.json!.ips as unknown as { version: string }[])[0]!.version, '4');
+    assert.equal((await invoke(d.plugin, NODE, envFor('DEL', 'v04', pods[1]), old)).code, 0);
+    assert.deepEqual(state(), CLEAN);
+  });
+
+  test(
+    '200 ADD/DEL, 50 at a time: no address is ever held twice, nothing leaks',
+    { timeout: 300_000 },
+    async () => {
+      const held = new Map<string, string>();
+      const duplicates: string[] = [];
+      const failures: string[] = [];
+      const items = Array.from({ length: 200 }, (_, i) => i);
+      let worker = 0;
+      const free = [...pods];
+      await pool(items, WORKERS, async (i) => {
+        const ns = free.pop()!;
+        worker++;
+        const cid = `load${i}`;
+        const add = await invoke(d.plugin, NODE, envFor('ADD', cid, ns), conf);
+        if (add.code !== 0) failures.push(`ADD ${cid}: ${add.stdout}${add.stderr}`);
+        else {
+          const ip = add.json!.ips![0]!.address;
+          if (held.has(ip)) duplicates.push(`${ip} held by ${held.get(ip)} and ${cid}`);
+          held.set(ip, cid);
+          const del = await invoke(
+            d.plugin,
+            NODE,
+            envFor('DEL', cid, ns),
+            JSON.stringify({ ...JSON.parse(conf), prevResult: add.json }),
+          );
+          held.delete(ip);
+          if (del.code !== 0) failures.push(`DEL ${cid}: ${del.stdout}`);
+        }
+        free.push(ns);
+      });
+      assert.deepEqual(failures, []);
+      assert.deepEqual(duplicates, []);
+      assert.equal(worker, 200);
+      assert.deepEqual(state(), CLEAN);
+    },
+  );
+
+  test(
+    '50 ADDs SIGKILLed at random points: DEL and GC leave nothing, and the lock is free',
+    { timeout: 300_000 },
+    async () => {
+      const kill = async (i: number) => {
+        const delay = Math.floor(Math.random() * 150);
+        return invoke(d.plugin, NODE, envFor('ADD', `kill${i}`, pods[i]!), conf, (pid) => {
+          setTimeout(() => {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {}
+          }, delay);
+        });
+      };
+      const results = await Promise.all(pods.map((_, i) => kill(i)));
+      const killed = results.filter((r) => r.code === 128).length;
+      await settle();
+      // Half are cleaned up the normal way (the runtime's DEL after a failed ADD) ...
+      for (let i = 0; i < WORKERS / 2; i++) {
+        const del = await invoke(d.plugin, NODE, envFor('DEL', `kill${i}`, pods[i]!), conf);
+        assert.equal(del.code, 0, del.stdout);
+      }
+      // ... the rest by GC, which keeps one attachment that is still valid.
+      const keep = await invoke(d.plugin, NODE, envFor('ADD', 'keeper', pods[0]!), conf);
+      assert.equal(keep.code, 0, `lock must not be stuck: ${keep.stdout}`);
+      const gcConf = JSON.stringify({
+        ...JSON.parse(conf),
+        cniVersion: '1.1.0',
+        'cni.dev/valid-attachments': [{ containerID: 'keeper', ifname: 'eth0' }],
+      });
+      const gc = await invoke(d.plugin, NODE, { CNI_COMMAND: 'GC' }, gcConf);
+      assert.equal(gc.code, 0, gc.stdout);
+      assert.deepEqual(reservations(d.ipam, NET), [keep.json!.ips![0]!.address.split('/')[0]]);
+      assert.equal(podnetVeths(NODE).length, 1);
+      assert.equal((await invoke(d.plugin, NODE, envFor('DEL', 'keeper', pods[0]!), conf)).code, 0);
+      assert.deepEqual(state(), CLEAN, `after ${killed} kills`);
+      assert.ok(killed > 0, 'some ADDs were really killed');
+    },
+  );
+
+  test('bad inputs: each is a CNI error with the right code, and nothing changes', async () => {
+    const ns = pods[2]!;
+    const notNs = join(d.root, 'not-a-netns');
+    writeFileSync(notNs, 'x');
+    const c = JSON.parse(conf);
+    const cases: { what: string; env: Record<string, string>; stdin?: string; code: number; msg: RegExp }[] =
+      [
+        { what: 'no CNI_COMMAND', env: { CNI_COMMAND: '' }, code: 4, msg: /CNI_COMMAND/ },
+        { what: 'no container id', env: envFor('ADD', '', ns), code: 4, msg: /CNI_CONTAINERID is required/ },
+        { what: 'no netns', env: envFor('ADD', 'x1', undefined), code: 4, msg: /CNI_NETNS is required/ },
+        {
+          what: 'no ifname',
+          env: { ...envFor('ADD', 'x1', ns), CNI_IFNAME: '' },
+          code: 4,
+          msg: /CNI_IFNAME is required/,
+        },
+        {
+          what: 'path separator in id',
+          env: envFor('ADD', '../../etc/passwd', ns),
+          code: 4,
+          msg: /CNI_CONTAINERID/,
+        },
+        { what: 'slash in id', env: envFor('ADD', 'a/b', ns), code: 4, msg: /CNI_CONTAINERID/ },
+        {
+          what: 'shell metachars in id',
+          env: envFor('ADD', '$(touch /tmp/pwn);x', ns),
+          code: 4,
+          msg: /CNI_CONTAINERID/,
+        },
+        {
+          what: 'ifname too long',
+          env: { ...envFor('ADD', 'x1', ns), CNI_IFNAME: 'eth0-way-too-long' },
+          code: 4,
+          msg: /at most 15/,
+        },
+        {
+          what: 'ifname with slash',
+          env: { ...envFor('ADD', 'x1', ns), CNI_IFNAME: 'a/b' },
+          code: 4,
+          msg: /CNI_IFNAME/,
+        },
+        {
+          what: 'netns not a netns',
+          env: { ...envFor('ADD', 'x1', ns), CNI_NETNS: notNs },
+          code: 4,
+          msg: /not a network namespace/,
+        },
+        {
+          what: 'netns missing',
+          env: { ...envFor('ADD', 'x1', ns), CNI_NETNS: '/run/netns/nope-nope' },
+          code: 4,
+          msg: /not a network namespace/,
+        },
+        {
+          what: 'uts ns, not net',
+          env: { ...envFor('ADD', 'x1', ns), CNI_NETNS: '/proc/self/ns/uts' },
+          code: 103,
+          msg: /cannot attach/,
+        },
+        {
+          what: 'bad CNI_ARGS',
+          env: { ...envFor('ADD', 'x1', ns), CNI_ARGS: 'novalue' },
+          code: 4,
+          msg: /not KEY=VALUE/,
+        },
+        {
+          what: 'bad JSON',
+          env: envFor('ADD', 'x1', ns),
+          stdin: '{"cniVersion":',
+          code: 6,
+          msg: /not valid JSON/,
+        },
+        { what: 'empty stdin', env: envFor('ADD', 'x1', ns), stdin: '', code: 6, msg: /not valid JSON/ },
+        {
+          what: 'unknown version',
+          env: envFor('ADD', 'x1', ns),
+          stdin: JSON.stringify({ ...c, cniVersion: '2.0.0' }),
+          code: 1,
+          msg: /'2.0.0'/,
+        },
+        {
+          what: 'invalid CIDR',
+          env: envFor('ADD', 'x1', ns),
+          stdin: JSON.stringify({ ...c, subnet: '10.1.0.0/40' }),
+          code: 7,
+          msg: /subnet: '10.1.0.0\/40'/,
+        },
+        {
+          what: 'host bits',
+          env: envFor('ADD', 'x1', ns),
+          stdin: JSON.stringify({ ...c, subnet: '10.1.0.1/24' }),
+          code: 7,
+          msg: /zero host bits/,
+        },
+        {
+          what: 'bad bridge',
+          env: envFor('ADD', 'x1', ns),
+          stdin: JSON.stringify({ ...c, bridge: 'br;rm -rf /' }),
+          code: 7,
+          msg: /bridge/,
+        },
+        {
+          what: 'network name with /',
+          env: envFor('ADD', 'x1', ns),
+          stdin: JSON.stringify({ ...c, name: '../../x' }),
+          code: 7,
+          msg: /name/,
+        },
+        { what: 'CHECK without prevResult', env: envFor('CHECK', 'x1', ns), code: 7, msg: /prevResult/ },
+      ];
+    // The node's bridge is node infrastructure, made by the first ADD and kept (as the reference bridge plugin
+    // does): make sure it exists, so that "no change" means no attachment state at all.
+    await invoke(d.plugin, NODE, envFor('ADD', 'warm', ns), conf);
+    await invoke(d.plugin, NODE, envFor('DEL', 'warm', ns), conf);
+    const before = { ...state(), node: linksIn(NODE), pod: linksIn(ns) };
+    for (const k of cases) {
+      const r = await invoke(d.plugin, NODE, k.env, k.stdin ?? conf);
+      assert.equal(r.code, 1, `${k.what}: exit status`);
+      assert.ok(r.json, `${k.what}: error JSON on stdout, got ${r.stdout}`);
+      assert.equal(r.json.code, k.code, `${k.what}: ${r.stdout}`);
+      assert.match(r.json.msg!, k.msg, k.what);
+      assert.deepEqual(
+        { ...state(), node: linksIn(NODE), pod: linksIn(ns) },
+        before,
+        `${k.what}: no state change`,
+      );
+    }
+  });
+});
