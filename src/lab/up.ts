@@ -12,6 +12,7 @@ import { labDown } from './down.js';
 import { LabNames } from './names.js';
 import { IDENTITY_PORTS, type LabPaths, planLabUp } from './plan.js';
 import { requireRoot, requireTools } from './preflight.js';
+import { saveProxyModels } from './services.js';
 import { LabState } from './state.js';
 
 export interface UpOptions {
@@ -81,19 +82,25 @@ export async function labUp(o: UpOptions): Promise<Cluster> {
     const plan = planLabUp(cluster, names, paths);
     writeFileSync(state.path('explain.sh'), await printPlan(plan));
     const runner = new ProcessRunner({
+      spawner: true,
       verbose: o.verbose ?? false,
       onDaemon: (pid, cmd) => {
         const [pod, role] = (cmd.daemon?.tag ?? '?/?').split('/');
         state.recordPid({ pid, start: startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });
       },
     });
-    await apply(plan, runner, {
-      batch: true,
-      vars: runner.vars,
-      concurrency: 8,
-      ...(o.onPhase ? { onPhase: o.onPhase } : {}),
-    });
+    try {
+      await apply(plan, runner, {
+        batch: true,
+        vars: runner.vars,
+        concurrency: 16,
+        ...(o.onPhase ? { onPhase: o.onPhase } : {}),
+      });
+    } finally {
+      runner.close();
+    }
     await waitReady(cluster, state);
+    saveProxyModels(state, cluster);
     state.writeJson('lab.json', { ...state.record, status: 'up' });
     return cluster;
   } catch (err) {
