@@ -10,7 +10,9 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +33,10 @@ let envChecked: string | false | undefined;
  */
 export function cniTestEnv(): string | false {
   if (envChecked !== undefined) return envChecked;
-  if (process.getuid?.() !== 0) return (envChecked = 'needs root: run npm run test:e2e as root');
+  if (process.getuid?.() !== 0) {
+    envChecked = 'needs root: run npm run test:e2e as root';
+    return envChecked;
+  }
   try {
     execFileSync('bash', [join(ROOT, 'scripts', 'cni-testenv.sh')], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -132,8 +137,12 @@ export function invoke(
     if (child.pid) onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (x) => (stdout += x));
-    child.stderr.on('data', (x) => (stderr += x));
+    child.stdout.on('data', (x) => {
+      stdout += x;
+    });
+    child.stderr.on('data', (x) => {
+      stderr += x;
+    });
     child.stdin.on('error', () => {});
     child.stdin.end(stdin);
     child.on('close', (code, signal) => {
@@ -205,7 +214,6 @@ export async function pool<T, R>(
 export function processesInNetns(ns: string): number[] {
   let target: string;
   try {
-    const { statSync } = require_fs();
     target = `net:[${statSync(`/run/netns/${ns}`).ino}]`;
   } catch {
     return [];
@@ -214,12 +222,8 @@ export function processesInNetns(ns: string): number[] {
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
-      if (require_fs().readlinkSync(`/proc/${e}/ns/net`) === target) out.push(Number(e));
+      if (readlinkSync(`/proc/${e}/ns/net`) === target) out.push(Number(e));
     } catch {}
   }
   return out;
 }
-
-import * as fsAll from 'node:fs';
-
-const require_fs = () => fsAll;
