@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ApplyError } from '../errors.js';
+import { FakeRunner } from '../exec/fake-runner.js';
+import { PrintRunner } from '../exec/print-runner.js';
+import { named, type Plan } from '../plan/ops.js';
+import { apply } from './apply.js';
+
+const plan: Plan = [
+  {
+    title: 'nodes',
+    ops: [
+      { kind: 'link.add-bridge', netns: named('n1'), name: 'cni0', note: 'bridge on n1' },
+      { kind: 'addr.add', netns: named('n1'), dev: 'cni0', cidr: '10.200.0.1/24' },
+      { kind: 'sysctl.set', netns: named('n1'), key: 'net.ipv4.ip_forward', value: '1' },
+      { kind: 'link.set', netns: named('n1'), name: 'cni0', up: true },
+      { kind: 'link.add-bridge', netns: named('n2'), name: 'cni0' },
+    ],
+  },
+];
+
+test('without batching every op is one command, in order, with its note', async () => {
+  const printer = new PrintRunner();
+  await apply(plan, printer);
+  assert.deepEqual(printer.lines, [
+    '# bridge on n1',
+    'ip -n n1 link add cni0 type bridge',
+    'ip -n n1 addr replace 10.200.0.1/24 dev cni0',
+    'ip netns exec n1 sysctl -q -w net.ipv4.ip_forward=1',
+    'ip -n n1 link set cni0 up',
+    'ip -n n2 link add cni0 type bridge',
+  ]);
+});
+
+test('batching groups consecutive ip commands of one namespace into one ip -batch, keeping order', async () => {
+  const fake = new FakeRunner();
+  await apply(plan, fake, { batch: true, concurrency: 1 });
+  const text = fake.calls.map((c) => `${c.argv.join(' ')}${c.stdin ? ` <<${c.stdin.trim().replace(/\n/g, ' | ')}` : ''}`);
+  assert.deepEqual(text, [
+    'ip -n n1 -batch - <<link add cni0 type bridge | addr replace 10.200.0.1/24 dev cni0',
+    'ip netns exec n1 sysctl -q -w net.ipv4.ip_forward=1',
+    'ip -n n1 link set cni0 up',
+    'ip -n n2 link add cni0 type bridge',
+  ]);
+});
+
+test('a failing line of a batch is blamed on its op, with its index', async () => {
+  const fake = new FakeRunner([
+    { expect: "ip -n n1 -batch - <<'EOF'\nlink add cni0 type bridge\naddr replace 10.200.0.1/24 dev cni0\nEOF", result: { exitCode: 1, stderr: 'Error: ipv4: Address already assigned.\nCommand failed -:2' } },
+  ]);
+  await assert.rejects(apply([{ title: 't', ops: plan[0]!.ops.slice(0, 2) }], fake, { batch: true }), (e: unknown) => {
+    assert.ok(e instanceof ApplyError);
+    assert.equal(e.index, 1);
+    assert.match(e.message, /step 2\/2 \(addr\.add cni0 in n1\) failed: command failed \(exit 1\).*Address already assigned/);
+    return true;
+  });
+});
+
+test('daemons pass their PID to later commands through variables', async () => {
+  const printer = new PrintRunner();
+  await apply(
+    [
+      { title: 'pause', ops: [{ kind: 'pod.pause', pod: 'a0', pid: 'A0_PID', log: '/tmp/a0.log' }] },
+      { title: 'attach', ops: [{ kind: 'netns.attach', name: 'lab-pod-a0', pid: 'A0_PID' }] },
+    ],
+    printer,
+  );
+  assert.match(printer.script(), /unshare .* sleep infinity >\/tmp\/a0\.log 2>&1 &\nA0_PID=\$!\nip netns attach lab-pod-a0 "\$A0_PID"/);
+});
