@@ -10,17 +10,19 @@ import { formatStatus, labStatus } from '../lab/status.js';
 import { explainUp, labUp } from '../lab/up.js';
 import { formatReport, verifyLab } from '../lab/verify.js';
 import { resolveCluster } from '../model/resolve.js';
+import { explainProxy, SERVICE_USAGE, serviceCommand } from './service.js';
 
 const USAGE = `podnet: Kubernetes pod networking from plain Linux primitives
 
 usage:
-  podnet lab up      [--name LAB] [-f FILE] [--same-node bridge|veth] [--cross-node none|host-gw|vxlan|ipip]
+  podnet lab up      [--name LAB] [-f FILE] [--same-node bridge|veth] [--proxy nftables|iptables] [--cross-node none|host-gw|vxlan|ipip]
                      [--vxlan-learning unicast|multicast] [--dry-run] [-v]
   podnet lab down    [--name LAB]
   podnet lab status  [--name LAB] [--json]
   podnet lab verify  [--name LAB] [--json]
   podnet lab exec    [--name LAB] POD [-c CONTAINER] -- CMD...
   podnet lab explain [--name LAB] [-f FILE]
+${SERVICE_USAGE}
   podnet cni install [--bin-dir DIR] [--conf-dir DIR] [--name NET] [--subnet CIDR] …  (docs/cni.md)
 
 --name LAB   the lab's name and the prefix of everything it creates (default: podnet)
@@ -79,6 +81,13 @@ async function run(argv: string[]): Promise<number> {
       'cross-node': { type: 'string' },
       'vxlan-learning': { type: 'string' },
       verbose: { type: 'boolean', short: 'v', default: false },
+      proxy: { type: 'string' },
+      selector: { type: 'string' },
+      port: { type: 'string' },
+      'cluster-ip': { type: 'string' },
+      'node-port': { type: 'string' },
+      affinity: { type: 'boolean' },
+      'internal-local': { type: 'boolean' },
     },
   });
   const lab = values.name;
@@ -89,6 +98,7 @@ async function run(argv: string[]): Promise<number> {
   const overrides: Record<string, string> = {};
   if (values['same-node']) overrides.sameNode = values['same-node'];
   if (values['cross-node']) overrides.crossNode = values['cross-node'];
+  if (values.proxy) overrides.proxy = values.proxy;
   if (values['vxlan-learning']) overrides['vxlan.learning'] = values['vxlan-learning'];
 
   switch (verb) {
@@ -149,13 +159,16 @@ async function run(argv: string[]): Promise<number> {
       }
       if (l) {
         process.stdout.write(readFileSync(l.state.path('explain.sh'), 'utf8'));
+        process.stdout.write(explainProxy(lab));
         return 0;
       }
       const { text, source } = readSpecFile(values.file);
       process.stdout.write(await explainUp(resolveCluster(loadSpec(text, source, overrides)), lab));
       return 0;
     }
+    case 'service':
+      return serviceCommand(lab, positionals, values);
     default:
-      usage(`unknown lab command '${verb ?? ''}'; one of: up, down, status, verify, exec, explain`);
+      usage(`unknown lab command '${verb ?? ''}'; one of: up, down, status, verify, exec, explain, service`);
   }
 }

@@ -1,6 +1,7 @@
 import { StateError } from '../errors.js';
 import { type Cluster, resolveCluster } from '../model/resolve.js';
 import { startTimeOf } from '../observe/procs.js';
+import { overlayServices } from './services.js';
 import { loadSpec } from './spec-source.js';
 import { LabState } from './state.js';
 
@@ -20,7 +21,7 @@ export function loadLab(lab: string): LoadedLab {
     throw new StateError(
       `no lab named '${lab}' (no state in ${state.dir}); start one with 'podnet lab up --name ${lab}'`,
     );
-  const spec = loadSpec(record.specText, record.source, record.overrides ?? {});
+  const spec = overlayServices(loadSpec(record.specText, record.source, record.overrides ?? {}), state);
   const cluster = resolveCluster(spec, state.allocations);
   const pausePids = new Map<string, number>();
   for (const r of state.pids()) {

@@ -1,11 +1,14 @@
 import type { Cluster, PodView } from '../model/resolve.js';
 import { hostVethName } from '../net/ifname.js';
+import { type CrossNodeEnv, planCrossNode } from '../plan/cross-node/index.js';
+import { planMtu } from '../plan/mtu.js';
 import { planNodeBridge, planNodeSysctls } from '../plan/node.js';
 import type { ContainerLaunch, Netns, Op, Phase, Plan } from '../plan/ops.js';
 import { planPodAttach, planVethPair } from '../plan/pod.js';
 import { planContainers, planOverlay, planPause, planSandboxNames } from '../plan/sandbox.js';
 import { planSwitch, planUplink } from '../plan/underlay.js';
 import type { LabNames } from './names.js';
+import { withServices } from './services.js';
 
 /** Where the lab keeps per-pod files; all paths are under the lab's state directory. */
 export interface LabPaths {
@@ -30,6 +33,8 @@ export function identityLine(pod: PodView, container: string): string {
 export function planLabUp(cluster: Cluster, names: LabNames, paths: LabPaths): Plan {
   const { spec } = cluster;
   const mtu = spec.underlay.mtu;
+  // Bridge, pod veths and tunnel devices: the underlay MTU minus the cross-node backend's overhead.
+  const podMtu = planMtu(spec).pod;
   const nodeNs = (n: string) => names.node(n);
   const phases: Phase[] = [];
 
@@ -74,11 +79,12 @@ export function planLabUp(cluster: Cluster, names: LabNames, paths: LabPaths): P
           bridge: spec.bridge,
           podCIDR: n.podCIDR,
           gateway: n.gateway,
-          mtu,
+          mtu: podMtu,
         }),
       );
     }
     nodeOps.push(...planNodeSysctls(ns, n.name));
+    if (spec.sameNode === 'bridge') nodeOps.push(...planCrossNode(cluster, n, labCrossNodeEnv(names)));
   }
   for (const p of cluster.pods) {
     if (p.containers.length > 0) continue;
@@ -129,7 +135,7 @@ export function planLabUp(cluster: Cluster, names: LabNames, paths: LabPaths): P
         ip: p.ip,
         prefix: p.prefix,
         gateway: node.gateway,
-        mtu,
+        mtu: podMtu,
         hairpin: true,
       });
       for (const op of ops) (sameNs(op, ns) ? cables : inside).push(op);
@@ -143,7 +149,7 @@ export function planLabUp(cluster: Cluster, names: LabNames, paths: LabPaths): P
       ip: p.ip,
       prefix: p.prefix,
     });
-    const pair = planVethPair(end(a), end(b), mtu);
+    const pair = planVethPair(end(a), end(b), podMtu);
     cables.push(...pair.create);
     inside.push(...pair.configure);
   }
@@ -154,7 +160,12 @@ export function planLabUp(cluster: Cluster, names: LabNames, paths: LabPaths): P
     title: 'containers',
     ops: cluster.pods.flatMap((p) => planContainers(p.name, names.pidVar(p.name), containersOf(p, paths))),
   });
-  return phases;
+  return withServices(phases, cluster, names, paths);
+}
+
+/** Cross-node planners' view of the lab: nodes are namespaces, each cabled to the switch by its eth0. */
+export function labCrossNodeEnv(names: LabNames): CrossNodeEnv {
+  return { ns: (n) => names.node(n), uplink: () => 'eth0' };
 }
 
 function sameNs(op: Op, ns: Netns): boolean {

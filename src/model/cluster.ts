@@ -1,4 +1,5 @@
 import type { Cidr, Ip } from '../net/ip.js';
+import type { ServiceSpec } from './service.js';
 
 /**
  * The desired state of a cluster: what podnet builds. Produced by parseClusterSpec from YAML/JSON, always valid
@@ -19,14 +20,43 @@ export interface ClusterSpec {
   readonly sameNode: SameNodeMode;
   /** How pods on different nodes reach each other. @default 'none' */
   readonly crossNode: CrossNodeMode;
+  /** VXLAN settings, used when crossNode is 'vxlan'. */
+  readonly vxlan: VxlanSettings;
   /** Name of the per-node bridge. @default 'cni0' */
   readonly bridge: string;
   readonly nodes: readonly NodeSpec[];
   readonly pods: readonly PodSpec[];
+  /** Kubernetes Services (see model/service.ts). @default [] */
+  readonly services?: readonly ServiceSpec[];
+  /** Which service proxy programs each node. @default 'nftables' */
+  readonly proxy?: ProxyMode;
+  /** SNAT pod traffic that leaves the cluster CIDR to the node's address. @default true */
+  readonly egressMasquerade?: boolean;
+  /** Lab only: a router and an "outside" host (203.0.113.10) beyond the underlay. @default false */
+  readonly outside?: boolean;
 }
+
+/** The service proxy's data plane: podnet's flat nftables layout, or kube-proxy's iptables layout. */
+export type ProxyMode = 'nftables' | 'iptables';
 
 export type SameNodeMode = 'bridge' | 'veth';
 export type CrossNodeMode = 'none' | 'host-gw' | 'vxlan' | 'ipip';
+
+/** How VXLAN is set up (seed §4.3 for multicast; flannel's recipe for unicast). */
+export interface VxlanSettings {
+  /** VXLAN network identifier. @default 1 (flannel's) */
+  readonly vni: number;
+  /** UDP destination port. @default 4789 (IANA; the kernel's own default is 8472) */
+  readonly port: number;
+  /**
+   * 'unicast': no learning, a static neighbour + FDB entry + route per remote node (flannel, Calico).
+   * 'multicast': flood-and-learn over a multicast group, the device enslaved to the bridge (seed §4.3).
+   * @default 'unicast'
+   */
+  readonly learning: 'unicast' | 'multicast';
+  /** Multicast group for 'multicast'. @default 239.1.1.1 */
+  readonly group: Ip;
+}
 
 export interface NodeSpec {
   readonly name: string;
@@ -34,6 +64,11 @@ export interface NodeSpec {
   readonly ip: Ip;
   /** Pinned pod CIDR; allocated from the cluster CIDR when absent. */
   readonly podCIDR?: Cidr;
+  /**
+   * The L2 segment (broadcast domain) of the node's uplink. Nodes without one share the underlay's single
+   * segment. host-gw refuses nodes on different segments (its next hop must be directly reachable).
+   */
+  readonly segment?: string;
 }
 
 export interface PodSpec {

@@ -6,6 +6,7 @@ import { Cidr, Ip } from '../net/ip.js';
 import type { ClusterSpec, ContainerSpec, NodeSpec, PodSpec } from './cluster.js';
 import { defaultClusterDoc } from './defaults.js';
 import { clusterDocSchema, k8sPodSchema } from './schema.js';
+import { checkServices, parseServiceManifest } from './service.js';
 
 type Doc = Record<string, unknown>;
 
@@ -45,12 +46,13 @@ export function parseClusterDocs(
   const issues: ConfigIssue[] = [];
   const clusters = docs.filter((d) => d.doc.kind === 'Cluster');
   const pods = docs.filter((d) => d.doc.kind === 'Pod');
+  const serviceDocs = docs.filter((d) => d.doc.kind === 'Service');
   for (const d of docs) {
-    if (d.doc.kind !== 'Cluster' && d.doc.kind !== 'Pod') {
+    if (d.doc.kind !== 'Cluster' && d.doc.kind !== 'Pod' && d.doc.kind !== 'Service') {
       issues.push({
         path: `${d.at}kind`,
         message: `${JSON.stringify(d.doc.kind)} is not supported`,
-        hint: 'use kind: Cluster (apiVersion podnet.dev/v1alpha1) or kind: Pod (v1)',
+        hint: 'use kind: Cluster (apiVersion podnet.dev/v1alpha1), kind: Pod or kind: Service (v1)',
       });
     }
   }
@@ -186,8 +188,34 @@ export function parseClusterDocs(
         });
       }
     }
-    if (ip) nodes.push({ name: n.name, ip, ...(podCIDR ? { podCIDR } : {}) });
+    if (ip)
+      nodes.push({
+        name: n.name,
+        ip,
+        ...(podCIDR ? { podCIDR } : {}),
+        ...(n.segment ? { segment: n.segment } : {}),
+      });
   });
+  if (s.crossNode === 'host-gw') {
+    const segments = new Map<string, string[]>();
+    for (const n of s.nodes) {
+      const seg = n.segment ?? '(underlay)';
+      segments.set(seg, [...(segments.get(seg) ?? []), n.name]);
+    }
+    if (segments.size > 1)
+      issues.push({
+        path: `${at}spec.crossNode`,
+        message: `'host-gw' needs every node on one L2 segment, but the nodes are on ${segments.size}: ${[...segments].map(([k, v]) => `${k} (${v.join(', ')})`).join('; ')}`,
+        hint: 'host-gw routes to a node by its underlay address as next hop, which must be directly reachable; use vxlan or ipip across segments',
+      });
+  }
+  const group = parseIpOr(s.vxlan.group, `${at}spec.vxlan.group`, issues);
+  if (group && !Cidr.parse('224.0.0.0/4').contains(group))
+    issues.push({
+      path: `${at}spec.vxlan.group`,
+      message: `'${s.vxlan.group}' is not an IPv4 multicast address`,
+      hint: 'use one of 224.0.0.0/4, e.g. 239.1.1.1 (administratively scoped)',
+    });
 
   const allPods = [
     ...s.pods.map((p, i) => ({ p, path: `${at}spec.pods[${i}]` })),
@@ -242,7 +270,16 @@ export function parseClusterDocs(
       });
   }
 
-  if (issues.length || !clusterCIDR || !serviceCIDR || !underlay) throw new ConfigError(issues, source);
+  const services = [
+    ...s.services.map((doc, i) => ({ doc, at: `${at}spec.services[${i}].` })),
+    ...serviceDocs.map((d) => ({ doc: d.doc as unknown, at: d.at })),
+  ].flatMap(({ doc, at: where }) => {
+    const svc = parseServiceManifest(doc, where, issues);
+    return svc ? [{ svc, at: where }] : [];
+  });
+  if (serviceCIDR) checkServices(services, serviceCIDR, issues);
+
+  if (issues.length || !clusterCIDR || !serviceCIDR || !underlay || !group) throw new ConfigError(issues, source);
   return {
     name: c.data.metadata.name,
     clusterCIDR,
@@ -251,9 +288,14 @@ export function parseClusterDocs(
     underlay: { subnet: underlay, mtu: s.underlay.mtu },
     sameNode: s.sameNode,
     crossNode: s.crossNode,
+    vxlan: { vni: s.vxlan.vni, port: s.vxlan.port, learning: s.vxlan.learning, group },
     bridge: s.bridge,
     nodes,
     pods: podOut,
+    services: services.map((x) => x.svc),
+    proxy: s.proxy,
+    egressMasquerade: s.egressMasquerade,
+    outside: s.outside,
   };
 }
 

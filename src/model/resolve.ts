@@ -1,6 +1,7 @@
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { Cidr, Ip } from '../net/ip.js';
 import type { ClusterSpec, ContainerSpec } from './cluster.js';
+import { allocateClusterIPs, type ServiceView, serviceKey } from './service.js';
 import { allocateNodeCidrs, allocatePodIps, gatewayOf, isAssignable, podCapacity } from './ipam.js';
 
 /** A node with its addresses decided. */
@@ -28,12 +29,16 @@ export interface Cluster {
   readonly spec: ClusterSpec;
   readonly nodes: readonly NodeView[];
   readonly pods: readonly PodView[];
+  /** Services with their ClusterIPs decided (endpoints: model/service.ts endpointSliceOf). */
+  readonly services: readonly ServiceView[];
 }
 
 /** Addresses handed out before (from a lab's state), so they stay stable across runs and changes. */
 export interface Allocations {
   readonly nodes: Readonly<Record<string, string>>;
   readonly pods: Readonly<Record<string, string>>;
+  /** ClusterIPs by `namespace/name`. */
+  readonly services?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -127,8 +132,9 @@ export function resolveCluster(spec: ClusterSpec, previous?: Allocations): Clust
         });
     }
   }
+  const services = allocateClusterIPs(spec.services ?? [], spec.serviceCIDR, previous?.services, issues);
   if (issues.length) throw new ConfigError(issues);
-  return { spec, nodes, pods };
+  return { spec, nodes, pods, services };
 }
 
 /** The allocations of a resolved cluster, to persist. */
@@ -136,6 +142,7 @@ export function allocationsOf(c: Cluster): Allocations {
   return {
     nodes: Object.fromEntries(c.nodes.map((n) => [n.name, n.podCIDR.toString()])),
     pods: Object.fromEntries(c.pods.map((p) => [p.name, p.ip.toString()])),
+    services: Object.fromEntries(c.services.map((s) => [serviceKey(s), s.clusterIP.toString()])),
   };
 }
 

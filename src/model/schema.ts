@@ -32,6 +32,15 @@ export const nodeSchema = z.strictObject({
   name: dnsLabel,
   ip: z.string(),
   podCIDR: z.string().optional(),
+  /** The L2 segment (broadcast domain) the node's uplink is on; host-gw needs every node on one. */
+  segment: dnsLabel.optional(),
+});
+
+export const vxlanSchema = z.strictObject({
+  vni: z.number().int().min(1).max(16777215).default(1),
+  port: z.number().int().min(1).max(65535).default(4789),
+  learning: z.enum(['unicast', 'multicast']).default('unicast'),
+  group: z.string().default('239.1.1.1'),
 });
 
 export const clusterSpecSchema = z.strictObject({
@@ -46,9 +55,15 @@ export const clusterSpecSchema = z.strictObject({
     .default({ subnet: '192.168.64.0/24', mtu: 1500 }),
   sameNode: z.enum(['bridge', 'veth']).default('bridge'),
   crossNode: z.enum(['none', 'host-gw', 'vxlan', 'ipip']).default('none'),
+  vxlan: vxlanSchema.default({ vni: 1, port: 4789, learning: 'unicast', group: '239.1.1.1' }),
   bridge: z.string().default('cni0'),
   nodes: z.array(nodeSchema).min(1, 'needs at least one node'),
   pods: z.array(podSchema).default([]),
+  /** Kubernetes Service manifests (apiVersion/kind optional here); checked by model/service.ts. */
+  services: z.array(z.unknown()).default([]),
+  proxy: z.enum(['nftables', 'iptables']).default('nftables'),
+  egressMasquerade: z.boolean().default(true),
+  outside: z.boolean().default(false),
 });
 
 export const clusterDocSchema = z.strictObject({

@@ -119,6 +119,17 @@ export type Op = { readonly note?: string } & (
   | { readonly kind: 'sysctl.set'; readonly netns: Netns; readonly key: string; readonly value: string }
   | { readonly kind: 'nft.apply'; readonly netns: Netns; readonly script: string }
   | { readonly kind: 'iptables.restore'; readonly netns: Netns; readonly script: string }
+  | {
+      /** Delete conntrack entries of a UDP service portal that lead to a removed endpoint (kube-proxy does too). */
+      readonly kind: 'conntrack.delete';
+      readonly netns: Netns;
+      readonly protocol: 'udp';
+      /** The portal's original destination (ClusterIP, or omitted for a node port). */
+      readonly origDst?: string;
+      readonly origDstPort?: number;
+      /** The removed endpoint (the reply source after DNAT). */
+      readonly replySrc: string;
+    }
   | { readonly kind: 'file.write'; readonly path: string; readonly content: string }
   | {
       readonly kind: 'pod.pause';

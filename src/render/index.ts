@@ -120,6 +120,20 @@ const renderers: Renderers = {
   }),
   'sysctl.set': (op) => ({ argv: execIn(op.netns, 'sysctl', '-q', '-w', `${op.key}=${op.value}`) }),
   'nft.apply': (op) => ({ argv: execIn(op.netns, 'nft', '-f', '-'), stdin: op.script }),
+  // Exit status 1 with "0 flow entries have been deleted" is success for a sync: see exec isNothingToDelete.
+  'conntrack.delete': (op) => ({
+    argv: execIn(
+      op.netns,
+      'conntrack',
+      '-D',
+      '-p',
+      op.protocol,
+      ...opt(op.origDst, '--orig-dst', op.origDst ?? ''),
+      ...opt(op.origDstPort, '--orig-port-dst', String(op.origDstPort)),
+      '--reply-src',
+      op.replySrc,
+    ),
+  }),
   'iptables.restore': (op) => ({
     argv: execIn(op.netns, 'iptables-restore', '--noflush'),
     stdin: op.script,

@@ -1,0 +1,156 @@
+import { parseAllDocuments } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { loadLab } from '../lab/load.js';
+import { LabNames } from '../lab/names.js';
+import {
+  loadProxyModels,
+  manifestFromFlags,
+  recordAdded,
+  recordRemoved,
+  syncLabServices,
+} from '../lab/services.js';
+import { readSpecFile } from '../lab/spec-source.js';
+import type { Cluster } from '../model/resolve.js';
+import { endpointSliceOf, serviceKey } from '../model/service.js';
+import { renderIptables } from '../plan/services/iptables.js';
+import { renderNftFull } from '../plan/services/nftables.js';
+
+export const SERVICE_USAGE = `  podnet lab service add    [--name LAB] -f SERVICE.yaml
+  podnet lab service add    [--name LAB] NAME --selector k=v[,k=v] --port PORT[:TARGET][/udp]
+                            [--cluster-ip IP] [--node-port N] [--affinity] [--internal-local]
+  podnet lab service remove [--name LAB] NAME|NAMESPACE/NAME...
+  podnet lab service list   [--name LAB] [--json]`;
+
+export interface ServiceFlags {
+  readonly file?: string | undefined;
+  readonly selector?: string | undefined;
+  readonly port?: string | undefined;
+  readonly 'cluster-ip'?: string | undefined;
+  readonly 'node-port'?: string | undefined;
+  readonly affinity?: boolean | undefined;
+  readonly 'internal-local'?: boolean | undefined;
+  readonly json?: boolean | undefined;
+  readonly verbose?: boolean | undefined;
+}
+
+/** `podnet lab service …`: changes the lab's services and syncs every node's proxy (partial syncs). */
+export async function serviceCommand(lab: string, args: readonly string[], f: ServiceFlags): Promise<number> {
+  const [action, ...rest] = args;
+  const l = loadLab(lab);
+  const names = new LabNames(lab);
+  switch (action) {
+    case 'add': {
+      let docs: unknown[];
+      if (f.file) {
+        const { text, source } = readSpecFile(f.file);
+        docs = parseAllDocuments(text ?? '')
+          .flatMap((d) => (Array.isArray(d) ? d : [d]))
+          .map((d) => d.toJS() as unknown)
+          .filter((d) => d !== null && d !== undefined);
+        if (docs.length === 0)
+          throw new ConfigError([{ path: '-f', message: `'${source}' holds no Service` }], 'command line');
+      } else {
+        const [name, ...extra] = rest;
+        if (!name || extra.length)
+          throw new ConfigError(
+            [
+              {
+                path: 'command line',
+                message: 'name one service: podnet lab service add NAME --selector … --port …',
+              },
+            ],
+            'command line',
+          );
+        docs = [
+          manifestFromFlags({
+            name,
+            ...(f.selector ? { selector: f.selector } : {}),
+            ...(f.port ? { port: f.port } : {}),
+            ...(f['cluster-ip'] ? { clusterIP: f['cluster-ip'] } : {}),
+            ...(f['node-port'] ? { nodePort: f['node-port'] } : {}),
+            affinity: f.affinity ?? false,
+            internalLocal: f['internal-local'] ?? false,
+          }),
+        ];
+      }
+      const specs = recordAdded(l.state, docs);
+      const after = loadLab(lab).cluster;
+      const r = await syncLabServices(after, l.state, names, { verbose: f.verbose ?? false });
+      for (const s of specs) {
+        const v = after.services.find((x) => serviceKey(x) === serviceKey(s))!;
+        console.log(
+          `service ${serviceKey(v)} ${v.clusterIP} ${describeEndpoints(after, v.name, v.namespace)}`,
+        );
+      }
+      console.log(`synced ${after.nodes.length} node(s) in ${Math.round(r.ms)} ms (${r.ops.length} op(s))`);
+      return 0;
+    }
+    case 'remove': {
+      if (rest.length === 0)
+        throw new ConfigError(
+          [{ path: 'command line', message: 'name the service(s) to remove' }],
+          'command line',
+        );
+      const keys = rest.map((k) => (k.includes('/') ? k : `default/${k}`));
+      recordRemoved(l.state, l.cluster, keys);
+      const after = loadLab(lab).cluster;
+      const r = await syncLabServices(after, l.state, names, { verbose: f.verbose ?? false });
+      console.log(
+        `removed ${keys.join(', ')}; synced ${after.nodes.length} node(s) in ${Math.round(r.ms)} ms`,
+      );
+      return 0;
+    }
+    case 'list': {
+      const rows = l.cluster.services.map((s) => ({
+        service: serviceKey(s),
+        clusterIP: s.clusterIP.toString(),
+        type: s.type,
+        ports: s.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol}`),
+        endpointSlice: endpointSliceOf(s, l.cluster.pods),
+      }));
+      if (f.json) console.log(JSON.stringify(rows, null, 2));
+      else
+        for (const r of rows)
+          console.log(
+            `${r.service.padEnd(24)} ${r.clusterIP.padEnd(15)} ${r.type.padEnd(9)} ${r.ports.join(',').padEnd(14)} ${describeEndpoints(l.cluster, r.service.split('/')[1]!, r.service.split('/')[0]!)}`,
+          );
+      return 0;
+    }
+    default:
+      throw new ConfigError(
+        [
+          {
+            path: 'command line',
+            message: `unknown service command '${action ?? ''}'; one of: add, remove, list`,
+          },
+        ],
+        'command line',
+      );
+  }
+}
+
+function describeEndpoints(c: Cluster, name: string, namespace: string): string {
+  const s = c.services.find((x) => x.name === name && x.namespace === namespace);
+  if (!s) return '';
+  const eps = endpointSliceOf(s, c.pods).endpoints;
+  return eps.length
+    ? `-> ${eps.map((e) => `${e.targetRef.name}(${e.addresses[0]}@${e.nodeName})`).join(' ')}`
+    : '-> no endpoints';
+}
+
+/** The service proxy rules each node has now, for `lab explain` of a running lab. */
+export function explainProxy(lab: string): string {
+  const l = loadLab(lab);
+  const models = loadProxyModels(l.state);
+  const out: string[] = [];
+  for (const [node, m] of Object.entries(models)) {
+    out.push(
+      '',
+      `# ---- ${node}: service proxy rules now (${m.mode}; docs/services.md explains the layout) ----`,
+      m.mode === 'nftables'
+        ? `# nft -f - (in ${new LabNames(lab).nodeNs(node)})\n${renderNftFull(m)}`
+        : `# iptables-restore --noflush (in ${new LabNames(lab).nodeNs(node)})\n${renderIptables(m)}`,
+    );
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,365 @@
+import { z } from 'zod';
+import type { ConfigIssue } from '../errors.js';
+import { type Cidr, Ip } from '../net/ip.js';
+
+/**
+ * Services, Kubernetes-shaped: the desired `Service` objects (read from plain Kubernetes manifests), their
+ * ClusterIP allocation from the service CIDR, and their endpoints derived from pods matching the selector
+ * (shaped like `discovery.k8s.io/v1 EndpointSlice`). Pure: no I/O, no clock.
+ */
+
+export type Protocol = 'TCP' | 'UDP';
+
+/** One port of a Service (`spec.ports[]`). */
+export interface ServicePortSpec {
+  /** Port name; required by Kubernetes when a Service has several ports. */
+  readonly name: string;
+  /** @default 'TCP' */
+  readonly protocol: Protocol;
+  /** The port on the ClusterIP. */
+  readonly port: number;
+  /** The port on the pods. Numeric only (podnet's pods declare no named container ports). @default port */
+  readonly targetPort: number;
+  /** The port on every node's underlay address, for `type: NodePort` (30000-32767). */
+  readonly nodePort?: number;
+}
+
+/** A Service as podnet reads it from `kind: Service` (v1). */
+export interface ServiceSpec {
+  readonly name: string;
+  /** @default 'default' */
+  readonly namespace: string;
+  /** Pinned ClusterIP; allocated from the service CIDR when absent. */
+  readonly clusterIP?: Ip;
+  /** @default 'ClusterIP' */
+  readonly type: 'ClusterIP' | 'NodePort';
+  readonly selector: Readonly<Record<string, string>>;
+  readonly ports: readonly ServicePortSpec[];
+  /** 'ClientIP' pins each client IP to one endpoint for `affinityTimeoutSeconds`. @default 'None' */
+  readonly sessionAffinity: 'None' | 'ClientIP';
+  /** @default 10800 (Kubernetes' default, 3 h) */
+  readonly affinityTimeoutSeconds: number;
+  /** 'Local': pods and nodes reach only endpoints on their own node. @default 'Cluster' */
+  readonly internalTrafficPolicy: 'Cluster' | 'Local';
+  /** 'Local': NodePort traffic goes only to endpoints on the receiving node, with the client IP kept. @default 'Cluster' */
+  readonly externalTrafficPolicy: 'Cluster' | 'Local';
+}
+
+/** `namespace/name`, the key Kubernetes uses. */
+export const serviceKey = (s: { namespace: string; name: string }): string => `${s.namespace}/${s.name}`;
+
+const dnsLabel = z
+  .string()
+  .max(63, 'must be at most 63 characters')
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, "-")');
+
+const portNumber = z.number().int().min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
+
+/**
+ * A plain Kubernetes Service manifest. Read leniently (real manifests carry fields podnet ignores, such as
+ * `status` or `ipFamilies`), but the fields podnet acts on are checked strictly.
+ */
+export const k8sServiceSchema = z.looseObject({
+  apiVersion: z.literal('v1').optional(),
+  kind: z.literal('Service').optional(),
+  metadata: z.looseObject({
+    name: dnsLabel,
+    namespace: dnsLabel.optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+  }),
+  spec: z.looseObject({
+    type: z.enum(['ClusterIP', 'NodePort']).default('ClusterIP'),
+    clusterIP: z.string().optional(),
+    selector: z.record(z.string(), z.string()).default({}),
+    ports: z
+      .array(
+        z.looseObject({
+          name: z.string().optional(),
+          protocol: z.enum(['TCP', 'UDP']).default('TCP'),
+          port: portNumber,
+          targetPort: z.union([portNumber, z.string()]).optional(),
+          nodePort: z
+            .number()
+            .int()
+            .min(30000, 'must be 30000-32767')
+            .max(32767, 'must be 30000-32767')
+            .optional(),
+        }),
+      )
+      .min(1, 'needs at least one port'),
+    sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
+    sessionAffinityConfig: z
+      .looseObject({
+        clientIP: z.looseObject({ timeoutSeconds: z.number().int().min(1).max(86400).optional() }).optional(),
+      })
+      .optional(),
+    internalTrafficPolicy: z.enum(['Cluster', 'Local']).default('Cluster'),
+    externalTrafficPolicy: z.enum(['Cluster', 'Local']).default('Cluster'),
+  }),
+});
+
+export type ServiceManifest = z.input<typeof k8sServiceSchema>;
+
+/**
+ * Turns one Service manifest into a ServiceSpec, or records every problem (with `at` + path) in `issues`.
+ * Returns undefined when the manifest is unusable.
+ */
+export function parseServiceManifest(
+  doc: unknown,
+  at: string,
+  issues: ConfigIssue[],
+): ServiceSpec | undefined {
+  const r = k8sServiceSchema.safeParse(doc);
+  if (!r.success) {
+    for (const i of r.error.issues) {
+      const path = i.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('');
+      issues.push({ path: `${at}${path.replace(/^\./, '')}`, message: i.message });
+    }
+    return undefined;
+  }
+  const m = r.data;
+  const before = issues.length;
+  let clusterIP: Ip | undefined;
+  if (m.spec.clusterIP !== undefined && m.spec.clusterIP !== '') {
+    clusterIP = Ip.tryParse(m.spec.clusterIP);
+    if (!clusterIP)
+      issues.push({
+        path: `${at}spec.clusterIP`,
+        message: `'${m.spec.clusterIP}' is not a valid IPv4 address`,
+        hint: 'omit it to have one allocated from the service CIDR (headless services are not supported)',
+      });
+  }
+  const names = new Set<string>();
+  const ports: ServicePortSpec[] = [];
+  m.spec.ports.forEach((p, i) => {
+    const path = `${at}spec.ports[${i}]`;
+    if (m.spec.ports.length > 1 && !p.name)
+      issues.push({
+        path: `${path}.name`,
+        message: 'is missing',
+        hint: 'a Service with several ports names each',
+      });
+    const name = p.name ?? '';
+    if (names.has(name)) issues.push({ path: `${path}.name`, message: `'${name}' is used by another port` });
+    names.add(name);
+    if (typeof p.targetPort === 'string')
+      issues.push({
+        path: `${path}.targetPort`,
+        message: `'${p.targetPort}' is a named port`,
+        hint: 'podnet pods declare no container ports: give the number',
+      });
+    if (m.spec.type === 'ClusterIP' && p.nodePort !== undefined)
+      issues.push({
+        path: `${path}.nodePort`,
+        message: `${p.nodePort} is set but spec.type is 'ClusterIP'`,
+        hint: 'use type: NodePort',
+      });
+    if (m.spec.type === 'NodePort' && p.nodePort === undefined)
+      issues.push({
+        path: `${path}.nodePort`,
+        message: 'is missing',
+        hint: 'podnet does not allocate node ports: pick one of 30000-32767',
+      });
+    ports.push({
+      name,
+      protocol: p.protocol,
+      port: p.port,
+      targetPort: typeof p.targetPort === 'number' ? p.targetPort : p.port,
+      ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
+    });
+  });
+  const seen = new Set<string>();
+  ports.forEach((p, i) => {
+    const k = `${p.protocol}/${p.port}`;
+    if (seen.has(k))
+      issues.push({ path: `${at}spec.ports[${i}].port`, message: `${p.port}/${p.protocol} is listed twice` });
+    seen.add(k);
+  });
+  if (issues.length > before) return undefined;
+  return {
+    name: m.metadata.name,
+    namespace: m.metadata.namespace ?? 'default',
+    ...(clusterIP ? { clusterIP } : {}),
+    type: m.spec.type,
+    selector: m.spec.selector,
+    ports,
+    sessionAffinity: m.spec.sessionAffinity,
+    affinityTimeoutSeconds: m.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800,
+    internalTrafficPolicy: m.spec.internalTrafficPolicy,
+    externalTrafficPolicy: m.spec.externalTrafficPolicy,
+  };
+}
+
+/** Cross-service checks: unique names, pinned ClusterIPs inside the service CIDR and unique, unique node ports. */
+export function checkServices(
+  services: readonly { svc: ServiceSpec; at: string }[],
+  serviceCIDR: Cidr,
+  issues: ConfigIssue[],
+): void {
+  const keys = new Map<string, string>();
+  const ips = new Map<number, string>();
+  const nodePorts = new Map<string, string>();
+  for (const { svc, at } of services) {
+    const key = serviceKey(svc);
+    if (keys.has(key))
+      issues.push({ path: `${at}metadata.name`, message: `service '${key}' is defined twice` });
+    keys.set(key, at);
+    if (svc.clusterIP) {
+      if (
+        !serviceCIDR.contains(svc.clusterIP) ||
+        svc.clusterIP.equals(serviceCIDR.network) ||
+        svc.clusterIP.equals(serviceCIDR.broadcast)
+      )
+        issues.push({
+          path: `${at}spec.clusterIP`,
+          message: `'${svc.clusterIP}' is not a usable address of the service CIDR '${serviceCIDR}'`,
+        });
+      const other = ips.get(svc.clusterIP.value);
+      if (other)
+        issues.push({
+          path: `${at}spec.clusterIP`,
+          message: `'${svc.clusterIP}' is already the ClusterIP of '${other}'`,
+        });
+      ips.set(svc.clusterIP.value, key);
+    }
+    svc.ports.forEach((p, i) => {
+      if (p.nodePort === undefined) return;
+      const k = `${p.protocol}/${p.nodePort}`;
+      const other = nodePorts.get(k);
+      if (other)
+        issues.push({
+          path: `${at}spec.ports[${i}].nodePort`,
+          message: `${p.nodePort}/${p.protocol} is already used by '${other}'`,
+        });
+      nodePorts.set(k, key);
+    });
+  }
+}
+
+/** A Service with its ClusterIP decided. */
+export interface ServiceView extends ServiceSpec {
+  readonly clusterIP: Ip;
+}
+
+/**
+ * Decides every Service's ClusterIP: pinned ones are kept, earlier allocations (`previous`, by
+ * `namespace/name`) stay stable, the rest get the lowest free address from .2 up (.1 is kept for the
+ * `kubernetes` API service, as kube-apiserver does). Records an issue when the range is full.
+ */
+export function allocateClusterIPs(
+  services: readonly ServiceSpec[],
+  serviceCIDR: Cidr,
+  previous: Readonly<Record<string, string>> = {},
+  issues: ConfigIssue[] = [],
+): ServiceView[] {
+  const used = new Set<number>(services.flatMap((s) => (s.clusterIP ? [s.clusterIP.value] : [])));
+  const decided = new Map<string, Ip>();
+  for (const s of services) {
+    if (s.clusterIP) continue;
+    const prev = Ip.tryParse(previous[serviceKey(s)] ?? '');
+    if (prev && serviceCIDR.contains(prev) && !used.has(prev.value)) {
+      used.add(prev.value);
+      decided.set(serviceKey(s), prev);
+    }
+  }
+  let next = serviceCIDR.network.value + 2;
+  const out: ServiceView[] = [];
+  for (const s of services) {
+    let ip = s.clusterIP ?? decided.get(serviceKey(s));
+    if (!ip) {
+      while (next < serviceCIDR.broadcast.value && used.has(next)) next++;
+      if (next >= serviceCIDR.broadcast.value) {
+        issues.push({
+          path: `service '${serviceKey(s)}'`,
+          message: `gets no ClusterIP: the service CIDR '${serviceCIDR}' is full`,
+          hint: 'use a larger serviceCIDR',
+        });
+        continue;
+      }
+      ip = Ip.fromNumber(next);
+      used.add(next);
+    }
+    out.push({ ...s, clusterIP: ip });
+  }
+  return out;
+}
+
+/** One endpoint of an EndpointSlice. */
+export interface Endpoint {
+  readonly addresses: readonly [string];
+  readonly conditions: { readonly ready: boolean };
+  readonly nodeName: string;
+  readonly targetRef: { readonly kind: 'Pod'; readonly name: string };
+}
+
+/** `discovery.k8s.io/v1 EndpointSlice`, the subset podnet uses. */
+export interface EndpointSlice {
+  readonly apiVersion: 'discovery.k8s.io/v1';
+  readonly kind: 'EndpointSlice';
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly labels: Record<string, string>;
+  };
+  readonly addressType: 'IPv4';
+  readonly endpoints: readonly Endpoint[];
+  readonly ports: readonly { readonly name: string; readonly protocol: Protocol; readonly port: number }[];
+}
+
+/** What endpoint derivation needs of a pod. */
+export interface PodRef {
+  readonly name: string;
+  readonly node: string;
+  readonly ip: Ip;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Whether a pod's labels satisfy a selector (an empty selector selects nothing, as in Kubernetes). */
+export function selects(
+  selector: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  const entries = Object.entries(selector);
+  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+}
+
+/**
+ * The EndpointSlice of a Service: every pod the selector matches, sorted by pod name (stable, so planners
+ * produce the same rules for the same cluster). What the endpoint-slice controller does in Kubernetes.
+ */
+export function endpointSliceOf(svc: ServiceView, pods: readonly PodRef[]): EndpointSlice {
+  const chosen = pods
+    .filter((p) => selects(svc.selector, p.labels))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: `${svc.name}-podnet`,
+      namespace: svc.namespace,
+      labels: { 'kubernetes.io/service-name': svc.name, 'endpointslice.kubernetes.io/managed-by': 'podnet' },
+    },
+    addressType: 'IPv4',
+    endpoints: chosen.map((p) => ({
+      addresses: [p.ip.toString()] as [string],
+      conditions: { ready: true },
+      nodeName: p.node,
+      targetRef: { kind: 'Pod', name: p.name },
+    })),
+    ports: svc.ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.targetPort })),
+  };
+}
+
+/** The seed's service (§5): 10.96.0.2:8080 over the pods labelled app=web (a0 and b). */
+export function seedServiceManifest(): ServiceManifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'web' },
+    spec: {
+      clusterIP: '10.96.0.2',
+      selector: { app: 'web' },
+      ports: [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 8080 }],
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import type { ProxyMode } from '../../model/cluster.js';
+import type { Cluster } from '../../model/resolve.js';
+import { endpointSliceOf, serviceKey } from '../../model/service.js';
+
+/**
+ * The service proxy's input for one node: every service port with the endpoints this node may send it to.
+ * Plain data (JSON-serializable), built once from the cluster and rendered by the nftables and the iptables
+ * renderers alike; the lab stores the last one applied, so the next sync can change only what changed.
+ */
+
+/** One endpoint as the proxy sees it. */
+export interface ProxyEndpoint {
+  readonly ip: string;
+  readonly port: number;
+  /** Pod name, for explanations. */
+  readonly pod: string;
+  /** Runs on the node being planned. */
+  readonly local: boolean;
+}
+
+/** One port of one service: what a ClusterIP (and NodePort) portal leads to. */
+export interface ProxyServicePort {
+  /** `namespace/name:port-name` (or `namespace/name:port/protocol` for an unnamed port); unique. */
+  readonly id: string;
+  readonly clusterIP: string;
+  readonly protocol: 'tcp' | 'udp';
+  readonly port: number;
+  /** Endpoints for ClusterIP traffic (local ones only under internalTrafficPolicy: Local). */
+  readonly endpoints: readonly ProxyEndpoint[];
+  readonly nodePort?: number;
+  /** Endpoints for NodePort traffic (local ones only under externalTrafficPolicy: Local). */
+  readonly nodePortEndpoints?: readonly ProxyEndpoint[];
+  /** externalTrafficPolicy: Local: no masquerade on NodePort traffic, the client IP reaches the pod. */
+  readonly nodePortLocal?: boolean;
+  /** sessionAffinity: ClientIP, timeout in seconds. */
+  readonly affinitySeconds?: number;
+}
+
+export interface ProxyModel {
+  readonly node: string;
+  readonly mode: ProxyMode;
+  readonly clusterCIDR: string;
+  readonly serviceCIDR: string;
+  /** SNAT pod traffic leaving the cluster CIDR. */
+  readonly egressMasquerade: boolean;
+  /** Sorted by id. */
+  readonly services: readonly ProxyServicePort[];
+}
+
+/** Limits of the flat nftables layout's mark encoding (see nftables.ts). */
+export const MAX_ENDPOINTS = 1023;
+
+/** The proxy model of one node (pure). */
+export function buildProxyModel(cluster: Cluster, node: string): ProxyModel {
+  const pods = cluster.pods.map((p) => ({ name: p.name, node: p.node, ip: p.ip, labels: p.labels }));
+  const services: ProxyServicePort[] = [];
+  for (const svc of cluster.services) {
+    const slice = endpointSliceOf(svc, pods);
+    svc.ports.forEach((port) => {
+      const all: ProxyEndpoint[] = slice.endpoints
+        .filter((e) => e.conditions.ready)
+        .map((e) => ({
+          ip: e.addresses[0],
+          port: port.targetPort,
+          pod: e.targetRef.name,
+          local: e.nodeName === node,
+        }));
+      const local = all.filter((e) => e.local);
+      const cap = (eps: ProxyEndpoint[]) => eps.slice(0, MAX_ENDPOINTS);
+      services.push({
+        id: `${serviceKey(svc)}:${port.name || `${port.port}/${port.protocol.toLowerCase()}`}`,
+        clusterIP: svc.clusterIP.toString(),
+        protocol: port.protocol === 'UDP' ? 'udp' : 'tcp',
+        port: port.port,
+        endpoints: cap(svc.internalTrafficPolicy === 'Local' ? local : all),
+        ...(svc.type === 'NodePort' && port.nodePort !== undefined
+          ? {
+              nodePort: port.nodePort,
+              nodePortEndpoints: cap(svc.externalTrafficPolicy === 'Local' ? local : all),
+              nodePortLocal: svc.externalTrafficPolicy === 'Local',
+            }
+          : {}),
+        ...(svc.sessionAffinity === 'ClientIP' ? { affinitySeconds: svc.affinityTimeoutSeconds } : {}),
+      });
+    });
+  }
+  services.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return {
+    node,
+    mode: cluster.spec.proxy ?? 'nftables',
+    clusterCIDR: cluster.spec.clusterCIDR.toString(),
+    serviceCIDR: cluster.spec.serviceCIDR.toString(),
+    egressMasquerade: cluster.spec.egressMasquerade ?? true,
+    services,
+  };
+}
+
+/**
+ * UDP endpoints that a sync removes: their conntrack entries must be flushed, or clients keep sending to the
+ * dead endpoint until the entry times out (UDP has no connection to reset). kube-proxy does the same.
+ */
+export function staleUdpEndpoints(
+  prev: ProxyModel | undefined,
+  next: ProxyModel,
+): { clusterIP: string; port: number; endpoint: string; nodePort?: number }[] {
+  if (!prev) return [];
+  const now = new Map(next.services.map((s) => [s.id, s]));
+  const out: { clusterIP: string; port: number; endpoint: string; nodePort?: number }[] = [];
+  for (const s of prev.services) {
+    if (s.protocol !== 'udp') continue;
+    const n = now.get(s.id);
+    const keep = new Set((n?.endpoints ?? []).map((e) => `${e.ip}:${e.port}`));
+    for (const e of s.endpoints) {
+      if (!keep.has(`${e.ip}:${e.port}`))
+        out.push({
+          clusterIP: s.clusterIP,
+          port: s.port,
+          endpoint: e.ip,
+          ...(s.nodePort ? { nodePort: s.nodePort } : {}),
+        });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,110 @@
+import type { Netns, Op } from '../ops.js';
+import { renderIptables, renderIptablesRemove } from './iptables.js';
+import { type ProxyModel, staleUdpEndpoints } from './model.js';
+import { renderNftDiff, renderNftFull, renderNftRemove } from './nftables.js';
+
+export { buildProxyModel, type ProxyModel } from './model.js';
+
+/** Where one node's proxy runs and what it needs from the node. */
+export interface ProxySyncParams {
+  readonly netns: Netns;
+  /** The model applied last on this node (undefined: nothing of ours is there yet). */
+  readonly prev?: ProxyModel;
+  readonly next: ProxyModel;
+  /** The node's pod bridge, when pods are bridged: the node's own ClusterIP traffic is routed there. */
+  readonly bridge?: string;
+  /** Force a full sync even when a diff would do (after a failed sync, as kube-proxy's needFullSync). */
+  readonly full?: boolean;
+}
+
+/**
+ * One sync of one node's service proxy (pure): the Ops that take the node from `prev` to `next`. Reusable by the
+ * lab (each node is a namespace) and by a node agent (the host). The data plane change is always one atomic
+ * transaction (`nft -f` or `iptables-restore --noflush`); UDP conntrack entries of removed endpoints follow.
+ */
+export function planProxySync(p: ProxySyncParams): Op[] {
+  const { next } = p;
+  const node = next.node;
+  const ops: Op[] = [];
+  const first = p.prev === undefined;
+  if (first) {
+    ops.push({
+      kind: 'sysctl.set',
+      netns: p.netns,
+      key: 'net.bridge.bridge-nf-call-iptables',
+      value: '1',
+      note: `${node}: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack`,
+    });
+    if (p.bridge)
+      ops.push({
+        kind: 'route.replace',
+        netns: p.netns,
+        dst: next.serviceCIDR,
+        dev: p.bridge,
+        note: `${node}: a route for the service CIDR, so the node's own connections to ClusterIPs reach the OUTPUT hook (source: the bridge address)`,
+      });
+  }
+  const modeChanged = p.prev !== undefined && p.prev.mode !== next.mode;
+  if (modeChanged && p.prev) {
+    if (p.prev.mode === 'nftables')
+      ops.push({
+        kind: 'nft.apply',
+        netns: p.netns,
+        script: renderNftRemove(),
+        note: `${node}: leave nftables mode: remove table ip podnet-services`,
+      });
+    else
+      ops.push({
+        kind: 'iptables.restore',
+        netns: p.netns,
+        script: renderIptablesRemove(p.prev),
+        note: `${node}: leave iptables mode: remove every PODNET- chain`,
+      });
+  }
+  const prev = modeChanged || p.full ? undefined : p.prev;
+  if (next.mode === 'nftables') {
+    const diff = prev ? renderNftDiff(prev, next) : undefined;
+    if (diff === undefined)
+      ops.push({
+        kind: 'nft.apply',
+        netns: p.netns,
+        script: renderNftFull(next),
+        note: `${node}: service proxy, full sync: table ip podnet-services with ${next.services.length} service port(s), one atomic transaction`,
+      });
+    else if (diff !== '')
+      ops.push({
+        kind: 'nft.apply',
+        netns: p.netns,
+        script: diff,
+        note: `${node}: service proxy, partial sync: only the map elements that changed, one atomic transaction`,
+      });
+  } else {
+    ops.push({
+      kind: 'iptables.restore',
+      netns: p.netns,
+      script: renderIptables(next, prev),
+      note: `${node}: service proxy (kube-proxy's iptables layout, PODNET- chains), ${prev ? 'partial' : 'full'} sync with one iptables-restore --noflush`,
+    });
+  }
+  for (const s of staleUdpEndpoints(p.prev, next)) {
+    ops.push({
+      kind: 'conntrack.delete',
+      netns: p.netns,
+      protocol: 'udp',
+      origDst: s.clusterIP,
+      origDstPort: s.port,
+      replySrc: s.endpoint,
+      note: `${node}: forget UDP flows from ${s.clusterIP}:${s.port} to removed endpoint ${s.endpoint}, or clients keep sending into the void`,
+    });
+    if (s.nodePort)
+      ops.push({
+        kind: 'conntrack.delete',
+        netns: p.netns,
+        protocol: 'udp',
+        origDstPort: s.nodePort,
+        replySrc: s.endpoint,
+        note: `${node}: the same for node port ${s.nodePort}`,
+      });
+  }
+  return ops;
+}
