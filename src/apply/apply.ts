@@ -85,6 +85,8 @@ function ipSplit(cmd: Command): { prefix: string[]; rest: Arg[] } | undefined {
   let at: number;
   if (a[0] === 'ip' && a[1] === '-n') at = 3;
   else if (a[0] === 'ip') at = 1;
+  // iproute2's `bridge` takes -batch too (FDB entries of VXLAN devices): batched on its own, never mixed with ip.
+  else if (a[0] === 'bridge' && a[1] === '-n') at = 3;
   else if (a[0] === 'nsenter' && a[2] === 'ip' && typeof a[1] === 'string' && a[1].startsWith('--net='))
     at = 3;
   else return undefined;

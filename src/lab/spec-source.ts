@@ -37,7 +37,12 @@ export function loadSpec(
       list.unshift(cluster);
     }
     const s = { ...(cluster.doc.spec as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(overrides)) s[k] = v;
+    for (const [k, v] of Object.entries(overrides)) {
+      // Dotted keys reach into nested settings (`vxlan.learning`).
+      const [head, sub] = k.split('.', 2) as [string, string | undefined];
+      if (sub === undefined) s[head] = v;
+      else s[head] = { ...((s[head] as Record<string, unknown> | undefined) ?? {}), [sub]: v };
+    }
     cluster.doc = { ...cluster.doc, spec: s };
     spec = parseClusterDocs(list, source);
   }
