@@ -2,10 +2,12 @@
  * `npm run bench -- <name>`: each benchmark measures podnet side by side with the reference its issue names, in
  * the same run, and prints medians and ratios (the machine is shared and noisy: compare within one run only).
  */
+import { benchCni } from './cni.js';
 import { benchLabUp } from './lab-up.js';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   'lab-up': benchLabUp,
+  cni: benchCni,
 };
 
 const [name, ...args] = process.argv.slice(2);

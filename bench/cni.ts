@@ -1,0 +1,177 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { install } from '../src/cni/install.js';
+import { exec } from '../src/exec/process-runner.js';
+import { fmtMs, median, percentile, table } from './stats.js';
+
+/**
+ * `npm run bench -- cni [N]`: CNI ADD/DEL latency of the bundled podnet plugin against the reference bridge +
+ * host-local plugins (Debian containernetworking-plugins) with an equivalent configuration, in the same run,
+ * with the Node.js process floor (`node -e 0`) as the limit, plus a burst of 50 concurrent ADDs for both.
+ * Everything runs inside throwaway namespaces (one standing for the node, one per pod).
+ */
+const REF = '/usr/lib/cni';
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Timed {
+  ms: number;
+  code: number;
+  stdout: string;
+}
+
+function invoke(argv: string[], env: Record<string, string>, stdin: string): Promise<Timed> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(argv[0]!, argv.slice(1), {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.resume();
+    child.stdin.on('error', () => {});
+    child.stdin.end(stdin);
+    child.on('close', (code) => resolve({ ms: performance.now() - t0, code: code ?? 1, stdout }));
+  });
+}
+
+export async function benchCni(args: string[]): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('bench cni needs root (it creates network namespaces)');
+  const n = Math.max(50, Number(args[0] ?? 50));
+  const pfx = `pb${process.pid.toString(36)}`;
+  const node = `${pfx}-n`;
+  const pods = Array.from({ length: n }, (_, i) => `${pfx}-p${i}`);
+  const dir = mkdtempSync(join(tmpdir(), `${pfx}-`));
+  const ipNetns = async (...a: string[]) => {
+    const r = await exec(['ip', 'netns', ...a]);
+    if (r.exitCode !== 0 && a[0] === 'add') throw new Error(r.stderr);
+  };
+  try {
+    await ipNetns('add', node);
+    for (const p of pods) await ipNetns('add', p);
+    await install({
+      binDir: join(dir, 'bin'),
+      confDir: join(dir, 'net.d'),
+      name: 'benchpn',
+      subnet: '10.244.70.0/24',
+      bridge: `${pfx}a`,
+      mtu: 1500,
+      dataDir: join(dir, 'ipam-podnet'),
+      ipMasq: false,
+      hairpinMode: true,
+      portmap: false,
+    });
+    const common = {
+      cniVersion: '1.0.0',
+      isGateway: true,
+      isDefaultGateway: true,
+      mtu: 1500,
+      hairpinMode: true,
+      ipMasq: false,
+    };
+    const podnetConf = JSON.stringify({
+      ...common,
+      name: 'benchpn',
+      type: 'podnet',
+      bridge: `${pfx}a`,
+      subnet: '10.244.70.0/24',
+      ipam: { dataDir: join(dir, 'ipam-podnet') },
+    });
+    const refConf = JSON.stringify({
+      ...common,
+      name: 'benchref',
+      type: 'bridge',
+      bridge: `${pfx}b`,
+      ipam: { type: 'host-local', subnet: '10.244.71.0/24', dataDir: join(dir, 'ipam-ref') },
+    });
+    const plugins = {
+      podnet: { argv: [join(dir, 'bin', 'podnet')], conf: podnetConf, path: join(dir, 'bin') },
+      'bridge+host-local': { argv: [join(REF, 'bridge')], conf: refConf, path: REF },
+    };
+    const inNode = (argv: string[]) => ['nsenter', `--net=/run/netns/${node}`, ...argv];
+    const envOf = (cmd: string, i: number, path: string) => ({
+      CNI_COMMAND: cmd,
+      CNI_CONTAINERID: `bench${i}`,
+      CNI_NETNS: `/run/netns/${pods[i]}`,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: path,
+    });
+    const must = (r: Timed, what: string) => {
+      if (r.code !== 0) throw new Error(`${what} failed: ${r.stdout}`);
+      return r.ms;
+    };
+
+    // The floor: starting Node.js at all, the same way (nsenter into the node namespace).
+    const floor: number[] = [];
+    for (let i = 0; i < n; i++) floor.push((await invoke(inNode(['node', '-e', '0']), {}, '')).ms);
+    // Start-up of the plugin file alone (VERSION does no work): bundled file vs the unbundled dist via bin/podnet.js.
+    const startBundle: number[] = [];
+    const startDist: number[] = [];
+    for (let i = 0; i < n; i++) {
+      startBundle.push((await invoke(inNode(plugins.podnet.argv), { CNI_COMMAND: 'VERSION' }, '{}')).ms);
+      startDist.push(
+        (await invoke(inNode(['node', join(ROOT, 'bin', 'podnet.js')]), { CNI_COMMAND: 'VERSION' }, '{}')).ms,
+      );
+    }
+
+    const rows: string[][] = [];
+    const results: Record<string, { add: number[]; del: number[]; burstWall: number; burstAdd: number[] }> =
+      {};
+    for (const [name, p] of Object.entries(plugins)) {
+      // Warm-up (creates the bridge), not measured.
+      must(await invoke(inNode(p.argv), envOf('ADD', 0, p.path), p.conf), `${name} warm-up ADD`);
+      must(await invoke(inNode(p.argv), envOf('DEL', 0, p.path), p.conf), `${name} warm-up DEL`);
+      const add: number[] = [];
+      const del: number[] = [];
+      for (let i = 0; i < n; i++)
+        add.push(must(await invoke(inNode(p.argv), envOf('ADD', i, p.path), p.conf), `${name} ADD`));
+      for (let i = 0; i < n; i++)
+        del.push(must(await invoke(inNode(p.argv), envOf('DEL', i, p.path), p.conf), `${name} DEL`));
+      const t0 = performance.now();
+      const burst = await Promise.all(
+        pods.slice(0, 50).map((_, i) => invoke(inNode(p.argv), envOf('ADD', i, p.path), p.conf)),
+      );
+      const burstWall = performance.now() - t0;
+      burst.forEach((r, i) => must(r, `${name} burst ADD ${i}`));
+      await Promise.all(
+        pods.slice(0, 50).map((_, i) => invoke(inNode(p.argv), envOf('DEL', i, p.path), p.conf)),
+      );
+      results[name] = { add, del, burstWall, burstAdd: burst.map((r) => r.ms) };
+      rows.push([
+        name,
+        fmtMs(median(add)),
+        fmtMs(percentile(add, 95)),
+        fmtMs(median(del)),
+        fmtMs(percentile(del, 95)),
+        fmtMs(burstWall),
+        fmtMs(median(burst.map((r) => r.ms))),
+      ]);
+    }
+    rows.push(['node -e 0 (floor)', fmtMs(median(floor)), fmtMs(percentile(floor, 95)), '', '', '', '']);
+    console.log(`CNI ADD/DEL, ${n} sequential each, then a burst of 50 concurrent ADDs (2 shared cores)\n`);
+    console.log(
+      table(['plugin', 'ADD p50', 'ADD p95', 'DEL p50', 'DEL p95', 'burst 50 wall', 'burst ADD p50'], rows),
+    );
+    const pn = results.podnet!;
+    const ref = results['bridge+host-local']!;
+    const f = median(floor);
+    console.log(
+      `\npodnet ADD p50 = floor + ${fmtMs(median(pn.add) - f)} (target ≤ floor + 10 ms: ${median(pn.add) - f <= 10 ? 'met' : 'NOT met'});` +
+        ` podnet/reference ADD p50 ratio ${(median(pn.add) / median(ref.add)).toFixed(2)}, DEL ${(median(pn.del) / median(ref.del)).toFixed(2)},` +
+        ` burst wall ${(pn.burstWall / ref.burstWall).toFixed(2)}`,
+    );
+    console.log(
+      `start-up (VERSION): bundled plugin p50 ${fmtMs(median(startBundle))}, unbundled bin/podnet.js ${fmtMs(median(startDist))}, node -e 0 ${fmtMs(f)}`,
+    );
+    writeFileSync(join(dir, 'done'), '');
+  } finally {
+    for (const p of pods) await ipNetns('del', p);
+    await ipNetns('del', node);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
