@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { CommandError } from '../errors.js';
 import { type Command, type CommandResult, type Runner, resolveArgs } from './runner.js';
 import { Spawner } from './spawner.js';
@@ -38,11 +38,16 @@ export class ProcessRunner implements Runner {
       const env = this.options.env ? { ...process.env, ...this.options.env } : undefined;
       result = await this.spawner.run({ argv, ...(cmd.stdin !== undefined ? { stdin: cmd.stdin } : {}), ...(cmd.daemon ? { daemon: { log: cmd.daemon.log } } : {}), ...(env ? { env } : {}) });
       if (cmd.daemon && result.pid !== undefined) {
-        if (cmd.daemon.pidVar) this.vars.set(cmd.daemon.pidVar, String(result.pid));
         this.options.onDaemon?.(result.pid, cmd);
+        if (cmd.daemon.newNetns) result = await leftOurNetns(result, argv);
+        if (cmd.daemon.pidVar && result.exitCode === 0) this.vars.set(cmd.daemon.pidVar, String(result.pid));
       }
     } else {
       result = cmd.daemon ? this.startDaemon(argv, cmd) : await exec(argv, cmd.stdin, this.options.env);
+      if (cmd.daemon?.newNetns && result.exitCode === 0) {
+        result = await leftOurNetns(result, argv);
+        if (cmd.daemon.pidVar && result.exitCode === 0) this.vars.set(cmd.daemon.pidVar, String(result.pid));
+      }
     }
     if (this.options.verbose) {
       const ms = (performance.now() - started).toFixed(1);
@@ -72,12 +77,32 @@ export class ProcessRunner implements Runner {
       }
       child.on('error', () => {});
       child.unref();
-      if (cmd.daemon!.pidVar) this.vars.set(cmd.daemon!.pidVar, String(child.pid));
       this.options.onDaemon?.(child.pid, cmd);
+      if (cmd.daemon!.pidVar && !cmd.daemon!.newNetns) this.vars.set(cmd.daemon!.pidVar, String(child.pid));
       return { stdout: '', stderr: '', exitCode: 0, pid: child.pid };
     } finally {
       closeSync(log);
     }
+  }
+}
+
+/**
+ * Waits (up to 5 s) until a just-started daemon is in a network namespace other than ours: unshare(2) runs a
+ * moment after exec. Fails, rather than let a later step name our own namespace as the pod's.
+ */
+async function leftOurNetns(result: CommandResult, argv: readonly string[]): Promise<CommandResult> {
+  const ours = readlinkSync('/proc/self/ns/net');
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    let theirs: string | undefined;
+    try {
+      theirs = readlinkSync(`/proc/${result.pid}/ns/net`);
+    } catch {
+      return { ...result, exitCode: 1, stderr: `${argv[0]} (pid ${result.pid}) exited before creating its namespaces` };
+    }
+    if (theirs !== ours) return result;
+    if (Date.now() > deadline) return { ...result, exitCode: 1, stderr: `${argv[0]} (pid ${result.pid}) did not leave the host network namespace within 5 s` };
+    await new Promise((r) => setTimeout(r, 1));
   }
 }
 

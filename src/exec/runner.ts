@@ -22,7 +22,17 @@ export interface Command {
    * Long-lived process: started detached, not awaited. `pidVar` names the variable that receives its PID.
    * `log` is the file that receives its output.
    */
-  readonly daemon?: { readonly pidVar?: string; readonly log: string; readonly tag?: string };
+  readonly daemon?: {
+    readonly pidVar?: string;
+    readonly log: string;
+    readonly tag?: string;
+    /**
+     * The daemon creates namespaces (the pod's pause process): the runner returns only once the process has
+     * left the runner's own network namespace. Until unshare(2) has run, naming "its" namespace would name
+     * ours, and later steps would configure the host instead of the pod.
+     */
+    readonly newNetns?: boolean;
+  };
 }
 
 export interface CommandResult {

@@ -1,6 +1,6 @@
 import { apply } from '../apply/apply.js';
 import { ProcessRunner } from '../exec/process-runner.js';
-import { listNamedNetns, netnsIdOf, processesInNetns, startTimeOf } from '../observe/procs.js';
+import { listNamedNetns, netnsIdOf, nsOf, processesInNetns, startTimeOf } from '../observe/procs.js';
 import type { Op } from '../plan/ops.js';
 import { LabNames } from './names.js';
 import { LabState } from './state.js';
@@ -32,7 +32,10 @@ export async function labDown(lab: string): Promise<DownReport> {
   const namespaces = listNamedNetns().filter((n) => names.owns(n));
   // Anything still running inside the lab's namespaces (an exec session, a probe) belongs to the lab too
   // (what `ip netns pids` reports, read for all namespaces in one pass over /proc).
-  const ids = new Set(namespaces.map(netnsIdOf).filter((x): x is string => x !== undefined));
+  // Never our own namespace: a name bound to it (which a broken build could leave) must not turn `down` into
+  // "kill everything on the host".
+  const ours = nsOf('self', 'net');
+  const ids = new Set(namespaces.map(netnsIdOf).filter((x): x is string => x !== undefined && x !== ours));
   for (const pid of processesInNetns(ids)) if (pid !== process.pid) kill(pid);
   if (namespaces.length) {
     const ops: Op[] = namespaces.map((name) => ({ kind: 'netns.del', name }));

@@ -156,7 +156,7 @@ const renderers: Renderers = {
       'sleep',
       'infinity',
     ],
-    daemon: { pidVar: op.pid, log: op.log, tag: `${op.pod}/pause` },
+    daemon: { pidVar: op.pid, log: op.log, tag: `${op.pod}/pause`, newNetns: true },
   }),
   'pod.hostname': (op) => ({
     argv: ['nsenter', '--target', pidArg(op.pid), '--uts', 'hostname', op.hostname],
