@@ -1,6 +1,8 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { UnsupportedError } from '../errors.js';
+import type { ClusterSpec } from '../model/cluster.js';
+import { HOST_KERNEL, type KernelPaths, kernelHasModule } from '../observe/kernel.js';
 
 /** Labs create namespaces and processes: root only. */
 export function requireRoot(what: string): void {
@@ -28,4 +30,30 @@ export async function requireTools(tools: readonly string[]): Promise<void> {
     throw new UnsupportedError(
       `missing tools: ${missing.join(', ')}; run scripts/bootstrap.sh (Debian packages iproute2, util-linux, procps, busybox-static, hostname)`,
     );
+}
+
+/** Kernel modules each cross-node backend needs (host-gw needs nothing beyond routing). */
+const BACKEND_MODULES: Readonly<Record<string, { module: string; what: string }>> = {
+  vxlan: { module: 'vxlan', what: 'VXLAN devices' },
+  ipip: { module: 'ipip', what: 'IP-in-IP tunnels' },
+};
+
+/**
+ * Fails, before anything is created, when the kernel lacks the cross-node backend's device type, naming the
+ * alternatives. `--dry-run` skips this: the plan is the same on any kernel.
+ */
+export function requireCrossNodeSupport(
+  spec: Pick<ClusterSpec, 'crossNode'>,
+  k: KernelPaths = HOST_KERNEL,
+): void {
+  const need = BACKEND_MODULES[spec.crossNode];
+  if (!need || kernelHasModule(need.module, k)) return;
+  const usable = (m: string) => {
+    const b = BACKEND_MODULES[m];
+    return !b || kernelHasModule(b.module, k);
+  };
+  const others = ['host-gw', 'vxlan', 'ipip'].filter((m) => m !== spec.crossNode && usable(m));
+  throw new UnsupportedError(
+    `crossNode '${spec.crossNode}' needs the kernel's '${need.module}' module (${need.what}), which kernel ${k.release} does not have (not in ${join(k.sysModule, need.module)}, nor in ${join(k.modules, k.release)}); alternatives on this kernel: ${others.map((o) => `--cross-node ${o}`).join(', ') || 'none'}; or run the lab on a kernel that has it (the VM lane); 'podnet lab up --dry-run' still prints the full plan`,
+  );
 }

@@ -11,7 +11,7 @@ import type { Plan } from '../plan/ops.js';
 import { labDown } from './down.js';
 import { LabNames } from './names.js';
 import { IDENTITY_PORTS, type LabPaths, planLabUp } from './plan.js';
-import { requireRoot, requireTools } from './preflight.js';
+import { requireCrossNodeSupport, requireRoot, requireTools } from './preflight.js';
 import { saveProxyModels } from './services.js';
 import { LabState } from './state.js';
 
@@ -57,6 +57,7 @@ export async function printPlan(plan: Plan): Promise<string> {
 export async function labUp(o: UpOptions): Promise<Cluster> {
   requireRoot('podnet lab up');
   await requireTools(['ip', 'bridge', 'unshare', 'nsenter', 'sysctl', 'hostname', 'busybox']);
+  requireCrossNodeSupport(o.spec);
   const names = new LabNames(o.lab);
   const state = new LabState(o.lab);
   const taken = listNamedNetns().filter((n) => names.owns(n));
