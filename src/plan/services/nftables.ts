@@ -171,7 +171,9 @@ function elementsOf(m: ProxyModel): Elements {
     const vip = `${s.clusterIP} . ${s.protocol} . ${s.port}`;
     const c = clusterClass(s, slot);
     el.serviceClasses.set(vip, addClass(c));
-    s.endpoints.forEach((e, i) => el.endpoints.set(`${s.clusterIP} . ${offsetOf(c) + i}`, epValue(e)));
+    s.endpoints.forEach((e, i) => {
+      el.endpoints.set(`${s.clusterIP} . ${offsetOf(c) + i}`, epValue(e));
+    });
     for (const e of s.endpoints) if (e.local) el.hairpin.set(`${e.ip} . ${e.ip}`, '');
     if (s.nodePort !== undefined) {
       const c = nodePortClass(s);
