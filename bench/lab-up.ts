@@ -16,9 +16,16 @@ export function gridSpec(nodes: number, pods: number): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * The kernel frees deleted namespaces asynchronously, and that work stalls the next `ip netns add` for up to a
+ * second: let it finish before each timed run, so neither side pays for the previous run's teardown.
+ */
+const settle = () => new Promise((r) => setTimeout(r, 1500));
+
 async function timeUp(lab: string, text: string | undefined): Promise<number> {
   const spec = loadSpec(text, 'bench');
   await labDown(lab);
+  await settle();
   const t0 = performance.now();
   await labUp({ lab, spec, ...(text ? { specText: text } : {}), source: 'bench' });
   const ms = performance.now() - t0;
@@ -32,6 +39,7 @@ async function timeScript(lab: string, text: string | undefined): Promise<number
   await labDown(lab);
   const state = new LabState(lab);
   mkdirSync(state.path('logs'), { recursive: true });
+  await settle();
   const t0 = performance.now();
   const r = await exec(['bash', '-e', '-s'], script);
   const ms = performance.now() - t0;
