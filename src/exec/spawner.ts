@@ -1,6 +1,7 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
+import { python3 } from './python.js';
 import type { CommandResult } from './runner.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../assets/spawner.py', import.meta.url));
@@ -21,7 +22,7 @@ export class Spawner {
   private buffer = '';
 
   private start(): ChildProcessByStdio<Writable, Readable, null> {
-    const child = spawn('python3', [SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(python3(), [SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => {
       this.buffer += d;
