@@ -9,9 +9,11 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
-import { flockFd } from '../exec/flock.js';
+import { createServer, type Server } from 'node:net';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Ip, nextFreeIp } from '../model/ipam.js';
+import { shortHash } from '../net/ifname.js';
 import type { PodRange } from './config.js';
 import { CNI_ERR, CniError } from './errors.js';
 
@@ -25,7 +27,6 @@ export interface Reservation {
   readonly podUid?: string;
 }
 
-const LOCK = 'lock';
 const LAST = 'last_reserved_ip.0';
 const TMP = '.tmp-';
 const isIpName = (n: string) => /^\d+\.\d+\.\d+\.\d+$/.test(n);
@@ -34,28 +35,24 @@ const isIpName = (n: string) => /^\d+\.\d+\.\d+\.\d+$/.test(n);
  * The on-disk IPAM store of one network (`<dataDir>/<network>/`), laid out like host-local's: one file per
  * reserved address, named by the address and holding its owner as JSON; `last_reserved_ip.0` for round-robin.
  *
- * Safety: allocation runs under an exclusive flock on `lock` (released by the kernel when the process dies,
- * even by SIGKILL). A reservation is written to a temporary file first and then hard-linked to its address
- * name, so a reservation file is either absent or complete; temporary files left by a killed writer are
- * removed by the next lock holder. Releasing is a single unlink and needs no lock.
+ * Safety: allocation runs under a lock that the kernel releases when the holder dies, even by SIGKILL: an
+ * abstract unix socket bound to a name derived from the store's path (see acquireLock). A reservation is written
+ * to a temporary file first and then hard-linked to its address name, so a reservation file is either absent or
+ * complete; temporary files left by a killed writer are removed by the next lock holder. Releasing is a single
+ * unlink and needs no lock.
  */
 export class IpamStore {
   constructor(readonly dir: string) {}
 
-  /** Runs `fn` while holding the store's lock; a lock still busy after `timeoutSeconds` is code 11. */
-  async withLock<T>(fn: () => Promise<T>, timeoutSeconds = 20): Promise<T> {
+  /** Runs `fn` while holding the store's lock; a lock still busy after `timeoutMs` is code 11. */
+  async withLock<T>(fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
     this.ensureDir();
-    const fd = openSync(join(this.dir, LOCK), 'a');
+    const lock = await acquireLock(this.dir, timeoutMs);
     try {
-      if (!(await flockFd(fd, timeoutSeconds)))
-        throw new CniError(
-          CNI_ERR.TRY_AGAIN,
-          `IPAM store '${this.dir}' is still locked after ${timeoutSeconds}s by another invocation; try again`,
-        );
       this.removeTemporaries();
       return await fn();
     } finally {
-      closeSync(fd);
+      await new Promise<void>((done) => lock.close(() => done()));
     }
   }
 
@@ -195,5 +192,41 @@ export class IpamStore {
   /** Under the lock no one else writes: any temporary file is a leftover of a killed writer. */
   private removeTemporaries(): void {
     for (const n of this.names()) if (n.startsWith(TMP)) unlinkSync(join(this.dir, n));
+  }
+}
+
+/**
+ * The IPAM lock: an abstract unix socket (`\0podnet-ipam:<hash of the store path>`). bind() of a name that is
+ * bound fails with EADDRINUSE, and the kernel unbinds it the moment the holder's socket closes, which includes
+ * the holder dying by SIGKILL: no lock files, no stale-lock detection, no spawned `flock` (~10 ms per ADD saved).
+ * Abstract names are scoped to the network namespace, which is exactly the scope of a store: every invocation
+ * for a node runs in the node's namespace, where the bridge that the store's addresses belong to lives.
+ * Waiters retry with a growing, jittered back-off.
+ */
+async function acquireLock(dir: string, timeoutMs: number): Promise<Server> {
+  const name = `\0podnet-ipam:${shortHash(resolve(dir), 24)}`;
+  const deadline = Date.now() + timeoutMs;
+  let wait = 1;
+  for (;;) {
+    const server = createServer();
+    const err = await new Promise<NodeJS.ErrnoException | undefined>((done) => {
+      server.once('error', (e) => done(e as NodeJS.ErrnoException));
+      server.listen({ path: name, exclusive: true }, () => done(undefined));
+    });
+    if (!err) {
+      server.unref();
+      return server;
+    }
+    if (err.code !== 'EADDRINUSE')
+      throw new CniError(CNI_ERR.IO_FAILURE, `cannot take the IPAM lock for '${dir}': ${err.message}`, '', {
+        cause: err,
+      });
+    if (Date.now() > deadline)
+      throw new CniError(
+        CNI_ERR.TRY_AGAIN,
+        `IPAM store '${dir}' is still locked after ${timeoutMs / 1000}s by another invocation; try again`,
+      );
+    await sleep(wait * (0.5 + Math.random()));
+    wait = Math.min(wait * 1.6, 25);
   }
 }

@@ -205,3 +205,20 @@ test('CNI_ARGS parsing', () => {
   );
   assert.throws(() => parseCniArgs('A'), /not KEY=VALUE/);
 });
+
+test('the IPAM lock is exclusive: concurrent holders never overlap', async () => {
+  const store = storeFor({ dataDir: dir, name: 'locktest' } as never);
+  let inside = 0;
+  let maxInside = 0;
+  await Promise.all(
+    Array.from({ length: 20 }, () =>
+      store.withLock(async () => {
+        inside++;
+        maxInside = Math.max(maxInside, inside);
+        await new Promise((r) => setTimeout(r, 2));
+        inside--;
+      }),
+    ),
+  );
+  assert.equal(maxInside, 1);
+});
