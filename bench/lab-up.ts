@@ -9,10 +9,17 @@ import { fmtMs, median, table } from './stats.js';
 
 /** A cluster file with `nodes` nodes and `pods` identity pods on each. */
 export function gridSpec(nodes: number, pods: number): string {
-  const lines = ['apiVersion: podnet.dev/v1alpha1', 'kind: Cluster', 'metadata: {name: grid}', 'spec:', '  nodes:'];
+  const lines = [
+    'apiVersion: podnet.dev/v1alpha1',
+    'kind: Cluster',
+    'metadata: {name: grid}',
+    'spec:',
+    '  nodes:',
+  ];
   for (let n = 0; n < nodes; n++) lines.push(`    - {name: n${n}, ip: 192.168.64.${10 + n}}`);
   lines.push('  pods:');
-  for (let n = 0; n < nodes; n++) for (let p = 0; p < pods; p++) lines.push(`    - {name: n${n}-p${p}, node: n${n}}`);
+  for (let n = 0; n < nodes; n++)
+    for (let p = 0; p < pods; p++) lines.push(`    - {name: n${n}-p${p}, node: n${n}}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -70,9 +77,21 @@ export async function benchLabUp(args: string[]): Promise<void> {
     }
     const p = median(podnet);
     const s = median(script);
-    rows.push([c.name, fmtMs(p), fmtMs(s), (p / s).toFixed(2), `${c.runs}`, podnet.map((x) => x.toFixed(0)).join(' ')]);
+    rows.push([
+      c.name,
+      fmtMs(p),
+      fmtMs(s),
+      (p / s).toFixed(2),
+      `${c.runs}`,
+      podnet.map((x) => x.toFixed(0)).join(' '),
+    ]);
     console.error(`${c.name}: podnet ${fmtMs(p)}, script ${fmtMs(s)}`);
   }
-  console.log(table(['lab up', 'podnet (median)', 'one process per command (median)', 'ratio', 'runs', 'podnet runs (ms)'], rows));
+  console.log(
+    table(
+      ['lab up', 'podnet (median)', 'one process per command (median)', 'ratio', 'runs', 'podnet runs (ms)'],
+      rows,
+    ),
+  );
   console.log('targets: default <= 0.5 s; 10x20 <= 5 s and ratio <= 0.5');
 }

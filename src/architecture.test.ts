@@ -52,18 +52,26 @@ test('imports flow one way between layers', () => {
     for (const spec of f.imports) {
       const target = targetLayer(f.rel, spec);
       if (!target || target === f.layer || target === '(root)') continue;
-      if (!ok.includes(target)) violations.push(`${f.rel} imports ${spec} (${f.layer} may not depend on ${target})`);
+      if (!ok.includes(target))
+        violations.push(`${f.rel} imports ${spec} (${f.layer} may not depend on ${target})`);
     }
   }
   assert.deepEqual(violations, []);
 });
 
 test('only src/exec spawns processes', () => {
-  const spawners = files.filter((f) => f.imports.some((i) => i === 'node:child_process' || i === 'child_process')).map((f) => f.rel);
-  assert.deepEqual(spawners.filter((r) => !r.startsWith('exec/')), []);
+  const spawners = files
+    .filter((f) => f.imports.some((i) => i === 'node:child_process' || i === 'child_process'))
+    .map((f) => f.rel);
+  assert.deepEqual(
+    spawners.filter((r) => !r.startsWith('exec/')),
+    [],
+  );
 });
 
 test('no shell strings: nothing is run through sh -c', () => {
-  const offenders = files.filter((f) => /['"](ba)?sh['"],\s*['"]-c['"]/.test(f.text) || /shell:\s*true/.test(f.text)).map((f) => f.rel);
+  const offenders = files
+    .filter((f) => /['"](ba)?sh['"],\s*['"]-c['"]/.test(f.text) || /shell:\s*true/.test(f.text))
+    .map((f) => f.rel);
   assert.deepEqual(offenders, []);
 });

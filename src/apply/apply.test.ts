@@ -35,7 +35,9 @@ test('without batching every op is one command, in order, with its note', async 
 test('batching groups consecutive ip commands of one namespace into one ip -batch, keeping order', async () => {
   const fake = new FakeRunner();
   await apply(plan, fake, { batch: true, concurrency: 1 });
-  const text = fake.calls.map((c) => `${c.argv.join(' ')}${c.stdin ? ` <<${c.stdin.trim().replace(/\n/g, ' | ')}` : ''}`);
+  const text = fake.calls.map(
+    (c) => `${c.argv.join(' ')}${c.stdin ? ` <<${c.stdin.trim().replace(/\n/g, ' | ')}` : ''}`,
+  );
   assert.deepEqual(text, [
     'ip -n n1 -batch - <<link add cni0 type bridge | addr replace 10.200.0.1/24 dev cni0',
     'ip netns exec n1 sysctl -q -w net.ipv4.ip_forward=1',
@@ -46,14 +48,24 @@ test('batching groups consecutive ip commands of one namespace into one ip -batc
 
 test('a failing line of a batch is blamed on its op, with its index', async () => {
   const fake = new FakeRunner([
-    { expect: "ip -n n1 -batch - <<'EOF'\nlink add cni0 type bridge\naddr replace 10.200.0.1/24 dev cni0\nEOF", result: { exitCode: 1, stderr: 'Error: ipv4: Address already assigned.\nCommand failed -:2' } },
+    {
+      expect:
+        "ip -n n1 -batch - <<'EOF'\nlink add cni0 type bridge\naddr replace 10.200.0.1/24 dev cni0\nEOF",
+      result: { exitCode: 1, stderr: 'Error: ipv4: Address already assigned.\nCommand failed -:2' },
+    },
   ]);
-  await assert.rejects(apply([{ title: 't', ops: plan[0]!.ops.slice(0, 2) }], fake, { batch: true }), (e: unknown) => {
-    assert.ok(e instanceof ApplyError);
-    assert.equal(e.index, 1);
-    assert.match(e.message, /step 2\/2 \(addr\.add cni0 in n1\) failed: command failed \(exit 1\).*Address already assigned/);
-    return true;
-  });
+  await assert.rejects(
+    apply([{ title: 't', ops: plan[0]!.ops.slice(0, 2) }], fake, { batch: true }),
+    (e: unknown) => {
+      assert.ok(e instanceof ApplyError);
+      assert.equal(e.index, 1);
+      assert.match(
+        e.message,
+        /step 2\/2 \(addr\.add cni0 in n1\) failed: command failed \(exit 1\).*Address already assigned/,
+      );
+      return true;
+    },
+  );
 });
 
 test('daemons pass their PID to later commands through variables', async () => {
@@ -65,5 +77,8 @@ test('daemons pass their PID to later commands through variables', async () => {
     ],
     printer,
   );
-  assert.match(printer.script(), /unshare .* sleep infinity >\/tmp\/a0\.log 2>&1 &\nA0_PID=\$!\nip netns attach lab-pod-a0 "\$A0_PID"/);
+  assert.match(
+    printer.script(),
+    /unshare .* sleep infinity >\/tmp\/a0\.log 2>&1 &\nA0_PID=\$!\nip netns attach lab-pod-a0 "\$A0_PID"/,
+  );
 });

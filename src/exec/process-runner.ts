@@ -36,7 +36,12 @@ export class ProcessRunner implements Runner {
     let result: CommandResult;
     if (this.spawner) {
       const env = this.options.env ? { ...process.env, ...this.options.env } : undefined;
-      result = await this.spawner.run({ argv, ...(cmd.stdin !== undefined ? { stdin: cmd.stdin } : {}), ...(cmd.daemon ? { daemon: { log: cmd.daemon.log } } : {}), ...(env ? { env } : {}) });
+      result = await this.spawner.run({
+        argv,
+        ...(cmd.stdin !== undefined ? { stdin: cmd.stdin } : {}),
+        ...(cmd.daemon ? { daemon: { log: cmd.daemon.log } } : {}),
+        ...(env ? { env } : {}),
+      });
       if (cmd.daemon && result.pid !== undefined) {
         this.options.onDaemon?.(result.pid, cmd);
         if (cmd.daemon.newNetns) result = await leftOurNetns(result, argv);
@@ -98,10 +103,19 @@ async function leftOurNetns(result: CommandResult, argv: readonly string[]): Pro
     try {
       theirs = readlinkSync(`/proc/${result.pid}/ns/net`);
     } catch {
-      return { ...result, exitCode: 1, stderr: `${argv[0]} (pid ${result.pid}) exited before creating its namespaces` };
+      return {
+        ...result,
+        exitCode: 1,
+        stderr: `${argv[0]} (pid ${result.pid}) exited before creating its namespaces`,
+      };
     }
     if (theirs !== ours) return result;
-    if (Date.now() > deadline) return { ...result, exitCode: 1, stderr: `${argv[0]} (pid ${result.pid}) did not leave the host network namespace within 5 s` };
+    if (Date.now() > deadline)
+      return {
+        ...result,
+        exitCode: 1,
+        stderr: `${argv[0]} (pid ${result.pid}) did not leave the host network namespace within 5 s`,
+      };
     await new Promise((r) => setTimeout(r, 1));
   }
 }

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { cli, liveProcessesMentioning, needsRoot, netnsWithPrefix, run, STATE_DIR, uniqueLab } from '../helpers/cli.js';
+import {
+  cli,
+  liveProcessesMentioning,
+  needsRoot,
+  netnsWithPrefix,
+  run,
+  STATE_DIR,
+  uniqueLab,
+} from '../helpers/cli.js';
 
 const labs: string[] = [];
 function newLab(tag: string): string {
@@ -30,8 +38,17 @@ describe('lab (real kernel)', { skip: needsRoot }, () => {
     assert.equal(v.code, 0, v.stdout + v.stderr);
     const report = JSON.parse(v.stdout);
     assert.equal(report.failed, 0);
-    const pairs = report.results.map((r: { from: string; to: string; kind: string }) => `${r.from}>${r.to}:${r.kind}`);
-    for (const want of ['a0>a1:icmp', 'a0>a1:tcp', 'a1>a0:tcp', 'a0>localhost:tcp', 'b>gateway:icmp', 'c>gateway:icmp']) {
+    const pairs = report.results.map(
+      (r: { from: string; to: string; kind: string }) => `${r.from}>${r.to}:${r.kind}`,
+    );
+    for (const want of [
+      'a0>a1:icmp',
+      'a0>a1:tcp',
+      'a1>a0:tcp',
+      'a0>localhost:tcp',
+      'b>gateway:icmp',
+      'c>gateway:icmp',
+    ]) {
       assert.ok(pairs.includes(want), `verify probes ${want}`);
     }
     // Each pod's pause process and both containers share one network namespace.
@@ -85,7 +102,11 @@ spec:
     const v = await cli(['lab', 'verify', '--name', lab, '--json']);
     assert.equal(v.code, 0, v.stdout);
     const results = JSON.parse(v.stdout).results;
-    assert.ok(results.some((r: { from: string; to: string; ok: boolean }) => r.from === 'a1' && r.to === 'a0' && r.ok));
+    assert.ok(
+      results.some(
+        (r: { from: string; to: string; ok: boolean }) => r.from === 'a1' && r.to === 'a0' && r.ok,
+      ),
+    );
     assert.ok(!results.some((r: { to: string }) => r.to === 'gateway'), 'no bridge, so no gateway');
     await cli(['lab', 'down', '--name', lab]);
   });
@@ -103,7 +124,22 @@ spec:
     assert.equal((await cli(['lab', 'up', '--name', lab])).code, 0);
     const host = await cli(['lab', 'exec', '--name', lab, 'b', '--', 'hostname']);
     assert.equal(host.stdout.trim(), 'b');
-    const addr = await cli(['lab', 'exec', '--name', lab, 'b', '-c', 'web', '--', 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
+    const addr = await cli([
+      'lab',
+      'exec',
+      '--name',
+      lab,
+      'b',
+      '-c',
+      'web',
+      '--',
+      'ip',
+      '-4',
+      '-o',
+      'addr',
+      'show',
+      'eth0',
+    ]);
     assert.match(addr.stdout, /10\.200\.1\.2\/24/);
     const pid1 = await cli(['lab', 'exec', '--name', lab, 'a0', '--', 'cat', '/proc/1/cmdline']);
     assert.match(pid1.stdout.replace(/\0/g, ' '), /^sleep infinity/, 'the pause process is PID 1 of the pod');
@@ -153,9 +189,27 @@ spec:
     const up = await cli(['lab', 'up', '--name', lab, '-f', clusterSpec]);
     assert.equal(up.code, 0, up.stderr);
     await new Promise((r) => setTimeout(r, 300));
-    const got = await cli(['lab', 'exec', '--name', lab, 'duo', '-c', 'client', '--', 'wget', '-q', '-O', '-', 'http://127.0.0.1:9000/passwd']);
+    const got = await cli([
+      'lab',
+      'exec',
+      '--name',
+      lab,
+      'duo',
+      '-c',
+      'client',
+      '--',
+      'wget',
+      '-q',
+      '-O',
+      '-',
+      'http://127.0.0.1:9000/passwd',
+    ]);
     assert.equal(got.code, 0, got.stderr);
-    assert.match(got.stdout, /^root:x:0:0/, 'client reached server over localhost, and the file came from the busybox layer');
+    assert.match(
+      got.stdout,
+      /^root:x:0:0/,
+      'client reached server over localhost, and the file came from the busybox layer',
+    );
     const root = await cli(['lab', 'exec', '--name', lab, 'duo', '-c', 'client', '--', 'ls', '/bin/busybox']);
     assert.equal(root.code, 0, 'the container sees its own root filesystem');
     const v = await cli(['lab', 'verify', '--name', lab, '--json']);
@@ -171,13 +225,18 @@ spec:
 
   test('down after a killed up removes everything', async () => {
     const lab = newLab('kill');
-    const child = (await import('node:child_process')).spawn('node', [join(process.cwd(), 'bin', 'podnet.js'), 'lab', 'up', '--name', lab], {
-      env: { ...process.env, PODNET_STATE_DIR: STATE_DIR },
-      stdio: 'ignore',
-    });
+    const child = (await import('node:child_process')).spawn(
+      'node',
+      [join(process.cwd(), 'bin', 'podnet.js'), 'lab', 'up', '--name', lab],
+      {
+        env: { ...process.env, PODNET_STATE_DIR: STATE_DIR },
+        stdio: 'ignore',
+      },
+    );
     // Kill it once it has started pause processes (part-way through the build).
     const deadline = Date.now() + 10000;
-    while (Date.now() < deadline && netnsWithPrefix(`${lab}-pod-`).length < 1) await new Promise((r) => setTimeout(r, 2));
+    while (Date.now() < deadline && netnsWithPrefix(`${lab}-pod-`).length < 1)
+      await new Promise((r) => setTimeout(r, 2));
     child.kill('SIGKILL');
     await new Promise((r) => child.on('close', r));
     assert.ok(netnsWithPrefix(`${lab}-`).length > 0, 'the killed up left something to clean');

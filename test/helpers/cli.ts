@@ -6,7 +6,7 @@
  * a user's lab or another test; `after` hooks always run `lab down`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,8 @@ export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'bin', 'podnet.js');
 
 /** Skip reason for tests that need root, or false. */
-export const needsRoot: string | false = process.getuid?.() === 0 ? false : 'needs root: run npm run test:e2e as root';
+export const needsRoot: string | false =
+  process.getuid?.() === 0 ? false : 'needs root: run npm run test:e2e as root';
 
 let counter = 0;
 /** A lab name unique to this test process: letters and digits only, at most 12 characters. */
@@ -34,11 +35,17 @@ export interface CliResult {
 }
 
 /** Runs the real CLI (as a user would) with the test's private state directory. */
-export function cli(args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function cli(
+  args: readonly string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return run(['node', CLI, ...args], opts);
 }
 
-export function run(argv: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function run(
+  argv: readonly string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), {
       env: { ...process.env, PODNET_STATE_DIR: STATE_DIR, ...opts.env },
@@ -46,8 +53,12 @@ export function run(argv: readonly string[], opts: { input?: string; env?: NodeJ
     });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+    });
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
     if (opts.input !== undefined) child.stdin!.end(opts.input);
   });
@@ -68,7 +79,6 @@ export function liveProcessesMentioning(text: string): number[] {
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
-      const { readFileSync } = require_fs();
       const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
       if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
       if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(text)) out.push(Number(e));
@@ -76,6 +86,3 @@ export function liveProcessesMentioning(text: string): number[] {
   }
   return out;
 }
-
-import * as fs from 'node:fs';
-const require_fs = () => fs;
