@@ -67,7 +67,9 @@ export async function bundlePlugin(outfile: string): Promise<void> {
     // ESM sources may read import.meta.url at load time; in the CommonJS bundle it is the bundle's own URL.
     define: { 'import.meta.url': '__podnetImportMetaUrl' },
     banner: {
-      js: "#!/usr/bin/env node\n// podnet CNI plugin (bundled by `podnet cni install`; see docs/cni.md)\nconst __podnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+      // The node that ran `install`, by absolute path: runtimes may exec plugins with a minimal PATH, and
+      // `#!/usr/bin/env node` would also walk PATH on every invocation.
+      js: `#!${process.execPath}\n// podnet CNI plugin (bundled by \`podnet cni install\`; see docs/cni.md)\nconst __podnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;`,
     },
     outfile: tmp,
     logLevel: 'silent',

@@ -88,6 +88,8 @@ function readStdin(): string {
 
 /** Process entry: prints the answer on stdout and sets the exit status. */
 export async function main(): Promise<void> {
+  // Runtimes may exec plugins with an empty PATH; the plugin runs ip and nsenter.
+  process.env.PATH ||= '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
   const stdin = readStdin();
   const { stdout, exitCode } = await runCni(process.env, stdin);
   if (stdout) process.stdout.write(stdout);
