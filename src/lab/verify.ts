@@ -1,9 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { exec } from '../exec/process-runner.js';
+import { python3 } from '../exec/python.js';
 import type { Cluster, PodView } from '../model/resolve.js';
 import { nsOf, processesInPidNs } from '../observe/procs.js';
 import { LabNames } from './names.js';
 import { IDENTITY_PORTS } from './plan.js';
+import { formatServices, type ServiceCheck, verifyServices } from './verify-services.js';
 
 /** One check verify makes. */
 export interface Probe {
@@ -39,6 +41,8 @@ export interface VerifyReport {
   readonly sharedNs: readonly SharedNsCheck[];
   readonly passed: number;
   readonly failed: number;
+  /** Every service port from every pod (lab/verify-services.ts). */
+  readonly services?: readonly ServiceCheck[];
 }
 
 const isIdentity = (p: PodView) => p.containers.length === 0;
@@ -102,7 +106,7 @@ export async function runProbes(lab: string, probes: readonly Probe[], timeoutS 
         probes: list.map(({ id, kind, host, port }) => ({ id, kind, host, port })),
       });
       const r = await exec(
-        ['nsenter', `--net=/run/netns/${names.podNs(pod)}`, 'python3', PROBE_SCRIPT],
+        ['nsenter', `--net=/run/netns/${names.podNs(pod)}`, python3(), PROBE_SCRIPT],
         input,
       );
       let answers: { id: string; ok: boolean; ms?: number; answer?: string; error?: string }[] = [];
@@ -172,8 +176,17 @@ export async function verifyLab(
 ): Promise<VerifyReport> {
   const results = await runProbes(lab, planProbes(cluster));
   const sharedNs = checkSharedNetns(cluster.pods, pausePids);
-  const failed = results.filter((r) => !r.ok).length + sharedNs.filter((s) => !s.ok).length;
-  return { lab, results, sharedNs, passed: results.length + sharedNs.length - failed, failed };
+  const services = await verifyServices(lab, cluster);
+  const failed =
+    results.filter((r) => !r.ok).length + sharedNs.filter((s) => !s.ok).length + services.filter((s) => !s.ok).length;
+  return {
+    lab,
+    results,
+    sharedNs,
+    services,
+    passed: results.length + sharedNs.length + services.length - failed,
+    failed,
+  };
 }
 
 /** The verification table, as the terminal shows it. */
@@ -213,6 +226,7 @@ export function formatReport(cluster: Cluster, r: VerifyReport): string {
         `  ✗ ${f.from} -> ${f.to} ${f.kind} ${f.host}${f.port ? `:${f.port}` : ''}: ${f.error ?? 'failed'}`,
       );
   }
+  out.push(...formatServices(r.services ?? []));
   out.push('', `${r.passed} passed, ${r.failed} failed`);
   return out.join('\n');
 }

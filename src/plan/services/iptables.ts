@@ -118,7 +118,7 @@ function dispatchRules(m: ProxyModel): { nat: string[]; nodePorts: string[]; rej
       );
     else
       reject.push(
-        `-A ${IPT.services} ${comment(`${s.id} has no endpoints`)} -d ${s.clusterIP}/32 ${proto} --dport ${s.port} -j REJECT --reject-with icmp-port-unreachable`,
+        `-A ${IPT.services} ${comment(`${s.id} has no endpoints`)} -d ${s.clusterIP}/32 ${proto} --dport ${s.port} -j REJECT --reject-with ${s.protocol === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable'}`,
       );
     if (s.nodePort === undefined) continue;
     if ((s.nodePortEndpoints?.length ?? 0) > 0)
@@ -127,7 +127,7 @@ function dispatchRules(m: ProxyModel): { nat: string[]; nodePorts: string[]; rej
       );
     else
       reject.push(
-        `-A ${IPT.services} ${comment(`${s.id} node port has no endpoints`)} -m addrtype --dst-type LOCAL ${proto} --dport ${s.nodePort} -j REJECT --reject-with icmp-port-unreachable`,
+        `-A ${IPT.services} ${comment(`${s.id} node port has no endpoints`)} -m addrtype --dst-type LOCAL ${proto} --dport ${s.nodePort} -j REJECT --reject-with ${s.protocol === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable'}`,
       );
   }
   nat.push(`-A ${IPT.services} ${comment('node ports')} -m addrtype --dst-type LOCAL -j ${IPT.nodePorts}`);

@@ -222,6 +222,8 @@ export function renderNftFull(m: ProxyModel): string {
     `add map ${T} ${NFT.affinity} { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }`,
     `add map ${T} ${NFT.classes} { type mark : verdict; comment "pick class -> its pick chain"; }`,
     `add chain ${T} ${NFT.noEndpoints}`,
+    // A TCP reset, not ICMP: ICMP errors are rate-limited per destination, so a burst of connects would hang.
+    `add rule ${T} ${NFT.noEndpoints} meta l4proto tcp reject with tcp reset comment "service has no endpoints"`,
     `add rule ${T} ${NFT.noEndpoints} reject comment "service has no endpoints"`,
   ];
   for (const c of el.classes.values()) if (c.n > 0) lines.push(...chainCommands(c));

@@ -1,0 +1,92 @@
+import type { Cluster } from '../model/resolve.js';
+import { buildProxyModel } from '../plan/services/model.js';
+import { IDENTITY_PORTS } from './plan.js';
+import { connected, type Probe, runProbes } from './verify.js';
+
+/** One row of verify's services section: one service port probed from one pod. */
+export interface ServiceCheck {
+  readonly service: string;
+  readonly from: string;
+  readonly target: string;
+  /** Endpoints this pod's node may send the portal to (empty: the portal must refuse). */
+  readonly expected: readonly string[];
+  /** Answers per endpoint pod. */
+  readonly answers: Readonly<Record<string, number>>;
+  readonly failures: number;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** Connections per (pod, service port): enough to see more than one endpoint, cheap enough for every pair. */
+export const CONNECTIONS = 12;
+
+const identityPorts = new Set<number>(Object.values(IDENTITY_PORTS));
+
+/**
+ * Every TCP service port whose endpoints are identity pods (they tell who answered), from every pod: each
+ * answer must come from an endpoint the pod's node may use, and a portal without endpoints must refuse.
+ */
+export async function verifyServices(lab: string, cluster: Cluster): Promise<ServiceCheck[]> {
+  if (cluster.spec.sameNode !== 'bridge') return [];
+  const probes: Probe[] = [];
+  const rows: { service: string; from: string; target: string; expected: string[] }[] = [];
+  const models = new Map(cluster.nodes.map((n) => [n.name, buildProxyModel(cluster, n.name)]));
+  const podByName = new Map(cluster.pods.map((p) => [p.name, p]));
+  for (const src of cluster.pods) {
+    for (const s of models.get(src.node)?.services ?? []) {
+      if (s.protocol !== 'tcp') continue;
+      const eps = s.endpoints.map((e) => podByName.get(e.pod)!);
+      if (!s.endpoints.every((e) => identityPorts.has(e.port)) || eps.some((p) => p.containers.length > 0))
+        continue;
+      if (eps.some((p) => p.name !== src.name && !connected(cluster, src, p))) continue;
+      const target = `${s.clusterIP}:${s.port}`;
+      rows.push({ service: s.id, from: src.name, target, expected: eps.map((p) => p.name) });
+      for (let i = 0; i < CONNECTIONS; i++)
+        probes.push({
+          id: `${src.name}>${s.id}#${i}`,
+          from: src.name,
+          to: s.id,
+          kind: 'tcp',
+          host: s.clusterIP,
+          port: s.port,
+        });
+    }
+  }
+  const results = await runProbes(lab, probes);
+  return rows.map((row) => {
+    const mine = results.filter((r) => r.from === row.from && r.to === row.service);
+    const answers: Record<string, number> = {};
+    let failures = 0;
+    let wrong = 0;
+    for (const r of mine) {
+      if (!r.ok) {
+        failures++;
+        continue;
+      }
+      const pod = /^pod=(\S+)/.exec(r.answer ?? '')?.[1] ?? '?';
+      answers[pod] = (answers[pod] ?? 0) + 1;
+      if (!row.expected.includes(pod)) wrong++;
+    }
+    const refusing = row.expected.length === 0;
+    const ok = refusing
+      ? failures === mine.length && mine.every((r) => /refused/i.test(r.error ?? ''))
+      : failures === 0 && wrong === 0;
+    const spread = Object.entries(answers)
+      .map(([p, n]) => `${p}:${n}`)
+      .join(' ');
+    const firstError = mine.find((r) => !r.ok)?.error;
+    const detail = refusing
+      ? `no endpoints: ${failures}/${mine.length} failed${ok ? ' (refused)' : `: ${firstError ?? 'answered'}`}`
+      : `${spread || 'no answer'}${failures ? `, ${failures} failed` : ''}${wrong ? `, ${wrong} from non-endpoints` : ''}`;
+    return { ...row, answers, failures, ok, detail };
+  });
+}
+
+/** The services section of verify's table. */
+export function formatServices(checks: readonly ServiceCheck[]): string[] {
+  if (checks.length === 0) return [];
+  const out = ['', `services (${CONNECTIONS} connections per pod and service port; answers per endpoint):`];
+  for (const c of checks)
+    out.push(`  ${c.ok ? '✓' : '✗'} ${c.from.padEnd(8)} -> ${c.service} ${c.target}: ${c.detail}`);
+  return out;
+}
