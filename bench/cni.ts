@@ -137,7 +137,7 @@ export async function benchCni(args: string[]): Promise<void> {
         pods.slice(0, 50).map((_, i) => invoke(inNode(p.argv), envOf('ADD', i, p.path), p.conf)),
       );
       const burstWall = performance.now() - t0;
-      burst.forEach((r, i) => must(r, `${name} burst ADD ${i}`));
+      for (const [i, r] of burst.entries()) must(r, `${name} burst ADD ${i}`);
       await Promise.all(
         pods.slice(0, 50).map((_, i) => invoke(inNode(p.argv), envOf('DEL', i, p.path), p.conf)),
       );

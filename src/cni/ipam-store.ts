@@ -1,8 +1,6 @@
 import {
-  closeSync,
   linkSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   renameSync,
