@@ -10,6 +10,7 @@ import { formatStatus, labStatus } from '../lab/status.js';
 import { explainUp, labUp } from '../lab/up.js';
 import { formatReport, verifyLab } from '../lab/verify.js';
 import { resolveCluster } from '../model/resolve.js';
+import { CHANGE_USAGE, changeCommand } from './change.js';
 import { explainProxy, SERVICE_USAGE, serviceCommand } from './service.js';
 
 const USAGE = `podnet: Kubernetes pod networking from plain Linux primitives
@@ -23,6 +24,8 @@ usage:
   podnet lab exec    [--name LAB] POD [-c CONTAINER] -- CMD...
   podnet lab explain [--name LAB] [-f FILE]
 ${SERVICE_USAGE}
+${CHANGE_USAGE}
+  podnet lab inspect [--name LAB] [--json]
   podnet cni install [--bin-dir DIR] [--conf-dir DIR] [--name NET] [--subnet CIDR] …  (docs/cni.md)
 
 --name LAB   the lab's name and the prefix of everything it creates (default: podnet)
@@ -79,6 +82,10 @@ async function run(argv: string[]): Promise<number> {
       container: { type: 'string', short: 'c' },
       'same-node': { type: 'string' },
       'cross-node': { type: 'string' },
+      ip: { type: 'string' },
+      node: { type: 'string' },
+      segment: { type: 'string' },
+      label: { type: 'string', multiple: true },
       'vxlan-learning': { type: 'string' },
       verbose: { type: 'boolean', short: 'v', default: false },
       proxy: { type: 'string' },
@@ -168,7 +175,14 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'service':
       return serviceCommand(lab, positionals, values);
+    case 'node':
+    case 'pod':
+      return changeCommand(verb, lab, positionals, values);
+    case 'inspect':
+      return (await import('./inspect.js')).inspectCommand(lab, values.json);
     default:
-      usage(`unknown lab command '${verb ?? ''}'; one of: up, down, status, verify, exec, explain, service`);
+      usage(
+        `unknown lab command '${verb ?? ''}'; one of: up, down, status, verify, exec, explain, service, node, pod, inspect`,
+      );
   }
 }

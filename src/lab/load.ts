@@ -1,6 +1,7 @@
 import { StateError } from '../errors.js';
 import { type Cluster, resolveCluster } from '../model/resolve.js';
 import { startTimeOf } from '../observe/procs.js';
+import type { SpecEdit } from './edits.js';
 import { overlayServices } from './services.js';
 import { loadSpec } from './spec-source.js';
 import { LabState } from './state.js';
@@ -13,15 +14,24 @@ export interface LoadedLab {
   readonly status: string;
 }
 
-/** Reads a lab back from its state directory; fails clearly when there is none. */
-export function loadLab(lab: string): LoadedLab {
+/**
+ * Reads a lab back from its state directory; fails clearly when there is none. `extraEdits` (a change about
+ * to be made) are applied after the recorded ones.
+ */
+export function loadLab(lab: string, extraEdits: readonly SpecEdit[] = []): LoadedLab {
   const state = new LabState(lab);
   const record = state.record;
   if (!record)
     throw new StateError(
       `no lab named '${lab}' (no state in ${state.dir}); start one with 'podnet lab up --name ${lab}'`,
     );
-  const spec = overlayServices(loadSpec(record.specText, record.source, record.overrides ?? {}), state);
+  const spec = overlayServices(
+    loadSpec(record.specText, record.source, record.overrides ?? {}, [
+      ...(record.edits ?? []),
+      ...extraEdits,
+    ]),
+    state,
+  );
   const cluster = resolveCluster(spec, state.allocations);
   const pausePids = new Map<string, number>();
   for (const r of state.pids()) {

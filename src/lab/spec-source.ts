@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { defaultClusterDoc } from '../model/defaults.js';
 import { parseClusterDocs, parseClusterFile } from '../model/parse.js';
+import { applyEdits, type SpecEdit } from './edits.js';
 import { reservedNodeName } from './names.js';
 
 /** Spec fields the CLI may override (e.g. `--cross-node vxlan`). */
@@ -14,9 +15,10 @@ export function loadSpec(
   text: string | undefined,
   source: string,
   overrides: SpecOverrides = {},
+  edits: readonly SpecEdit[] = [],
 ): ClusterSpec {
   let spec: ClusterSpec;
-  if (Object.keys(overrides).length === 0 && text !== undefined) {
+  if (Object.keys(overrides).length === 0 && edits.length === 0 && text !== undefined) {
     spec = parseClusterFile(text, source);
   } else {
     const docs =
@@ -43,8 +45,18 @@ export function loadSpec(
       if (sub === undefined) s[head] = v;
       else s[head] = { ...((s[head] as Record<string, unknown> | undefined) ?? {}), [sub]: v };
     }
-    cluster.doc = { ...cluster.doc, spec: s };
-    spec = parseClusterDocs(list, source);
+    // Runtime changes (`lab node|pod add|remove`), replayed over the original text.
+    const edited = applyEdits(
+      s,
+      list.filter((d) => d.doc.kind === 'Pod').map((d) => d.doc),
+      edits,
+    );
+    cluster.doc = { ...cluster.doc, spec: edited.spec };
+    const keep = new Set(edited.podDocs);
+    spec = parseClusterDocs(
+      list.filter((d) => d.doc.kind !== 'Pod' || keep.has(d.doc)),
+      source,
+    );
   }
   const reserved = spec.nodes.filter((n) => reservedNodeName(n.name));
   if (reserved.length) {

@@ -9,6 +9,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Allocations } from '../model/resolve.js';
+import type { SpecEdit } from './edits.js';
 
 /** Root of all labs' state. /run: like the namespaces themselves, it does not outlive a reboot. */
 export const stateRoot = (): string => process.env.PODNET_STATE_DIR ?? '/run/podnet/labs';
@@ -22,6 +23,8 @@ export interface LabRecord {
   readonly source: string;
   /** Command-line overrides that were applied to the spec. */
   readonly overrides?: Readonly<Record<string, string>>;
+  /** Nodes and pods added or removed since `up` (lab node|pod add|remove), replayed over specText. */
+  readonly edits?: readonly SpecEdit[];
 }
 
 /** One started process: PID plus its start time, so a recycled PID is never mistaken for ours. */
