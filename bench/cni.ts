@@ -106,32 +106,47 @@ export async function benchCni(args: string[]): Promise<void> {
       return r.ms;
     };
 
-    // The floor: starting Node.js at all, the same way (nsenter into the node namespace).
+    // Every sequential sample is interleaved: floor, podnet, reference, so that load from other work on the
+    // shared machine hits all of them alike. The floor is starting Node.js at all, the same way (nsenter).
     const floor: number[] = [];
-    for (let i = 0; i < n; i++) floor.push((await invoke(inNode(['node', '-e', '0']), {}, '')).ms);
-    // Start-up of the plugin file alone (VERSION does no work): bundled file vs the unbundled dist via bin/podnet.js.
     const startBundle: number[] = [];
     const startDist: number[] = [];
+    const seq: Record<string, { add: number[]; del: number[] }> = {};
+    for (const [name, p] of Object.entries(plugins)) {
+      // Warm-up (creates the bridge), not measured.
+      must(await invoke(inNode(p.argv), envOf('ADD', 0, p.path), p.conf), `${name} warm-up ADD`);
+      must(await invoke(inNode(p.argv), envOf('DEL', 0, p.path), p.conf), `${name} warm-up DEL`);
+      seq[name] = { add: [], del: [] };
+    }
     for (let i = 0; i < n; i++) {
+      floor.push((await invoke(inNode([process.execPath, '-e', '0']), {}, '')).ms);
+      // Start-up of the plugin alone (VERSION does no work): the bundled file, and the unbundled dist/ via bin/podnet.js.
       startBundle.push((await invoke(inNode(plugins.podnet.argv), { CNI_COMMAND: 'VERSION' }, '{}')).ms);
       startDist.push(
-        (await invoke(inNode(['node', join(ROOT, 'bin', 'podnet.js')]), { CNI_COMMAND: 'VERSION' }, '{}')).ms,
+        (
+          await invoke(
+            inNode([process.execPath, join(ROOT, 'bin', 'podnet.js')]),
+            { CNI_COMMAND: 'VERSION' },
+            '{}',
+          )
+        ).ms,
       );
+      for (const [name, p] of Object.entries(plugins))
+        seq[name]!.add.push(
+          must(await invoke(inNode(p.argv), envOf('ADD', i, p.path), p.conf), `${name} ADD`),
+        );
     }
+    for (let i = 0; i < n; i++)
+      for (const [name, p] of Object.entries(plugins))
+        seq[name]!.del.push(
+          must(await invoke(inNode(p.argv), envOf('DEL', i, p.path), p.conf), `${name} DEL`),
+        );
 
     const rows: string[][] = [];
     const results: Record<string, { add: number[]; del: number[]; burstWall: number; burstAdd: number[] }> =
       {};
     for (const [name, p] of Object.entries(plugins)) {
-      // Warm-up (creates the bridge), not measured.
-      must(await invoke(inNode(p.argv), envOf('ADD', 0, p.path), p.conf), `${name} warm-up ADD`);
-      must(await invoke(inNode(p.argv), envOf('DEL', 0, p.path), p.conf), `${name} warm-up DEL`);
-      const add: number[] = [];
-      const del: number[] = [];
-      for (let i = 0; i < n; i++)
-        add.push(must(await invoke(inNode(p.argv), envOf('ADD', i, p.path), p.conf), `${name} ADD`));
-      for (let i = 0; i < n; i++)
-        del.push(must(await invoke(inNode(p.argv), envOf('DEL', i, p.path), p.conf), `${name} DEL`));
+      const { add, del } = seq[name]!;
       const t0 = performance.now();
       const burst = await Promise.all(
         pods.slice(0, 50).map((_, i) => invoke(inNode(p.argv), envOf('ADD', i, p.path), p.conf)),
