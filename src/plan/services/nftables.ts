@@ -179,9 +179,8 @@ function elementsOf(m: ProxyModel): Elements {
       const c = nodePortClass(s);
       const np = `${s.protocol} . ${s.nodePort}`;
       el.nodeportClasses.set(np, addClass(c));
-      (s.nodePortEndpoints ?? []).forEach((e, i) =>
-        el.nodeportEndpoints.set(`${np} . ${offsetOf(c) + i}`, epValue(e)),
-      );
+      for (const [i, e] of (s.nodePortEndpoints ?? []).entries())
+        el.nodeportEndpoints.set(`${np} . ${offsetOf(c) + i}`, epValue(e));
       for (const e of s.nodePortEndpoints ?? []) if (e.local) el.hairpin.set(`${e.ip} . ${e.ip}`, '');
     }
   }
