@@ -90,15 +90,21 @@ export async function benchCni(args: string[]): Promise<void> {
       ipam: { type: 'host-local', subnet: '10.244.71.0/24', dataDir: join(dir, 'ipam-ref') },
     });
     const plugins = {
-      podnet: { argv: [join(dir, 'bin', 'podnet')], conf: podnetConf, path: join(dir, 'bin') },
-      'bridge+host-local': { argv: [join(REF, 'bridge')], conf: refConf, path: REF },
+      podnet: {
+        argv: [join(dir, 'bin', 'podnet')],
+        conf: podnetConf,
+        path: join(dir, 'bin'),
+        ifname: 'eth0',
+      },
+      // A second interface name, so both plugins' pods can share the pod namespaces while samples interleave.
+      'bridge+host-local': { argv: [join(REF, 'bridge')], conf: refConf, path: REF, ifname: 'eth1' },
     };
     const inNode = (argv: string[]) => ['nsenter', `--net=/run/netns/${node}`, ...argv];
-    const envOf = (cmd: string, i: number, path: string) => ({
+    const envOf = (cmd: string, i: number, path: string, ifname: string) => ({
       CNI_COMMAND: cmd,
       CNI_CONTAINERID: `bench${i}`,
       CNI_NETNS: `/run/netns/${pods[i]}`,
-      CNI_IFNAME: 'eth0',
+      CNI_IFNAME: ifname,
       CNI_PATH: path,
     });
     const must = (r: Timed, what: string) => {
@@ -114,8 +120,8 @@ export async function benchCni(args: string[]): Promise<void> {
     const seq: Record<string, { add: number[]; del: number[] }> = {};
     for (const [name, p] of Object.entries(plugins)) {
       // Warm-up (creates the bridge), not measured.
-      must(await invoke(inNode(p.argv), envOf('ADD', 0, p.path), p.conf), `${name} warm-up ADD`);
-      must(await invoke(inNode(p.argv), envOf('DEL', 0, p.path), p.conf), `${name} warm-up DEL`);
+      must(await invoke(inNode(p.argv), envOf('ADD', 0, p.path, p.ifname), p.conf), `${name} warm-up ADD`);
+      must(await invoke(inNode(p.argv), envOf('DEL', 0, p.path, p.ifname), p.conf), `${name} warm-up DEL`);
       seq[name] = { add: [], del: [] };
     }
     for (let i = 0; i < n; i++) {
@@ -133,13 +139,13 @@ export async function benchCni(args: string[]): Promise<void> {
       );
       for (const [name, p] of Object.entries(plugins))
         seq[name]!.add.push(
-          must(await invoke(inNode(p.argv), envOf('ADD', i, p.path), p.conf), `${name} ADD`),
+          must(await invoke(inNode(p.argv), envOf('ADD', i, p.path, p.ifname), p.conf), `${name} ADD`),
         );
     }
     for (let i = 0; i < n; i++)
       for (const [name, p] of Object.entries(plugins))
         seq[name]!.del.push(
-          must(await invoke(inNode(p.argv), envOf('DEL', i, p.path), p.conf), `${name} DEL`),
+          must(await invoke(inNode(p.argv), envOf('DEL', i, p.path, p.ifname), p.conf), `${name} DEL`),
         );
 
     const rows: string[][] = [];
@@ -149,12 +155,12 @@ export async function benchCni(args: string[]): Promise<void> {
       const { add, del } = seq[name]!;
       const t0 = performance.now();
       const burst = await Promise.all(
-        pods.slice(0, 50).map((_, i) => invoke(inNode(p.argv), envOf('ADD', i, p.path), p.conf)),
+        pods.slice(0, 50).map((_, i) => invoke(inNode(p.argv), envOf('ADD', i, p.path, p.ifname), p.conf)),
       );
       const burstWall = performance.now() - t0;
       for (const [i, r] of burst.entries()) must(r, `${name} burst ADD ${i}`);
       await Promise.all(
-        pods.slice(0, 50).map((_, i) => invoke(inNode(p.argv), envOf('DEL', i, p.path), p.conf)),
+        pods.slice(0, 50).map((_, i) => invoke(inNode(p.argv), envOf('DEL', i, p.path, p.ifname), p.conf)),
       );
       results[name] = { add, del, burstWall, burstAdd: burst.map((r) => r.ms) };
       rows.push([
