@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   iproute2 nftables iptables conntrack util-linux procps hostname kmod
   busybox-static python3 iperf3 tshark socat cpio
+  qemu-system-x86 # the VM lane (scripts/vm/, docs/vm-lane.md); with cpio, kmod and busybox-static above
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -27,4 +28,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run build --silent
+# The VM lane's guest kernel: Debian's linux-image-amd64 as apt offers it now, unpacked into a cache, never installed.
+scripts/vm/fetch-kernel.sh >/dev/null
 echo "bootstrap: ready"
