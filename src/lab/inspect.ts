@@ -97,15 +97,19 @@ export async function inspectLab(l: LoadedLab, opts: { wire?: boolean } = {}): P
   };
 }
 
-/** The capture filter that sees exactly the cross-node packets of a backend on the underlay. */
+/**
+ * The capture filter that sees exactly the probe's cross-node packets on the underlay: the backend's
+ * encapsulation, and large (the probe pings carry 1000 bytes; ARP and IPv6 chatter flooded over multicast
+ * VXLAN are small).
+ */
 export function wireFilter(c: Cluster, dstPod: string): string {
   switch (c.spec.crossNode) {
     case 'vxlan':
-      return `udp dst port ${c.spec.vxlan.port}`;
+      return `udp dst port ${c.spec.vxlan.port} and greater 1000`;
     case 'ipip':
-      return 'ip proto 4';
+      return 'ip proto 4 and greater 1000';
     default:
-      return `icmp and dst host ${dstPod}`;
+      return `icmp and dst host ${dstPod} and greater 1000`;
   }
 }
 
