@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ROOT } from '../helpers/cli.js';
 import {
   type CniDirs,
   cniTestEnv,
@@ -130,6 +131,16 @@ describe('CNI plugin on the real kernel', { skip }, () => {
     assert.equal(add.json!.cniVersion, '0.4.0');
     assert.equal((add.json!.ips as unknown as { version: string }[])[0]!.version, '4');
     assert.equal((await invoke(d.plugin, NODE, envFor('DEL', 'v04', pods[1]), old)).code, 0);
+    assert.deepEqual(state(), CLEAN);
+  });
+
+  test('bin/podnet.js (the CLI entry) acts as the plugin when CNI_COMMAND is set', async () => {
+    const entry = join(ROOT, 'bin', 'podnet.js');
+    const add = await invoke(entry, NODE, envFor('ADD', 'viacli', pods[3]), conf);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    assert.match(add.json!.ips![0]!.address, /^10\.244\.60\.\d+\/24$/);
+    const del = await invoke(entry, NODE, envFor('DEL', 'viacli', pods[3]), conf);
+    assert.equal(del.code, 0, del.stdout);
     assert.deepEqual(state(), CLEAN);
   });
 
