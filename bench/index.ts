@@ -4,10 +4,14 @@
  */
 import { benchCni } from './cni.js';
 import { benchLabUp } from './lab-up.js';
+import { benchServices } from './services.js';
+import { benchThroughput } from './throughput.js';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   'lab-up': benchLabUp,
+  services: benchServices,
   cni: benchCni,
+  throughput: benchThroughput,
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -1,6 +1,7 @@
 import type { Cluster, NodeView } from '../../model/resolve.js';
 import { macFromName } from '../../net/mac.js';
 import { planMtu } from '../mtu.js';
+import type { Op } from '../ops.js';
 import type { CrossNodeBackend } from './types.js';
 
 /** The VXLAN device of every node: `vxlan.<vni>` (flannel names its `flannel.<vni>`). */
@@ -59,6 +60,18 @@ export const vxlan: CrossNodeBackend = {
           dev: c.spec.bridge,
           note: `${node.name}: the whole cluster CIDR is on the bridge: one route, whatever the number of nodes`,
         },
+        // A pod's packet to a remote pod enters and leaves the node by the same bridge, so the node would send
+        // the pod an ICMP redirect ("talk to it directly"), which pods accept (shared_media): they then ARP for
+        // remote pods themselves. Keep the node as their only next hop. The kernel ORs `all` and the device.
+        ...['all', c.spec.bridge].map(
+          (scope): Op => ({
+            kind: 'sysctl.set',
+            netns: ns,
+            key: `net.ipv4.conf.${scope}.send_redirects`,
+            value: '0',
+            note: `${node.name}: no ICMP redirects from ${scope === 'all' ? 'any interface' : `bridge ${scope}`}: pods keep routing through their gateway`,
+          }),
+        ),
       ];
     }
     return [

@@ -7,15 +7,27 @@ ip -n t-node-0 link add vxlan.100 mtu 1450 type vxlan id 100 local 192.168.64.4 
 ip -n t-node-0 link set vxlan.100 master cni0 up
 # node-0: the whole cluster CIDR is on the bridge: one route, whatever the number of nodes
 ip -n t-node-0 route replace 10.200.0.0/16 dev cni0
+# node-0: no ICMP redirects from any interface: pods keep routing through their gateway
+ip netns exec t-node-0 sysctl -q -w net.ipv4.conf.all.send_redirects=0
+# node-0: no ICMP redirects from bridge cni0: pods keep routing through their gateway
+ip netns exec t-node-0 sysctl -q -w net.ipv4.conf.cni0.send_redirects=0
 # node-1: VXLAN device (VNI 100, UDP 4789) that floods unknown MACs to group 239.1.1.1 and learns where each MAC lives
 ip -n t-node-1 link add vxlan.100 mtu 1450 type vxlan id 100 local 192.168.64.5 group 239.1.1.1 dev eth0 dstport 4789
 # node-1: plug the VXLAN device into bridge cni0: all nodes' bridges form one L2 segment
 ip -n t-node-1 link set vxlan.100 master cni0 up
 # node-1: the whole cluster CIDR is on the bridge: one route, whatever the number of nodes
 ip -n t-node-1 route replace 10.200.0.0/16 dev cni0
+# node-1: no ICMP redirects from any interface: pods keep routing through their gateway
+ip netns exec t-node-1 sysctl -q -w net.ipv4.conf.all.send_redirects=0
+# node-1: no ICMP redirects from bridge cni0: pods keep routing through their gateway
+ip netns exec t-node-1 sysctl -q -w net.ipv4.conf.cni0.send_redirects=0
 # node-2: VXLAN device (VNI 100, UDP 4789) that floods unknown MACs to group 239.1.1.1 and learns where each MAC lives
 ip -n t-node-2 link add vxlan.100 mtu 1450 type vxlan id 100 local 192.168.64.6 group 239.1.1.1 dev eth0 dstport 4789
 # node-2: plug the VXLAN device into bridge cni0: all nodes' bridges form one L2 segment
 ip -n t-node-2 link set vxlan.100 master cni0 up
 # node-2: the whole cluster CIDR is on the bridge: one route, whatever the number of nodes
 ip -n t-node-2 route replace 10.200.0.0/16 dev cni0
+# node-2: no ICMP redirects from any interface: pods keep routing through their gateway
+ip netns exec t-node-2 sysctl -q -w net.ipv4.conf.all.send_redirects=0
+# node-2: no ICMP redirects from bridge cni0: pods keep routing through their gateway
+ip netns exec t-node-2 sysctl -q -w net.ipv4.conf.cni0.send_redirects=0
