@@ -100,4 +100,7 @@ export async function main(): Promise<void> {
     process.stderr.write(
       `podnet-cni ${process.env.CNI_COMMAND}: node start + code loaded ${loaded.toFixed(1)} ms, verb ${(performance.now() - loaded).toFixed(1)} ms\n`,
     );
+  // Exit now rather than let Node tear down: everything is written (stdout/stderr to pipes and files are
+  // synchronous on Linux) and no handle is left that matters; this saves the teardown on every invocation.
+  process.exit(exitCode);
 }
