@@ -255,6 +255,7 @@ add set ip podnet-services hairpin { type ipv4_addr . ipv4_addr; comment "local 
 add map ip podnet-services affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }
 add map ip podnet-services classes { type mark : verdict; comment "pick class -> its pick chain"; }
 add chain ip podnet-services no-endpoints
+add rule ip podnet-services no-endpoints meta l4proto tcp reject with tcp reset comment "service has no endpoints"
 add rule ip podnet-services no-endpoints reject comment "service has no endpoints"
 add chain ip podnet-services pick-1
 add rule ip podnet-services pick-1 meta mark set numgen random mod 1
@@ -340,6 +341,7 @@ add set ip podnet-services hairpin { type ipv4_addr . ipv4_addr; comment "local 
 add map ip podnet-services affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }
 add map ip podnet-services classes { type mark : verdict; comment "pick class -> its pick chain"; }
 add chain ip podnet-services no-endpoints
+add rule ip podnet-services no-endpoints meta l4proto tcp reject with tcp reset comment "service has no endpoints"
 add rule ip podnet-services no-endpoints reject comment "service has no endpoints"
 add chain ip podnet-services pick-1
 add rule ip podnet-services pick-1 meta mark set numgen random mod 1
@@ -425,6 +427,7 @@ add set ip podnet-services hairpin { type ipv4_addr . ipv4_addr; comment "local 
 add map ip podnet-services affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }
 add map ip podnet-services classes { type mark : verdict; comment "pick class -> its pick chain"; }
 add chain ip podnet-services no-endpoints
+add rule ip podnet-services no-endpoints meta l4proto tcp reject with tcp reset comment "service has no endpoints"
 add rule ip podnet-services no-endpoints reject comment "service has no endpoints"
 add chain ip podnet-services pick-1
 add rule ip podnet-services pick-1 meta mark set numgen random mod 1
