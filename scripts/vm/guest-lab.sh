@@ -16,7 +16,7 @@ step() {
   local name=$1 t0 rc
   shift
   t0=$(date +%s%N)
-  timeout -k 5 "$STEP_TIMEOUT" "$@"
+  if [ -n "${STEP_OUT:-}" ]; then timeout -k 5 "$STEP_TIMEOUT" "$@" > "$STEP_OUT"; else timeout -k 5 "$STEP_TIMEOUT" "$@"; fi
   rc=$?
   echo "podnet-vm-step $name rc=$rc ms=$((($(date +%s%N) - t0) / 1000000))"
   return $rc
@@ -28,8 +28,9 @@ if step up node bin/podnet.js lab up --name "$LAB" "$@"; then
     /usr/sbin/ip -n "$ns" -d -o link show type vxlan
     /usr/sbin/ip -n "$ns" route show
   done
-  step verify node bin/podnet.js lab verify --name "$LAB" --json > /tmp/podnet-vm-verify.json
+  STEP_OUT=/tmp/podnet-vm-verify.json step verify node bin/podnet.js lab verify --name "$LAB" --json
   echo "podnet-vm-verify-json $(tr -d '\n' < /tmp/podnet-vm-verify.json)"
+  echo
 else
   echo "== lab up failed; logs:"
   tail -n 20 "$PODNET_STATE_DIR/$LAB"/logs/* 2>/dev/null

@@ -42,7 +42,10 @@ KVER=$(basename "$KDIR")
 # The initramfs depends only on the kernel and on mkinitrd.sh itself: build it once per pair.
 INITRD="$KDIR/initrd-$(sha256sum "$HERE/mkinitrd.sh" | cut -c1-12).cpio.gz"
 if [ ! -f "$INITRD" ]; then
-  (flock 9; [ -f "$INITRD" ] || "$HERE/mkinitrd.sh" "$INITRD" "$KDIR" "$KVER") 9>"$CACHE/.lock"
+  (
+    flock 9
+    [ -f "$INITRD" ] || { "$HERE/mkinitrd.sh" "$INITRD" "$KDIR" "$KVER" && find "$KDIR" -maxdepth 1 -name 'initrd-*.cpio.gz' ! -path "$INITRD" -delete; }
+  ) 9>"$CACHE/.lock"
 fi
 
 KEEP=1
