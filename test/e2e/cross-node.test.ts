@@ -193,7 +193,9 @@ describe('cross-node backends (real kernel, 3 nodes)', { skip: needsRoot }, () =
       for (const n of after2.nodes) {
         assert.equal(n.routes.length, b.name === 'vxlan multicast' ? 1 : 2, `${n.node} after the change`);
         if (b.name === 'vxlan unicast') assert.equal(n.fdb.length, 2);
-        assert.ok(!n.fdb.some((f) => f.dst === '192.168.64.5'), 'nothing points at the removed node');
+        // Multicast vxlan installs nothing per node: what it learnt about node-1 just ages out (300 s).
+        if (b.name !== 'vxlan multicast')
+          assert.ok(!n.fdb.some((f) => f.dst === '192.168.64.5'), 'nothing points at the removed node');
       }
       assert.equal((await cli(['lab', 'down', '--name', lab])).code, 0);
     });
