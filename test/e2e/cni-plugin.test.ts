@@ -86,6 +86,13 @@ describe('CNI plugin on the real kernel', { skip }, () => {
     assert.ok(addrs.includes(ip.split('/')[0]!), 'the pod has its address');
     // The gateway answers from inside the pod: bridge, veth and route all work.
     execFileSync('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '2', '10.244.60.1']);
+    // The host end is a port of our bridge with hairpin on (install writes hairpinMode: true).
+    const hostIf = (add.json!.interfaces as { name: string }[])[1]!.name;
+    const port = JSON.parse(
+      execFileSync('ip', ['-n', NODE, '-d', '-j', 'link', 'show', hostIf], { encoding: 'utf8' }),
+    )[0];
+    assert.equal(port.master, BR);
+    assert.equal(port.linkinfo.info_slave_data.hairpin, true);
 
     const prev = JSON.stringify({ ...JSON.parse(conf), prevResult: add.json });
     const check = await invoke(d.plugin, NODE, envFor('CHECK', 'life1', ns), prev);
@@ -132,6 +139,23 @@ describe('CNI plugin on the real kernel', { skip }, () => {
     assert.equal((add.json!.ips as unknown as { version: string }[])[0]!.version, '4');
     assert.equal((await invoke(d.plugin, NODE, envFor('DEL', 'v04', pods[1]), old)).code, 0);
     assert.deepEqual(state(), CLEAN);
+  });
+
+  test('ipMasq: the first ADD of a network installs its masquerade table in the node netns', async () => {
+    const masq = JSON.stringify({
+      ...JSON.parse(conf),
+      name: `${NET}m`,
+      bridge: `${BR.slice(0, 13)}m`,
+      subnet: '10.244.59.0/24',
+      ipMasq: true,
+    });
+    const add = await invoke(d.plugin, NODE, envFor('ADD', 'masq1', pods[4]), masq);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const nft = execFileSync('ip', ['netns', 'exec', NODE, 'nft', 'list', 'ruleset'], { encoding: 'utf8' });
+    assert.match(nft, /table ip podnet_cni_[0-9a-f]{8} \{/);
+    assert.match(nft, /ip saddr 10\.244\.59\.0\/24 ip daddr != 10\.244\.59\.0\/24 masquerade/);
+    assert.equal((await invoke(d.plugin, NODE, envFor('DEL', 'masq1', pods[4]), masq)).code, 0);
+    assert.deepEqual(reservations(d.ipam, `${NET}m`), []);
   });
 
   test('bin/podnet.js (the CLI entry) acts as the plugin when CNI_COMMAND is set', async () => {
