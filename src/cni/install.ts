@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../errors.js';
+import { ConfigError, UnsupportedError } from '../errors.js';
 import { ifnameProblem } from '../net/ifname.js';
 import { Cidr } from '../net/ip.js';
 import { DEFAULTS, NAME_RE } from './config.js';
@@ -52,7 +52,15 @@ export function conflistFor(o: InstallOptions): object {
  * no node_modules and no dist/ at run time, one file to read and compile per invocation.
  */
 export async function bundlePlugin(outfile: string): Promise<void> {
-  const esbuild = await import('esbuild');
+  let esbuild: typeof import('esbuild');
+  try {
+    esbuild = await import('esbuild');
+  } catch (e) {
+    throw new UnsupportedError(
+      `cannot bundle the CNI plugin: esbuild is not installed (${(e as Error).message}); run npm install, which installs the pinned dev dependency`,
+      { cause: e },
+    );
+  }
   const here = dirname(fileURLToPath(import.meta.url));
   const tmp = `${outfile}.tmp-${process.pid}`;
   mkdirSync(dirname(outfile), { recursive: true });
