@@ -161,11 +161,10 @@ export class IpamStore {
   releaseByOwner(containerId: string, ifname: string, hint?: string): string[] {
     if (hint && isIpName(hint)) {
       const r = this.read(hint);
+      // An attachment holds one address (one range set), so a matching hint is all there is to release.
       if (r && r.containerId === containerId && r.ifname === ifname) {
         this.release(hint);
-        const rest = this.findByOwner(containerId, ifname);
-        for (const x of rest) this.release(x.ip);
-        return [hint, ...rest.map((x) => x.ip)];
+        return [hint];
       }
     }
     const mine = this.findByOwner(containerId, ifname);
@@ -225,6 +224,6 @@ async function acquireLock(dir: string, timeoutMs: number): Promise<Server> {
         `IPAM store '${dir}' is still locked after ${timeoutMs / 1000}s by another invocation; try again`,
       );
     await sleep(wait * (0.5 + Math.random()));
-    wait = Math.min(wait * 1.6, 25);
+    wait = Math.min(wait * 1.6, 10);
   }
 }
