@@ -155,16 +155,17 @@ export class IpamStore {
   }
 
   /**
-   * Releases everything held by one attachment. `hint` (the address from prevResult) is tried first, so a DEL
-   * with a prevResult reads one file instead of all of them.
+   * Releases everything held by one attachment: the `hint` (the address from prevResult) first, then any other
+   * reservation of the same owner (an ADD that was killed and retried without a DEL in between can leave two).
    */
   releaseByOwner(containerId: string, ifname: string, hint?: string): string[] {
     if (hint && isIpName(hint)) {
       const r = this.read(hint);
-      // An attachment holds one address (one range set), so a matching hint is all there is to release.
       if (r && r.containerId === containerId && r.ifname === ifname) {
         this.release(hint);
-        return [hint];
+        const rest = this.findByOwner(containerId, ifname);
+        for (const x of rest) this.release(x.ip);
+        return [hint, ...rest.map((x) => x.ip)];
       }
     }
     const mine = this.findByOwner(containerId, ifname);
