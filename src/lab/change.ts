@@ -101,13 +101,13 @@ function checkTarget(c: Cluster, e: SpecEdit): void {
   if (e.op === 'pod.add' && has(c.pods, e.pod.name)) fail(`pod '${e.pod.name}' already exists`);
 }
 
-/** Waits until new pods' identity containers listen, as `up` does. */
-async function waitListening(lab: string, pods: readonly string[], timeoutMs = 5000): Promise<void> {
+/** Waits until new pods' identity containers listen, as `up` does (read from /proc, no probe traffic). */
+async function waitListening(lab: string, pods: readonly string[], timeoutMs = 15000): Promise<void> {
   if (!pods.length) return;
+  const l = loadLab(lab);
+  const want = l.cluster.pods.filter((p) => pods.includes(p.name) && p.containers.length === 0);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const l = loadLab(lab);
-    const want = l.cluster.pods.filter((p) => pods.includes(p.name) && p.containers.length === 0);
     const missing = want.filter((p) => {
       const ports = listeningTcpPorts(l.pausePids.get(p.name) ?? -1);
       return !Object.values(IDENTITY_PORTS).every((port) => ports.has(port));
@@ -115,7 +115,7 @@ async function waitListening(lab: string, pods: readonly string[], timeoutMs = 5
     if (!missing.length) return;
     if (Date.now() > deadline)
       throw new StateError(
-        `pod(s) ${missing.map((p) => p.name).join(', ')} are not listening after ${timeoutMs} ms`,
+        `pod(s) ${missing.map((p) => p.name).join(', ')} are not listening after ${timeoutMs} ms; see ${l.state.path('logs')}`,
       );
     await new Promise((r) => setTimeout(r, 20));
   }
