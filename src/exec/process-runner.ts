@@ -172,3 +172,58 @@ export function isAlreadyExists(err: unknown): boolean {
 export function isNothingToDelete(err: unknown): boolean {
   return err instanceof CommandError && /0 flow entries have been deleted/.test(err.stderr);
 }
+
+/**
+ * A long-lived child speaking one JSON line per request and one per answer (assets/nft-session.py: a
+ * libnftables context inside a node's namespace). For the paths where starting a process per change would
+ * cost more than the change itself. Requests are serialized; `close()` ends the child.
+ */
+export class LineSession {
+  private readonly child: ReturnType<typeof spawn>;
+  private buffered = '';
+  private waiting: ((line: string) => void)[] = [];
+  private lines: string[] = [];
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(argv: readonly string[]) {
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stdout!.on('data', (d: string) => {
+      this.buffered += d;
+      for (let i = this.buffered.indexOf('\n'); i >= 0; i = this.buffered.indexOf('\n')) {
+        const line = this.buffered.slice(0, i);
+        this.buffered = this.buffered.slice(i + 1);
+        const w = this.waiting.shift();
+        if (w) w(line);
+        else this.lines.push(line);
+      }
+    });
+    this.child.on('error', () => {});
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** The next line the child prints (e.g. its ready line). */
+  readLine(): Promise<string> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Sends one request line and resolves with the answer line. */
+  request(line: string): Promise<string> {
+    const next = this.chain.then(() => {
+      this.child.stdin!.write(`${line}\n`);
+      return this.readLine();
+    });
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
+  close(): void {
+    this.child.stdin!.end();
+    this.child.kill('SIGKILL');
+  }
+}

@@ -72,10 +72,16 @@ export interface PickClass {
  */
 export function classMark(c: PickClass): number {
   if (c.n === 0) return TAG;
+  const name = classChain(c);
+  const known = markCache.get(name);
+  if (known !== undefined) return known;
   let h = 0x811c9dc5;
-  for (const ch of classChain(c)) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
-  return (TAG | (h & 0x00ffffff) | 1) >>> 0;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  const mark = (TAG | (h & 0x00ffffff) | 1) >>> 0;
+  markCache.set(name, mark);
+  return mark;
 }
+const markCache = new Map<string, number>();
 
 export function classChain(c: PickClass): string {
   if (c.n === 0) return NFT.noEndpoints;
@@ -138,7 +144,12 @@ interface Elements {
 
 const epValue = (e: ProxyEndpoint) => `${e.ip} . ${e.port}`;
 
-function elementsOf(m: ProxyModel): Elements {
+/**
+ * The table's elements for a model. With `only`, the per-service maps hold just those service ports (what a
+ * partial sync needs: building 50,000 endpoint strings to diff one service would dominate the sync), while
+ * classes and hairpin, which services share, are always computed over all of them.
+ */
+function elementsOf(m: ProxyModel, only?: ReadonlySet<string>): Elements {
   const el: Elements = {
     serviceClasses: new Map(),
     nodeportClasses: new Map(),
@@ -150,44 +161,69 @@ function elementsOf(m: ProxyModel): Elements {
   const addClass = (c: PickClass) => {
     const mark = hex(classMark(c));
     const seen = el.classes.get(mark);
-    if (seen && classChain(seen) !== classChain(c))
+    if (seen === undefined) el.classes.set(mark, c);
+    else if (seen !== c && classChain(seen) !== classChain(c))
       throw new PlanError(
         `pick classes '${classChain(seen)}' and '${classChain(c)}' hash to the same mark ${mark}`,
       );
-    el.classes.set(mark, c);
     return mark;
   };
   // Pick chains for 1-16 endpoints always exist: an endpoint change then never adds or removes a chain (a
   // chain change makes the kernel re-validate the table's jumps), only map elements.
-  for (let n = 1; n <= STANDING_CLASSES; n++) addClass({ n, slot: 0, nodePort: false, local: false });
-  const slots = new Map<string, number>();
+  if (!only)
+    for (let n = 1; n <= STANDING_CLASSES; n++) addClass({ n, slot: 0, nodePort: false, local: false });
+  // Ports of one service share its ClusterIP and sit next to each other (services are sorted by id), so a
+  // port's slot is its place in that run.
+  let slot = -1;
+  let lastIP = '';
   for (const s of m.services) {
-    const slot = slots.get(s.clusterIP) ?? 0;
-    slots.set(s.clusterIP, slot + 1);
+    slot = s.clusterIP === lastIP ? slot + 1 : 0;
+    lastIP = s.clusterIP;
+    if (only && !only.has(s.id)) continue;
     if (slot >= MAX_PORT_SLOTS)
       throw new PlanError(
         `service port '${s.id}': ClusterIP ${s.clusterIP} has more than ${MAX_PORT_SLOTS} ports`,
       );
     const vip = `${s.clusterIP} . ${s.protocol} . ${s.port}`;
     const c = clusterClass(s, slot);
-    el.serviceClasses.set(vip, addClass(c));
+    const mark = addClass(c);
+    for (const e of s.endpoints) if (e.local) el.hairpin.set(`${e.ip} . ${e.ip}`, '');
+    for (const e of s.nodePortEndpoints ?? []) if (e.local) el.hairpin.set(`${e.ip} . ${e.ip}`, '');
+    const npClass = s.nodePort !== undefined ? nodePortClass(s) : undefined;
+    const npMark = npClass ? addClass(npClass) : undefined;
+    el.serviceClasses.set(vip, mark);
     s.endpoints.forEach((e, i) => {
       el.endpoints.set(`${s.clusterIP} . ${offsetOf(c) + i}`, epValue(e));
     });
-    for (const e of s.endpoints) if (e.local) el.hairpin.set(`${e.ip} . ${e.ip}`, '');
-    if (s.nodePort !== undefined) {
-      const c = nodePortClass(s);
+    if (npClass && npMark) {
       const np = `${s.protocol} . ${s.nodePort}`;
-      el.nodeportClasses.set(np, addClass(c));
+      el.nodeportClasses.set(np, npMark);
       for (const [i, e] of (s.nodePortEndpoints ?? []).entries())
-        el.nodeportEndpoints.set(`${np} . ${offsetOf(c) + i}`, epValue(e));
-      for (const e of s.nodePortEndpoints ?? []) if (e.local) el.hairpin.set(`${e.ip} . ${e.ip}`, '');
+        el.nodeportEndpoints.set(`${np} . ${offsetOf(npClass) + i}`, epValue(e));
     }
   }
   return el;
 }
 
 const entry = (k: string, v: string) => (v ? `${k} : ${v}` : k);
+
+const sameEndpoints = (x: readonly ProxyEndpoint[] = [], y: readonly ProxyEndpoint[] = []) =>
+  x.length === y.length &&
+  x.every((e, i) => e.ip === y[i]!.ip && e.port === y[i]!.port && e.local === y[i]!.local);
+
+/** Whether two versions of a service port render to the same elements. */
+function sameServicePort(x: ProxyServicePort, y: ProxyServicePort): boolean {
+  return (
+    x.clusterIP === y.clusterIP &&
+    x.protocol === y.protocol &&
+    x.port === y.port &&
+    x.nodePort === y.nodePort &&
+    x.nodePortLocal === y.nodePortLocal &&
+    x.affinitySeconds === y.affinitySeconds &&
+    sameEndpoints(x.endpoints, y.endpoints) &&
+    sameEndpoints(x.nodePortEndpoints, y.nodePortEndpoints)
+  );
+}
 
 /** `add element` / `delete element` commands, chunked so no single netlink message grows too large. */
 function elementCommands(verb: 'add' | 'delete', set: string, entries: string[], chunk = 100000): string[] {
@@ -199,7 +235,12 @@ function elementCommands(verb: 'add' | 'delete', set: string, entries: string[],
 
 function chainCommands(c: PickClass): string[] {
   const name = classChain(c);
-  return [`add chain ${T} ${name}`, ...pickChainRules(c).map((r) => `add rule ${T} ${name} ${r}`)];
+  // add + flush: idempotent, so a partial sync may (re)declare a chain without knowing whether it exists.
+  return [
+    `add chain ${T} ${name}`,
+    `flush chain ${T} ${name}`,
+    ...pickChainRules(c).map((r) => `add rule ${T} ${name} ${r}`),
+  ];
 }
 
 /**
@@ -274,11 +315,44 @@ export function renderNftDiff(prev: ProxyModel, next: ProxyModel): string | unde
     prev.mode !== next.mode
   )
     return undefined;
-  const a = elementsOf(prev);
-  const b = elementsOf(next);
+  // Only service ports that differ are expanded into elements: both lists are sorted by id, so one lockstep
+  // walk finds them; every port sharing a ClusterIP with a changed one goes along (its slot may move).
+  const A = prev.services;
+  const B = next.services;
+  const changed = new Set<string>();
+  const touched = new Set<string>();
+  const mark = (x: ProxyServicePort) => {
+    changed.add(x.id);
+    touched.add(x.clusterIP);
+  };
+  for (let i = 0, j = 0; i < A.length || j < B.length; ) {
+    const x = A[i];
+    const y = B[j];
+    if (x && y && x.id === y.id) {
+      if (!sameServicePort(x, y)) {
+        mark(x);
+        mark(y);
+      }
+      i++;
+      j++;
+    } else if (x && (!y || x.id < y.id)) {
+      mark(x);
+      i++;
+    } else if (y) {
+      mark(y);
+      j++;
+    }
+  }
+  if (changed.size === 0) return '';
+  for (const x of A) if (touched.has(x.clusterIP)) changed.add(x.id);
+  for (const y of B) if (touched.has(y.clusterIP)) changed.add(y.id);
+  const a = elementsOf(prev, changed);
+  const b = elementsOf(next, changed);
   const lines: string[] = [];
-  const newClasses = [...b.classes].filter(([k]) => !a.classes.has(k));
-  const oldClasses = [...a.classes].filter(([k]) => !b.classes.has(k));
+  const standing = (c: PickClass) =>
+    c.n <= STANDING_CLASSES && c.slot === 0 && !c.affinity && !c.nodePort && !c.local;
+  const newClasses = [...b.classes].filter(([k, c]) => !a.classes.has(k) && !standing(c));
+  // Classes a partial sync stops using stay (harmless, a few rules); the next full sync drops them.
   for (const [, c] of newClasses) if (c.n > 0) lines.push(...chainCommands(c));
   lines.push(
     ...elementCommands(
@@ -301,17 +375,16 @@ export function renderNftDiff(prev: ProxyModel, next: ProxyModel): string | unde
   diff(NFT.nodeportClasses, a.nodeportClasses, b.nodeportClasses, portals, portalRemoves);
   diff(NFT.endpoints, a.endpoints, b.endpoints);
   diff(NFT.nodeportEndpoints, a.nodeportEndpoints, b.nodeportEndpoints);
+  // A hairpin pair leaves only if no other (unchanged) service still has that local endpoint.
+  const stillLocal = new Set<string>();
+  if ([...a.hairpin.keys()].some((k) => !b.hairpin.has(k)))
+    for (const y of B)
+      for (const e of [...y.endpoints, ...(y.nodePortEndpoints ?? [])])
+        if (e.local) stillLocal.add(`${e.ip} . ${e.ip}`);
+  for (const k of stillLocal) if (a.hairpin.has(k)) b.hairpin.set(k, '');
   diff(NFT.hairpin, a.hairpin, b.hairpin);
   // Portals first out, endpoints replaced, portals back in, then classes no longer used go.
   lines.push(...portalRemoves, ...removes, ...adds, ...portals);
-  lines.push(
-    ...elementCommands(
-      'delete',
-      NFT.classes,
-      oldClasses.map(([mark]) => mark),
-    ),
-  );
-  for (const [, c] of oldClasses) if (c.n > 0) lines.push(`delete chain ${T} ${classChain(c)}`);
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
