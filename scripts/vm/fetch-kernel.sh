@@ -60,5 +60,7 @@ touch "$dir.tmp/.ready"
 mv "$dir.tmp" "$dir"
 rm -rf "$dl"
 echo "$kver" > "$CACHE/current"
+# Older kernels (unpacked, ~400 MB each) are not used any more.
+find "$CACHE" -mindepth 1 -maxdepth 1 -type d -name '*-amd64' ! -name "$kver" -exec rm -rf {} +
 log "kernel $kver ready in $dir"
 echo "$dir"
