@@ -11,6 +11,10 @@ LAB=${1:?lab name}
 shift
 cd "$(dirname "$0")/../.."
 export PODNET_STATE_DIR=${PODNET_STATE_DIR:-/run/podnet-vm/state}
+# The guest's CPU is emulated (TCG, 10-20x slower, and slower still when the host is busy): give containers
+# longer to start listening and each probe longer to answer than on real hardware.
+export PODNET_READY_TIMEOUT_MS=${PODNET_READY_TIMEOUT_MS:-30000}
+export PODNET_PROBE_TIMEOUT_S=${PODNET_PROBE_TIMEOUT_S:-6}
 STEP_TIMEOUT=${STEP_TIMEOUT:-150}
 step() {
   local name=$1 t0 rc

@@ -94,7 +94,12 @@ export function planProbes(cluster: Cluster): Probe[] {
 const PROBE_SCRIPT = fileURLToPath(new URL('../../../assets/probe.py', import.meta.url));
 
 /** Runs the probes of each source pod in one process inside that pod's network namespace, all pods at once. */
-export async function runProbes(lab: string, probes: readonly Probe[], timeoutS = 2): Promise<ProbeResult[]> {
+export async function runProbes(
+  lab: string,
+  probes: readonly Probe[],
+  // Per probe; slow machines (the VM lane emulates its CPU) may allow more: PODNET_PROBE_TIMEOUT_S.
+  timeoutS = Number(process.env.PODNET_PROBE_TIMEOUT_S) || 2,
+): Promise<ProbeResult[]> {
   const names = new LabNames(lab);
   const bySource = new Map<string, Probe[]>();
   for (const p of probes) bySource.set(p.from, [...(bySource.get(p.from) ?? []), p]);
