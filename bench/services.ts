@@ -16,7 +16,7 @@ import { fmtMs, median, table } from './stats.js';
  *     100, sampled and extrapolated above, and said so);
  *   - one endpoint change (one service's endpoint replaced): nftables partial sync (element delete+add,
  *     one `nft -f`), iptables partial sync (kube-proxy's: dispatch chain + that service's chains);
- *   - new-connection latency to a ClusterIP (median of 500 in-process connects), both modes, with the measured
+ *   - new-connection latency to a ClusterIP (median of 300 in-process connects, the middle of 3 rounds), both modes, with the measured
  *     service last in iptables' dispatch chain (its worst case; nftables has no order).
  */
 
@@ -129,9 +129,16 @@ async function latency(node: string): Promise<{ median: number; p95: number; err
     if (probe.exitCode === 0 && JSON.parse(probe.stdout).errors === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const r = await exec(['ip', 'netns', 'exec', `${node}-c`, 'python3', LATENCY, TARGET_VIP, '80', '500']);
-  const j = JSON.parse(r.stdout) as { median_us: number; p95_us: number; errors: number };
-  return { median: j.median_us, p95: j.p95_us, errors: j.errors };
+  // Three rounds of 300 connects; the median round (by median) is reported: the machine is shared, and one
+  // round can land on another process's burst.
+  const rounds: { median: number; p95: number; errors: number }[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await exec(['ip', 'netns', 'exec', `${node}-c`, 'python3', LATENCY, TARGET_VIP, '80', '300']);
+    const j = JSON.parse(r.stdout) as { median_us: number; p95_us: number; errors: number };
+    rounds.push({ median: j.median_us, p95: j.p95_us, errors: j.errors });
+  }
+  rounds.sort((a, b) => a.median - b.median);
+  return rounds[1]!;
 }
 
 /** Splits an iptables-restore rule line into argv (double-quoted comments stay one argument). */
@@ -339,7 +346,7 @@ export async function benchServices(args: string[]): Promise<void> {
     ),
   );
   console.log(
-    '\nnew-connection latency to a ClusterIP, median / p95 of 500 connects (µs; iptables: target service last)',
+    '\nnew-connection latency to a ClusterIP, median / p95 of 300 connects, middle of 3 rounds (µs; iptables: target service last)',
   );
   console.log(
     table(
