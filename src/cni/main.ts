@@ -18,6 +18,9 @@ export const defaultDeps = (): PluginDeps => ({
   links: linkNames,
   isNetns: isNamespaceFile,
   store: storeFor,
+  ...(process.env.PODNET_CNI_TRACE
+    ? { trace: (note: string) => process.stderr.write(`podnet-cni: ${note}\n`) }
+    : {}),
 });
 
 /** One invocation, without touching process state: returns what to print and the exit status. */
@@ -92,6 +95,8 @@ export async function main(): Promise<void> {
   process.env.PATH ||= '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
   const loaded = performance.now();
   const stdin = readStdin();
+  if (process.env.PODNET_CNI_TRACE)
+    process.stderr.write(`podnet-cni: stdin read at ${performance.now().toFixed(1)} ms\n`);
   const { stdout, exitCode } = await runCni(process.env, stdin);
   if (stdout) process.stdout.write(stdout);
   process.exitCode = exitCode;

@@ -21,6 +21,8 @@ export interface PluginDeps {
   readonly links: () => Set<string>;
   readonly isNetns: (path: string) => boolean;
   readonly store: (conf: NetConf) => IpamStore;
+  /** Timing notes (PODNET_CNI_TRACE): where a verb spends its time. */
+  readonly trace?: (note: string) => void;
 }
 
 export const storeFor = (conf: NetConf): IpamStore => new IpamStore(join(conf.dataDir, conf.name));
@@ -33,6 +35,7 @@ const rootCause = (err: unknown): unknown => (err instanceof ApplyError ? err.ca
 
 /** ADD: reserve an address, make sure the bridge exists, attach the pod; undo everything on failure. */
 export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Promise<CniResult> {
+  deps.trace?.(`ADD starts at ${performance.now().toFixed(1)} ms`);
   if (!deps.isNetns(env.netns))
     throw new CniError(
       CNI_ERR.INVALID_ENV,
@@ -52,7 +55,10 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Prom
     ...(env.args.get('K8S_POD_NAME') ? { podName: env.args.get('K8S_POD_NAME') } : {}),
     ...(env.args.get('K8S_POD_UID') ? { podUid: env.args.get('K8S_POD_UID') } : {}),
   };
+  const t0 = performance.now();
+  deps.trace?.(`checks done at ${t0.toFixed(1)} ms`);
   const { ip, range } = await store.withLock(async () => {
+    deps.trace?.(`lock acquired after ${(performance.now() - t0).toFixed(1)} ms`);
     const a = store.allocate(conf.ranges, owner);
     // The bridge is created under the lock, so two first ADDs do not race to create it.
     if (!deps.links().has(conf.bridge)) {
@@ -74,7 +80,10 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Prom
     pod: owner.podName ?? env.containerId.slice(0, 12),
   });
   try {
-    await apply(plan, deps.runner, { batch: true });
+    await apply(plan, deps.runner, {
+      batch: true,
+      onPhase: (title, ms) => deps.trace?.(`${title}: ${ms.toFixed(1)} ms`),
+    });
   } catch (e) {
     // Roll back: the veth (both ends, with the pod's address and routes) and the reservation.
     if (deps.links().has(hostIf)) await deps.runner.run(render(planCniDetach(hostIf))).catch(() => {});
