@@ -251,9 +251,11 @@ export function renderNftFull(m: ProxyModel): string {
   const el = elementsOf(m);
   const lines: string[] = [
     `# podnet service proxy for node ${m.node}: ${m.services.length} service port(s), flat layout (docs/services.md)`,
+    '# the whole table in one transaction: create (so the delete cannot fail), delete, create afresh',
     `add table ${T}`,
     `delete table ${T}`,
     `add table ${T}`,
+    '# maps: per-service data lives in elements, never in chains (a change is an element add/delete)',
     `add map ${T} ${NFT.serviceClasses} { type ipv4_addr . inet_proto . inet_service : mark; comment "ClusterIP portal -> pick class"; }`,
     `add map ${T} ${NFT.nodeportClasses} { type inet_proto . inet_service : mark; comment "NodePort portal -> pick class"; }`,
     `add map ${T} ${NFT.endpoints} { type ipv4_addr . mark : ipv4_addr . inet_service; comment "ClusterIP . slot*1024+index -> endpoint"; }`,
@@ -261,19 +263,26 @@ export function renderNftFull(m: ProxyModel): string {
     `add set ${T} ${NFT.hairpin} { type ipv4_addr . ipv4_addr; comment "local endpoint reaching itself: masquerade"; }`,
     `add map ${T} ${NFT.affinity} { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }`,
     `add map ${T} ${NFT.classes} { type mark : verdict; comment "pick class -> its pick chain"; }`,
+    '# a portal without endpoints: refuse at once (TCP reset; UDP port unreachable) instead of hanging',
     `add chain ${T} ${NFT.noEndpoints}`,
     // A TCP reset, not ICMP: ICMP errors are rate-limited per destination, so a burst of connects would hang.
     `add rule ${T} ${NFT.noEndpoints} meta l4proto tcp reject with tcp reset comment "service has no endpoints"`,
     `add rule ${T} ${NFT.noEndpoints} reject comment "service has no endpoints"`,
   ];
+  lines.push(
+    '# pick chains, one per class (endpoint count, port slot, affinity, NodePort scope), shared by all its services:',
+    "# a random index (or the client's pinned one), then DNAT through the endpoints map",
+  );
   for (const c of el.classes.values()) if (c.n > 0) lines.push(...chainCommands(c));
   lines.push(
+    "# dispatch: is the destination a ClusterIP portal, or a NodePort on one of this node's addresses?",
     `add chain ${T} ${NFT.services}`,
     `add rule ${T} ${NFT.services} meta mark set ip daddr . meta l4proto . th dport map @${NFT.serviceClasses} comment "ClusterIP portal?"`,
     `add rule ${T} ${NFT.services} meta mark vmap @${NFT.classes}`,
     `add rule ${T} ${NFT.services} fib daddr type local meta mark set meta l4proto . th dport map @${NFT.nodeportClasses} comment "NodePort portal?"`,
     `add rule ${T} ${NFT.services} meta mark vmap @${NFT.classes}`,
     // dstnat (-100) for prerouting; nft 1.0.6 refuses the name on the output hook, so the number.
+    '# hooks: traffic from pods (prerouting) and from the node itself (output); masquerade on the way out',
     `add chain ${T} ${NFT.prerouting} { type nat hook prerouting priority dstnat; policy accept; }`,
     `add rule ${T} ${NFT.prerouting} jump ${NFT.services}`,
     `add chain ${T} ${NFT.output} { type nat hook output priority -100; policy accept; }`,
@@ -288,6 +297,7 @@ export function renderNftFull(m: ProxyModel): string {
     );
   const mapEntries = (map: Map<string, string>) => [...map].map(([k, v]) => entry(k, v));
   lines.push(
+    '# the elements: classes first, endpoints, then the portals that lead to them',
     ...elementCommands(
       'add',
       NFT.classes,

@@ -244,9 +244,11 @@ ip -n podnet-node-0 route replace 10.96.0.0/12 dev cni0
 # node-0: service proxy, full sync: table ip podnet-services with 1 service port(s), one atomic transaction
 ip netns exec podnet-node-0 nft -f - <<'EOF'
 # podnet service proxy for node node-0: 1 service port(s), flat layout (docs/services.md)
+# the whole table in one transaction: create (so the delete cannot fail), delete, create afresh
 add table ip podnet-services
 delete table ip podnet-services
 add table ip podnet-services
+# maps: per-service data lives in elements, never in chains (a change is an element add/delete)
 add map ip podnet-services service-classes { type ipv4_addr . inet_proto . inet_service : mark; comment "ClusterIP portal -> pick class"; }
 add map ip podnet-services nodeport-classes { type inet_proto . inet_service : mark; comment "NodePort portal -> pick class"; }
 add map ip podnet-services endpoints { type ipv4_addr . mark : ipv4_addr . inet_service; comment "ClusterIP . slot*1024+index -> endpoint"; }
@@ -254,62 +256,83 @@ add map ip podnet-services nodeport-endpoints { type inet_proto . inet_service .
 add set ip podnet-services hairpin { type ipv4_addr . ipv4_addr; comment "local endpoint reaching itself: masquerade"; }
 add map ip podnet-services affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }
 add map ip podnet-services classes { type mark : verdict; comment "pick class -> its pick chain"; }
+# a portal without endpoints: refuse at once (TCP reset; UDP port unreachable) instead of hanging
 add chain ip podnet-services no-endpoints
 add rule ip podnet-services no-endpoints meta l4proto tcp reject with tcp reset comment "service has no endpoints"
 add rule ip podnet-services no-endpoints reject comment "service has no endpoints"
+# pick chains, one per class (endpoint count, port slot, affinity, NodePort scope), shared by all its services:
+# a random index (or the client's pinned one), then DNAT through the endpoints map
 add chain ip podnet-services pick-1
+flush chain ip podnet-services pick-1
 add rule ip podnet-services pick-1 meta mark set numgen random mod 1
 add rule ip podnet-services pick-1 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-2
+flush chain ip podnet-services pick-2
 add rule ip podnet-services pick-2 meta mark set numgen random mod 2
 add rule ip podnet-services pick-2 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-3
+flush chain ip podnet-services pick-3
 add rule ip podnet-services pick-3 meta mark set numgen random mod 3
 add rule ip podnet-services pick-3 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-4
+flush chain ip podnet-services pick-4
 add rule ip podnet-services pick-4 meta mark set numgen random mod 4
 add rule ip podnet-services pick-4 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-5
+flush chain ip podnet-services pick-5
 add rule ip podnet-services pick-5 meta mark set numgen random mod 5
 add rule ip podnet-services pick-5 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-6
+flush chain ip podnet-services pick-6
 add rule ip podnet-services pick-6 meta mark set numgen random mod 6
 add rule ip podnet-services pick-6 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-7
+flush chain ip podnet-services pick-7
 add rule ip podnet-services pick-7 meta mark set numgen random mod 7
 add rule ip podnet-services pick-7 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-8
+flush chain ip podnet-services pick-8
 add rule ip podnet-services pick-8 meta mark set numgen random mod 8
 add rule ip podnet-services pick-8 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-9
+flush chain ip podnet-services pick-9
 add rule ip podnet-services pick-9 meta mark set numgen random mod 9
 add rule ip podnet-services pick-9 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-10
+flush chain ip podnet-services pick-10
 add rule ip podnet-services pick-10 meta mark set numgen random mod 10
 add rule ip podnet-services pick-10 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-11
+flush chain ip podnet-services pick-11
 add rule ip podnet-services pick-11 meta mark set numgen random mod 11
 add rule ip podnet-services pick-11 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-12
+flush chain ip podnet-services pick-12
 add rule ip podnet-services pick-12 meta mark set numgen random mod 12
 add rule ip podnet-services pick-12 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-13
+flush chain ip podnet-services pick-13
 add rule ip podnet-services pick-13 meta mark set numgen random mod 13
 add rule ip podnet-services pick-13 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-14
+flush chain ip podnet-services pick-14
 add rule ip podnet-services pick-14 meta mark set numgen random mod 14
 add rule ip podnet-services pick-14 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-15
+flush chain ip podnet-services pick-15
 add rule ip podnet-services pick-15 meta mark set numgen random mod 15
 add rule ip podnet-services pick-15 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-16
+flush chain ip podnet-services pick-16
 add rule ip podnet-services pick-16 meta mark set numgen random mod 16
 add rule ip podnet-services pick-16 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+# dispatch: is the destination a ClusterIP portal, or a NodePort on one of this node's addresses?
 add chain ip podnet-services services
 add rule ip podnet-services services meta mark set ip daddr . meta l4proto . th dport map @service-classes comment "ClusterIP portal?"
 add rule ip podnet-services services meta mark vmap @classes
 add rule ip podnet-services services fib daddr type local meta mark set meta l4proto . th dport map @nodeport-classes comment "NodePort portal?"
 add rule ip podnet-services services meta mark vmap @classes
+# hooks: traffic from pods (prerouting) and from the node itself (output); masquerade on the way out
 add chain ip podnet-services prerouting { type nat hook prerouting priority dstnat; policy accept; }
 add rule ip podnet-services prerouting jump services
 add chain ip podnet-services output { type nat hook output priority -100; policy accept; }
@@ -318,6 +341,7 @@ add chain ip podnet-services postrouting { type nat hook postrouting priority sr
 add rule ip podnet-services postrouting meta mark & 0x4000 == 0x4000 masquerade fully-random comment "NodePort, Cluster policy"
 add rule ip podnet-services postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade comment "hairpin"
 add rule ip podnet-services postrouting ip saddr 10.200.0.0/16 ip daddr != 10.200.0.0/16 masquerade fully-random comment "egress: pod traffic leaving the cluster CIDR"
+# the elements: classes first, endpoints, then the portals that lead to them
 add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
 add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
 add element ip podnet-services hairpin { 10.200.0.2 . 10.200.0.2 }
@@ -330,9 +354,11 @@ ip -n podnet-node-1 route replace 10.96.0.0/12 dev cni0
 # node-1: service proxy, full sync: table ip podnet-services with 1 service port(s), one atomic transaction
 ip netns exec podnet-node-1 nft -f - <<'EOF'
 # podnet service proxy for node node-1: 1 service port(s), flat layout (docs/services.md)
+# the whole table in one transaction: create (so the delete cannot fail), delete, create afresh
 add table ip podnet-services
 delete table ip podnet-services
 add table ip podnet-services
+# maps: per-service data lives in elements, never in chains (a change is an element add/delete)
 add map ip podnet-services service-classes { type ipv4_addr . inet_proto . inet_service : mark; comment "ClusterIP portal -> pick class"; }
 add map ip podnet-services nodeport-classes { type inet_proto . inet_service : mark; comment "NodePort portal -> pick class"; }
 add map ip podnet-services endpoints { type ipv4_addr . mark : ipv4_addr . inet_service; comment "ClusterIP . slot*1024+index -> endpoint"; }
@@ -340,62 +366,83 @@ add map ip podnet-services nodeport-endpoints { type inet_proto . inet_service .
 add set ip podnet-services hairpin { type ipv4_addr . ipv4_addr; comment "local endpoint reaching itself: masquerade"; }
 add map ip podnet-services affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }
 add map ip podnet-services classes { type mark : verdict; comment "pick class -> its pick chain"; }
+# a portal without endpoints: refuse at once (TCP reset; UDP port unreachable) instead of hanging
 add chain ip podnet-services no-endpoints
 add rule ip podnet-services no-endpoints meta l4proto tcp reject with tcp reset comment "service has no endpoints"
 add rule ip podnet-services no-endpoints reject comment "service has no endpoints"
+# pick chains, one per class (endpoint count, port slot, affinity, NodePort scope), shared by all its services:
+# a random index (or the client's pinned one), then DNAT through the endpoints map
 add chain ip podnet-services pick-1
+flush chain ip podnet-services pick-1
 add rule ip podnet-services pick-1 meta mark set numgen random mod 1
 add rule ip podnet-services pick-1 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-2
+flush chain ip podnet-services pick-2
 add rule ip podnet-services pick-2 meta mark set numgen random mod 2
 add rule ip podnet-services pick-2 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-3
+flush chain ip podnet-services pick-3
 add rule ip podnet-services pick-3 meta mark set numgen random mod 3
 add rule ip podnet-services pick-3 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-4
+flush chain ip podnet-services pick-4
 add rule ip podnet-services pick-4 meta mark set numgen random mod 4
 add rule ip podnet-services pick-4 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-5
+flush chain ip podnet-services pick-5
 add rule ip podnet-services pick-5 meta mark set numgen random mod 5
 add rule ip podnet-services pick-5 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-6
+flush chain ip podnet-services pick-6
 add rule ip podnet-services pick-6 meta mark set numgen random mod 6
 add rule ip podnet-services pick-6 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-7
+flush chain ip podnet-services pick-7
 add rule ip podnet-services pick-7 meta mark set numgen random mod 7
 add rule ip podnet-services pick-7 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-8
+flush chain ip podnet-services pick-8
 add rule ip podnet-services pick-8 meta mark set numgen random mod 8
 add rule ip podnet-services pick-8 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-9
+flush chain ip podnet-services pick-9
 add rule ip podnet-services pick-9 meta mark set numgen random mod 9
 add rule ip podnet-services pick-9 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-10
+flush chain ip podnet-services pick-10
 add rule ip podnet-services pick-10 meta mark set numgen random mod 10
 add rule ip podnet-services pick-10 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-11
+flush chain ip podnet-services pick-11
 add rule ip podnet-services pick-11 meta mark set numgen random mod 11
 add rule ip podnet-services pick-11 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-12
+flush chain ip podnet-services pick-12
 add rule ip podnet-services pick-12 meta mark set numgen random mod 12
 add rule ip podnet-services pick-12 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-13
+flush chain ip podnet-services pick-13
 add rule ip podnet-services pick-13 meta mark set numgen random mod 13
 add rule ip podnet-services pick-13 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-14
+flush chain ip podnet-services pick-14
 add rule ip podnet-services pick-14 meta mark set numgen random mod 14
 add rule ip podnet-services pick-14 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-15
+flush chain ip podnet-services pick-15
 add rule ip podnet-services pick-15 meta mark set numgen random mod 15
 add rule ip podnet-services pick-15 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-16
+flush chain ip podnet-services pick-16
 add rule ip podnet-services pick-16 meta mark set numgen random mod 16
 add rule ip podnet-services pick-16 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+# dispatch: is the destination a ClusterIP portal, or a NodePort on one of this node's addresses?
 add chain ip podnet-services services
 add rule ip podnet-services services meta mark set ip daddr . meta l4proto . th dport map @service-classes comment "ClusterIP portal?"
 add rule ip podnet-services services meta mark vmap @classes
 add rule ip podnet-services services fib daddr type local meta mark set meta l4proto . th dport map @nodeport-classes comment "NodePort portal?"
 add rule ip podnet-services services meta mark vmap @classes
+# hooks: traffic from pods (prerouting) and from the node itself (output); masquerade on the way out
 add chain ip podnet-services prerouting { type nat hook prerouting priority dstnat; policy accept; }
 add rule ip podnet-services prerouting jump services
 add chain ip podnet-services output { type nat hook output priority -100; policy accept; }
@@ -404,6 +451,7 @@ add chain ip podnet-services postrouting { type nat hook postrouting priority sr
 add rule ip podnet-services postrouting meta mark & 0x4000 == 0x4000 masquerade fully-random comment "NodePort, Cluster policy"
 add rule ip podnet-services postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade comment "hairpin"
 add rule ip podnet-services postrouting ip saddr 10.200.0.0/16 ip daddr != 10.200.0.0/16 masquerade fully-random comment "egress: pod traffic leaving the cluster CIDR"
+# the elements: classes first, endpoints, then the portals that lead to them
 add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
 add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
 add element ip podnet-services hairpin { 10.200.1.2 . 10.200.1.2 }
@@ -416,9 +464,11 @@ ip -n podnet-node-2 route replace 10.96.0.0/12 dev cni0
 # node-2: service proxy, full sync: table ip podnet-services with 1 service port(s), one atomic transaction
 ip netns exec podnet-node-2 nft -f - <<'EOF'
 # podnet service proxy for node node-2: 1 service port(s), flat layout (docs/services.md)
+# the whole table in one transaction: create (so the delete cannot fail), delete, create afresh
 add table ip podnet-services
 delete table ip podnet-services
 add table ip podnet-services
+# maps: per-service data lives in elements, never in chains (a change is an element add/delete)
 add map ip podnet-services service-classes { type ipv4_addr . inet_proto . inet_service : mark; comment "ClusterIP portal -> pick class"; }
 add map ip podnet-services nodeport-classes { type inet_proto . inet_service : mark; comment "NodePort portal -> pick class"; }
 add map ip podnet-services endpoints { type ipv4_addr . mark : ipv4_addr . inet_service; comment "ClusterIP . slot*1024+index -> endpoint"; }
@@ -426,62 +476,83 @@ add map ip podnet-services nodeport-endpoints { type inet_proto . inet_service .
 add set ip podnet-services hairpin { type ipv4_addr . ipv4_addr; comment "local endpoint reaching itself: masquerade"; }
 add map ip podnet-services affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }
 add map ip podnet-services classes { type mark : verdict; comment "pick class -> its pick chain"; }
+# a portal without endpoints: refuse at once (TCP reset; UDP port unreachable) instead of hanging
 add chain ip podnet-services no-endpoints
 add rule ip podnet-services no-endpoints meta l4proto tcp reject with tcp reset comment "service has no endpoints"
 add rule ip podnet-services no-endpoints reject comment "service has no endpoints"
+# pick chains, one per class (endpoint count, port slot, affinity, NodePort scope), shared by all its services:
+# a random index (or the client's pinned one), then DNAT through the endpoints map
 add chain ip podnet-services pick-1
+flush chain ip podnet-services pick-1
 add rule ip podnet-services pick-1 meta mark set numgen random mod 1
 add rule ip podnet-services pick-1 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-2
+flush chain ip podnet-services pick-2
 add rule ip podnet-services pick-2 meta mark set numgen random mod 2
 add rule ip podnet-services pick-2 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-3
+flush chain ip podnet-services pick-3
 add rule ip podnet-services pick-3 meta mark set numgen random mod 3
 add rule ip podnet-services pick-3 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-4
+flush chain ip podnet-services pick-4
 add rule ip podnet-services pick-4 meta mark set numgen random mod 4
 add rule ip podnet-services pick-4 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-5
+flush chain ip podnet-services pick-5
 add rule ip podnet-services pick-5 meta mark set numgen random mod 5
 add rule ip podnet-services pick-5 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-6
+flush chain ip podnet-services pick-6
 add rule ip podnet-services pick-6 meta mark set numgen random mod 6
 add rule ip podnet-services pick-6 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-7
+flush chain ip podnet-services pick-7
 add rule ip podnet-services pick-7 meta mark set numgen random mod 7
 add rule ip podnet-services pick-7 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-8
+flush chain ip podnet-services pick-8
 add rule ip podnet-services pick-8 meta mark set numgen random mod 8
 add rule ip podnet-services pick-8 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-9
+flush chain ip podnet-services pick-9
 add rule ip podnet-services pick-9 meta mark set numgen random mod 9
 add rule ip podnet-services pick-9 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-10
+flush chain ip podnet-services pick-10
 add rule ip podnet-services pick-10 meta mark set numgen random mod 10
 add rule ip podnet-services pick-10 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-11
+flush chain ip podnet-services pick-11
 add rule ip podnet-services pick-11 meta mark set numgen random mod 11
 add rule ip podnet-services pick-11 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-12
+flush chain ip podnet-services pick-12
 add rule ip podnet-services pick-12 meta mark set numgen random mod 12
 add rule ip podnet-services pick-12 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-13
+flush chain ip podnet-services pick-13
 add rule ip podnet-services pick-13 meta mark set numgen random mod 13
 add rule ip podnet-services pick-13 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-14
+flush chain ip podnet-services pick-14
 add rule ip podnet-services pick-14 meta mark set numgen random mod 14
 add rule ip podnet-services pick-14 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-15
+flush chain ip podnet-services pick-15
 add rule ip podnet-services pick-15 meta mark set numgen random mod 15
 add rule ip podnet-services pick-15 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
 add chain ip podnet-services pick-16
+flush chain ip podnet-services pick-16
 add rule ip podnet-services pick-16 meta mark set numgen random mod 16
 add rule ip podnet-services pick-16 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+# dispatch: is the destination a ClusterIP portal, or a NodePort on one of this node's addresses?
 add chain ip podnet-services services
 add rule ip podnet-services services meta mark set ip daddr . meta l4proto . th dport map @service-classes comment "ClusterIP portal?"
 add rule ip podnet-services services meta mark vmap @classes
 add rule ip podnet-services services fib daddr type local meta mark set meta l4proto . th dport map @nodeport-classes comment "NodePort portal?"
 add rule ip podnet-services services meta mark vmap @classes
+# hooks: traffic from pods (prerouting) and from the node itself (output); masquerade on the way out
 add chain ip podnet-services prerouting { type nat hook prerouting priority dstnat; policy accept; }
 add rule ip podnet-services prerouting jump services
 add chain ip podnet-services output { type nat hook output priority -100; policy accept; }
@@ -490,6 +561,7 @@ add chain ip podnet-services postrouting { type nat hook postrouting priority sr
 add rule ip podnet-services postrouting meta mark & 0x4000 == 0x4000 masquerade fully-random comment "NodePort, Cluster policy"
 add rule ip podnet-services postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade comment "hairpin"
 add rule ip podnet-services postrouting ip saddr 10.200.0.0/16 ip daddr != 10.200.0.0/16 masquerade fully-random comment "egress: pod traffic leaving the cluster CIDR"
+# the elements: classes first, endpoints, then the portals that lead to them
 add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
 add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
 add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
