@@ -71,9 +71,10 @@ export async function benchThroughput(args: string[]): Promise<void> {
   const seconds = Number(args[1] ?? 3);
   const tag = `pcx${(process.pid % 100000).toString(36)}`;
   const raw = { a: `${tag}-rawa`, b: `${tag}-rawb` };
+  const hand = { node: `${tag}-hbr`, a: `${tag}-hba`, b: `${tag}-hbb` };
   const labs = { hostgw: `${tag}hg`, vxlan: `${tag}vx`, proxy: `${tag}px` };
   const cleanup = async () => {
-    for (const ns of [raw.a, raw.b]) await exec(['ip', 'netns', 'del', ns]);
+    for (const ns of [raw.a, raw.b, hand.node, hand.a, hand.b]) await exec(['ip', 'netns', 'del', ns]);
     for (const l of Object.values(labs)) await labDown(l);
   };
   await cleanup();
@@ -106,6 +107,34 @@ export async function benchThroughput(args: string[]): Promise<void> {
       await must(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
       await must(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     }
+    // The seed's §3.2 by hand, for comparison with podnet's same-node path: a bridge and two veth pairs.
+    for (const ns of [hand.node, hand.a, hand.b]) await must(['ip', 'netns', 'add', ns]);
+    await must(['ip', '-n', hand.node, 'link', 'add', 'br0', 'type', 'bridge']);
+    await must(['ip', '-n', hand.node, 'link', 'set', 'br0', 'up']);
+    for (const [ns, port, ip] of [
+      [hand.a, 'va', '10.201.0.2/24'],
+      [hand.b, 'vb', '10.201.0.3/24'],
+    ] as const) {
+      await must([
+        'ip',
+        '-n',
+        hand.node,
+        'link',
+        'add',
+        port,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        ns,
+      ]);
+      await must(['ip', '-n', hand.node, 'link', 'set', port, 'master', 'br0', 'up']);
+      await must(['ip', '-n', ns, 'addr', 'add', ip, 'dev', 'eth0']);
+      await must(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+      await must(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    }
     for (const [lab, mode] of [
       [labs.hostgw, 'host-gw'],
       [labs.vxlan, 'vxlan'],
@@ -120,6 +149,12 @@ export async function benchThroughput(args: string[]): Promise<void> {
         await must(['ip', 'netns', 'exec', `${lab}-${n}`, 'nft', 'flush', 'ruleset']);
     const paths: Path[] = [
       { name: 'raw veth pair (reference)', serverNs: raw.b, clientNs: raw.a, serverIp: '192.168.64.2' },
+      {
+        name: 'same-node bridge, by hand (seed §3.2)',
+        serverNs: hand.b,
+        clientNs: hand.a,
+        serverIp: '10.201.0.3',
+      },
       {
         name: 'same-node bridge',
         serverNs: `${labs.hostgw}-pod-a1`,
