@@ -53,7 +53,7 @@ if [ -z "$IO" ]; then IO=$(mktemp -d /tmp/podnet-vm-io.XXXXXX); KEEP=0; fi
 mkdir -p "$IO"
 rm -f "$IO/output" "$IO/rc" "$IO/console.log"
 {
-  echo "cd $(printf '%q' "$PWD") || exit 1"
+  echo "cd $(printf '%q' "$PWD") || { echo 'run.sh: the working directory is not in the guest (its /tmp and /run are its own)' >&2; exit 1; }"
   for e in "${ENVS[@]}"; do echo "export $(printf '%q' "$e")"; done
   printf 'exec'; printf ' %q' "$@"; echo
 } > "$IO/cmd.sh"

@@ -33,6 +33,8 @@ export interface VmOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Guest memory in MB (default 1536). */
   readonly memMb?: number;
+  /** Working directory of the command (default: the checkout). It must be on the host's disk, not under /tmp. */
+  readonly cwd?: string;
   /** Modules the guest loads before the command (default: what podnet labs use; others load on demand). */
   readonly modules?: readonly string[];
 }
@@ -53,7 +55,7 @@ export const vmSkip: string | false = (() => {
   return false;
 })();
 
-/** Runs `command` (an argv, no shell) inside a fresh VM, in the caller's working directory. */
+/** Runs `command` (an argv, no shell) inside a fresh VM. */
 export function runInVm(command: readonly string[], opts: VmOptions = {}): Promise<VmResult> {
   const timeoutMs = opts.timeoutMs ?? 240_000;
   const io = mkdtempSync(join(tmpdir(), 'podnet-vm-io-'));
@@ -65,7 +67,11 @@ export function runInVm(command: readonly string[], opts: VmOptions = {}): Promi
   const started = performance.now();
   return new Promise((resolve) => {
     // Its own process group (qemu runs in it too, under `timeout --foreground`), so the guard can end them all.
-    const child = spawn(VM_RUN, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const child = spawn(VM_RUN, args, {
+      cwd: opts.cwd ?? ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    });
     let stderr = '';
     child.stderr.on('data', (d) => {
       stderr += d;
