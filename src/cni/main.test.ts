@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { FakeRunner } from '../exec/fake-runner.js';
 import { formatCommand } from '../exec/shell-quote.js';
 import { parseCniArgs } from './env.js';
-import { CNI_ERR } from './errors.js';
+import { CNI_ERR, CniError } from './errors.js';
 import { runCni } from './main.js';
 import { hostIfName } from './plan.js';
 import { type PluginDeps, storeFor } from './plugin.js';
@@ -221,4 +221,19 @@ test('the IPAM lock is exclusive: concurrent holders never overlap', async () =>
     ),
   );
   assert.equal(maxInside, 1);
+});
+
+test('a lock held longer than the timeout is error 11 (try again later)', async () => {
+  const store = storeFor({ dataDir: dir, name: 'locktest2' } as never);
+  let release!: () => void;
+  const held = store.withLock(() => new Promise<void>((r) => (release = r)));
+  await new Promise((r) => setTimeout(r, 20));
+  await assert.rejects(
+    store.withLock(async () => {}, 100),
+    (e: unknown) =>
+      e instanceof CniError && e.cniCode === CNI_ERR.TRY_AGAIN && /still locked/.test(e.message),
+  );
+  release();
+  await held;
+  await store.withLock(async () => {}, 1000);
 });
