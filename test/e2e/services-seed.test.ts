@@ -167,6 +167,29 @@ for (const mode of ['nftables', 'iptables'] as const) {
       );
     });
 
+    test('pod add and remove update the endpoints live', async () => {
+      const add = await cli([
+        'lab',
+        'pod',
+        'add',
+        '--name',
+        lab,
+        'a2',
+        '--node',
+        'node-1',
+        '--label',
+        'app=web',
+      ]);
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+      await waitAnswer(pod('c'), 'http', '10.200.1.3', 8080);
+      const three = await client(pod('c'), 'http', '10.96.0.2', 8080, 300);
+      assertUniform(three, ['a0', 'a2', 'b'], 300);
+      const rm = await cli(['lab', 'pod', 'remove', '--name', lab, 'a2']);
+      assert.equal(rm.code, 0, rm.stdout + rm.stderr);
+      const two = await client(pod('c'), 'http', '10.96.0.2', 8080, 100);
+      assertUniform(two, ['a0', 'b'], 100);
+    });
+
     test('service add and remove change every node live', async () => {
       const add = await cli([
         'lab',
