@@ -226,7 +226,12 @@ test('the IPAM lock is exclusive: concurrent holders never overlap', async () =>
 test('a lock held longer than the timeout is error 11 (try again later)', async () => {
   const store = storeFor({ dataDir: dir, name: 'locktest2' } as never);
   let release!: () => void;
-  const held = store.withLock(() => new Promise<void>((r) => (release = r)));
+  const held = store.withLock(
+    () =>
+      new Promise<void>((r) => {
+        release = r;
+      }),
+  );
   await new Promise((r) => setTimeout(r, 20));
   await assert.rejects(
     store.withLock(async () => {}, 100),
