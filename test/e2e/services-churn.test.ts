@@ -28,6 +28,8 @@ metadata: {name: churn}
 spec:
   crossNode: vxlan
   proxy: ${proxy}
+  egressMasquerade: false
+  outside: true
   nodes: [{name: node-0, ip: 192.168.64.4}, {name: node-1, ip: 192.168.64.5}]
   pods:
     - {name: client, node: node-0, labels: {app: client}}
@@ -89,6 +91,12 @@ for (const mode of ['nftables', 'iptables'] as const) {
       for (const p of Object.keys(report.pods))
         assert.ok(['s1', 's2', 'f1', 'f2'].includes(p), `answer from ${p}`);
       assert.ok((report.pods.s1 ?? 0) > 0 && (report.pods.s2 ?? 0) > 0, JSON.stringify(report.pods));
+
+      // egressMasquerade: false: a pod's packets reach the outside with the pod's own source, and the router,
+      // which knows no pod network, cannot answer; the node itself still can.
+      await waitAnswer(`${lab}-node-0`, 'tcp', '203.0.113.10', 80);
+      const out = await client(clientNs, 'tcp', '203.0.113.10', 80, 2, ['--timeout', '1']);
+      assert.equal(out.errors.length, 2, 'no masquerade, no way back');
     });
   });
 }
