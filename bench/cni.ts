@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,6 +148,40 @@ export async function benchCni(args: string[]): Promise<void> {
           must(await invoke(inNode(p.argv), envOf('DEL', i, p.path, p.ifname), p.conf), `${name} DEL`),
         );
 
+    // CPU time per invocation (user + sys of the plugin and every process it waited for, from wait4's rusage):
+    // unlike wall time, it hardly depends on what else the shared machine is doing.
+    const cpuPy = join(dir, 'cpu.py');
+    writeFileSync(
+      cpuPy,
+      'import os, sys\npid = os.fork()\nif pid == 0:\n    os.execvp(sys.argv[2], sys.argv[2:])\n' +
+        '_, status, ru = os.wait4(pid, 0)\nopen(sys.argv[1], "w").write(str((ru.ru_utime + ru.ru_stime) * 1000))\n' +
+        'sys.exit(os.waitstatus_to_exitcode(status))\n',
+    );
+    const cpuOut = join(dir, 'cpu.out');
+    const cpu = async (argv: string[], env: Record<string, string>, stdin: string, what: string) => {
+      must(await invoke(['python3', cpuPy, cpuOut, ...argv], env, stdin), what);
+      return Number(readFileSync(cpuOut, 'utf8'));
+    };
+    const cpuN = Math.min(n, 30);
+    const cpuFloor: number[] = [];
+    const cpuAdd: Record<string, number[]> = {};
+    const cpuDel: Record<string, number[]> = {};
+    for (const name of Object.keys(plugins)) {
+      cpuAdd[name] = [];
+      cpuDel[name] = [];
+    }
+    for (let i = 0; i < cpuN; i++) {
+      cpuFloor.push(await cpu(inNode([process.execPath, '-e', '0']), {}, '', 'node -e 0'));
+      for (const [name, p] of Object.entries(plugins)) {
+        cpuAdd[name]!.push(
+          await cpu(inNode(p.argv), envOf('ADD', i, p.path, p.ifname), p.conf, `${name} ADD`),
+        );
+        cpuDel[name]!.push(
+          await cpu(inNode(p.argv), envOf('DEL', i, p.path, p.ifname), p.conf, `${name} DEL`),
+        );
+      }
+    }
+
     const rows: string[][] = [];
     const results: Record<string, { add: number[]; del: number[]; burstWall: number; burstAdd: number[] }> =
       {};
@@ -188,6 +222,14 @@ export async function benchCni(args: string[]): Promise<void> {
     );
     console.log(
       `start-up (VERSION): bundled plugin p50 ${fmtMs(median(startBundle))}, unbundled bin/podnet.js ${fmtMs(median(startDist))}, node -e 0 ${fmtMs(f)}`,
+    );
+    console.log(
+      `\nCPU time per invocation (user+sys incl. child processes, median of ${cpuN}): ` +
+        Object.keys(plugins)
+          .map((name) => `${name} ADD ${fmtMs(median(cpuAdd[name]!))} DEL ${fmtMs(median(cpuDel[name]!))}`)
+          .join('; ') +
+        `; node -e 0 ${fmtMs(median(cpuFloor))}` +
+        ` → podnet ADD = floor + ${fmtMs(median(cpuAdd.podnet!) - median(cpuFloor))} of CPU`,
     );
     writeFileSync(join(dir, 'done'), '');
   } finally {
