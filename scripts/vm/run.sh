@@ -48,8 +48,10 @@ if [ ! -f "$INITRD" ]; then
   ) 9>"$CACHE/.lock"
 fi
 
-KEEP=1
-if [ -z "$IO" ]; then IO=$(mktemp -d /tmp/podnet-vm-io.XXXXXX); KEEP=0; fi
+if [ -z "$IO" ]; then
+  IO=$(mktemp -d /tmp/podnet-vm-io.XXXXXX)
+  trap 'rm -rf "$IO"' EXIT
+fi
 mkdir -p "$IO"
 rm -f "$IO/output" "$IO/rc" "$IO/console.log"
 {
@@ -77,5 +79,4 @@ elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 else
   echo "run.sh: the VM reported no exit status (qemu exit $qrc); console:" >&2; tail -n 20 "$IO/console.log" >&2; rc=125
 fi
-[ "$KEEP" = 1 ] || rm -rf "$IO"
 exit "$rc"
