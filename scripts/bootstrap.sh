@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # lab runs in pods (busybox-static), what verify and the tests use (python3 for the probe, iperf3, tshark, conntrack).
 APT_PACKAGES=(
   iproute2 nftables iptables conntrack util-linux procps hostname kmod
-  busybox-static python3 iperf3 tshark socat cpio
+  busybox-static python3 iperf3 tshark socat cpio time
   qemu-system-x86 # the VM lane (scripts/vm/, docs/vm-lane.md); with cpio, kmod and busybox-static above
 )
 missing=()
