@@ -62,6 +62,109 @@ const must = async (argv: string[]) => {
 };
 
 /**
+ * The seed's §4.1 (host-gw) or flannel's unicast VXLAN built by hand with plain `ip`/`bridge` commands, two
+ * nodes with one pod each, for comparison with podnet's lab in the same run. Returns its namespaces.
+ */
+async function handCrossNode(prefix: string, mode: 'host-gw' | 'vxlan'): Promise<string[]> {
+  const sw = `${prefix}-sw`;
+  const nodes = [0, 1].map((i) => ({
+    ns: `${prefix}-n${i}`,
+    pod: `${prefix}-p${i}`,
+    ip: `192.168.64.${4 + i}`,
+    cidr: `10.202.${i}.0/24`,
+    vtep: `10.202.${i}.0`,
+    mac: `02:00:00:00:00:0${i + 1}`,
+  }));
+  const mtu = mode === 'vxlan' ? '1450' : '1500';
+  const all = [sw, ...nodes.flatMap((n) => [n.ns, n.pod])];
+  for (const ns of all) await must(['ip', 'netns', 'add', ns]);
+  await must(['ip', '-n', sw, 'link', 'add', 'sw0', 'type', 'bridge']);
+  await must(['ip', '-n', sw, 'link', 'set', 'sw0', 'up']);
+  for (const [i, n] of nodes.entries()) {
+    const ip = (ns: string, ...a: string[]) => must(['ip', '-n', ns, ...a]);
+    await ip(sw, 'link', 'add', `port${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', n.ns);
+    await ip(sw, 'link', 'set', `port${i}`, 'master', 'sw0', 'up');
+    await ip(n.ns, 'addr', 'add', `${n.ip}/24`, 'dev', 'eth0');
+    await ip(n.ns, 'link', 'set', 'eth0', 'up');
+    await ip(n.ns, 'link', 'set', 'lo', 'up');
+    await ip(n.ns, 'link', 'add', 'br0', 'mtu', mtu, 'type', 'bridge');
+    await ip(n.ns, 'addr', 'add', `10.202.${i}.1/24`, 'dev', 'br0');
+    await ip(n.ns, 'link', 'set', 'br0', 'up');
+    await must(['ip', 'netns', 'exec', n.ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    await ip(
+      n.ns,
+      'link',
+      'add',
+      'veth0',
+      'mtu',
+      mtu,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'mtu',
+      mtu,
+      'netns',
+      n.pod,
+    );
+    await ip(n.ns, 'link', 'set', 'veth0', 'master', 'br0', 'up');
+    await ip(n.pod, 'addr', 'add', `10.202.${i}.2/24`, 'dev', 'eth0');
+    await ip(n.pod, 'link', 'set', 'eth0', 'up');
+    await ip(n.pod, 'link', 'set', 'lo', 'up');
+    await ip(n.pod, 'route', 'add', 'default', 'via', `10.202.${i}.1`);
+    if (mode === 'vxlan') {
+      await ip(
+        n.ns,
+        'link',
+        'add',
+        'vx0',
+        'address',
+        n.mac,
+        'mtu',
+        '1450',
+        'type',
+        'vxlan',
+        'id',
+        '1',
+        'local',
+        n.ip,
+        'dev',
+        'eth0',
+        'dstport',
+        '4789',
+        'nolearning',
+      );
+      await ip(n.ns, 'addr', 'add', `${n.vtep}/32`, 'dev', 'vx0');
+      await ip(n.ns, 'link', 'set', 'vx0', 'up');
+    }
+  }
+  for (const [i, n] of nodes.entries()) {
+    const peer = nodes[1 - i]!;
+    if (mode === 'host-gw') await must(['ip', '-n', n.ns, 'route', 'add', peer.cidr, 'via', peer.ip]);
+    else {
+      await must([
+        'ip',
+        '-n',
+        n.ns,
+        'neigh',
+        'add',
+        peer.vtep,
+        'lladdr',
+        peer.mac,
+        'dev',
+        'vx0',
+        'nud',
+        'permanent',
+      ]);
+      await must(['bridge', '-n', n.ns, 'fdb', 'append', peer.mac, 'dev', 'vx0', 'dst', peer.ip]);
+      await must(['ip', '-n', n.ns, 'route', 'add', peer.cidr, 'via', peer.vtep, 'dev', 'vx0', 'onlink']);
+    }
+  }
+  return all;
+}
+
+/**
  * `npm run bench -- throughput [reps] [seconds]`: iperf3 TCP between two pods for each path, beside the physical
  * reference on this machine (a raw veth pair between two namespaces), interleaved round-robin so drift in the
  * shared machine's load hits every path alike; prints medians and ratios to the raw veth.
@@ -72,9 +175,13 @@ export async function benchThroughput(args: string[]): Promise<void> {
   const tag = `pcx${(process.pid % 100000).toString(36)}`;
   const raw = { a: `${tag}-rawa`, b: `${tag}-rawb` };
   const hand = { node: `${tag}-hbr`, a: `${tag}-hba`, b: `${tag}-hbb` };
+  const handNs: string[] = [];
   const labs = { hostgw: `${tag}hg`, vxlan: `${tag}vx`, proxy: `${tag}px` };
   const cleanup = async () => {
-    for (const ns of [raw.a, raw.b, hand.node, hand.a, hand.b]) await exec(['ip', 'netns', 'del', ns]);
+    for (const ns of [raw.a, raw.b, hand.node, hand.a, hand.b, ...handNs])
+      await exec(['ip', 'netns', 'del', ns]);
+    for (const p of ['hg', 'vx'])
+      for (const x of ['sw', 'n0', 'n1', 'p0', 'p1']) await exec(['ip', 'netns', 'del', `${tag}${p}h-${x}`]);
     for (const l of Object.values(labs)) await labDown(l);
   };
   await cleanup();
@@ -107,6 +214,10 @@ export async function benchThroughput(args: string[]): Promise<void> {
       await must(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
       await must(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     }
+    handNs.push(
+      ...(await handCrossNode(`${tag}hgh`, 'host-gw')),
+      ...(await handCrossNode(`${tag}vxh`, 'vxlan')),
+    );
     // The seed's §3.2 by hand, for comparison with podnet's same-node path: a bridge and two veth pairs.
     for (const ns of [hand.node, hand.a, hand.b]) await must(['ip', 'netns', 'add', ns]);
     await must(['ip', '-n', hand.node, 'link', 'add', 'br0', 'type', 'bridge']);
@@ -163,11 +274,23 @@ export async function benchThroughput(args: string[]): Promise<void> {
         target: 0.95,
       },
       {
+        name: 'host-gw cross-node, by hand (seed §4.1)',
+        serverNs: `${tag}hgh-p1`,
+        clientNs: `${tag}hgh-p0`,
+        serverIp: '10.202.1.2',
+      },
+      {
         name: 'host-gw cross-node',
         serverNs: `${labs.hostgw}-pod-b`,
         clientNs: `${labs.hostgw}-pod-a0`,
         serverIp: '10.200.1.2',
         target: 0.9,
+      },
+      {
+        name: 'vxlan unicast cross-node, by hand (flannel)',
+        serverNs: `${tag}vxh-p1`,
+        clientNs: `${tag}vxh-p0`,
+        serverIp: '10.202.1.2',
       },
       {
         name: 'vxlan (unicast) cross-node',
