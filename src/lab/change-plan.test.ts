@@ -124,3 +124,23 @@ describe('observe parsers', () => {
     assert.equal(overheadOf(q!), 0);
   });
 });
+
+describe('edits over a file with plain Kubernetes Pods', () => {
+  test('pod remove drops the Pod document; node remove drops the Pods scheduled on it', () => {
+    const text = `apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec: {nodeName: node-1, containers: [{name: c, command: [sleep, '1']}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db}
+spec: {nodeName: node-2, containers: [{name: c, command: [sleep, '1']}]}
+`;
+    const names = (edits: SpecEdit[]) => loadSpec(text, 'pods.yaml', {}, edits).pods.map((p) => p.name);
+    // Edits keep whatever the lab was built from: here the default pods plus the file's.
+    assert.deepEqual(names([]), ['a0', 'a1', 'b', 'c', 'web', 'db']);
+    assert.deepEqual(names([{ op: 'pod.remove', name: 'web' }]), ['a0', 'a1', 'b', 'c', 'db']);
+    assert.deepEqual(names([{ op: 'node.remove', name: 'node-2' }]), ['a0', 'a1', 'b', 'web']);
+  });
+});

@@ -33,8 +33,9 @@ export function loadSpec(
     let cluster = list.find((d) => d.doc.kind === 'Cluster');
     if (!cluster) {
       cluster = { doc: defaultClusterDoc() as unknown as Record<string, unknown>, at: '' };
-      // Pods from a file without a Cluster document replace the default pods.
-      if (list.some((d) => d.doc.kind === 'Pod'))
+      // Pods from a file without a Cluster document replace the default pods. (Only on this path: without
+      // overrides parseClusterFile keeps them, so a lab changed later by edits alone keeps them too.)
+      if (Object.keys(overrides).length > 0 && list.some((d) => d.doc.kind === 'Pod'))
         ((cluster.doc.spec as Record<string, unknown>).pods as unknown[]) = [];
       list.unshift(cluster);
     }
