@@ -32,11 +32,8 @@ export function loadSpec(
       .map((doc, i) => ({ doc, at: docs.length > 1 ? `document ${i + 1}: ` : '' }));
     let cluster = list.find((d) => d.doc.kind === 'Cluster');
     if (!cluster) {
+      // As in parseClusterFile: the file's Pods and Services join the default (seed) cluster.
       cluster = { doc: defaultClusterDoc() as unknown as Record<string, unknown>, at: '' };
-      // Pods from a file without a Cluster document replace the default pods. (Only on this path: without
-      // overrides parseClusterFile keeps them, so a lab changed later by edits alone keeps them too.)
-      if (Object.keys(overrides).length > 0 && list.some((d) => d.doc.kind === 'Pod'))
-        ((cluster.doc.spec as Record<string, unknown>).pods as unknown[]) = [];
       list.unshift(cluster);
     }
     const s = { ...(cluster.doc.spec as Record<string, unknown>) };

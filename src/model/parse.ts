@@ -59,6 +59,7 @@ export function parseClusterDocs(
   if (clusters.length > 1)
     issues.push({ path: clusters[1]!.at || 'kind', message: 'a file may hold only one Cluster document' });
 
+  // Without a Cluster document, the file's Pods and Services join the default (seed) cluster.
   const clusterDoc = clusters[0] ?? { doc: defaultClusterDoc() as unknown as Doc, at: '' };
   const c = clusterDocSchema.safeParse(clusterDoc.doc);
   if (!c.success) issues.push(...zodIssues(c.error, clusterDoc.at, clusterDoc.doc));
@@ -279,7 +280,8 @@ export function parseClusterDocs(
   });
   if (serviceCIDR) checkServices(services, serviceCIDR, issues);
 
-  if (issues.length || !clusterCIDR || !serviceCIDR || !underlay || !group) throw new ConfigError(issues, source);
+  if (issues.length || !clusterCIDR || !serviceCIDR || !underlay || !group)
+    throw new ConfigError(issues, source);
   return {
     name: c.data.metadata.name,
     clusterCIDR,

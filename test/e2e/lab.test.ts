@@ -188,8 +188,8 @@ spec:
     );
     const up = await cli(['lab', 'up', '--name', lab, '-f', clusterSpec]);
     assert.equal(up.code, 0, up.stderr);
-    await new Promise((r) => setTimeout(r, 300));
-    const got = await cli([
+    // The server container starts asynchronously: retry for a few seconds.
+    const fetch = [
       'lab',
       'exec',
       '--name',
@@ -203,7 +203,12 @@ spec:
       '-O',
       '-',
       'http://127.0.0.1:9000/passwd',
-    ]);
+    ];
+    let got = await cli(fetch);
+    for (let i = 0; i < 50 && got.code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      got = await cli(fetch);
+    }
     assert.equal(got.code, 0, got.stderr);
     assert.match(
       got.stdout,
