@@ -79,6 +79,6 @@ test('daemons pass their PID to later commands through variables', async () => {
   );
   assert.match(
     printer.script(),
-    /unshare .* sleep infinity >\/tmp\/a0\.log 2>&1 &\nA0_PID=\$!\nip netns attach lab-pod-a0 "\$A0_PID"/,
+    /unshare .* sleep infinity >\/tmp\/a0\.log 2>&1 &\nA0_PID=\$!\n# wait until .*\nuntil \[ "\$\(readlink \/proc\/\$A0_PID\/ns\/net\)" != .*; done\nip netns attach lab-pod-a0 "\$A0_PID"/,
   );
 });

@@ -27,5 +27,13 @@ export function formatCommand(cmd: Command): string {
     line += ` <<'${tag}'\n${body}${tag}`;
   }
   if (cmd.daemon?.pidVar) line += `\n${cmd.daemon.pidVar}=$!`;
+  if (cmd.daemon?.pidVar && cmd.daemon.newNetns) {
+    // unshare(2) runs a moment after the process starts: until then its namespaces are still ours, and naming
+    // or entering "them" would change the host. The process runner waits the same way (leftOurNetns).
+    const v = cmd.daemon.pidVar;
+    line +=
+      `\n# wait until it has its own namespaces (until then /proc/$${v}/ns/net is still ours)` +
+      `\nuntil [ "$(readlink /proc/$${v}/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done`;
+  }
   return line;
 }

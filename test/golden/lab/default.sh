@@ -156,15 +156,23 @@ EOF
 # a0: start the pause process; unshare gives it new net, uts, ipc, pid, mount and cgroup namespaces, the pod's
 unshare --fork --kill-child --pid --mount-proc --net --uts --ipc --mount --cgroup sleep infinity >/run/podnet/labs/podnet/logs/a0.pause.log 2>&1 &
 A0_PID=$!
+# wait until it has its own namespaces (until then /proc/$A0_PID/ns/net is still ours)
+until [ "$(readlink /proc/$A0_PID/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
 # a1: start the pause process; unshare gives it new net, uts, ipc, pid, mount and cgroup namespaces, the pod's
 unshare --fork --kill-child --pid --mount-proc --net --uts --ipc --mount --cgroup sleep infinity >/run/podnet/labs/podnet/logs/a1.pause.log 2>&1 &
 A1_PID=$!
+# wait until it has its own namespaces (until then /proc/$A1_PID/ns/net is still ours)
+until [ "$(readlink /proc/$A1_PID/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
 # b: start the pause process; unshare gives it new net, uts, ipc, pid, mount and cgroup namespaces, the pod's
 unshare --fork --kill-child --pid --mount-proc --net --uts --ipc --mount --cgroup sleep infinity >/run/podnet/labs/podnet/logs/b.pause.log 2>&1 &
 B_PID=$!
+# wait until it has its own namespaces (until then /proc/$B_PID/ns/net is still ours)
+until [ "$(readlink /proc/$B_PID/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
 # c: start the pause process; unshare gives it new net, uts, ipc, pid, mount and cgroup namespaces, the pod's
 unshare --fork --kill-child --pid --mount-proc --net --uts --ipc --mount --cgroup sleep infinity >/run/podnet/labs/podnet/logs/c.pause.log 2>&1 &
 C_PID=$!
+# wait until it has its own namespaces (until then /proc/$C_PID/ns/net is still ours)
+until [ "$(readlink /proc/$C_PID/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
 # a0: name the pause process's network namespace podnet-pod-a0, so ip -n can reach it
 ip netns attach podnet-pod-a0 "$A0_PID"
 # a0: set the pod's hostname in its own UTS namespace
