@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { exec } from '../src/exec/process-runner.js';
 import { labDown } from '../src/lab/down.js';
 import { loadSpec } from '../src/lab/spec-source.js';
@@ -48,8 +49,11 @@ async function timeScript(lab: string, text: string | undefined): Promise<number
   mkdirSync(state.path('logs'), { recursive: true });
   await settle();
   const t0 = performance.now();
+  const host = hostname();
   const r = await exec(['bash', '-e', '-s'], script);
   const ms = performance.now() - t0;
+  // The script must change nothing outside the lab's namespaces (it waits for unshare before naming them).
+  if (hostname() !== host) throw new Error(`the dry-run script changed the host's hostname from '${host}' to '${hostname()}'`);
   await labDown(lab);
   if (r.exitCode !== 0) throw new Error(`dry-run script failed: ${r.stderr}`);
   return ms;
