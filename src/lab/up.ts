@@ -170,10 +170,11 @@ async function waitReady(
       .filter((r) => r.role === 'pause')
       .map((r) => [r.pod, r.pid]),
   );
-  const want = cluster.pods.filter((p) => p.containers.length === 0);
+  let missing = cluster.pods.filter((p) => p.containers.length === 0);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const missing = want.filter((p) => {
+    // Only re-read pods still missing: the polling must not steal the CPU the starting containers need.
+    missing = missing.filter((p) => {
       const ports = listeningTcpPorts(pause.get(p.name) ?? -1);
       return !Object.values(IDENTITY_PORTS).every((port) => ports.has(port));
     });
@@ -183,6 +184,6 @@ async function waitReady(
         `identity containers of pod(s) ${missing.map((p) => p.name).join(', ')} are not listening after ${timeoutMs} ms; see ${state.path('logs')}`,
       );
     }
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
