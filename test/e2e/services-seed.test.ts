@@ -157,8 +157,13 @@ for (const mode of ['nftables', 'iptables'] as const) {
 
     test('verify checks every service from every pod', async () => {
       const v = await cli(['lab', 'verify', '--name', lab, '--json']);
-      assert.equal(v.code, 0, v.stdout.slice(-3000) + v.stderr);
       const r = JSON.parse(v.stdout);
+      const bad = [
+        ...r.results.filter((x: { ok: boolean }) => !x.ok),
+        ...r.sharedNs.filter((x: { ok: boolean }) => !x.ok),
+        ...r.services.filter((x: { ok: boolean }) => !x.ok),
+      ];
+      assert.equal(v.code, 0, `verify failed: ${JSON.stringify(bad)}${v.stderr}`);
       assert.ok(r.services.length > 0, 'a services section');
       assert.ok(
         r.services.some(
