@@ -51,6 +51,12 @@ mount -t tmpfs -o mode=1777 tmp $N/tmp
 mount -t cgroup2 cgroup2 $N/sys/fs/cgroup 2>/dev/null
 mkdir -p $N/run/podnet-vm/io
 mount -t 9p -o trans=virtio,version=9p2000.L,cache=none io $N/run/podnet-vm/io || fail "9p io"
+# The caller's working directory (the checkout), shared at the same path: it may live under /tmp or /run,
+# which are the guest's own.
+W=$(arg work)
+if [ -n "$W" ]; then
+  mkdir -p "$N$W" && mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144 work "$N$W" || fail "9p work $W"
+fi
 mkdir -p $N/lib/modules/$KVER
 mount --bind $N$KDIR/lib/modules/$KVER $N/lib/modules/$KVER || fail "modules of $KVER under $KDIR"
 # Stage 2 runs as PID 1 in the host root made the real root (switch_root, not chroot: `nsenter --mount` and

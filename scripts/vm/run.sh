@@ -60,14 +60,23 @@ rm -f "$IO/output" "$IO/rc" "$IO/console.log"
   printf 'exec'; printf ' %q' "$@"; echo
 } > "$IO/cmd.sh"
 
+# Share the working directory (the checkout) at the same path: CI may clone under /tmp, the guest's own.
+WORK=(); WORK_ARG=""
+case "$PWD" in
+  *[[:space:]]*) ;;  # the kernel command line cannot carry it; the guest's `cd` reports it
+  /) ;;
+  *) WORK=(-virtfs "local,path=$PWD,mount_tag=work,security_model=none,readonly=on,multidevs=remap"); WORK_ARG=" podnet.work=$PWD" ;;
+esac
+
 set +e
 # TCG: the KVM device here is a paravirtual flavour (kvm_pvm) that stock kernels cannot boot on.
 timeout --foreground -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu "$CPU" -m "$MEM" -smp "$CPUS" \
   -nodefaults -no-user-config -display none -nic none -no-reboot -serial stdio \
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
   -virtfs "local,path=$IO,mount_tag=io,security_model=none" \
+  "${WORK[@]}" \
   -kernel "$KDIR/boot/vmlinuz-$KVER" -initrd "$INITRD" \
-  -append "console=ttyS0 quiet panic=-1 podnet.kdir=$KDIR podnet.modules=$MODULES" \
+  -append "console=ttyS0 quiet panic=-1 podnet.kdir=$KDIR podnet.modules=$MODULES${WORK_ARG}" \
   < /dev/null 2>&1 | if [ "$VERBOSE" = 1 ]; then tee "$IO/console.log" >&2; else cat > "$IO/console.log"; fi
 qrc=${PIPESTATUS[0]}
 set -e
