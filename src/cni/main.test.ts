@@ -52,7 +52,7 @@ test('ADD creates the bridge once, then one node-side and one pod-side ip batch,
   assert.equal(cmds.length, 4, cmds.join('\n'));
   assert.match(
     cmds[0]!,
-    /^ip -batch - <<'EOF'\nlink add br9 mtu 1500 type bridge\naddr replace 10.244.9.1\/24 dev br9\nlink set br9 up/,
+    /^ip -batch - <<'EOF'\nlink add br9 address [0-9a-f:]{17} mtu 1500 type bridge\naddr replace 10.244.9.1\/24 dev br9\nlink set br9 up/,
   );
   assert.match(cmds[1]!, /^sysctl -q -w net.ipv4.ip_forward=1/);
   assert.match(

@@ -1,4 +1,5 @@
 import type { Cidr, Ip } from '../net/ip.js';
+import { macFromName } from '../net/mac.js';
 import type { Netns, Op } from './ops.js';
 
 /** What a node needs to host pods: where it is, its bridge, and its pod CIDR. */
@@ -23,7 +24,10 @@ export function planNodeBridge(p: NodeBaseParams): Op[] {
       netns: p.ns,
       name: p.bridge,
       mtu: p.mtu,
-      note: `${p.node}: create bridge ${p.bridge}, the virtual switch every pod on this node plugs into`,
+      // A bridge without its own address takes the lowest MAC of its ports and changes it when that port
+      // leaves: every pod's ARP entry for the gateway then points nowhere until it expires. Fix it, stably.
+      mac: macFromName(`bridge/${p.bridge}/${p.gateway}`),
+      note: `${p.node}: create bridge ${p.bridge} with a fixed MAC, the virtual switch every pod on this node plugs into`,
     },
     {
       kind: 'addr.add',

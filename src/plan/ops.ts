@@ -32,7 +32,14 @@ export type Op = { readonly note?: string } & (
   | { readonly kind: 'netns.add'; readonly name: string }
   | { readonly kind: 'netns.attach'; readonly name: string; readonly pid: PidVar }
   | { readonly kind: 'netns.del'; readonly name: string }
-  | { readonly kind: 'link.add-bridge'; readonly netns: Netns; readonly name: string; readonly mtu?: number }
+  | {
+      readonly kind: 'link.add-bridge';
+      readonly netns: Netns;
+      readonly name: string;
+      readonly mtu?: number;
+      /** A fixed MAC: otherwise the bridge takes its lowest port's, and changes when that port leaves. */
+      readonly mac?: string;
+    }
   | {
       readonly kind: 'link.add-veth';
       readonly netns: Netns;

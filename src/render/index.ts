@@ -14,7 +14,16 @@ const renderers: Renderers = {
   'netns.attach': (op) => ({ argv: ['ip', 'netns', 'attach', op.name, pidArg(op.pid)] }),
   'netns.del': (op) => ({ argv: ['ip', 'netns', 'del', op.name] }),
   'link.add-bridge': (op) => ({
-    argv: ipIn(op.netns, 'link', 'add', op.name, ...opt(op.mtu, 'mtu', String(op.mtu)), 'type', 'bridge'),
+    argv: ipIn(
+      op.netns,
+      'link',
+      'add',
+      op.name,
+      ...opt(op.mac, 'address', op.mac ?? ''),
+      ...opt(op.mtu, 'mtu', String(op.mtu)),
+      'type',
+      'bridge',
+    ),
   }),
   'link.add-veth': (op) => {
     const mtu = opt(op.mtu, 'mtu', String(op.mtu));

@@ -31,8 +31,8 @@ ip -n podnet-node-0 link set lo up
 ip -n podnet-node-0 addr replace 192.168.64.4/24 dev eth0
 # node-0: bring the uplink up
 ip -n podnet-node-0 link set eth0 up
-# node-0: create bridge cni0, the virtual switch every pod on this node plugs into
-ip -n podnet-node-0 link add cni0 mtu 1450 type bridge
+# node-0: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into
+ip -n podnet-node-0 link add cni0 address 06:ef:16:52:14:1b mtu 1450 type bridge
 # node-0: give the bridge the pod CIDR's gateway address, pods' next hop off the node
 ip -n podnet-node-0 addr replace 10.200.0.1/24 dev cni0
 # node-0: bring the bridge up
@@ -63,8 +63,8 @@ ip -n podnet-node-1 link set lo up
 ip -n podnet-node-1 addr replace 192.168.64.5/24 dev eth0
 # node-1: bring the uplink up
 ip -n podnet-node-1 link set eth0 up
-# node-1: create bridge cni0, the virtual switch every pod on this node plugs into
-ip -n podnet-node-1 link add cni0 mtu 1450 type bridge
+# node-1: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into
+ip -n podnet-node-1 link add cni0 address 52:ef:24:13:0a:2d mtu 1450 type bridge
 # node-1: give the bridge the pod CIDR's gateway address, pods' next hop off the node
 ip -n podnet-node-1 addr replace 10.200.1.1/24 dev cni0
 # node-1: bring the bridge up
@@ -95,8 +95,8 @@ ip -n podnet-node-2 link set lo up
 ip -n podnet-node-2 addr replace 192.168.64.6/24 dev eth0
 # node-2: bring the uplink up
 ip -n podnet-node-2 link set eth0 up
-# node-2: create bridge cni0, the virtual switch every pod on this node plugs into
-ip -n podnet-node-2 link add cni0 mtu 1450 type bridge
+# node-2: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into
+ip -n podnet-node-2 link add cni0 address 2a:02:13:62:70:f4 mtu 1450 type bridge
 # node-2: give the bridge the pod CIDR's gateway address, pods' next hop off the node
 ip -n podnet-node-2 addr replace 10.200.2.1/24 dev cni0
 # node-2: bring the bridge up
