@@ -53,7 +53,8 @@ async function timeScript(lab: string, text: string | undefined): Promise<number
   const r = await exec(['bash', '-e', '-s'], script);
   const ms = performance.now() - t0;
   // The script must change nothing outside the lab's namespaces (it waits for unshare before naming them).
-  if (hostname() !== host) throw new Error(`the dry-run script changed the host's hostname from '${host}' to '${hostname()}'`);
+  if (hostname() !== host)
+    throw new Error(`the dry-run script changed the host's hostname from '${host}' to '${hostname()}'`);
   await labDown(lab);
   if (r.exitCode !== 0) throw new Error(`dry-run script failed: ${r.stderr}`);
   return ms;

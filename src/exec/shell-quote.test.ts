@@ -11,6 +11,9 @@ test('quote leaves plain words alone and single-quotes everything else', () => {
 });
 
 test('stdin is printed as a heredoc whose tag never collides with the content', () => {
-  assert.equal(formatCommand({ argv: ['nft', '-f', '-'], stdin: 'flush ruleset' }), "nft -f - <<'EOF'\nflush ruleset\nEOF");
+  assert.equal(
+    formatCommand({ argv: ['nft', '-f', '-'], stdin: 'flush ruleset' }),
+    "nft -f - <<'EOF'\nflush ruleset\nEOF",
+  );
   assert.equal(formatCommand({ argv: ['cat'], stdin: 'EOF\n' }), "cat <<'EOF_'\nEOF\nEOF_");
 });

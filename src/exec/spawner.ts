@@ -1,6 +1,6 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { python3 } from './python.js';
 import type { CommandResult } from './runner.js';
 
@@ -30,10 +30,21 @@ export class Spawner {
       while (nl >= 0) {
         const line = this.buffer.slice(0, nl);
         this.buffer = this.buffer.slice(nl + 1);
-        const r = JSON.parse(line) as { id: number; code: number; stdout?: string; stderr?: string; pid?: number };
+        const r = JSON.parse(line) as {
+          id: number;
+          code: number;
+          stdout?: string;
+          stderr?: string;
+          pid?: number;
+        };
         const p = this.pending.get(r.id);
         this.pending.delete(r.id);
-        p?.resolve({ exitCode: r.code, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ...(r.pid ? { pid: r.pid } : {}) });
+        p?.resolve({
+          exitCode: r.code,
+          stdout: r.stdout ?? '',
+          stderr: r.stderr ?? '',
+          ...(r.pid ? { pid: r.pid } : {}),
+        });
         nl = this.buffer.indexOf('\n');
       }
     });
@@ -48,12 +59,23 @@ export class Spawner {
     return child;
   }
 
-  run(req: { argv: string[]; stdin?: string; daemon?: { log: string }; env?: NodeJS.ProcessEnv }): Promise<CommandResult> {
+  run(req: {
+    argv: string[];
+    stdin?: string;
+    daemon?: { log: string };
+    env?: NodeJS.ProcessEnv;
+  }): Promise<CommandResult> {
     this.child ??= this.start();
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, { resolve });
-      const msg = { id, argv: req.argv, ...(req.stdin !== undefined ? { stdin: req.stdin } : {}), ...(req.daemon ? { daemon: true, log: req.daemon.log } : {}), ...(req.env ? { env: req.env } : {}) };
+      const msg = {
+        id,
+        argv: req.argv,
+        ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
+        ...(req.daemon ? { daemon: true, log: req.daemon.log } : {}),
+        ...(req.env ? { env: req.env } : {}),
+      };
       this.child!.stdin.write(`${JSON.stringify(msg)}\n`);
     });
   }

@@ -29,7 +29,12 @@ spec:
 test('every command of a dry run carries an explanation', async () => {
   const script = await explainUp(resolveCluster(loadSpec(undefined, 'default')), 'podnet');
   const lines = script.split('\n');
-  const commands = lines.filter((l, i) => /^(ip|bridge|unshare|nsenter|install|nft|iptables)/.test(l) && !lines[i - 1]?.startsWith('#') && !/^[A-Z0-9_]+=\$!$/.test(lines[i - 1] ?? ''));
+  const commands = lines.filter(
+    (l, i) =>
+      /^(ip|bridge|unshare|nsenter|install|nft|iptables)/.test(l) &&
+      !lines[i - 1]?.startsWith('#') &&
+      !/^[A-Z0-9_]+=\$!$/.test(lines[i - 1] ?? ''),
+  );
   assert.deepEqual(commands, [], 'commands without a # explanation above them');
   assert.ok(!/\bsh -c\b/.test(script), 'no shell strings');
   void flatten;

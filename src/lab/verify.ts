@@ -183,7 +183,9 @@ export async function verifyLab(
   const sharedNs = checkSharedNetns(cluster.pods, pausePids);
   const services = await verifyServices(lab, cluster);
   const failed =
-    results.filter((r) => !r.ok).length + sharedNs.filter((s) => !s.ok).length + services.filter((s) => !s.ok).length;
+    results.filter((r) => !r.ok).length +
+    sharedNs.filter((s) => !s.ok).length +
+    services.filter((s) => !s.ok).length;
   return {
     lab,
     results,

@@ -6,10 +6,17 @@ import { allocateNodeCidrs, allocatePodIps, gatewayOf, nextFreeIp, podCapacity }
 const cluster = Cidr.parse('10.200.0.0/16');
 
 test('node CIDRs: in order, pinned honoured, previous kept, exhaustion reported', () => {
-  const { assigned } = allocateNodeCidrs(cluster, 24, [{ name: 'node-0' }, { name: 'node-1' }, { name: 'node-2' }]);
+  const { assigned } = allocateNodeCidrs(cluster, 24, [
+    { name: 'node-0' },
+    { name: 'node-1' },
+    { name: 'node-2' },
+  ]);
   assert.deepEqual([...assigned.values()].map(String), ['10.200.0.0/24', '10.200.1.0/24', '10.200.2.0/24']);
 
-  const pinned = allocateNodeCidrs(cluster, 24, [{ name: 'a' }, { name: 'b', pinned: Cidr.parse('10.200.0.0/24') }]);
+  const pinned = allocateNodeCidrs(cluster, 24, [
+    { name: 'a' },
+    { name: 'b', pinned: Cidr.parse('10.200.0.0/24') },
+  ]);
   assert.equal(pinned.assigned.get('b')!.toString(), '10.200.0.0/24');
   assert.equal(pinned.assigned.get('a')!.toString(), '10.200.1.0/24', 'skips the pinned subnet');
 
@@ -17,7 +24,11 @@ test('node CIDRs: in order, pinned honoured, previous kept, exhaustion reported'
   const kept = allocateNodeCidrs(cluster, 24, [{ name: 'node-0' }, { name: 'node-1' }], previous);
   assert.equal(kept.assigned.get('node-1')!.toString(), '10.200.7.0/24');
 
-  const small = allocateNodeCidrs(Cidr.parse('10.200.0.0/23'), 24, [{ name: 'a' }, { name: 'b' }, { name: 'c' }]);
+  const small = allocateNodeCidrs(Cidr.parse('10.200.0.0/23'), 24, [
+    { name: 'a' },
+    { name: 'b' },
+    { name: 'c' },
+  ]);
   assert.deepEqual(small.exhausted, ['c']);
 });
 
@@ -34,7 +45,14 @@ test('pod IPs: pinned first, previous kept, the rest fill gaps; a full range is 
   const c = Cidr.parse('10.200.0.0/29'); // usable .2-.6
   const { assigned, exhausted } = allocatePodIps(
     c,
-    [{ name: 'x' }, { name: 'y', pinned: Ip.parse('10.200.0.2') }, { name: 'z' }, { name: 'p' }, { name: 'q' }, { name: 'r' }],
+    [
+      { name: 'x' },
+      { name: 'y', pinned: Ip.parse('10.200.0.2') },
+      { name: 'z' },
+      { name: 'p' },
+      { name: 'q' },
+      { name: 'r' },
+    ],
     new Map([['z', Ip.parse('10.200.0.6')]]),
   );
   assert.equal(assigned.get('y')!.toString(), '10.200.0.2');
@@ -47,7 +65,10 @@ test('nextFreeIp is round-robin after the last allocation and wraps around', () 
   const c = Cidr.parse('10.0.0.0/29');
   assert.equal(nextFreeIp(c, new Set())!.toString(), '10.0.0.2');
   assert.equal(nextFreeIp(c, new Set(), Ip.parse('10.0.0.4'))!.toString(), '10.0.0.5');
-  assert.equal(nextFreeIp(c, new Set([Ip.parse('10.0.0.2').value]), Ip.parse('10.0.0.6'))!.toString(), '10.0.0.3');
+  assert.equal(
+    nextFreeIp(c, new Set([Ip.parse('10.0.0.2').value]), Ip.parse('10.0.0.6'))!.toString(),
+    '10.0.0.3',
+  );
   const all = new Set([2, 3, 4, 5, 6].map((n) => Ip.parse(`10.0.0.${n}`).value));
   assert.equal(nextFreeIp(c, all), undefined);
   assert.equal(nextFreeIp(Cidr.parse('10.0.0.0/31'), new Set()), undefined, 'no room for gateway and a pod');

@@ -1,8 +1,8 @@
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { Cidr, Ip } from '../net/ip.js';
 import type { ClusterSpec, ContainerSpec } from './cluster.js';
-import { allocateClusterIPs, type ServiceView, serviceKey } from './service.js';
 import { allocateNodeCidrs, allocatePodIps, gatewayOf, isAssignable, podCapacity } from './ipam.js';
+import { allocateClusterIPs, type ServiceView, serviceKey } from './service.js';
 
 /** A node with its addresses decided. */
 export interface NodeView {

@@ -97,7 +97,17 @@ const renderers: Renderers = {
   'link.del': (op) => ({ argv: ipIn(op.netns, 'link', 'del', op.name) }),
   // `ip link set … type bridge_slave` is `bridge link set … hairpin` in a form `ip -batch` accepts.
   'bridge.port': (op) => ({
-    argv: ipIn(op.netns, 'link', 'set', 'dev', op.dev, 'type', 'bridge_slave', 'hairpin', op.hairpin ? 'on' : 'off'),
+    argv: ipIn(
+      op.netns,
+      'link',
+      'set',
+      'dev',
+      op.dev,
+      'type',
+      'bridge_slave',
+      'hairpin',
+      op.hairpin ? 'on' : 'off',
+    ),
   }),
   'addr.add': (op) => ({ argv: ipIn(op.netns, 'addr', 'replace', op.cidr, 'dev', op.dev) }),
   'route.replace': (op) => ({
