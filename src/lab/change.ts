@@ -1,7 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { apply } from '../apply/apply.js';
 import { ConfigError, StateError } from '../errors.js';
-import { ProcessRunner } from '../exec/process-runner.js';
 import { allocationsOf, type Cluster } from '../model/resolve.js';
 import { listeningTcpPorts, startTimeOf } from '../observe/procs.js';
 import { type LabDelta, labDelta, nextNodeIp, planLabChange } from './change-plan.js';
@@ -11,7 +10,7 @@ import { LabNames } from './names.js';
 import { IDENTITY_PORTS, planLabUp } from './plan.js';
 import { requireCrossNodeSupport, requireRoot } from './preflight.js';
 import { syncLabServices } from './services.js';
-import { labPaths, printPlan } from './up.js';
+import { journalingRunner, labPaths, printPlan } from './up.js';
 
 export interface ChangeResult {
   readonly delta: LabDelta;
@@ -59,14 +58,7 @@ export async function labChange(
     }
   }
   state.writeJson('allocations.json', allocationsOf(next));
-  const runner = new ProcessRunner({
-    spawner: true,
-    verbose: opts.verbose ?? false,
-    onDaemon: (pid, cmd) => {
-      const [pod, role] = (cmd.daemon?.tag ?? '?/?').split('/');
-      state.recordPid({ pid, start: startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });
-    },
-  });
+  const runner = journalingRunner(state, opts.verbose ?? false);
   try {
     await apply(plan, runner, { batch: true, vars: runner.vars, concurrency: 16 });
   } finally {

@@ -25,6 +25,21 @@ export interface UpOptions {
   readonly onPhase?: (title: string, ms: number) => void;
 }
 
+/**
+ * The runner every lab change uses: processes start through the spawner helper, and each daemon's PID and start
+ * time go to the lab's journal the moment it exists, so `down` finds it even if this process dies next.
+ */
+export function journalingRunner(state: LabState, verbose: boolean): ProcessRunner {
+  return new ProcessRunner({
+    spawner: true,
+    verbose,
+    onDaemon: (pid, cmd) => {
+      const [pod, role] = (cmd.daemon?.tag ?? '?/?').split('/');
+      state.recordPid({ pid, start: startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });
+    },
+  });
+}
+
 /** The lab's file layout under its state directory. */
 export function labPaths(state: LabState): LabPaths {
   return {
@@ -82,14 +97,7 @@ export async function labUp(o: UpOptions): Promise<Cluster> {
     prepareFiles(cluster, paths);
     const plan = planLabUp(cluster, names, paths);
     writeFileSync(state.path('explain.sh'), await printPlan(plan));
-    const runner = new ProcessRunner({
-      spawner: true,
-      verbose: o.verbose ?? false,
-      onDaemon: (pid, cmd) => {
-        const [pod, role] = (cmd.daemon?.tag ?? '?/?').split('/');
-        state.recordPid({ pid, start: startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });
-      },
-    });
+    const runner = journalingRunner(state, o.verbose ?? false);
     try {
       await apply(plan, runner, {
         batch: true,
