@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeConfig, parseConfig } from './config.js';
+import { decodeConfig, parseConfig, unknownFields } from './config.js';
 import { CNI_ERR, CniError } from './errors.js';
 
 const base = { cniVersion: '1.0.0', name: 'pn', type: 'podnet', subnet: '10.244.1.0/24' };
@@ -104,4 +104,69 @@ test('GC attachments are read from cni.dev/valid-attachments', () => {
   const c = parseConfig({ ...base, 'cni.dev/valid-attachments': [{ containerID: 'a', ifname: 'eth0' }] });
   assert.deepEqual(c.validAttachments, [{ containerID: 'a', ifname: 'eth0' }]);
   assert.equal(codeOf(() => parseConfig({ ...base, 'cni.dev/valid-attachments': [{ id: 1 }] })).code, 7);
+});
+
+test('rangeStart/rangeEnd are absent by default, and read next to subnet or inside each range', () => {
+  const d = parseConfig(base).ranges[0]!;
+  assert.equal(d.start, undefined);
+  assert.equal(d.end, undefined);
+  const s = parseConfig({ ...base, rangeStart: '10.244.1.10', rangeEnd: '10.244.1.20' }).ranges[0]!;
+  assert.equal(`${s.start}-${s.end} gw ${s.gateway}`, '10.244.1.10-10.244.1.20 gw 10.244.1.1');
+  const r = parseConfig({
+    ...base,
+    subnet: undefined,
+    ranges: [
+      [
+        { subnet: '10.9.0.0/24', rangeStart: '10.9.0.100' },
+        { subnet: '10.9.1.0/24', rangeEnd: '10.9.1.50', gateway: '10.9.1.20' },
+      ],
+    ],
+  }).ranges;
+  assert.deepEqual(
+    r.map((x) => `${x.start}-${x.end} gw ${x.gateway}`),
+    ['10.9.0.100-undefined gw 10.9.0.1', 'undefined-10.9.1.50 gw 10.9.1.20'],
+  );
+  // A gateway inside the range is accepted (it is skipped when allocating).
+  const g = parseConfig({ ...base, rangeStart: '10.244.1.1', rangeEnd: '10.244.1.3' }).ranges[0]!;
+  assert.equal(`${g.start}-${g.end}`, '10.244.1.1-10.244.1.3');
+});
+
+test('bad rangeStart/rangeEnd are all listed in one code-7 error with path and value', () => {
+  const { code, msg } = codeOf(() =>
+    parseConfig({
+      ...base,
+      subnet: undefined,
+      rangeStart: '10.9.0.5',
+      ranges: [
+        [
+          { subnet: '10.9.0.0/24', rangeStart: '10.9.0.300', rangeEnd: 7 },
+          { subnet: '10.9.1.0/24', rangeStart: '10.9.2.1' },
+          { subnet: '10.9.3.0/24', rangeEnd: '10.9.3.255' },
+          { subnet: '10.9.4.0/24', rangeStart: '10.9.4.0' },
+          { subnet: '10.9.5.0/24', rangeStart: '10.9.5.20', rangeEnd: '10.9.5.10' },
+          { subnet: '10.9.6.0/24', rangeStart: '10.9.6.1', rangeEnd: '10.9.6.1' },
+        ],
+      ],
+    }),
+  );
+  assert.equal(code, CNI_ERR.INVALID_CONFIG);
+  for (const part of [
+    "rangeStart: '10.9.0.5' goes with subnet",
+    "ranges[0][0].rangeStart: '10.9.0.300' is not an IPv4 address",
+    'ranges[0][0].rangeEnd: 7 is not an IPv4 address',
+    "ranges[0][1].rangeStart: '10.9.2.1' is not a host address of 10.9.1.0/24",
+    "ranges[0][2].rangeEnd: '10.9.3.255' is not a host address of 10.9.3.0/24",
+    "ranges[0][3].rangeStart: '10.9.4.0' is not a host address of 10.9.4.0/24",
+    "ranges[0][4].rangeEnd: '10.9.5.10' is before rangeStart '10.9.5.20'",
+    'ranges[0][5].rangeStart: 10.9.6.1-10.9.6.1 holds no address but the gateway 10.9.6.1',
+  ])
+    assert.ok(msg.includes(part), `${part} missing in: ${msg}`);
+  // The subnet form names the top-level fields.
+  const top = codeOf(() => parseConfig({ ...base, rangeStart: '10.244.2.1', rangeEnd: 'x' })).msg;
+  assert.match(top, /rangeStart: '10\.244\.2\.1' is not a host address of 10\.244\.1\.0\/24/);
+  assert.match(top, /rangeEnd: 'x' is not an IPv4 address/);
+});
+
+test('rangeStart/rangeEnd are known fields (no unknown-field warning)', () => {
+  assert.deepEqual(unknownFields({ ...base, rangeStart: '10.244.1.10', rangeEnd: '10.244.1.20' }), []);
 });

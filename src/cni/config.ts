@@ -1,14 +1,20 @@
 import { isAbsolute } from 'node:path';
-import { gatewayOf } from '../model/ipam.js';
+import { gatewayOf, podCapacity, rangeBounds } from '../model/ipam.js';
 import { ifnameProblem } from '../net/ifname.js';
 import { Cidr, Ip } from '../net/ip.js';
 import { CNI_ERR, CniError } from './errors.js';
 import { type CniDns, type CniVersion, requireSupported } from './version.js';
 
-/** One address range of the network: pods get addresses from `subnet`; `gateway` sits on the bridge. */
+/**
+ * One address range of the network: pods get addresses of `subnet` from `start` to `end` (host-local's
+ * `rangeStart`/`rangeEnd`, inclusive; absent means network + 1 and broadcast - 1); `gateway` sits on the bridge
+ * and is never handed out.
+ */
 export interface PodRange {
   readonly subnet: Cidr;
   readonly gateway: Ip;
+  readonly start?: Ip;
+  readonly end?: Ip;
 }
 
 /** An attachment the runtime still knows (GC's `cni.dev/valid-attachments`). */
@@ -52,6 +58,8 @@ const KNOWN = new Set([
   'type',
   'bridge',
   'subnet',
+  'rangeStart',
+  'rangeEnd',
   'ranges',
   'gateway',
   'isGateway',
@@ -197,23 +205,40 @@ export function parseConfig(raw: Json): NetConf {
   };
 }
 
-/** `subnet` (+ `gateway`) or host-local style `ranges: [[{subnet, gateway}]]` (one range set, IPv4). */
+/**
+ * `subnet` (+ `gateway`, `rangeStart`, `rangeEnd`) or host-local style
+ * `ranges: [[{subnet, gateway?, rangeStart?, rangeEnd?}]]` (one range set, IPv4).
+ */
 function parseRanges(raw: Json, bad: (path: string, msg: string) => void): PodRange[] {
-  const entries: { subnet: unknown; gateway: unknown; path: string }[] = [];
+  const entries: { subnet: unknown; gateway: unknown; start: unknown; end: unknown; path: string }[] = [];
   if (raw.subnet !== undefined && raw.ranges !== undefined)
     bad('subnet', 'give either subnet or ranges, not both');
-  if (raw.subnet !== undefined) entries.push({ subnet: raw.subnet, gateway: raw.gateway, path: '' });
+  if (raw.subnet === undefined)
+    for (const k of ['rangeStart', 'rangeEnd'])
+      if (raw[k] !== undefined)
+        bad(k, `${show(raw[k])} goes with subnet; with ranges, give it inside the range (ranges[0][i].${k})`);
+  if (raw.subnet !== undefined)
+    entries.push({
+      subnet: raw.subnet,
+      gateway: raw.gateway,
+      start: raw.rangeStart,
+      end: raw.rangeEnd,
+      path: '',
+    });
   else if (raw.ranges !== undefined) {
     if (!Array.isArray(raw.ranges) || raw.ranges.length !== 1 || !Array.isArray(raw.ranges[0]))
       bad('ranges', 'must be a list holding one range set, e.g. [[{"subnet": "10.244.1.0/24"}]]');
     else
       (raw.ranges[0] as unknown[]).forEach((r, i) => {
         if (!isObj(r)) bad(`ranges[0][${i}]`, 'must be an object with a subnet');
-        else {
-          for (const k of ['rangeStart', 'rangeEnd'])
-            if (r[k] !== undefined) bad(`ranges[0][${i}].${k}`, 'is not supported; use a smaller subnet');
-          entries.push({ subnet: r.subnet, gateway: r.gateway, path: `ranges[0][${i}].` });
-        }
+        else
+          entries.push({
+            subnet: r.subnet,
+            gateway: r.gateway,
+            start: r.rangeStart,
+            end: r.rangeEnd,
+            path: `ranges[0][${i}].`,
+          });
       });
   } else bad('subnet', 'is required (the node pod subnet, e.g. "10.244.1.0/24"), or give ranges');
 
@@ -242,9 +267,39 @@ function parseRanges(raw: Json, bad: (path: string, msg: string) => void): PodRa
         bad(`${e.path}gateway`, `'${g}' is not a host address of ${subnet}`);
       else gateway = g;
     }
+    const hostIp = (v: unknown, key: string): Ip | null | undefined => {
+      if (v === undefined) return undefined;
+      const ip = typeof v === 'string' ? Ip.tryParse(v) : undefined;
+      if (!ip) bad(`${e.path}${key}`, `${show(v)} is not an IPv4 address`);
+      else if (!subnet.contains(ip) || ip.equals(subnet.network) || ip.equals(subnet.broadcast))
+        bad(`${e.path}${key}`, `'${ip}' is not a host address of ${subnet}`);
+      else return ip;
+      return null;
+    };
+    const start = hostIp(e.start, 'rangeStart');
+    const end = hostIp(e.end, 'rangeEnd');
+    if (start === null || end === null) continue;
+    const range: PodRange = { subnet, gateway, ...(start ? { start } : {}), ...(end ? { end } : {}) };
+    if (start || end) {
+      const b = rangeBounds(range);
+      if (b.last < b.first) {
+        bad(
+          `${e.path}rangeEnd`,
+          `'${Ip.fromNumber(b.last)}' is before rangeStart '${Ip.fromNumber(b.first)}'`,
+        );
+        continue;
+      }
+      if (podCapacity(subnet, range) === 0) {
+        bad(
+          `${e.path}rangeStart`,
+          `${start ?? Ip.fromNumber(b.first)}-${end ?? Ip.fromNumber(b.last)} holds no address but the gateway ${gateway}`,
+        );
+        continue;
+      }
+    }
     const clash = out.find((o) => o.subnet.overlaps(subnet));
     if (clash) bad(`${e.path}subnet`, `'${subnet}' overlaps '${clash.subnet}'`);
-    else out.push({ subnet, gateway });
+    else out.push(range);
   }
   return out;
 }

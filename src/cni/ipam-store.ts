@@ -10,7 +10,7 @@ import {
 import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Ip, nextFreeIp } from '../model/ipam.js';
+import { Ip, nextFreeInRanges } from '../model/ipam.js';
 import { shortHash } from '../net/ifname.js';
 import type { PodRange } from './config.js';
 import { CNI_ERR, CniError } from './errors.js';
@@ -26,6 +26,12 @@ export interface Reservation {
 }
 
 const LAST = 'last_reserved_ip.0';
+
+/** A range as people wrote it: `10.244.1.0/24`, or `10.244.1.10-10.244.1.20 of 10.244.1.0/24`. */
+export const describeRange = (r: PodRange): string =>
+  r.start || r.end
+    ? `${r.start ?? r.subnet.network.add(1)}-${r.end ?? r.subnet.broadcast.add(-1)} of ${r.subnet}`
+    : r.subnet.toString();
 const TMP = '.tmp-';
 const isIpName = (n: string) => /^\d+\.\d+\.\d+\.\d+$/.test(n);
 
@@ -106,25 +112,22 @@ export class IpamStore {
   }
 
   /**
-   * Allocates the next free address after the last one handed out (round-robin across ranges, like
-   * host-local), records it, and returns it. Must run under withLock.
+   * Allocates the next free address after the last one handed out (round-robin across the ranges, like
+   * host-local: only inside each range's rangeStart..rangeEnd, never a gateway), records it, and returns it.
+   * Must run under withLock.
    */
   allocate(ranges: readonly PodRange[], owner: Omit<Reservation, 'ip'>): { ip: Ip; range: PodRange } {
     const used = this.usedIps();
-    for (const r of ranges) used.add(r.gateway.value);
-    const last = this.lastReserved();
-    const at = last ? ranges.findIndex((r) => r.subnet.contains(last)) : -1;
-    const order = at < 0 ? ranges : [...ranges.slice(at), ...ranges.slice(0, at)];
-    for (const [k, range] of order.entries()) {
-      const ip = nextFreeIp(range.subnet, used, k === 0 && at >= 0 ? last : undefined);
-      if (!ip) continue;
-      this.reserve({ ...owner, ip: ip.toString() });
-      this.writeAtomic(LAST, ip.toString());
-      return { ip, range };
+    const found = nextFreeInRanges(ranges, used, this.lastReserved());
+    if (found) {
+      const range = ranges[found.index]!;
+      this.reserve({ ...owner, ip: found.ip.toString() });
+      this.writeAtomic(LAST, found.ip.toString());
+      return { ip: found.ip, range };
     }
     throw new CniError(
       CNI_ERR.RANGE_EXHAUSTED,
-      `no free address in ${ranges.map((r) => r.subnet.toString()).join(', ')} (${used.size - ranges.length} reserved in '${this.dir}')`,
+      `no free address in ${ranges.map(describeRange).join(', ')} (${used.size} reserved in '${this.dir}')`,
     );
   }
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { apply } from '../apply/apply.js';
 import { ApplyError, CommandError } from '../errors.js';
-import { isAlreadyExists, isNotFound } from '../exec/process-runner.js';
+import { isAlreadyExists, isNotFound } from '../exec/kernel-answers.js';
 import type { Runner } from '../exec/runner.js';
 import { podCapacity } from '../model/ipam.js';
 import { Ip } from '../net/ip.js';
@@ -227,7 +227,7 @@ export async function cmdStatus(conf: NetConf, deps: PluginDeps): Promise<void> 
   } catch (e) {
     throw new CniError(CNI_ERR.NOT_AVAILABLE, `not ready: ${(e as Error).message}`);
   }
-  const capacity = conf.ranges.reduce((n, r) => n + podCapacity(r.subnet), 0);
+  const capacity = conf.ranges.reduce((n, r) => n + podCapacity(r.subnet, r), 0);
   const used = store.usedIps().size;
   if (used >= capacity)
     throw new CniError(

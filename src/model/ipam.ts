@@ -9,9 +9,66 @@ import { Cidr, Ip } from '../net/ip.js';
 /** The gateway of a node's pod CIDR: its first address, given to the node's bridge. */
 export const gatewayOf = (podCIDR: Cidr): Ip => podCIDR.network.add(1);
 
-/** Usable pod addresses of a pod CIDR: everything but network, gateway and broadcast. */
-export function podCapacity(podCIDR: Cidr): number {
-  return Math.max(0, podCIDR.size - 3);
+/**
+ * Usable pod addresses of a pod CIDR: everything but network, gateway and broadcast; with `bounds` (a host-local
+ * style range, see PoolRange), only what `rangeStart`..`rangeEnd` holds besides the gateway.
+ */
+export function podCapacity(podCIDR: Cidr, bounds?: Omit<PoolRange, 'subnet'>): number {
+  if (!bounds) return Math.max(0, podCIDR.size - 3);
+  const { first, last, gateway } = rangeBounds({ ...bounds, subnet: podCIDR });
+  if (last < first) return 0;
+  return last - first + 1 - (gateway >= first && gateway <= last ? 1 : 0);
+}
+
+/**
+ * One range of a host-local style range set: pods get addresses from `start` to `end` (inclusive) of `subnet`,
+ * never `gateway`. Defaults as host-local's: start = network + 1, end = broadcast - 1, gateway = network + 1.
+ */
+export interface PoolRange {
+  readonly subnet: Cidr;
+  readonly gateway?: Ip;
+  readonly start?: Ip;
+  readonly end?: Ip;
+}
+
+/** A range's first and last candidate addresses and its gateway, as numbers. */
+export function rangeBounds(r: PoolRange): { first: number; last: number; gateway: number } {
+  return {
+    first: (r.start ?? r.subnet.network.add(1)).value,
+    last: r.end?.value ?? r.subnet.broadcast.value - 1,
+    gateway: (r.gateway ?? gatewayOf(r.subnet)).value,
+  };
+}
+
+/**
+ * The next free address of a range set, host-local's RangeIter: from the address after `after` to the end of its
+ * range, then the following ranges in order (wrapping to the first), then the start of `after`'s own range up to
+ * `after`. Without `after` (or when no range holds it) the search starts at the first range's start. Gateways
+ * are skipped. Returns the address and the index of its range, or undefined when every range is full.
+ */
+export function nextFreeInRanges(
+  ranges: readonly PoolRange[],
+  used: ReadonlySet<number>,
+  after?: Ip,
+): { ip: Ip; index: number } | undefined {
+  const bounds = ranges.map(rangeBounds);
+  const at = after ? bounds.findIndex((b) => after.value >= b.first && after.value <= b.last) : -1;
+  const segments: [lo: number, hi: number, index: number][] = [];
+  if (at < 0) for (const [i, b] of bounds.entries()) segments.push([b.first, b.last, i]);
+  else {
+    const b = bounds[at]!;
+    const a = (after as Ip).value;
+    segments.push([a + 1, b.last, at]);
+    for (let k = 1; k < bounds.length; k++) {
+      const i = (at + k) % bounds.length;
+      segments.push([bounds[i]!.first, bounds[i]!.last, i]);
+    }
+    segments.push([b.first, a, at]);
+  }
+  for (const [lo, hi, index] of segments)
+    for (let v = lo; v <= hi; v++)
+      if (v !== bounds[index]!.gateway && !used.has(v)) return { ip: Ip.fromNumber(v), index };
+  return undefined;
 }
 
 /** Whether `ip` may be given to a pod in `podCIDR`. */
