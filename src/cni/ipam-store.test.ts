@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import { parseConfig } from './config.js';
 import { CNI_ERR, CniError } from './errors.js';
 import { describeRange, IpamStore } from './ipam-store.js';
+import { cmdStatus, type PluginDeps } from './plugin.js';
 
 const root = mkdtempSync(join(tmpdir(), 'podnet-ipam-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -105,4 +106,28 @@ test('describeRange shows the bounds only when the config gave some', () => {
     describeRange(rangesOf({ subnet: '10.244.1.0/24', rangeEnd: '10.244.1.9' })[0]!),
     '10.244.1.1-10.244.1.9 of 10.244.1.0/24',
   );
+});
+
+test('STATUS counts only the usable range: 3 addresses of a /24 reserved is not ready', async () => {
+  const s = storeOf();
+  const conf = parseConfig({
+    cniVersion: '1.1.0',
+    name: 'pn',
+    type: 'podnet',
+    subnet: '10.244.1.0/24',
+    gateway: '10.244.1.11',
+    rangeStart: '10.244.1.10',
+    rangeEnd: '10.244.1.13',
+  });
+  const deps = { store: () => s } as unknown as PluginDeps;
+  await cmdStatus(conf, deps);
+  for (const i of [1, 2]) s.allocate(conf.ranges, owner(i));
+  await cmdStatus(conf, deps);
+  s.allocate(conf.ranges, owner(3));
+  await assert.rejects(cmdStatus(conf, deps), (e) => {
+    assert.ok(e instanceof CniError);
+    assert.equal(e.cniCode, CNI_ERR.NOT_AVAILABLE);
+    assert.match(e.message, /\(3 of 3 reserved\)/);
+    return true;
+  });
 });

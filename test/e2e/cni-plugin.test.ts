@@ -158,6 +158,63 @@ describe('CNI plugin on the real kernel', { skip }, () => {
     assert.deepEqual(reservations(d.ipam, `${NET}m`), []);
   });
 
+  test('rangeStart/rangeEnd: 3 addresses handed out inside the range, the 4th ADD is code 101 and leaves nothing', async () => {
+    const net = `${NET}s`;
+    const ranged = JSON.stringify({
+      ...JSON.parse(conf),
+      name: net,
+      bridge: `${BR.slice(0, 13)}s`,
+      subnet: '10.244.58.0/24',
+      rangeStart: '10.244.58.10',
+      rangeEnd: '10.244.58.12',
+    });
+    const inRange = (a: string) => /^10\.244\.58\.(10|11|12)$/.test(a);
+    const used = [pods[5]!, pods[6]!, pods[7]!];
+    const results = [];
+    for (const [i, ns] of used.entries()) {
+      const add = await invoke(d.plugin, NODE, envFor('ADD', `rng${i}`, ns), ranged);
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+      const ip = add.json!.ips![0]!.address.split('/')[0]!;
+      assert.ok(inRange(ip), `result address ${ip} is inside rangeStart..rangeEnd`);
+      // The kernel agrees: the pod's eth0 holds exactly that address.
+      const addrs = JSON.parse(
+        execFileSync('ip', ['-n', ns, '-4', '-j', 'addr', 'show', 'eth0'], { encoding: 'utf8' }),
+      )[0].addr_info.map((a: { local: string }) => a.local);
+      assert.deepEqual(addrs, [ip]);
+      results.push(add.json);
+    }
+    const got = results.map((r) => r!.ips![0]!.address).sort();
+    assert.deepEqual(got, ['10.244.58.10/24', '10.244.58.11/24', '10.244.58.12/24']);
+    const veths = podnetVeths(NODE).sort();
+    const st = await invoke(d.plugin, NODE, { CNI_COMMAND: 'STATUS' }, ranged);
+    assert.equal(st.json?.code, 50, `STATUS counts only the range: ${st.stdout}`);
+
+    const extra = pods[8]!;
+    const fourth = await invoke(d.plugin, NODE, envFor('ADD', 'rng3', extra), ranged);
+    assert.equal(fourth.code, 1, fourth.stdout);
+    assert.equal(fourth.json!.code, 101, fourth.stdout);
+    assert.match(
+      fourth.json!.msg!,
+      /no free address in 10\.244\.58\.10-10\.244\.58\.12 of 10\.244\.58\.0\/24/,
+    );
+    assert.deepEqual(reservations(d.ipam, net), ['10.244.58.10', '10.244.58.11', '10.244.58.12']);
+    assert.deepEqual(strayFiles(d.ipam, net), []);
+    assert.deepEqual(podnetVeths(NODE).sort(), veths, 'the failed ADD left no host veth');
+    assert.deepEqual(linksIn(extra), ['lo'], 'the failed ADD left nothing in the pod netns');
+
+    for (const [i, ns] of used.entries()) {
+      const prev = JSON.stringify({ ...JSON.parse(ranged), prevResult: results[i] });
+      const del = await invoke(d.plugin, NODE, envFor('DEL', `rng${i}`, ns), prev);
+      assert.equal(del.code, 0, del.stdout);
+    }
+    assert.deepEqual(reservations(d.ipam, net), []);
+    assert.deepEqual(podnetVeths(NODE), []);
+    assert.deepEqual(
+      used.filter((p) => linksIn(p).includes('eth0')),
+      [],
+    );
+  });
+
   test('bin/podnet.js (the CLI entry) acts as the plugin when CNI_COMMAND is set', async () => {
     const entry = join(ROOT, 'bin', 'podnet.js');
     const add = await invoke(entry, NODE, envFor('ADD', 'viacli', pods[3]), conf);
