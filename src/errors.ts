@@ -60,6 +60,21 @@ export class CommandError extends PodnetError {
   }
 }
 
+/**
+ * The kernel refused a netlink request (the CNI plugin's in-process path). `errno` is the kernel's answer;
+ * `request` is the equivalent `ip` command, so the message reads like iproute2's own.
+ */
+export class KernelError extends PodnetError {
+  readonly code = 'KERNEL_REFUSED';
+  constructor(
+    readonly request: string,
+    readonly errno: number,
+    readonly reason: string,
+  ) {
+    super(`${request}: RTNETLINK answers: ${reason}`);
+  }
+}
+
 /** Wraps the CommandError of the step that failed while applying a plan. */
 export class ApplyError extends PodnetError {
   readonly code = 'APPLY_FAILED';

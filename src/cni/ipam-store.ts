@@ -1,4 +1,5 @@
 import {
+  closeSync,
   linkSync,
   mkdirSync,
   readdirSync,
@@ -7,7 +8,6 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ip, nextFreeInRanges } from '../model/ipam.js';
@@ -46,17 +46,24 @@ const isIpName = (n: string) => /^\d+\.\d+\.\d+\.\d+$/.test(n);
  * unlink and needs no lock.
  */
 export class IpamStore {
-  constructor(readonly dir: string) {}
+  /**
+   * @param tryLock binds the lock's abstract socket in-process (the native addon's tryLock: returns an fd, or -1
+   *   when taken); without it the lock is taken through Node's net module, which costs a few ms to load.
+   */
+  constructor(
+    readonly dir: string,
+    private readonly tryLock?: (name: string) => number,
+  ) {}
 
   /** Runs `fn` while holding the store's lock; a lock still busy after `timeoutMs` is code 11. */
   async withLock<T>(fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
     this.ensureDir();
-    const lock = await acquireLock(this.dir, timeoutMs);
+    const unlock = await acquireLock(this.dir, timeoutMs, this.tryLock);
     try {
       this.removeTemporaries();
       return await fn();
     } finally {
-      await new Promise<void>((done) => lock.close(() => done()));
+      await unlock();
     }
   }
 
@@ -204,19 +211,36 @@ export class IpamStore {
  * for a node runs in the node's namespace, where the bridge that the store's addresses belong to lives.
  * Waiters retry with a growing, jittered back-off.
  */
-async function acquireLock(dir: string, timeoutMs: number): Promise<Server> {
-  const name = `\0podnet-ipam:${shortHash(resolve(dir), 24)}`;
+async function acquireLock(
+  dir: string,
+  timeoutMs: number,
+  tryLock?: (name: string) => number,
+): Promise<() => Promise<void>> {
+  const name = `podnet-ipam:${shortHash(resolve(dir), 24)}`;
   const deadline = Date.now() + timeoutMs;
   let wait = 1;
   for (;;) {
-    const server = createServer();
-    const err = await new Promise<NodeJS.ErrnoException | undefined>((done) => {
-      server.once('error', (e) => done(e as NodeJS.ErrnoException));
-      server.listen({ path: name, exclusive: true }, () => done(undefined));
-    });
-    if (!err) {
-      server.unref();
-      return server;
+    let err: NodeJS.ErrnoException | undefined;
+    if (tryLock) {
+      try {
+        const fd = tryLock(name);
+        if (fd >= 0) return async () => closeSync(fd);
+        err = Object.assign(new Error('lock is taken'), { code: 'EADDRINUSE' });
+      } catch (e) {
+        err = e as NodeJS.ErrnoException;
+      }
+    } else {
+      // Loaded only here: the plugin with the native addon never pays for the net module.
+      const { createServer } = await import('node:net');
+      const server = createServer();
+      err = await new Promise<NodeJS.ErrnoException | undefined>((done) => {
+        server.once('error', (e) => done(e as NodeJS.ErrnoException));
+        server.listen({ path: `\0${name}`, exclusive: true }, () => done(undefined));
+      });
+      if (!err) {
+        server.unref();
+        return () => new Promise<void>((done) => server.close(() => done()));
+      }
     }
     if (err.code !== 'EADDRINUSE')
       throw new CniError(CNI_ERR.IO_FAILURE, `cannot take the IPAM lock for '${dir}': ${err.message}`, '', {

@@ -1,27 +1,73 @@
 import { readFileSync } from 'node:fs';
-import { ProcessRunner } from '../exec/process-runner.js';
-import { decodeConfig, parseConfig } from './config.js';
+import { join } from 'node:path';
+import { NetlinkApplier } from '../apply/netlink.js';
+import { loadEmbeddedNative, type NativeKernel } from '../exec/netlink/native.js';
+import type { Runner } from '../exec/runner.js';
+import { decodeConfig, type NetConf, parseConfig } from './config.js';
 import { type CniEnv, parseEnv } from './env.js';
 import { CNI_ERR, CniError } from './errors.js';
-import { isNamespaceFile, linkNames } from './host.js';
-import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type PluginDeps, storeFor } from './plugin.js';
+import { isNamespaceFile, linkNames, writeFully } from './host.js';
+import { IpamStore } from './ipam-store.js';
+import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type PluginDeps } from './plugin.js';
 import { convertResult, isSupported, LATEST, versionInfo } from './version.js';
 
 /**
  * The CNI plugin's entry: CNI_* environment + config on stdin → result or error JSON on stdout (SPEC.md).
  * Loaded by bin/podnet.js when CNI_COMMAND is set, and the entry of the bundled plugin file; it imports no CLI
- * or lab code, so a verb starts quickly.
+ * or lab code, so a verb starts quickly. What is slow to load (child_process, net) is loaded only when a verb
+ * needs it: with the native addon, ADD and DEL need neither.
  */
 
-export const defaultDeps = (): PluginDeps => ({
-  runner: new ProcessRunner(),
-  links: linkNames,
-  isNetns: isNamespaceFile,
-  store: storeFor,
-  ...(process.env.PODNET_CNI_TRACE
-    ? { trace: (note: string) => process.stderr.write(`podnet-cni: ${note}\n`) }
-    : {}),
-});
+/** Spawns through ProcessRunner, loaded on first use. */
+function lazyProcessRunner(): Runner {
+  let runner: Runner | undefined;
+  return {
+    async run(cmd) {
+      runner ??= new (await import('../exec/process-runner.js')).ProcessRunner();
+      return runner.run(cmd);
+    },
+  };
+}
+
+export function defaultDeps(env: NodeJS.ProcessEnv = process.env): PluginDeps {
+  const trace = env.PODNET_CNI_TRACE ? (note: string) => writeFully(2, `podnet-cni: ${note}\n`) : undefined;
+  const runner = lazyProcessRunner();
+  // The native addon lives beside the IPAM data (the bundle carries it; dlopen needs a file). Without it, or
+  // with PODNET_CNI_NO_NETLINK set, every kernel change is an `ip` process, as the printed plan shows.
+  const natives = new Map<string, NativeKernel | undefined>();
+  const nativeFor = (conf: NetConf): NativeKernel | undefined => {
+    if (env.PODNET_CNI_NO_NETLINK) return undefined;
+    if (!natives.has(conf.dataDir)) {
+      let native: NativeKernel | undefined;
+      try {
+        native = loadEmbeddedNative(join(conf.dataDir, '.native'));
+      } catch (e) {
+        writeFully(
+          2,
+          `podnet-cni: in-process netlink unavailable, running ip instead: ${(e as Error).message}\n`,
+        );
+      }
+      trace?.(native ? 'kernel changes in-process over netlink' : 'kernel changes through ip processes');
+      natives.set(conf.dataDir, native);
+    }
+    return natives.get(conf.dataDir);
+  };
+  const appliers = new Map<string, NetlinkApplier | undefined>();
+  return {
+    runner,
+    links: linkNames,
+    isNetns: isNamespaceFile,
+    store: (conf) => new IpamStore(join(conf.dataDir, conf.name), nativeFor(conf)?.tryLock),
+    netlink: (conf) => {
+      if (!appliers.has(conf.dataDir)) {
+        const native = nativeFor(conf);
+        appliers.set(conf.dataDir, native && new NetlinkApplier(native, runner));
+      }
+      return appliers.get(conf.dataDir);
+    },
+    ...(trace ? { trace } : {}),
+  };
+}
 
 /** One invocation, without touching process state: returns what to print and the exit status. */
 export async function runCni(
@@ -96,13 +142,14 @@ export async function main(): Promise<void> {
   const loaded = performance.now();
   const stdin = readStdin();
   if (process.env.PODNET_CNI_TRACE)
-    process.stderr.write(`podnet-cni: stdin read at ${performance.now().toFixed(1)} ms\n`);
+    writeFully(2, `podnet-cni: stdin read at ${performance.now().toFixed(1)} ms\n`);
   const { stdout, exitCode } = await runCni(process.env, stdin);
-  if (stdout) process.stdout.write(stdout);
+  if (stdout) writeFully(1, stdout);
   process.exitCode = exitCode;
   // PODNET_CNI_TRACE=1: where an invocation's time goes (performance.now() counts from process start).
   if (process.env.PODNET_CNI_TRACE)
-    process.stderr.write(
+    writeFully(
+      2,
       `podnet-cni ${process.env.CNI_COMMAND}: node start + code loaded ${loaded.toFixed(1)} ms, verb ${(performance.now() - loaded).toFixed(1)} ms\n`,
     );
   // Exit now rather than let Node tear down: everything is written (stdout/stderr to pipes and files are

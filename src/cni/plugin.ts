@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { apply } from '../apply/apply.js';
+import type { NetlinkApplier } from '../apply/netlink.js';
 import { ApplyError, CommandError } from '../errors.js';
 import { isAlreadyExists, isNotFound } from '../exec/kernel-answers.js';
 import type { Runner } from '../exec/runner.js';
 import { podCapacity } from '../model/ipam.js';
 import { Ip } from '../net/ip.js';
-import { render } from '../render/index.js';
+import type { Plan } from '../plan/ops.js';
 import { ipIn } from '../render/netns.js';
 import type { NetConf } from './config.js';
 import type { CniEnv } from './env.js';
@@ -23,7 +24,26 @@ export interface PluginDeps {
   readonly store: (conf: NetConf) => IpamStore;
   /** Timing notes (PODNET_CNI_TRACE): where a verb spends its time. */
   readonly trace?: (note: string) => void;
+  /**
+   * Applies plans in this process over rtnetlink (the bundled plugin, with its native addon); undefined when
+   * unavailable, and then the plan's `ip` commands run as processes through `runner`.
+   */
+  readonly netlink?: (conf: NetConf) => NetlinkApplier | undefined;
 }
+
+/** Runs a plan in-process over netlink when possible, else as batched `ip` processes: the same ops either way. */
+async function applyPlan(
+  plan: Plan,
+  conf: NetConf,
+  deps: PluginDeps,
+  onPhase?: (title: string, ms: number) => void,
+): Promise<void> {
+  const nl = deps.netlink?.(conf);
+  if (nl) await nl.apply(plan, onPhase);
+  else await apply(plan, deps.runner, { batch: true, ...(onPhase ? { onPhase } : {}) });
+}
+
+const detach = (hostIf: string): Plan => [{ title: 'detach', ops: [planCniDetach(hostIf)] }];
 
 export const storeFor = (conf: NetConf): IpamStore => new IpamStore(join(conf.dataDir, conf.name));
 
@@ -63,7 +83,7 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Prom
     // The bridge is created under the lock, so two first ADDs do not race to create it.
     if (!deps.links().has(conf.bridge)) {
       try {
-        await apply(planCniNode(conf), deps.runner, { batch: true });
+        await applyPlan(planCniNode(conf), conf, deps);
       } catch (e) {
         store.release(a.ip.toString());
         throw kernelError(`cannot set up bridge '${conf.bridge}'`, e);
@@ -80,13 +100,10 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Prom
     pod: owner.podName ?? env.containerId.slice(0, 12),
   });
   try {
-    await apply(plan, deps.runner, {
-      batch: true,
-      onPhase: (title, ms) => deps.trace?.(`${title}: ${ms.toFixed(1)} ms`),
-    });
+    await applyPlan(plan, conf, deps, (title, ms) => deps.trace?.(`${title}: ${ms.toFixed(1)} ms`));
   } catch (e) {
     // Roll back: the veth (both ends, with the pod's address and routes) and the reservation.
-    if (deps.links().has(hostIf)) await deps.runner.run(render(planCniDetach(hostIf))).catch(() => {});
+    if (deps.links().has(hostIf)) await applyPlan(detach(hostIf), conf, deps).catch(() => {});
     store.release(ip.toString());
     const cause = rootCause(e);
     if (e instanceof ApplyError && e.step.startsWith('link.add-veth') && isAlreadyExists(cause))
@@ -134,9 +151,9 @@ export async function cmdDel(env: CniEnv, conf: NetConf, deps: PluginDeps): Prom
   const hostIf = hostIfName(env.containerId, env.ifname);
   if (deps.links().has(hostIf)) {
     try {
-      await deps.runner.run(render(planCniDetach(hostIf)));
+      await applyPlan(detach(hostIf), conf, deps);
     } catch (e) {
-      if (!isNotFound(e)) throw kernelError(`cannot remove veth '${hostIf}'`, e);
+      if (!isNotFound(rootCause(e))) throw kernelError(`cannot remove veth '${hostIf}'`, e);
     }
   }
   deps.store(conf).releaseByOwner(env.containerId, env.ifname, prevIps(conf.prevResult)[0]);
@@ -257,10 +274,10 @@ export async function cmdGc(
   const removed: string[] = [];
   const removeLink = async (name: string) => {
     try {
-      await deps.runner.run(render(planCniDetach(name)));
+      await applyPlan(detach(name), conf, deps);
       removed.push(name);
     } catch (e) {
-      if (!isNotFound(e)) errors.push(`veth '${name}': ${(e as Error).message}`);
+      if (!isNotFound(rootCause(e))) errors.push(`veth '${name}': ${(e as Error).message}`);
     }
   };
   await store.withLock(async () => {

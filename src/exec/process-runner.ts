@@ -156,23 +156,6 @@ export function exec(
   });
 }
 
-/** Kernel answers classified once, here, so no other module matches on error text. */
-export function isNotFound(err: unknown): boolean {
-  return (
-    err instanceof CommandError &&
-    /Cannot find device|No such file or directory|does not exist|No such process|not found/i.test(err.stderr)
-  );
-}
-
-export function isAlreadyExists(err: unknown): boolean {
-  return err instanceof CommandError && /File exists|already exists/i.test(err.stderr);
-}
-
-/** `conntrack -D` found nothing to delete (exit 1): for a sync that only wants the entries gone, success. */
-export function isNothingToDelete(err: unknown): boolean {
-  return err instanceof CommandError && /0 flow entries have been deleted/.test(err.stderr);
-}
-
 /**
  * A long-lived child speaking one JSON line per request and one per answer (assets/nft-session.py: a
  * libnftables context inside a node's namespace). For the paths where starting a process per change would
@@ -227,3 +210,5 @@ export class LineSession {
     this.child.kill('SIGKILL');
   }
 }
+
+export { isAlreadyExists, isNotFound, isNothingToDelete } from './kernel-answers.js';

@@ -1,0 +1,127 @@
+/*
+ * podnet's kernel doorway for the CNI plugin: the two things Node.js cannot do by itself.
+ *
+ *   routeSocket(nsFd)  a NETLINK_ROUTE socket bound to the network namespace `nsFd` refers to (-1: our own).
+ *                      The calling thread enters that namespace only for the socket(2) call and returns at
+ *                      once; a netlink socket stays in the namespace it was created in, so every message sent
+ *                      on it acts there. Other threads of the process never change namespace.
+ *   tryLock(name)      binds an abstract unix socket of that name: a lock the kernel drops when the holder
+ *                      exits, even by SIGKILL. Returns the fd, or -1 when someone else holds it.
+ *
+ * Messages themselves are built and parsed in TypeScript (src/exec/netlink/) and written/read on the returned
+ * fd with plain write(2)/read(2). Only the C ABI of Node-API is used (node_api.h), so the addon loads on any
+ * Node.js of the same platform.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <stddef.h>
+#include <node_api.h>
+
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  char code[32];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  snprintf(code, sizeof code, "ERRNO_%d", err);
+  napi_throw_error(env, code, msg);
+  return NULL;
+}
+
+static int arg_int(napi_env env, napi_callback_info info, int32_t *out) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return -1;
+  return napi_get_value_int32(env, argv[0], out) == napi_ok ? 0 : -1;
+}
+
+static napi_value int_value(napi_env env, int v) {
+  napi_value r;
+  napi_create_int32(env, v, &r);
+  return r;
+}
+
+static napi_value route_socket(napi_env env, napi_callback_info info) {
+  int32_t ns_fd;
+  if (arg_int(env, info, &ns_fd) != 0) {
+    napi_throw_type_error(env, NULL, "routeSocket(nsFd): nsFd must be a number (-1 for our own namespace)");
+    return NULL;
+  }
+  int home = -1;
+  if (ns_fd >= 0) {
+    home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (home < 0) return throw_errno(env, "open /proc/thread-self/ns/net", errno);
+    if (setns(ns_fd, CLONE_NEWNET) != 0) {
+      int e = errno;
+      close(home);
+      return throw_errno(env, "setns (not a network namespace?)", e);
+    }
+  }
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int e = errno;
+  if (home >= 0) {
+    /* Going home cannot fail for a namespace we were in a moment ago; if it did, this thread would act in
+     * the wrong namespace from now on, so stop the process rather than continue. */
+    if (setns(home, CLONE_NEWNET) != 0) abort();
+    close(home);
+  }
+  if (fd < 0) return throw_errno(env, "socket(AF_NETLINK)", e);
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  /* The kernel answers every request at once; a read that waits this long means something is wrong. */
+  struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return int_value(env, fd);
+}
+
+static napi_value try_lock(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char name[100];
+  size_t len = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok || len == 0 ||
+      len >= sizeof(((struct sockaddr_un *)0)->sun_path) - 1) {
+    napi_throw_type_error(env, NULL, "tryLock(name): name must be a string of 1 to 100 bytes");
+    return NULL;
+  }
+  /* SOCK_STREAM, like the lock Node's net module takes without the addon: the two exclude each other. */
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket(AF_UNIX)", errno);
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  memcpy(sa.sun_path + 1, name, len); /* sun_path[0] = 0: the abstract namespace, nothing on disk */
+  if (bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) != 0) {
+    int e = errno;
+    close(fd);
+    if (e == EADDRINUSE) return int_value(env, -1);
+    return throw_errno(env, "bind (lock)", e);
+  }
+  return int_value(env, fd);
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "routeSocket", NAPI_AUTO_LENGTH, route_socket, NULL, &fn);
+  napi_set_named_property(env, exports, "routeSocket", fn);
+  napi_create_function(env, "tryLock", NAPI_AUTO_LENGTH, try_lock, NULL, &fn);
+  napi_set_named_property(env, exports, "tryLock", fn);
+  return exports;
+}

@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UnsupportedError } from '../../errors.js';
+import { exec } from '../process-runner.js';
+
+/** native/netlink.c in the checkout (this file is dist/src/exec/netlink/build.js once built). */
+export const ADDON_SOURCE = fileURLToPath(new URL('../../../../native/netlink.c', import.meta.url));
+
+/** Where node_api.h is: the pinned node-api-headers package, else the headers installed with Node itself. */
+function nodeApiIncludeDir(): string {
+  try {
+    const pkg = createRequire(import.meta.url).resolve('node-api-headers/package.json');
+    return join(dirname(pkg), 'include');
+  } catch {
+    const beside = join(dirname(process.execPath), '..', 'include', 'node');
+    if (existsSync(join(beside, 'node_api.h'))) return beside;
+    throw new UnsupportedError(
+      'cannot find node_api.h: run npm install (the pinned node-api-headers dev dependency provides it)',
+    );
+  }
+}
+
+/**
+ * Compiles native/netlink.c with the system C compiler into a Node-API addon and returns its bytes and content
+ * hash. Throws UnsupportedError naming what is missing (cc, headers) and the compiler's own words.
+ */
+export async function compileNetlinkAddon(): Promise<{ bytes: Buffer; sha: string }> {
+  const include = nodeApiIncludeDir();
+  const dir = mkdtempSync(join(tmpdir(), 'podnet-addon-'));
+  try {
+    const out = join(dir, 'netlink.node');
+    const cc = process.env.CC || 'cc';
+    const r = await exec([
+      cc,
+      '-O2',
+      '-Wall',
+      '-shared',
+      '-fPIC',
+      '-s',
+      '-I',
+      include,
+      '-o',
+      out,
+      ADDON_SOURCE,
+    ]);
+    if (r.exitCode !== 0)
+      throw new UnsupportedError(
+        `cannot compile ${ADDON_SOURCE} with '${cc}' (install gcc and libc6-dev): ${r.stderr.trim() || `exit ${r.exitCode}`}`,
+      );
+    const bytes = readFileSync(out);
+    return { bytes, sha: createHash('sha256').update(bytes).digest('hex').slice(0, 16) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

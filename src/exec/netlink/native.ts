@@ -1,0 +1,39 @@
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** What native/netlink.c gives Node.js: the two system calls it cannot make itself. */
+export interface NativeKernel {
+  /** A NETLINK_ROUTE socket in the namespace `nsFd` refers to (-1: our own); returns its fd. */
+  routeSocket(nsFd: number): number;
+  /** Binds the abstract unix socket `name` (a lock the kernel drops when we die); -1 when it is taken. */
+  tryLock(name: string): number;
+}
+
+/** The compiled addon, embedded by `podnet cni install` (esbuild `define`); absent in the unbundled build. */
+declare const __PODNET_NETLINK_ADDON__: { readonly base64: string; readonly sha: string } | undefined;
+
+/** Loads a compiled addon file. */
+export function loadNativeFile(path: string): NativeKernel {
+  const mod = { exports: {} as NativeKernel };
+  process.dlopen(mod, path);
+  return mod.exports;
+}
+
+/**
+ * The addon embedded in the bundled plugin, written once to `cacheDir` under its content hash (dlopen needs a
+ * file) and loaded from there. Undefined when this build has none (then callers run `ip` instead).
+ * `PODNET_NETLINK_ADDON` names a compiled file to use instead (the unbundled build, tests).
+ */
+export function loadEmbeddedNative(cacheDir: string): NativeKernel | undefined {
+  const file = process.env.PODNET_NETLINK_ADDON;
+  if (file) return loadNativeFile(file);
+  if (typeof __PODNET_NETLINK_ADDON__ === 'undefined') return undefined;
+  const path = join(cacheDir, `netlink-${__PODNET_NETLINK_ADDON__.sha}.node`);
+  if (!existsSync(path)) {
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    const tmp = `${path}.tmp-${process.pid}`;
+    writeFileSync(tmp, Buffer.from(__PODNET_NETLINK_ADDON__.base64, 'base64'), { mode: 0o700 });
+    renameSync(tmp, path);
+  }
+  return loadNativeFile(path);
+}
