@@ -1,7 +1,6 @@
 import { ApplyError, KernelError } from '../errors.js';
 import {
   type Attr,
-  encodeAttrs,
   IFA,
   IFF_UP,
   IFLA,
@@ -9,6 +8,7 @@ import {
   IFLA_INFO,
   ifaddrmsg,
   ifinfomsg,
+  ifinfoWithAttrs,
   ipv4,
   mac,
   NLM_F,
@@ -53,7 +53,7 @@ export class NetlinkApplier {
     const total = plan.reduce((n, p) => n + p.ops.length, 0);
     let index = 0;
     for (const phase of plan) {
-      const started = performance.now();
+      const started = onPhase ? process.uptime() * 1000 : 0;
       for (const op of phase.ops) {
         try {
           if (!this.applyOp(op)) await this.fallback.run(render(op));
@@ -62,7 +62,7 @@ export class NetlinkApplier {
         }
         index++;
       }
-      onPhase?.(phase.title, performance.now() - started);
+      onPhase?.(phase.title, process.uptime() * 1000 - started);
     }
   }
 
@@ -72,7 +72,7 @@ export class NetlinkApplier {
     const what = () => render(op).argv.join(' ');
     switch (op.kind) {
       case 'link.add-bridge':
-        this.socket(op.netns).request(what(), RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL, ifinfomsg(), [
+        this.socket(op.netns).request(what, RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL, ifinfomsg(), [
           str(IFLA.IFNAME, op.name),
           ...(op.mac ? [mac(IFLA.ADDRESS, op.mac)] : []),
           ...(op.mtu ? [u32(IFLA.MTU, op.mtu)] : []),
@@ -83,16 +83,13 @@ export class NetlinkApplier {
         const mtu = op.mtu ? [u32(IFLA.MTU, op.mtu)] : [];
         const add = (peerNsFd?: number) => {
           // VETH_INFO_PEER is an ifinfomsg followed by the peer's attributes (linux/veth.h).
-          const peer = Buffer.concat([
-            ifinfomsg(),
-            encodeAttrs([
-              str(IFLA.IFNAME, op.peer),
-              ...(op.peerMac ? [mac(IFLA.ADDRESS, op.peerMac)] : []),
-              ...mtu,
-              ...(peerNsFd !== undefined ? [u32(IFLA.NET_NS_FD, peerNsFd)] : []),
-            ]),
+          const peer = ifinfoWithAttrs([
+            str(IFLA.IFNAME, op.peer),
+            ...(op.peerMac ? [mac(IFLA.ADDRESS, op.peerMac)] : []),
+            ...mtu,
+            ...(peerNsFd !== undefined ? [u32(IFLA.NET_NS_FD, peerNsFd)] : []),
           ]);
-          this.socket(op.netns).request(what(), RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL, ifinfomsg(), [
+          this.socket(op.netns).request(what, RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL, ifinfomsg(), [
             str(IFLA.IFNAME, op.name),
             ...mtu,
             nested(IFLA.LINKINFO, [
@@ -111,14 +108,14 @@ export class NetlinkApplier {
         if (op.master) attrs.push(u32(IFLA.MASTER, this.index(s, op.master, what)));
         if (op.mtu) attrs.push(u32(IFLA.MTU, op.mtu));
         const flags = op.up === undefined ? {} : { flags: op.up ? IFF_UP : 0, change: IFF_UP };
-        s.request(what(), RTM.NEWLINK, 0, ifinfomsg(flags), attrs);
+        s.request(what, RTM.NEWLINK, 0, ifinfomsg(flags), attrs);
         return true;
       }
       case 'link.del':
-        this.socket(op.netns).request(what(), RTM.DELLINK, 0, ifinfomsg(), [str(IFLA.IFNAME, op.name)]);
+        this.socket(op.netns).request(what, RTM.DELLINK, 0, ifinfomsg(), [str(IFLA.IFNAME, op.name)]);
         return true;
       case 'bridge.port':
-        this.socket(op.netns).request(what(), RTM.NEWLINK, 0, ifinfomsg(), [
+        this.socket(op.netns).request(what, RTM.NEWLINK, 0, ifinfomsg(), [
           str(IFLA.IFNAME, op.dev),
           nested(IFLA.LINKINFO, [
             str(IFLA_INFO.SLAVE_KIND, 'bridge'),
@@ -130,7 +127,7 @@ export class NetlinkApplier {
         const s = this.socket(op.netns);
         const [ip, prefix] = splitCidr(op.cidr);
         s.request(
-          what(),
+          what,
           RTM.NEWADDR,
           NLM_F.CREATE | NLM_F.REPLACE,
           ifaddrmsg(prefix, this.index(s, op.dev, what)),
@@ -153,7 +150,7 @@ export class NetlinkApplier {
           scope: op.via ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK,
           flags: op.onlink ? RTNH_F_ONLINK : 0,
         });
-        s.request(what(), RTM.NEWROUTE, NLM_F.CREATE | NLM_F.REPLACE, header, attrs);
+        s.request(what, RTM.NEWROUTE, NLM_F.CREATE | NLM_F.REPLACE, header, attrs);
         return true;
       }
       case 'sysctl.set':
@@ -164,6 +161,11 @@ export class NetlinkApplier {
       default:
         return false;
     }
+  }
+
+  /** Whether namespace `ns` has a link called `name` (one GETLINK; no listing of every link). */
+  hasLink(ns: Netns, name: string): boolean {
+    return this.socket(ns).linkIndex(name) !== undefined;
   }
 
   close(): void {

@@ -4,9 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, UnsupportedError } from '../errors.js';
 import { compileNetlinkAddon } from '../exec/netlink/build.js';
-import { ifnameProblem } from '../net/ifname.js';
+import { ifnameProblem, shortHash } from '../net/ifname.js';
 import { Cidr } from '../net/ip.js';
 import { DEFAULTS, NAME_RE } from './config.js';
+import { loaderSource } from './loader.js';
 
 /** Options of `podnet cni install`. */
 export interface InstallOptions {
@@ -48,9 +49,13 @@ export function conflistFor(o: InstallOptions): object {
   };
 }
 
+/** Where the installed plugin keeps V8's code cache of itself (see loader.ts). */
+export const CODE_CACHE_DIR = '/run/podnet';
+
 /**
- * Bundles the plugin (src/cni/main and what it imports) into one self-contained CommonJS file with esbuild:
- * no node_modules and no dist/ at run time, one file to read and compile per invocation.
+ * Bundles the plugin (src/cni/main and what it imports) into one self-contained file with esbuild: no
+ * node_modules and no dist/ at run time. The bundle travels inside a small loader that compiles it with V8's
+ * code cache (loader.ts), and carries the native netlink addon when a C compiler was available.
  */
 export async function bundlePlugin(outfile: string): Promise<{ netlink: boolean; warning?: string }> {
   let esbuild: typeof import('esbuild');
@@ -74,7 +79,7 @@ export async function bundlePlugin(outfile: string): Promise<{ netlink: boolean;
   const here = dirname(fileURLToPath(import.meta.url));
   const tmp = `${outfile}.tmp-${process.pid}`;
   mkdirSync(dirname(outfile), { recursive: true });
-  await esbuild.build({
+  const built = await esbuild.build({
     stdin: { contents: "import { main } from './main.js';\nmain();\n", resolveDir: here, loader: 'js' },
     bundle: true,
     platform: 'node',
@@ -94,14 +99,17 @@ export async function bundlePlugin(outfile: string): Promise<{ netlink: boolean;
           }
         : {}),
     },
-    banner: {
-      // The node that ran `install`, by absolute path: runtimes may exec plugins with a minimal PATH, and
-      // `#!/usr/bin/env node` would also walk PATH on every invocation.
-      js: `#!${process.execPath}\n// podnet CNI plugin (bundled by \`podnet cni install\`; see docs/cni.md)\nconst __podnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;`,
-    },
-    outfile: tmp,
+    banner: { js: "const __podnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    write: false,
     logLevel: 'silent',
   });
+  const code = built.outputFiles[0]!.text;
+  // The node that ran `install`, by absolute path: runtimes may exec plugins with a minimal PATH, and
+  // `#!/usr/bin/env node` would also walk PATH on every invocation.
+  writeFileSync(
+    tmp,
+    loaderSource({ nodePath: process.execPath, code, sha: shortHash(code, 16), cacheDir: CODE_CACHE_DIR }),
+  );
   chmodSync(tmp, 0o755);
   renameSync(tmp, outfile);
   return { netlink: addon !== undefined, ...(warning ? { warning } : {}) };

@@ -9,7 +9,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Ip, nextFreeInRanges } from '../model/ipam.js';
 import { shortHash } from '../net/ifname.js';
 import type { PodRange } from './config.js';
@@ -203,6 +202,9 @@ export class IpamStore {
   }
 }
 
+/** A pause between lock attempts (node:timers/promises would load streams and AbortController for this). */
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+
 /**
  * The IPAM lock: an abstract unix socket (`\0podnet-ipam:<hash of the store path>`). bind() of a name that is
  * bound fails with EADDRINUSE, and the kernel unbinds it the moment the holder's socket closes, which includes
@@ -231,7 +233,7 @@ async function acquireLock(
       }
     } else {
       // Loaded only here: the plugin with the native addon never pays for the net module.
-      const { createServer } = await import('node:net');
+      const { createServer } = process.getBuiltinModule('node:net');
       const server = createServer();
       err = await new Promise<NodeJS.ErrnoException | undefined>((done) => {
         server.once('error', (e) => done(e as NodeJS.ErrnoException));

@@ -30,7 +30,9 @@ function lazyProcessRunner(): Runner {
 }
 
 export function defaultDeps(env: NodeJS.ProcessEnv = process.env): PluginDeps {
-  const trace = env.PODNET_CNI_TRACE ? (note: string) => writeFully(2, `podnet-cni: ${note}\n`) : undefined;
+  const trace = env.PODNET_CNI_TRACE
+    ? (note: string) => writeFully(2, `podnet-cni: ${(process.uptime() * 1000).toFixed(1)} ms: ${note}\n`)
+    : undefined;
   const runner = lazyProcessRunner();
   // The native addon lives beside the IPAM data (the bundle carries it; dlopen needs a file). Without it, or
   // with PODNET_CNI_NO_NETLINK set, every kernel change is an `ip` process, as the printed plan shows.
@@ -139,19 +141,21 @@ function readStdin(): string {
 export async function main(): Promise<void> {
   // Runtimes may exec plugins with an empty PATH; the plugin runs ip and nsenter.
   process.env.PATH ||= '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-  const loaded = performance.now();
+  // process.uptime(), not performance.now(): the first use of `performance` loads perf_hooks (a few ms).
+  const sinceStart = () => process.uptime() * 1000;
+  const loaded = sinceStart();
   const stdin = readStdin();
-  if (process.env.PODNET_CNI_TRACE)
-    writeFully(2, `podnet-cni: stdin read at ${performance.now().toFixed(1)} ms\n`);
+  const trace = process.env.PODNET_CNI_TRACE
+    ? (note: string) => writeFully(2, `podnet-cni: ${sinceStart().toFixed(1)} ms: ${note}\n`)
+    : undefined;
+  trace?.(`code loaded at ${loaded.toFixed(1)} ms; stdin read`);
   const { stdout, exitCode } = await runCni(process.env, stdin);
   if (stdout) writeFully(1, stdout);
   process.exitCode = exitCode;
-  // PODNET_CNI_TRACE=1: where an invocation's time goes (performance.now() counts from process start).
-  if (process.env.PODNET_CNI_TRACE)
-    writeFully(
-      2,
-      `podnet-cni ${process.env.CNI_COMMAND}: node start + code loaded ${loaded.toFixed(1)} ms, verb ${(performance.now() - loaded).toFixed(1)} ms\n`,
-    );
+  // PODNET_CNI_TRACE=1: where an invocation's time goes (process.uptime() counts from process start).
+  trace?.(
+    `${process.env.CNI_COMMAND} answered: ${(sinceStart() - loaded).toFixed(1)} ms after the code was loaded`,
+  );
   // Exit now rather than let Node tear down: everything is written (stdout/stderr to pipes and files are
   // synchronous on Linux) and no handle is left that matters; this saves the teardown on every invocation.
   process.exit(exitCode);

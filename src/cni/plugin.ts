@@ -6,7 +6,7 @@ import { isAlreadyExists, isNotFound } from '../exec/kernel-answers.js';
 import type { Runner } from '../exec/runner.js';
 import { podCapacity } from '../model/ipam.js';
 import { Ip } from '../net/ip.js';
-import type { Plan } from '../plan/ops.js';
+import { HOST, type Plan } from '../plan/ops.js';
 import { ipIn } from '../render/netns.js';
 import type { NetConf } from './config.js';
 import type { CniEnv } from './env.js';
@@ -22,7 +22,7 @@ export interface PluginDeps {
   readonly links: () => Set<string>;
   readonly isNetns: (path: string) => boolean;
   readonly store: (conf: NetConf) => IpamStore;
-  /** Timing notes (PODNET_CNI_TRACE): where a verb spends its time. */
+  /** Timing notes (PODNET_CNI_TRACE): where a verb spends its time; each is printed with the time since start. */
   readonly trace?: (note: string) => void;
   /**
    * Applies plans in this process over rtnetlink (the bundled plugin, with its native addon); undefined when
@@ -43,6 +43,12 @@ async function applyPlan(
   else await apply(plan, deps.runner, { batch: true, ...(onPhase ? { onPhase } : {}) });
 }
 
+/** Whether the node namespace has a link by that name: one netlink request, or a read of /proc/net/dev. */
+function hasLink(conf: NetConf, deps: PluginDeps, name: string): boolean {
+  const nl = deps.netlink?.(conf);
+  return nl ? nl.hasLink(HOST, name) : deps.links().has(name);
+}
+
 const detach = (hostIf: string): Plan => [{ title: 'detach', ops: [planCniDetach(hostIf)] }];
 
 export const storeFor = (conf: NetConf): IpamStore => new IpamStore(join(conf.dataDir, conf.name));
@@ -55,14 +61,14 @@ const rootCause = (err: unknown): unknown => (err instanceof ApplyError ? err.ca
 
 /** ADD: reserve an address, make sure the bridge exists, attach the pod; undo everything on failure. */
 export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Promise<CniResult> {
-  deps.trace?.(`ADD starts at ${performance.now().toFixed(1)} ms`);
+  deps.trace?.('ADD starts');
   if (!deps.isNetns(env.netns))
     throw new CniError(
       CNI_ERR.INVALID_ENV,
       `CNI_NETNS '${env.netns}' is not a network namespace file (not on nsfs)`,
     );
   const hostIf = hostIfName(env.containerId, env.ifname);
-  if (deps.links().has(hostIf))
+  if (hasLink(conf, deps, hostIf))
     throw new CniError(
       CNI_ERR.INTERFACE_EXISTS,
       `attachment ${env.containerId}/${env.ifname} already exists (host veth '${hostIf}' is present); DEL it first`,
@@ -75,13 +81,13 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Prom
     ...(env.args.get('K8S_POD_NAME') ? { podName: env.args.get('K8S_POD_NAME') } : {}),
     ...(env.args.get('K8S_POD_UID') ? { podUid: env.args.get('K8S_POD_UID') } : {}),
   };
-  const t0 = performance.now();
-  deps.trace?.(`checks done at ${t0.toFixed(1)} ms`);
+  deps.trace?.('checks done');
   const { ip, range } = await store.withLock(async () => {
-    deps.trace?.(`lock acquired after ${(performance.now() - t0).toFixed(1)} ms`);
+    deps.trace?.('lock acquired');
     const a = store.allocate(conf.ranges, owner);
+    deps.trace?.(`reserved ${a.ip}`);
     // The bridge is created under the lock, so two first ADDs do not race to create it.
-    if (!deps.links().has(conf.bridge)) {
+    if (!hasLink(conf, deps, conf.bridge)) {
       try {
         await applyPlan(planCniNode(conf), conf, deps);
       } catch (e) {
@@ -99,11 +105,12 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Prom
     range,
     pod: owner.podName ?? env.containerId.slice(0, 12),
   });
+  deps.trace?.('lock released, attachment planned');
   try {
-    await applyPlan(plan, conf, deps, (title, ms) => deps.trace?.(`${title}: ${ms.toFixed(1)} ms`));
+    await applyPlan(plan, conf, deps, (title, ms) => deps.trace?.(`${title} applied in ${ms.toFixed(1)} ms`));
   } catch (e) {
     // Roll back: the veth (both ends, with the pod's address and routes) and the reservation.
-    if (deps.links().has(hostIf)) await applyPlan(detach(hostIf), conf, deps).catch(() => {});
+    if (hasLink(conf, deps, hostIf)) await applyPlan(detach(hostIf), conf, deps).catch(() => {});
     store.release(ip.toString());
     const cause = rootCause(e);
     if (e instanceof ApplyError && e.step.startsWith('link.add-veth') && isAlreadyExists(cause))
@@ -149,7 +156,7 @@ function prevIps(prev: unknown): string[] {
  */
 export async function cmdDel(env: CniEnv, conf: NetConf, deps: PluginDeps): Promise<void> {
   const hostIf = hostIfName(env.containerId, env.ifname);
-  if (deps.links().has(hostIf)) {
+  if (hasLink(conf, deps, hostIf)) {
     try {
       await applyPlan(detach(hostIf), conf, deps);
     } catch (e) {
@@ -182,8 +189,8 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, deps: PluginDeps): Pr
     );
   const problems: string[] = [];
   const hostIf = hostIfName(env.containerId, env.ifname);
-  if (!deps.links().has(hostIf)) problems.push(`host veth '${hostIf}' is missing`);
-  if (!deps.links().has(conf.bridge)) problems.push(`bridge '${conf.bridge}' is missing`);
+  if (!hasLink(conf, deps, hostIf)) problems.push(`host veth '${hostIf}' is missing`);
+  if (!hasLink(conf, deps, conf.bridge)) problems.push(`bridge '${conf.bridge}' is missing`);
 
   const wanted = prevIps(prev);
   if (wanted.length === 0) problems.push('prevResult lists no IPv4 address');
@@ -290,10 +297,10 @@ export async function cmdGc(
       }
       if (r.containerId) {
         const hostIf = hostIfName(r.containerId, r.ifname);
-        if (deps.links().has(hostIf)) await removeLink(hostIf);
+        if (hasLink(conf, deps, hostIf)) await removeLink(hostIf);
       }
     }
-    if (deps.links().has(conf.bridge)) {
+    if (hasLink(conf, deps, conf.bridge)) {
       try {
         const out = await deps.runner.run({
           argv: ipIn({ kind: 'host' }, '-j', 'link', 'show', 'master', conf.bridge),

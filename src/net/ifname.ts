@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 
 /** Linux limits interface names to IFNAMSIZ - 1 = 15 bytes. */
 export const IFNAMSIZ_MAX = 15;
@@ -17,7 +17,7 @@ export function ifnameProblem(name: string): string | undefined {
 
 /** First `n` hex characters of sha256(text): stable, collision-resistant short ids for kernel object names. */
 export function shortHash(text: string, n = 8): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, n);
+  return sha256Hex(text).slice(0, n);
 }
 
 /**

@@ -76,16 +76,33 @@ export function mac(type: number, text: string): Attr {
 }
 export const nested = (type: number, attrs: readonly Attr[]): Attr => ({ type, value: attrs });
 
-export function encodeAttrs(attrs: readonly Attr[]): Buffer {
-  const parts: Buffer[] = [];
+/** Bytes an attribute list takes on the wire (each attribute: 4-byte header + payload, padded to 4). */
+function attrsLength(attrs: readonly Attr[]): number {
+  let n = 0;
+  for (const a of attrs)
+    n += 4 + align4(Buffer.isBuffer(a.value) ? a.value.length : attrsLength(a.value as readonly Attr[]));
+  return n;
+}
+
+/** Writes attributes into `buf` at `at` (zero-filled, long enough); returns the end. One allocation per message. */
+function writeAttrs(buf: Buffer, at: number, attrs: readonly Attr[]): number {
   for (const a of attrs) {
-    const payload = Buffer.isBuffer(a.value) ? a.value : encodeAttrs(a.value as readonly Attr[]);
-    const head = Buffer.alloc(4);
-    head.writeUInt16LE(4 + payload.length, 0);
-    head.writeUInt16LE(a.type, 2);
-    parts.push(head, payload, Buffer.alloc(align4(payload.length) - payload.length));
+    const start = at;
+    if (Buffer.isBuffer(a.value)) {
+      a.value.copy(buf, start + 4);
+      at = start + 4 + a.value.length;
+    } else at = writeAttrs(buf, start + 4, a.value as readonly Attr[]);
+    buf.writeUInt16LE(at - start, start);
+    buf.writeUInt16LE(a.type, start + 2);
+    at = align4(at);
   }
-  return Buffer.concat(parts);
+  return at;
+}
+
+export function encodeAttrs(attrs: readonly Attr[]): Buffer {
+  const buf = Buffer.alloc(attrsLength(attrs));
+  writeAttrs(buf, 0, attrs);
+  return buf;
 }
 
 /** struct ifinfomsg (16 bytes). */
@@ -96,6 +113,13 @@ export function ifinfomsg(o: { index?: number; flags?: number; change?: number }
   b.writeUInt32LE(o.flags ?? 0, 8);
   b.writeUInt32LE(o.change ?? 0, 12);
   return b;
+}
+
+/** An ifinfomsg followed by attributes: the payload of VETH_INFO_PEER (linux/veth.h). */
+export function ifinfoWithAttrs(attrs: readonly Attr[]): Buffer {
+  const buf = Buffer.alloc(16 + attrsLength(attrs));
+  writeAttrs(buf, 16, attrs);
+  return buf;
 }
 
 /** struct ifaddrmsg (8 bytes), IPv4. */
@@ -128,18 +152,14 @@ export function encodeMessage(
   header: Buffer,
   attrs: readonly Attr[] = [],
 ): Buffer {
-  const body = Buffer.concat([
-    header,
-    Buffer.alloc(align4(header.length) - header.length),
-    encodeAttrs(attrs),
-  ]);
-  const h = Buffer.alloc(16);
-  h.writeUInt32LE(16 + body.length, 0);
-  h.writeUInt16LE(type, 4);
-  h.writeUInt16LE(flags, 6);
-  h.writeUInt32LE(seq, 8);
-  h.writeUInt32LE(0, 12); // port id: the kernel fills in ours
-  return Buffer.concat([h, body]);
+  const buf = Buffer.alloc(16 + align4(header.length) + attrsLength(attrs));
+  buf.writeUInt32LE(buf.length, 0);
+  buf.writeUInt16LE(type, 4);
+  buf.writeUInt16LE(flags, 6);
+  buf.writeUInt32LE(seq, 8); // bytes 12..15, the port id, stay 0: the kernel fills in ours
+  header.copy(buf, 16);
+  writeAttrs(buf, 16 + align4(header.length), attrs);
+  return buf;
 }
 
 export interface Message {

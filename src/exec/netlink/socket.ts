@@ -63,7 +63,13 @@ export class RouteSocket {
    * Sends one request and returns the answers that came before the acknowledgement (the link a GETLINK asked
    * for). A refusal throws KernelError naming `what` (the equivalent command) and the kernel's reason.
    */
-  request(what: string, type: number, flags: number, header: Buffer, attrs: readonly Attr[] = []): Message[] {
+  request(
+    what: string | (() => string),
+    type: number,
+    flags: number,
+    header: Buffer,
+    attrs: readonly Attr[] = [],
+  ): Message[] {
     this.seq = (this.seq + 1) >>> 0;
     const seq = this.seq;
     writeSync(this.fd, encodeMessage(type, NLM_F.REQUEST | NLM_F.ACK | flags, seq, header, attrs));
@@ -75,7 +81,11 @@ export class RouteSocket {
         if (m.type === NLMSG.ERROR) {
           const { errno, extack } = decodeError(m);
           if (errno === 0) return answers;
-          throw new KernelError(what, errno, extack ? `${reasonOf(errno)} (${extack})` : reasonOf(errno));
+          throw new KernelError(
+            typeof what === 'string' ? what : what(),
+            errno,
+            extack ? `${reasonOf(errno)} (${extack})` : reasonOf(errno),
+          );
         }
         if (m.type === NLMSG.DONE) return answers;
         answers.push({ ...m, payload: Buffer.from(m.payload) }); // copied: the read buffer is reused

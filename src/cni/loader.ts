@@ -1,0 +1,36 @@
+/**
+ * The installed plugin file: a few lines of loader around the bundled plugin code, which travels as one string
+ * literal. The loader compiles that string with V8's code cache when one exists, and writes the cache after the
+ * first run (it then holds every function that run compiled). Node.js 20 has no compile cache of its own, and
+ * compiling the plugin on every invocation cost a third of an ADD's own time. The cache is plain data in a
+ * root-only directory on tmpfs (`/run/podnet`), keyed by a hash of the code and by verb; V8 rejects a cache made by another
+ * Node.js version or for other code, and the loader then compiles as usual and writes a fresh one.
+ */
+export function loaderSource(o: { nodePath: string; code: string; sha: string; cacheDir: string }): string {
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {${o.code}\n})`;
+  return `#!${o.nodePath}
+// podnet CNI plugin, written by \`podnet cni install\` (see docs/cni.md). The plugin's code is the string CODE,
+// compiled with V8's code cache from ${o.cacheDir} when there is one (src/cni/loader.ts explains why).
+'use strict';
+const { mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { Script } = require('node:vm');
+const CODE = ${JSON.stringify(wrapped)};
+// One cache per verb: each holds the functions its verb compiled (ADD's are not VERSION's).
+const VERB = /^[A-Z]{1,10}$/.test(process.env.CNI_COMMAND ?? '') ? process.env.CNI_COMMAND : 'OTHER';
+const CACHE = \`${o.cacheDir}/cni-${o.sha}-\${VERB}.code-cache\`;
+let cachedData;
+try {
+  cachedData = readFileSync(CACHE);
+} catch {}
+const script = new Script(CODE, { filename: __filename, cachedData });
+if (cachedData === undefined || script.cachedDataRejected)
+  process.once('exit', () => {
+    try {
+      mkdirSync(${JSON.stringify(o.cacheDir)}, { recursive: true, mode: 0o700 });
+      writeFileSync(\`\${CACHE}.\${process.pid}\`, script.createCachedData());
+      renameSync(\`\${CACHE}.\${process.pid}\`, CACHE);
+    } catch {}
+  });
+script.runInThisContext()(exports, require, module, __filename, __dirname);
+`;
+}
