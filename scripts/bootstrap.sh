@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   iproute2 nftables iptables conntrack util-linux procps hostname kmod
   busybox-static python3 iperf3 tshark socat cpio time
+  gcc libc6-dev # the CNI plugin's native netlink addon (native/netlink.c), compiled by `podnet cni install`
   qemu-system-x86 # the VM lane (scripts/vm/, docs/vm-lane.md); with cpio, kmod and busybox-static above
 )
 missing=()

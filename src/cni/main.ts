@@ -38,11 +38,10 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): PluginDeps {
   // with PODNET_CNI_NO_NETLINK set, every kernel change is an `ip` process, as the printed plan shows.
   const natives = new Map<string, NativeKernel | undefined>();
   const nativeFor = (conf: NetConf): NativeKernel | undefined => {
-    if (env.PODNET_CNI_NO_NETLINK) return undefined;
     if (!natives.has(conf.dataDir)) {
       let native: NativeKernel | undefined;
       try {
-        native = loadEmbeddedNative(join(conf.dataDir, '.native'));
+        if (!env.PODNET_CNI_NO_NETLINK) native = loadEmbeddedNative(join(conf.dataDir, '.native'));
       } catch (e) {
         writeFully(
           2,

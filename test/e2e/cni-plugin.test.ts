@@ -128,6 +128,31 @@ describe('CNI plugin on the real kernel', { skip }, () => {
     assert.deepEqual(state(), CLEAN);
   });
 
+  test('in-process netlink by default; PODNET_CNI_NO_NETLINK=1 runs ip processes with the same outcome', async () => {
+    const ns = pods[1]!;
+    const results: unknown[] = [];
+    for (const [cid, extra, how] of [
+      ['nl1', {}, /in-process over netlink/],
+      ['ip1', { PODNET_CNI_NO_NETLINK: '1' }, /through ip processes/],
+    ] as const) {
+      const trace = { PODNET_CNI_TRACE: '1', ...extra };
+      const add = await invoke(d.plugin, NODE, envFor('ADD', cid, ns, trace), conf);
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+      assert.match(add.stderr, how);
+      execFileSync('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '2', '10.244.60.1']);
+      const prev = JSON.stringify({ ...JSON.parse(conf), prevResult: add.json });
+      const check = await invoke(d.plugin, NODE, envFor('CHECK', cid, ns, extra), prev);
+      assert.equal(check.code, 0, check.stdout);
+      const del = await invoke(d.plugin, NODE, envFor('DEL', cid, ns, trace), prev);
+      assert.equal(del.code, 0, del.stdout);
+      assert.match(del.stderr, how);
+      assert.deepEqual(state(), CLEAN);
+      const { ips, interfaces } = add.json as { ips: { address: string }[]; interfaces: { name: string }[] };
+      results.push({ ips: ips.map((i) => i.address.replace(/\d+\//, 'N/')), interfaces: interfaces.length });
+    }
+    assert.deepEqual(results[0], results[1]);
+  });
+
   test('STATUS is ready; VERSION lists 0.3.0 to 1.1.0; a 0.4.0 config gets a 0.4.0 result', async () => {
     const st = await invoke(d.plugin, NODE, { CNI_COMMAND: 'STATUS' }, conf);
     assert.equal(st.code, 0, st.stdout);

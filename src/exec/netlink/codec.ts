@@ -202,7 +202,7 @@ export function decodeAttrs(buf: Buffer, skip = 0): Map<number, Buffer> {
 
 /** An NLMSG_ERROR answer: errno 0 is the ACK; otherwise the error and the kernel's own words, if it sent them. */
 export function decodeError(m: Message): { errno: number; extack?: string } {
-  const errno = -m.payload.readInt32LE(0);
+  const errno = -m.payload.readInt32LE(0) || 0; // the kernel sends -errno; 0 is the ACK (not -0)
   if (!(m.flags & NLM_F.ACK_TLVS)) return { errno };
   // After the error code: the request's header (only the header with NLM_F_CAPPED), then the TLVs.
   const echoed = m.flags & NLM_F.CAPPED ? 16 : m.payload.readUInt32LE(4);
