@@ -65,6 +65,7 @@ export async function benchCni(args: string[]): Promise<void> {
       ipMasq: false,
       hairpinMode: true,
       portmap: false,
+      codeCacheDir: join(dir, 'code-cache'),
     });
     const common = {
       cniVersion: '1.0.0',

@@ -24,6 +24,8 @@ export interface InstallOptions {
   readonly hairpinMode: boolean;
   /** Chain the reference `portmap` plugin after podnet (hostPort). @default true */
   readonly portmap: boolean;
+  /** Where the plugin keeps V8's code cache of itself (loader.ts). @default /run/podnet/cni */
+  readonly codeCacheDir?: string;
 }
 
 /** The conflist `install` writes: 1.0.0 for today's runtimes, 1.1.0 offered to those that speak it. */
@@ -49,15 +51,18 @@ export function conflistFor(o: InstallOptions): object {
   };
 }
 
-/** Where the installed plugin keeps V8's code cache of itself (see loader.ts). */
-export const CODE_CACHE_DIR = '/run/podnet';
+/** Where the installed plugin keeps V8's code cache of itself (see loader.ts): tmpfs, so each boot starts clean. */
+export const CODE_CACHE_DIR = '/run/podnet/cni';
 
 /**
  * Bundles the plugin (src/cni/main and what it imports) into one self-contained file with esbuild: no
  * node_modules and no dist/ at run time. The bundle travels inside a small loader that compiles it with V8's
  * code cache (loader.ts), and carries the native netlink addon when a C compiler was available.
  */
-export async function bundlePlugin(outfile: string): Promise<{ netlink: boolean; warning?: string }> {
+export async function bundlePlugin(
+  outfile: string,
+  codeCacheDir = CODE_CACHE_DIR,
+): Promise<{ netlink: boolean; warning?: string }> {
   let esbuild: typeof import('esbuild');
   try {
     esbuild = await import('esbuild');
@@ -108,7 +113,7 @@ export async function bundlePlugin(outfile: string): Promise<{ netlink: boolean;
   // `#!/usr/bin/env node` would also walk PATH on every invocation.
   writeFileSync(
     tmp,
-    loaderSource({ nodePath: process.execPath, code, sha: shortHash(code, 16), cacheDir: CODE_CACHE_DIR }),
+    loaderSource({ nodePath: process.execPath, code, sha: shortHash(code, 16), cacheDir: codeCacheDir }),
   );
   chmodSync(tmp, 0o755);
   renameSync(tmp, outfile);
@@ -120,7 +125,7 @@ export async function install(
   o: InstallOptions,
 ): Promise<{ plugin: string; conflist: string; warning?: string }> {
   const plugin = join(o.binDir, 'podnet');
-  const { warning } = await bundlePlugin(plugin);
+  const { warning } = await bundlePlugin(plugin, o.codeCacheDir);
   mkdirSync(o.confDir, { recursive: true });
   const conflist = join(o.confDir, `10-${o.name}.conflist`);
   writeFileSync(`${conflist}.tmp`, `${JSON.stringify(conflistFor(o), null, 2)}\n`);
@@ -129,7 +134,8 @@ export async function install(
 }
 
 export const INSTALL_USAGE = `usage: podnet cni install [--bin-dir DIR] [--conf-dir DIR] [--name NET] [--subnet CIDR] [--bridge NAME]
-                          [--mtu N] [--data-dir DIR] [--ip-masq] [--no-hairpin] [--without-portmap]`;
+                          [--mtu N] [--data-dir DIR] [--ip-masq] [--no-hairpin] [--without-portmap]
+                          [--code-cache-dir DIR]`;
 
 /** `podnet cni install …`: parses the options (ConfigError listing every problem) and installs. */
 export async function cniCommand(verb: string | undefined, args: string[]): Promise<number> {
@@ -153,6 +159,7 @@ export async function cniCommand(verb: string | undefined, args: string[]): Prom
       'ip-masq': { type: 'boolean', default: false },
       'no-hairpin': { type: 'boolean', default: false },
       'without-portmap': { type: 'boolean', default: false },
+      'code-cache-dir': { type: 'string', default: CODE_CACHE_DIR },
     },
   });
   const issues = [];
@@ -177,6 +184,7 @@ export async function cniCommand(verb: string | undefined, args: string[]): Prom
     ipMasq: values['ip-masq'],
     hairpinMode: !values['no-hairpin'],
     portmap: !values['without-portmap'],
+    codeCacheDir: resolve(values['code-cache-dir']),
   });
   console.log(`installed plugin ${r.plugin}\nwrote ${r.conflist}`);
   if (r.warning) console.error(`warning: ${r.warning}`);

@@ -4,7 +4,6 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
-  renameSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -128,7 +127,8 @@ export class IpamStore {
     if (found) {
       const range = ranges[found.index]!;
       this.reserve({ ...owner, ip: found.ip.toString() });
-      this.writeAtomic(LAST, found.ip.toString());
+      // Written in place: a torn write only makes the next allocation start from the range's beginning.
+      writeFileSync(join(this.dir, LAST), found.ip.toString());
       return { ip: found.ip, range };
     }
     throw new CniError(
@@ -188,12 +188,6 @@ export class IpamStore {
     } catch {
       return undefined;
     }
-  }
-
-  private writeAtomic(name: string, content: string): void {
-    const tmp = join(this.dir, `${TMP}${process.pid}-${name}`);
-    writeFileSync(tmp, content);
-    renameSync(tmp, join(this.dir, name));
   }
 
   /** Under the lock no one else writes: any temporary file is a leftover of a killed writer. */

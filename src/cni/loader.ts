@@ -12,7 +12,7 @@ export function loaderSource(o: { nodePath: string; code: string; sha: string; c
 // podnet CNI plugin, written by \`podnet cni install\` (see docs/cni.md). The plugin's code is the string CODE,
 // compiled with V8's code cache from ${o.cacheDir} when there is one (src/cni/loader.ts explains why).
 'use strict';
-const { mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 const CODE = ${JSON.stringify(wrapped)};
 // One cache per verb: each holds the functions its verb compiled (ADD's are not VERSION's).
@@ -29,6 +29,11 @@ if (cachedData === undefined || script.cachedDataRejected)
       mkdirSync(${JSON.stringify(o.cacheDir)}, { recursive: true, mode: 0o700 });
       writeFileSync(\`\${CACHE}.\${process.pid}\`, script.createCachedData());
       renameSync(\`\${CACHE}.\${process.pid}\`, CACHE);
+      // Caches of this verb made for other code (an earlier install) will never be read again, nor will the
+      // temporary files of writers that were killed.
+      for (const f of readdirSync(${JSON.stringify(o.cacheDir)}))
+        if ((f.endsWith(\`-\${VERB}.code-cache\`) && !CACHE.endsWith(\`/\${f}\`)) || /\\.code-cache\\.\\d+$/.test(f))
+          unlinkSync(\`${o.cacheDir}/\${f}\`);
     } catch {}
   });
 script.runInThisContext()(exports, require, module, __filename, __dirname);

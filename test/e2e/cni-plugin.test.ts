@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -151,6 +151,26 @@ describe('CNI plugin on the real kernel', { skip }, () => {
       results.push({ ips: ips.map((i) => i.address.replace(/\d+\//, 'N/')), interfaces: interfaces.length });
     }
     assert.deepEqual(results[0], results[1]);
+  });
+
+  test('code cache: written after a verb first runs, then reused; a corrupt one is replaced, not trusted', async () => {
+    const dir = join(d.root, 'code-cache');
+    const caches = () => readdirSync(dir).filter((f) => f.endsWith('-VERSION.code-cache'));
+    const version = async () => {
+      const r = await invoke(d.plugin, NODE, { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(r.json!.cniVersion, '1.0.0');
+    };
+    await version();
+    const [file] = caches();
+    assert.ok(file, 'the first VERSION wrote its cache');
+    const written = statSync(join(dir, file)).mtimeMs;
+    await version();
+    assert.equal(statSync(join(dir, file)).mtimeMs, written, 'the second run read it and left it alone');
+    writeFileSync(join(dir, file), 'not a code cache');
+    await version();
+    assert.ok(statSync(join(dir, file)).size > 1000, 'the corrupt cache was rejected and written anew');
+    assert.deepEqual(caches(), [file]);
   });
 
   test('STATUS is ready; VERSION lists 0.3.0 to 1.1.0; a 0.4.0 config gets a 0.4.0 result', async () => {

@@ -92,6 +92,8 @@ export async function installPlugin(opts: {
     opts.subnet,
     '--bridge',
     opts.bridge,
+    '--code-cache-dir',
+    join(root, 'code-cache'),
     ...(opts.extra ?? []),
   ]);
   if (r.code !== 0) throw new Error(`podnet cni install failed: ${r.stderr}`);
