@@ -112,6 +112,8 @@ export class NetlinkApplier {
         return true;
       }
       case 'link.del':
+        // Whatever the deletion takes with it (a veth's peer, in another namespace) must be looked up anew.
+        for (const s of this.sockets.values()) s.forgetLinks();
         this.socket(op.netns).request(what, RTM.DELLINK, 0, ifinfomsg(), [str(IFLA.IFNAME, op.name)]);
         return true;
       case 'bridge.port':

@@ -61,7 +61,8 @@ export class RouteSocket {
 
   /**
    * Sends one request and returns the answers that came before the acknowledgement (the link a GETLINK asked
-   * for). A refusal throws KernelError naming `what` (the equivalent command) and the kernel's reason.
+   * for). A refusal throws KernelError naming `what` (the equivalent command, built only then) and the
+   * kernel's reason.
    */
   request(
     what: string | (() => string),
@@ -70,6 +71,22 @@ export class RouteSocket {
     header: Buffer,
     attrs: readonly Attr[] = [],
   ): Message[] {
+    const r = this.exchange(type, flags, header, attrs);
+    if (!('errno' in r)) return r.answers;
+    throw new KernelError(
+      typeof what === 'string' ? what : what(),
+      r.errno,
+      r.extack ? `${reasonOf(r.errno)} (${r.extack})` : reasonOf(r.errno),
+    );
+  }
+
+  /** One request and its answers, or the kernel's refusal as a value (no exception for an expected "no"). */
+  private exchange(
+    type: number,
+    flags: number,
+    header: Buffer,
+    attrs: readonly Attr[],
+  ): { answers: Message[] } | { errno: number; extack?: string } {
     this.seq = (this.seq + 1) >>> 0;
     const seq = this.seq;
     writeSync(this.fd, encodeMessage(type, NLM_F.REQUEST | NLM_F.ACK | flags, seq, header, attrs));
@@ -79,32 +96,40 @@ export class RouteSocket {
       for (const m of decodeMessages(this.buf.subarray(0, n))) {
         if (m.seq !== seq) continue; // a late answer to an earlier request; never expected, harmless
         if (m.type === NLMSG.ERROR) {
-          const { errno, extack } = decodeError(m);
-          if (errno === 0) return answers;
-          throw new KernelError(
-            typeof what === 'string' ? what : what(),
-            errno,
-            extack ? `${reasonOf(errno)} (${extack})` : reasonOf(errno),
-          );
+          const e = decodeError(m);
+          return e.errno === 0 ? { answers } : e;
         }
-        if (m.type === NLMSG.DONE) return answers;
+        if (m.type === NLMSG.DONE) return { answers };
         answers.push({ ...m, payload: Buffer.from(m.payload) }); // copied: the read buffer is reused
       }
     }
   }
 
-  /** The index of a link of this namespace, or undefined when there is none by that name. */
+  /** Indices already looked up: an ADD names the bridge three times and the pod's interface twice. */
+  private readonly indices = new Map<string, number>();
+
+  /**
+   * The index of a link of this namespace, or undefined when there is none by that name. Found indices are
+   * remembered until forgetLinks(): call it after deleting links (a veth's deletion removes its peer too).
+   */
   linkIndex(name: string): number | undefined {
-    try {
-      const [m] = this.request(`ip link show ${name}`, RTM.GETLINK, 0, ifinfomsg(), [
-        str(IFLA.IFNAME, name),
-        u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS),
-      ]);
-      return m && ifindexOf(m);
-    } catch (e) {
-      if (e instanceof KernelError && e.errno === ENODEV) return undefined;
-      throw e;
+    const known = this.indices.get(name);
+    if (known !== undefined) return known;
+    const r = this.exchange(RTM.GETLINK, 0, ifinfomsg(), [
+      str(IFLA.IFNAME, name),
+      u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS),
+    ]);
+    if ('errno' in r) {
+      if (r.errno === ENODEV) return undefined;
+      throw new KernelError(`ip link show ${name}`, r.errno, reasonOf(r.errno));
     }
+    const index = r.answers[0] && ifindexOf(r.answers[0]);
+    if (index !== undefined) this.indices.set(name, index);
+    return index;
+  }
+
+  forgetLinks(): void {
+    this.indices.clear();
   }
 
   close(): void {
