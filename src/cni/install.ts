@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -111,10 +111,16 @@ export async function bundlePlugin(
   const code = built.outputFiles[0]!.text;
   // The node that ran `install`, by absolute path: runtimes may exec plugins with a minimal PATH, and
   // `#!/usr/bin/env node` would also walk PATH on every invocation.
-  writeFileSync(
-    tmp,
-    loaderSource({ nodePath: process.execPath, code, sha: shortHash(code, 16), cacheDir: codeCacheDir }),
-  );
+  const sha = shortHash(code, 16);
+  writeFileSync(tmp, loaderSource({ nodePath: process.execPath, code, sha, cacheDir: codeCacheDir }));
+  // Code caches of the plugin this install replaces will never be read again.
+  try {
+    for (const f of readdirSync(codeCacheDir))
+      if (/^cni-[0-9a-f]{16}-[A-Z]+\.code-cache$/.test(f) && !f.startsWith(`cni-${sha}-`))
+        unlinkSync(join(codeCacheDir, f));
+  } catch {
+    // no cache directory yet
+  }
   chmodSync(tmp, 0o755);
   renameSync(tmp, outfile);
   return { netlink: addon !== undefined, ...(warning ? { warning } : {}) };

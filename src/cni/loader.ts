@@ -29,11 +29,9 @@ if (cachedData === undefined || script.cachedDataRejected)
       mkdirSync(${JSON.stringify(o.cacheDir)}, { recursive: true, mode: 0o700 });
       writeFileSync(\`\${CACHE}.\${process.pid}\`, script.createCachedData());
       renameSync(\`\${CACHE}.\${process.pid}\`, CACHE);
-      // Caches of this verb made for other code (an earlier install) will never be read again, nor will the
-      // temporary files of writers that were killed.
+      // Temporary files of writers that were killed. (Caches of other code are removed by the next install.)
       for (const f of readdirSync(${JSON.stringify(o.cacheDir)}))
-        if ((f.endsWith(\`-\${VERB}.code-cache\`) && !CACHE.endsWith(\`/\${f}\`)) || /\\.code-cache\\.\\d+$/.test(f))
-          unlinkSync(\`${o.cacheDir}/\${f}\`);
+        if (/\\.code-cache\\.\\d+$/.test(f) && !f.endsWith(\`.\${process.pid}\`)) unlinkSync(\`${o.cacheDir}/\${f}\`);
     } catch {}
   });
 script.runInThisContext()(exports, require, module, __filename, __dirname);

@@ -4,7 +4,7 @@ import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROOT } from '../helpers/cli.js';
+import { ROOT, run } from '../helpers/cli.js';
 import {
   type CniDirs,
   cniTestEnv,
@@ -170,6 +170,21 @@ describe('CNI plugin on the real kernel', { skip }, () => {
     writeFileSync(join(dir, file), 'not a code cache');
     await version();
     assert.ok(statSync(join(dir, file)).size > 1000, 'the corrupt cache was rejected and written anew');
+    assert.deepEqual(caches(), [file]);
+
+    // Installing again removes caches of other code (a replaced plugin), and keeps the current one.
+    const stale = 'cni-0123456789abcdef-ADD.code-cache';
+    writeFileSync(join(dir, stale), 'old');
+    const again = await run([
+      'node',
+      join(ROOT, 'bin', 'podnet.js'),
+      'cni',
+      'install',
+      ...['--bin-dir', d.bin, '--conf-dir', d.netd, '--data-dir', d.ipam, '--code-cache-dir', dir],
+      ...['--name', NET, '--subnet', '10.244.60.0/24', '--bridge', BR],
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(!readdirSync(dir).includes(stale), 'the stale cache is gone');
     assert.deepEqual(caches(), [file]);
   });
 
