@@ -151,6 +151,19 @@ describe('CNI plugin on the real kernel', { skip }, () => {
       results.push({ ips: ips.map((i) => i.address.replace(/\d+\//, 'N/')), interfaces: interfaces.length });
     }
     assert.deepEqual(results[0], results[1]);
+
+    // The addon's copy on disk (dlopen needs a file) heals itself when damaged.
+    const native = join(d.ipam, '.native');
+    const [copy] = readdirSync(native).filter((f) => f.endsWith('.node'));
+    assert.ok(copy, 'the addon was written beside the IPAM data');
+    writeFileSync(join(native, copy), 'damaged');
+    const trace = { PODNET_CNI_TRACE: '1' };
+    const add = await invoke(d.plugin, NODE, envFor('ADD', 'heal1', ns, trace), conf);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    assert.match(add.stderr, /in-process over netlink/);
+    assert.ok(statSync(join(native, copy)).size > 1000);
+    assert.equal((await invoke(d.plugin, NODE, envFor('DEL', 'heal1', ns), conf)).code, 0);
+    assert.deepEqual(state(), CLEAN);
   });
 
   test('code cache: written after a verb first runs, then reused; a corrupt one is replaced, not trusted', async () => {

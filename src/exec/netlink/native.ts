@@ -28,12 +28,20 @@ export function loadEmbeddedNative(cacheDir: string): NativeKernel | undefined {
   const file = process.env.PODNET_NETLINK_ADDON;
   if (file) return loadNativeFile(file);
   if (typeof __PODNET_NETLINK_ADDON__ === 'undefined') return undefined;
-  const path = join(cacheDir, `netlink-${__PODNET_NETLINK_ADDON__.sha}.node`);
-  if (!existsSync(path)) {
+  const addon = __PODNET_NETLINK_ADDON__;
+  const path = join(cacheDir, `netlink-${addon.sha}.node`);
+  const write = () => {
     mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
     const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, Buffer.from(__PODNET_NETLINK_ADDON__.base64, 'base64'), { mode: 0o700 });
+    writeFileSync(tmp, Buffer.from(addon.base64, 'base64'), { mode: 0o700 });
     renameSync(tmp, path);
+  };
+  if (!existsSync(path)) write();
+  try {
+    return loadNativeFile(path);
+  } catch {
+    // A damaged copy (the file is ours, named by its content hash): write it again, once.
+    write();
+    return loadNativeFile(path);
   }
-  return loadNativeFile(path);
 }
