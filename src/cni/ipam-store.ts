@@ -1,11 +1,14 @@
 import {
   closeSync,
+  constants,
   linkSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   unlinkSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Ip, nextFreeInRanges } from '../model/ipam.js';
@@ -135,8 +138,7 @@ export class IpamStore {
     if (found) {
       const range = ranges[found.index]!;
       this.reserve({ ...owner, ip: found.ip.toString() });
-      // Written in place: a torn write only makes the next allocation start from the range's beginning.
-      writeFileSync(join(this.dir, LAST), found.ip.toString());
+      this.writeLast(found.ip.toString());
       return { ip: found.ip, range };
     }
     throw new CniError(
@@ -188,6 +190,21 @@ export class IpamStore {
     const mine = this.findByOwner(containerId, ifname);
     for (const r of mine) this.release(r.ip);
     return mine.map((r) => r.ip);
+  }
+
+  /**
+   * Records the address handed out last, overwriting in place at a fixed width (padded with spaces, read back
+   * trimmed). Not truncating matters: on ext4, truncating a file that holds data and writing it again makes
+   * close() wait for the data to be allocated (auto_da_alloc), 0.3–0.6 ms here against 0.01 ms. A torn write
+   * only makes the next allocation start from the beginning of the range.
+   */
+  private writeLast(ip: string): void {
+    const fd = openSync(join(this.dir, LAST), constants.O_WRONLY | constants.O_CREAT, 0o600);
+    try {
+      writeSync(fd, ip.padEnd(15));
+    } finally {
+      closeSync(fd);
+    }
   }
 
   lastReserved(): Ip | undefined {
