@@ -8,7 +8,9 @@
  */
 export function loaderSource(o: { nodePath: string; code: string; sha: string; cacheDir: string }): string {
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${o.code}\n})`;
-  return `#!${o.nodePath}
+  // --preserve-symlinks-main: Node does not resolve the script's real path (a walk of lstat calls, about 1 ms
+  // of a run); the loader needs no real path. A #! line carries one argument, and this is it.
+  return `#!${o.nodePath} --preserve-symlinks-main
 // podnet CNI plugin, written by \`podnet cni install\` (see docs/cni.md). The plugin's code is the string CODE,
 // compiled with V8's code cache from ${o.cacheDir} when there is one (src/cni/loader.ts explains why).
 'use strict';

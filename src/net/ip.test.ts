@@ -7,9 +7,55 @@ import { macFromName } from './mac.js';
 test('Ip parses dotted quads and rejects everything else', () => {
   assert.equal(Ip.parse('10.200.0.2').toString(), '10.200.0.2');
   assert.equal(Ip.parse('255.255.255.255').value, 0xffffffff);
-  for (const bad of ['10.200.0', '10.200.0.256', '1.2.3.4.5', '01.2.3.4', 'a.b.c.d', '', ' 1.2.3.4']) {
+  assert.equal(Ip.parse('0.0.0.0').value, 0);
+  assert.equal(Ip.parse('10.0.0.10').value, 0x0a00000a);
+  for (const bad of [
+    '10.200.0',
+    '10.200.0.256',
+    '1.2.3.4.5',
+    '01.2.3.4',
+    '1.2.3.04',
+    '1.2.3.00',
+    '1234.1.1.1',
+    'a.b.c.d',
+    '',
+    ' 1.2.3.4',
+    '1.2.3.4 ',
+    '1..2.3',
+    '1.2.3.',
+    '.1.2.3',
+    '1.2.3.4/24',
+    '+1.2.3.4',
+  ]) {
     assert.equal(Ip.tryParse(bad), undefined, bad);
   }
+});
+
+test('Ip.tryParse agrees with the textbook regular expression on random strings', () => {
+  const reference = (t: string): number | undefined => {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(t);
+    if (!m) return undefined;
+    const parts = m.slice(1);
+    if (parts.some((p) => Number(p) > 255 || (p.length > 1 && p.startsWith('0')))) return undefined;
+    return parts.reduce((v, p) => v * 256 + Number(p), 0);
+  };
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  let valid = 0;
+  for (let i = 0; i < 20_000; i++) {
+    // 3 to 5 groups of 0 to 4 digits (leading zeros, 256-999 and empty groups included), sometimes junk.
+    const groups = Array.from({ length: rand(3) === 0 ? 3 + rand(3) : 4 }, () =>
+      Array.from({ length: rand(8) === 0 ? rand(5) : 1 + rand(3) }, () => String(rand(10))).join(''),
+    );
+    let t = groups.join('.');
+    if (rand(10) === 0) t = t.slice(0, rand(t.length + 1)) + ' x/'[rand(3)] + t.slice(rand(t.length + 1));
+    assert.equal(Ip.tryParse(t)?.value, reference(t), JSON.stringify(t));
+    if (reference(t) !== undefined) valid++;
+  }
+  assert.ok(valid > 200, `enough valid addresses among the samples (${valid})`);
 });
 
 test('Cidr: strict parsing, containment, overlap and subnets', () => {

@@ -77,5 +77,10 @@ export function sha256(data: string | Uint8Array): Uint8Array {
   return out;
 }
 
-export const sha256Hex = (data: string | Uint8Array): string =>
-  Array.from(sha256(data), (b) => b.toString(16).padStart(2, '0')).join('');
+const HEX = '0123456789abcdef';
+
+export function sha256Hex(data: string | Uint8Array): string {
+  let out = '';
+  for (const b of sha256(data)) out += HEX[b >> 4]! + HEX[b & 15]!;
+  return out;
+}
