@@ -69,12 +69,19 @@ export class IpamStore {
     this.ensureDir();
     const unlock = await acquireLock(this.dir, timeoutMs, this.tryLock);
     try {
-      this.removeTemporaries();
+      this.listing = this.removeTemporaries();
       return await fn();
     } finally {
+      this.listing = undefined;
       await unlock();
     }
   }
+
+  /**
+   * The directory listing read when the lock was taken, while nothing has changed since (under the lock only we
+   * write): allocation then reads the directory once, not twice. Every write below drops it.
+   */
+  private listing: string[] | undefined;
 
   ensureDir(): void {
     try {
@@ -92,6 +99,7 @@ export class IpamStore {
   }
 
   private names(): string[] {
+    if (this.listing) return this.listing;
     try {
       return readdirSync(this.dir);
     } catch (e) {
@@ -149,6 +157,7 @@ export class IpamStore {
 
   /** Writes one reservation atomically; fails if the address is already taken. */
   reserve(r: Reservation): void {
+    this.listing = undefined;
     const tmp = join(this.dir, `${TMP}${process.pid}-${r.ip}`);
     writeFileSync(tmp, JSON.stringify(r));
     try {
@@ -164,6 +173,7 @@ export class IpamStore {
 
   /** Removes the reservation of `ip`; true if there was one. */
   release(ip: string): boolean {
+    this.listing = undefined;
     try {
       unlinkSync(join(this.dir, ip));
       return true;
@@ -199,6 +209,7 @@ export class IpamStore {
    * only makes the next allocation start from the beginning of the range.
    */
   private writeLast(ip: string): void {
+    this.listing = undefined;
     const fd = openSync(join(this.dir, LAST), constants.O_WRONLY | constants.O_CREAT, 0o600);
     try {
       writeSync(fd, ip.padEnd(15));
@@ -216,8 +227,11 @@ export class IpamStore {
   }
 
   /** Under the lock no one else writes: any temporary file is a leftover of a killed writer. */
-  private removeTemporaries(): void {
-    for (const n of this.names()) if (n.startsWith(TMP)) unlinkSync(join(this.dir, n));
+  /** Returns the names that remain. */
+  private removeTemporaries(): string[] {
+    const names = this.names();
+    for (const n of names) if (n.startsWith(TMP)) unlinkSync(join(this.dir, n));
+    return names.filter((n) => !n.startsWith(TMP));
   }
 }
 

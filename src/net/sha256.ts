@@ -14,9 +14,25 @@ const K = new Uint32Array([
   0xc67178f2,
 ]);
 
-/** The SHA-256 digest of `data` (a string is hashed as UTF-8). */
+/**
+ * Digests of strings already hashed by this process: one CNI ADD derives the same names more than once (the
+ * host veth in the check and in the plan, the pod MAC in the plan and in the result). Bounded.
+ */
+const memo = new Map<string, Uint8Array>();
+
+/** The SHA-256 digest of `data` (a string is hashed as UTF-8). Do not modify the result. */
 export function sha256(data: string | Uint8Array): Uint8Array {
-  const msg = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  if (typeof data !== 'string') return digest(data);
+  let d = memo.get(data);
+  if (!d) {
+    if (memo.size >= 1024) memo.clear();
+    d = digest(new TextEncoder().encode(data));
+    memo.set(data, d);
+  }
+  return d;
+}
+
+function digest(msg: Uint8Array): Uint8Array {
   // Padding: 0x80, zeros, then the bit length as a 64-bit big-endian integer; a multiple of 64 bytes.
   const padded = new Uint8Array(Math.ceil((msg.length + 9) / 64) * 64);
   padded.set(msg);

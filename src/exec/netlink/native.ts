@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What native/netlink.c gives Node.js: the two system calls it cannot make itself. */
@@ -36,11 +36,10 @@ export function loadEmbeddedNative(cacheDir: string): NativeKernel | undefined {
     writeFileSync(tmp, Buffer.from(addon.base64, 'base64'), { mode: 0o700 });
     renameSync(tmp, path);
   };
-  if (!existsSync(path)) write();
   try {
     return loadNativeFile(path);
   } catch {
-    // A damaged copy (the file is ours, named by its content hash): write it again, once.
+    // Not written yet, or a damaged copy (the file is ours, named by its content hash): write it, once.
     write();
     return loadNativeFile(path);
   }
