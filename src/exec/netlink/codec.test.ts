@@ -21,19 +21,23 @@ test('a link request is laid out as rtnetlink expects: header, ifinfomsg, padded
     str(IFLA.IFNAME, 'br0'),
     u32(IFLA.MTU, 1450),
     nested(IFLA.LINKINFO, [str(IFLA_INFO.KIND, 'bridge')]),
-  ]);
+  ]).slice();
+  const bytes = Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
   // nlmsghdr(16) + ifinfomsg(16) + IFNAME(4+4) + MTU(4+4) + LINKINFO(4 + KIND(4+7→8))
   assert.equal(msg.length, 16 + 16 + 8 + 8 + 16);
-  assert.equal(msg.readUInt32LE(0), msg.length);
-  assert.equal(msg.readUInt16LE(4), 16);
-  assert.equal(msg.readUInt16LE(6), 0x405);
-  assert.equal(msg.readUInt32LE(8), 7);
-  const attrs = decodeAttrs(msg.subarray(16), 16);
-  assert.equal(attrs.get(IFLA.IFNAME)?.toString(), 'br0\0');
-  assert.equal(attrs.get(IFLA.MTU)?.readUInt32LE(0), 1450);
+  assert.equal(bytes.readUInt32LE(0), msg.length);
+  assert.equal(bytes.readUInt16LE(4), 16);
+  assert.equal(bytes.readUInt16LE(6), 0x405);
+  assert.equal(bytes.readUInt32LE(8), 7);
+  const attrs = decodeAttrs(bytes.subarray(16), 16);
+  assert.equal(Buffer.from(attrs.get(IFLA.IFNAME)!).toString(), 'br0\0');
+  assert.equal(Buffer.from(attrs.get(IFLA.MTU)!).readUInt32LE(0), 1450);
   // The nested attribute's length covers its children with their padding, as iproute2's addattr_nest_end.
-  assert.equal(msg.readUInt16LE(48), 4 + 4 + 8);
-  assert.equal(decodeAttrs(attrs.get(IFLA.LINKINFO)!).get(IFLA_INFO.KIND)?.toString(), 'bridge\0');
+  assert.equal(bytes.readUInt16LE(48), 4 + 4 + 8);
+  assert.equal(
+    Buffer.from(decodeAttrs(attrs.get(IFLA.LINKINFO)!).get(IFLA_INFO.KIND)!).toString(),
+    'bridge\0',
+  );
 });
 
 test('an error answer gives errno and the kernel message (extended ack, capped)', () => {
@@ -61,4 +65,9 @@ test('an acknowledgement is errno 0, and truncated input is refused', () => {
   ack.writeUInt16LE(NLMSG.ERROR, 4);
   assert.deepEqual(decodeError(decodeMessages(ack)[0]!), { errno: 0 });
   assert.throws(() => decodeMessages(ack.subarray(0, 20)), /malformed netlink message/);
+});
+
+test('string attributes are NUL-terminated ASCII; anything else is refused, not mangled', () => {
+  assert.deepEqual([...(str(IFLA.IFNAME, 'eth0').value as Uint8Array)], [101, 116, 104, 48, 0]);
+  assert.throws(() => str(IFLA.IFNAME, 'éth0'), /not printable ASCII/);
 });

@@ -54,93 +54,115 @@ const NLMSGERR_ATTR_MSG = 1;
 /** A netlink attribute: bytes, or nested attributes. */
 export interface Attr {
   readonly type: number;
-  readonly value: Buffer | readonly Attr[];
+  readonly value: Uint8Array | readonly Attr[];
 }
 
+/*
+ * Bytes are Uint8Arrays read and written through DataView, not Buffer: DataView's methods are V8 built-ins,
+ * while each Buffer method is JavaScript compiled on its first call, and a CNI plugin process calls each of them
+ * about once (0.04 ms against 0.4 ms for a handful of fields, measured cold).
+ */
 const align4 = (n: number) => (n + 3) & ~3;
+const LE = true;
+const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+const isBytes = (v: Attr['value']): v is Uint8Array => v instanceof Uint8Array;
 
-export const u8 = (type: number, v: number): Attr => ({ type, value: Buffer.from([v]) });
+export const u8 = (type: number, v: number): Attr => ({ type, value: Uint8Array.of(v) });
 export function u32(type: number, v: number): Attr {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v >>> 0);
+  const b = new Uint8Array(4);
+  view(b).setUint32(0, v >>> 0, LE);
   return { type, value: b };
 }
-/** A NUL-terminated string, as the kernel expects for names and kinds. */
-export const str = (type: number, s: string): Attr => ({ type, value: Buffer.from(`${s}\0`) });
+/** A NUL-terminated string, as the kernel expects for names and kinds (ASCII, as interface names are). */
+export function str(type: number, s: string): Attr {
+  const b = new Uint8Array(s.length + 1);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7e || c < 0x20) throw new RangeError(`netlink string attribute '${s}' is not printable ASCII`);
+    b[i] = c;
+  }
+  return { type, value: b };
+}
 export const ipv4 = (type: number, dotted: string): Attr => ({
   type,
-  value: Buffer.from(dotted.split('.').map(Number)),
+  value: Uint8Array.from(dotted.split('.'), Number),
 });
 export function mac(type: number, text: string): Attr {
-  return { type, value: Buffer.from(text.split(':').map((h) => Number.parseInt(h, 16))) };
+  return { type, value: Uint8Array.from(text.split(':'), (h) => Number.parseInt(h, 16)) };
 }
 export const nested = (type: number, attrs: readonly Attr[]): Attr => ({ type, value: attrs });
 
 /** Bytes an attribute list takes on the wire (each attribute: 4-byte header + payload, padded to 4). */
 function attrsLength(attrs: readonly Attr[]): number {
   let n = 0;
-  for (const a of attrs)
-    n += 4 + align4(Buffer.isBuffer(a.value) ? a.value.length : attrsLength(a.value as readonly Attr[]));
+  for (const a of attrs) n += 4 + align4(isBytes(a.value) ? a.value.length : attrsLength(a.value));
   return n;
 }
 
 /** Writes attributes into `buf` at `at` (zero-filled, long enough); returns the end. One allocation per message. */
-function writeAttrs(buf: Buffer, at: number, attrs: readonly Attr[]): number {
+function writeAttrs(buf: Uint8Array, dv: DataView, at: number, attrs: readonly Attr[]): number {
   for (const a of attrs) {
     const start = at;
-    if (Buffer.isBuffer(a.value)) {
-      a.value.copy(buf, start + 4);
+    if (isBytes(a.value)) {
+      buf.set(a.value, start + 4);
       at = start + 4 + a.value.length;
-    } else at = writeAttrs(buf, start + 4, a.value as readonly Attr[]);
-    buf.writeUInt16LE(at - start, start);
-    buf.writeUInt16LE(a.type, start + 2);
+    } else at = writeAttrs(buf, dv, start + 4, a.value);
+    dv.setUint16(start, at - start, LE);
+    dv.setUint16(start + 2, a.type, LE);
     at = align4(at);
   }
   return at;
 }
 
-export function encodeAttrs(attrs: readonly Attr[]): Buffer {
-  const buf = Buffer.alloc(attrsLength(attrs));
-  writeAttrs(buf, 0, attrs);
+export function encodeAttrs(attrs: readonly Attr[]): Uint8Array {
+  const buf = new Uint8Array(attrsLength(attrs));
+  writeAttrs(buf, view(buf), 0, attrs);
   return buf;
 }
 
-/** struct ifinfomsg (16 bytes). */
-export function ifinfomsg(o: { index?: number; flags?: number; change?: number } = {}): Buffer {
-  const b = Buffer.alloc(16);
-  b.writeUInt8(0, 0); // AF_UNSPEC
-  b.writeInt32LE(o.index ?? 0, 4);
-  b.writeUInt32LE(o.flags ?? 0, 8);
-  b.writeUInt32LE(o.change ?? 0, 12);
+/** struct ifinfomsg (16 bytes), family AF_UNSPEC. */
+export function ifinfomsg(o: { index?: number; flags?: number; change?: number } = {}): Uint8Array {
+  const b = new Uint8Array(16);
+  const dv = view(b);
+  dv.setInt32(4, o.index ?? 0, LE);
+  dv.setUint32(8, o.flags ?? 0, LE);
+  dv.setUint32(12, o.change ?? 0, LE);
   return b;
 }
 
 /** An ifinfomsg followed by attributes: the payload of VETH_INFO_PEER (linux/veth.h). */
-export function ifinfoWithAttrs(attrs: readonly Attr[]): Buffer {
-  const buf = Buffer.alloc(16 + attrsLength(attrs));
-  writeAttrs(buf, 16, attrs);
+export function ifinfoWithAttrs(attrs: readonly Attr[]): Uint8Array {
+  const buf = new Uint8Array(16 + attrsLength(attrs));
+  writeAttrs(buf, view(buf), 16, attrs);
   return buf;
 }
 
 /** struct ifaddrmsg (8 bytes), IPv4. */
-export function ifaddrmsg(prefixlen: number, index: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt8(AF_INET, 0);
-  b.writeUInt8(prefixlen, 1);
-  b.writeUInt32LE(index, 4);
+export function ifaddrmsg(prefixlen: number, index: number): Uint8Array {
+  const b = new Uint8Array(8);
+  b[0] = AF_INET;
+  b[1] = prefixlen;
+  view(b).setUint32(4, index, LE);
   return b;
 }
 
 /** struct rtmsg (12 bytes), IPv4, main table. */
-export function rtmsg(o: { dstLen: number; scope: number; flags?: number }): Buffer {
-  const b = Buffer.alloc(12);
-  b.writeUInt8(AF_INET, 0);
-  b.writeUInt8(o.dstLen, 1);
-  b.writeUInt8(RT_TABLE_MAIN, 4);
-  b.writeUInt8(RTPROT_BOOT, 5);
-  b.writeUInt8(o.scope, 6);
-  b.writeUInt8(RTN_UNICAST, 7);
-  b.writeUInt32LE(o.flags ?? 0, 8);
+export function rtmsg(o: { dstLen: number; scope: number; flags?: number }): Uint8Array {
+  const b = Uint8Array.of(
+    AF_INET,
+    o.dstLen,
+    0,
+    0,
+    RT_TABLE_MAIN,
+    RTPROT_BOOT,
+    o.scope,
+    RTN_UNICAST,
+    0,
+    0,
+    0,
+    0,
+  );
+  view(b).setUint32(8, o.flags ?? 0, LE);
   return b;
 }
 
@@ -149,16 +171,17 @@ export function encodeMessage(
   type: number,
   flags: number,
   seq: number,
-  header: Buffer,
+  header: Uint8Array,
   attrs: readonly Attr[] = [],
-): Buffer {
-  const buf = Buffer.alloc(16 + align4(header.length) + attrsLength(attrs));
-  buf.writeUInt32LE(buf.length, 0);
-  buf.writeUInt16LE(type, 4);
-  buf.writeUInt16LE(flags, 6);
-  buf.writeUInt32LE(seq, 8); // bytes 12..15, the port id, stay 0: the kernel fills in ours
-  header.copy(buf, 16);
-  writeAttrs(buf, 16 + align4(header.length), attrs);
+): Uint8Array {
+  const buf = new Uint8Array(16 + align4(header.length) + attrsLength(attrs));
+  const dv = view(buf);
+  dv.setUint32(0, buf.length, LE);
+  dv.setUint16(4, type, LE);
+  dv.setUint16(6, flags, LE);
+  dv.setUint32(8, seq, LE); // bytes 12..15, the port id, stay 0: the kernel fills in ours
+  buf.set(header, 16);
+  writeAttrs(buf, dv, 16 + align4(header.length), attrs);
   return buf;
 }
 
@@ -166,20 +189,21 @@ export interface Message {
   readonly type: number;
   readonly flags: number;
   readonly seq: number;
-  readonly payload: Buffer;
+  readonly payload: Uint8Array;
 }
 
-/** Splits a datagram into its messages. */
-export function decodeMessages(buf: Buffer): Message[] {
+/** Splits a datagram into its messages (payloads are views into `buf`). */
+export function decodeMessages(buf: Uint8Array): Message[] {
+  const dv = view(buf);
   const out: Message[] = [];
   let at = 0;
   while (at + 16 <= buf.length) {
-    const len = buf.readUInt32LE(at);
+    const len = dv.getUint32(at, LE);
     if (len < 16 || at + len > buf.length) throw new Error(`malformed netlink message at byte ${at}`);
     out.push({
-      type: buf.readUInt16LE(at + 4),
-      flags: buf.readUInt16LE(at + 6),
-      seq: buf.readUInt32LE(at + 8),
+      type: dv.getUint16(at + 4, LE),
+      flags: dv.getUint16(at + 6, LE),
+      seq: dv.getUint32(at + 8, LE),
       payload: buf.subarray(at + 16, at + len),
     });
     at += align4(len);
@@ -188,13 +212,14 @@ export function decodeMessages(buf: Buffer): Message[] {
 }
 
 /** Top-level attributes after a fixed header of `skip` bytes (nested ones are left as bytes). */
-export function decodeAttrs(buf: Buffer, skip = 0): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
+export function decodeAttrs(buf: Uint8Array, skip = 0): Map<number, Uint8Array> {
+  const dv = view(buf);
+  const out = new Map<number, Uint8Array>();
   let at = align4(skip);
   while (at + 4 <= buf.length) {
-    const len = buf.readUInt16LE(at);
+    const len = dv.getUint16(at, LE);
     if (len < 4 || at + len > buf.length) break;
-    out.set(buf.readUInt16LE(at + 2) & ~NLA_F_NESTED, buf.subarray(at + 4, at + len));
+    out.set(dv.getUint16(at + 2, LE) & ~NLA_F_NESTED, buf.subarray(at + 4, at + len));
     at += align4(len);
   }
   return out;
@@ -202,13 +227,17 @@ export function decodeAttrs(buf: Buffer, skip = 0): Map<number, Buffer> {
 
 /** An NLMSG_ERROR answer: errno 0 is the ACK; otherwise the error and the kernel's own words, if it sent them. */
 export function decodeError(m: Message): { errno: number; extack?: string } {
-  const errno = -m.payload.readInt32LE(0) || 0; // the kernel sends -errno; 0 is the ACK (not -0)
+  const dv = view(m.payload);
+  const errno = -dv.getInt32(0, LE) || 0; // the kernel sends -errno; 0 is the ACK (not -0)
   if (!(m.flags & NLM_F.ACK_TLVS)) return { errno };
   // After the error code: the request's header (only the header with NLM_F_CAPPED), then the TLVs.
-  const echoed = m.flags & NLM_F.CAPPED ? 16 : m.payload.readUInt32LE(4);
+  const echoed = m.flags & NLM_F.CAPPED ? 16 : dv.getUint32(4, LE);
   const msg = decodeAttrs(m.payload, 4 + echoed).get(NLMSGERR_ATTR_MSG);
-  return msg ? { errno, extack: msg.toString('utf8').replace(/\0.*$/s, '') } : { errno };
+  if (!msg) return { errno };
+  const text = new TextDecoder().decode(msg);
+  const nul = text.indexOf('\0');
+  return { errno, extack: nul < 0 ? text : text.slice(0, nul) };
 }
 
 /** The ifindex in an RTM_NEWLINK answer. */
-export const ifindexOf = (m: Message): number => m.payload.readInt32LE(4);
+export const ifindexOf = (m: Message): number => view(m.payload).getInt32(4, LE);

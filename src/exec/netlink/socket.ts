@@ -49,7 +49,7 @@ const reasonOf = (errno: number): string => {
  */
 export class RouteSocket {
   private seq = Math.floor(Math.random() * 0x7fffffff);
-  private readonly buf = Buffer.alloc(64 * 1024);
+  private readonly buf = new Uint8Array(64 * 1024);
 
   private constructor(private fd: number) {}
 
@@ -68,7 +68,7 @@ export class RouteSocket {
     what: string | (() => string),
     type: number,
     flags: number,
-    header: Buffer,
+    header: Uint8Array,
     attrs: readonly Attr[] = [],
   ): Message[] {
     const r = this.exchange(type, flags, header, attrs);
@@ -84,7 +84,7 @@ export class RouteSocket {
   private exchange(
     type: number,
     flags: number,
-    header: Buffer,
+    header: Uint8Array,
     attrs: readonly Attr[],
   ): { answers: Message[] } | { errno: number; extack?: string } {
     this.seq = (this.seq + 1) >>> 0;
@@ -100,7 +100,7 @@ export class RouteSocket {
           return e.errno === 0 ? { answers } : e;
         }
         if (m.type === NLMSG.DONE) return { answers };
-        answers.push({ ...m, payload: Buffer.from(m.payload) }); // copied: the read buffer is reused
+        answers.push({ ...m, payload: m.payload.slice() }); // copied: the read buffer is reused
       }
     }
   }
