@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -163,6 +163,42 @@ describe('CNI plugin on the real kernel', { skip }, () => {
     assert.match(add.stderr, /in-process over netlink/);
     assert.ok(statSync(join(native, copy)).size > 1000);
     assert.equal((await invoke(d.plugin, NODE, envFor('DEL', 'heal1', ns), conf)).code, 0);
+    assert.deepEqual(state(), CLEAN);
+  });
+
+  test('ADD and DEL load only what they need: no child_process, net, crypto, perf_hooks or streams', async () => {
+    // A preload (NODE_OPTIONS) records which of Node's own modules the plugin process loaded by the time it exits.
+    const preload = join(d.root, 'modules.cjs');
+    const out = join(d.root, 'modules.txt');
+    writeFileSync(
+      preload,
+      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.join('\\n')));\n`,
+    );
+    // What Node.js loads for an empty script, in the same environment, is the baseline.
+    const empty = join(d.root, 'empty.js');
+    writeFileSync(empty, '');
+    execFileSync(process.execPath, [empty], {
+      env: { PATH: process.env.PATH, NODE_OPTIONS: `--require ${preload}` },
+    });
+    const baseline = new Set(readFileSync(out, 'utf8').split('\n'));
+    const heavy = /^NativeModule (child_process|net|crypto|perf_hooks|stream|internal\/streams\/.*)$/;
+    const ns = pods[2]!;
+    for (const verb of ['ADD', 'DEL']) {
+      const r = await invoke(
+        d.plugin,
+        NODE,
+        envFor(verb, 'mods1', ns, { NODE_OPTIONS: `--require ${preload}` }),
+        conf,
+      );
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const loaded = readFileSync(out, 'utf8').split('\n');
+      assert.ok(loaded.length > 20, 'the module list was recorded');
+      assert.deepEqual(
+        loaded.filter((m) => heavy.test(m) && !baseline.has(m)),
+        [],
+        `${verb} loaded modules it does not need`,
+      );
+    }
     assert.deepEqual(state(), CLEAN);
   });
 
