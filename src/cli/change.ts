@@ -2,11 +2,6 @@ import { ConfigError } from '../errors.js';
 import { labChange } from '../lab/change.js';
 import type { SpecEdit } from '../lab/edits.js';
 
-export const CHANGE_USAGE = `  podnet lab node add    [--name LAB] NODE [--ip IP] [--segment SEG]
-  podnet lab node remove [--name LAB] NODE          (its pods go with it)
-  podnet lab pod add     [--name LAB] POD --node NODE [--ip IP] [--label k=v]...
-  podnet lab pod remove  [--name LAB] POD`;
-
 export interface ChangeFlags {
   readonly ip?: string | undefined;
   readonly node?: string | undefined;

@@ -15,12 +15,6 @@ import { endpointSliceOf, serviceKey } from '../model/service.js';
 import { renderIptables } from '../plan/services/iptables.js';
 import { renderNftFull } from '../plan/services/nftables.js';
 
-export const SERVICE_USAGE = `  podnet lab service add    [--name LAB] -f SERVICE.yaml
-  podnet lab service add    [--name LAB] NAME --selector k=v[,k=v] --port PORT[:TARGET][/udp]
-                            [--cluster-ip IP] [--node-port N] [--affinity] [--internal-local]
-  podnet lab service remove [--name LAB] NAME|NAMESPACE/NAME...
-  podnet lab service list   [--name LAB] [--json]`;
-
 export interface ServiceFlags {
   readonly file?: string | undefined;
   readonly selector?: string | undefined;

@@ -1,12 +1,9 @@
 import { chmodSync, mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { ConfigError, UnsupportedError } from '../errors.js';
+import { UnsupportedError } from '../errors.js';
 import { compileNetlinkAddon } from '../exec/netlink/build.js';
-import { ifnameProblem, shortHash } from '../net/ifname.js';
-import { Cidr } from '../net/ip.js';
-import { DEFAULTS, NAME_RE } from './config.js';
+import { shortHash } from '../net/ifname.js';
 import { loaderSource } from './loader.js';
 
 /** Options of `podnet cni install`. */
@@ -140,62 +137,4 @@ export async function install(
   writeFileSync(`${conflist}.tmp`, `${JSON.stringify(conflistFor(o), null, 2)}\n`);
   renameSync(`${conflist}.tmp`, conflist);
   return { plugin, conflist, ...(warning ? { warning } : {}) };
-}
-
-export const INSTALL_USAGE = `usage: podnet cni install [--bin-dir DIR] [--conf-dir DIR] [--name NET] [--subnet CIDR] [--bridge NAME]
-                          [--mtu N] [--data-dir DIR] [--ip-masq] [--no-hairpin] [--without-portmap]
-                          [--code-cache-dir DIR]`;
-
-/** `podnet cni install …`: parses the options (ConfigError listing every problem) and installs. */
-export async function cniCommand(verb: string | undefined, args: string[]): Promise<number> {
-  if (verb !== 'install') {
-    throw new ConfigError(
-      [{ path: 'command line', message: `unknown verb 'cni ${verb ?? ''}'; ${INSTALL_USAGE}` }],
-      'command line',
-    );
-  }
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      'bin-dir': { type: 'string', default: '/opt/cni/bin' },
-      'conf-dir': { type: 'string', default: '/etc/cni/net.d' },
-      name: { type: 'string', default: 'podnet' },
-      subnet: { type: 'string', default: '10.244.0.0/24' },
-      bridge: { type: 'string', default: DEFAULTS.bridge },
-      mtu: { type: 'string', default: String(DEFAULTS.mtu) },
-      'data-dir': { type: 'string', default: DEFAULTS.dataDir },
-      'ip-masq': { type: 'boolean', default: false },
-      'no-hairpin': { type: 'boolean', default: false },
-      'without-portmap': { type: 'boolean', default: false },
-      'code-cache-dir': { type: 'string', default: CODE_CACHE_DIR },
-    },
-  });
-  const issues = [];
-  if (!NAME_RE.test(values.name))
-    issues.push({ path: '--name', message: `'${values.name}' is not a valid network name` });
-  if (!Cidr.tryParse(values.subnet))
-    issues.push({ path: '--subnet', message: `'${values.subnet}' is not an IPv4 CIDR with zero host bits` });
-  const bp = ifnameProblem(values.bridge);
-  if (bp) issues.push({ path: '--bridge', message: `'${values.bridge}' ${bp}` });
-  const mtu = Number(values.mtu);
-  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)
-    issues.push({ path: '--mtu', message: `'${values.mtu}' must be an integer from 576 to 65535` });
-  if (issues.length > 0) throw new ConfigError(issues, 'podnet cni install');
-  const r = await install({
-    binDir: resolve(values['bin-dir']),
-    confDir: resolve(values['conf-dir']),
-    name: values.name,
-    subnet: values.subnet,
-    bridge: values.bridge,
-    mtu,
-    dataDir: resolve(values['data-dir']),
-    ipMasq: values['ip-masq'],
-    hairpinMode: !values['no-hairpin'],
-    portmap: !values['without-portmap'],
-    codeCacheDir: resolve(values['code-cache-dir']),
-  });
-  console.log(`installed plugin ${r.plugin}\nwrote ${r.conflist}`);
-  if (r.warning) console.error(`warning: ${r.warning}`);
-  return 0;
 }

@@ -1,0 +1,44 @@
+import type { Command } from '../command.js';
+import { cniInstall } from './cni-install.js';
+import { labNodeAdd, labNodeRemove, labPodAdd, labPodRemove } from './lab-change.js';
+import { labDown } from './lab-down.js';
+import { labExec } from './lab-exec.js';
+import { labExplain } from './lab-explain.js';
+import { labInspect } from './lab-inspect.js';
+import { labServiceAdd, labServiceList, labServiceRemove } from './lab-service.js';
+import { labStatus } from './lab-status.js';
+import { labUp } from './lab-up.js';
+import { labVerify } from './lab-verify.js';
+import { version } from './version.js';
+
+/**
+ * Every command of the CLI, in the order `podnet help` lists them. A new command is a new file in this folder
+ * plus one row here; `podnet help` (help.ts) and the help test pick it up from the table.
+ */
+export const COMMANDS: readonly Command[] = [
+  labUp,
+  labDown,
+  labStatus,
+  labVerify,
+  labExec,
+  labExplain,
+  labInspect,
+  labServiceAdd,
+  labServiceRemove,
+  labServiceList,
+  labNodeAdd,
+  labNodeRemove,
+  labPodAdd,
+  labPodRemove,
+  cniInstall,
+  version,
+];
+
+/** One line per command group, for `podnet help` and `podnet GROUP --help`. */
+export const GROUPS: Readonly<Record<string, string>> = {
+  lab: 'a multi-node cluster on this machine: nodes are namespaces on an emulated LAN (docs/lab.md)',
+  'lab service': "the lab's Services and their proxies (docs/services.md)",
+  'lab node': "change a running lab's nodes",
+  'lab pod': "change a running lab's pods",
+  cni: 'the CNI plugin for containerd, cnitool and other runtimes (docs/cni.md)',
+};

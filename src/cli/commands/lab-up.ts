@@ -1,0 +1,53 @@
+import { defineCommand, labName, NAME_FLAG, NAME_HELP } from '../command.js';
+import { OVERRIDE_FLAGS, OVERRIDE_HELP, overridesOf } from './overrides.js';
+
+export const labUp = defineCommand({
+  name: 'lab up',
+  summary: 'build a lab: nodes, pods, cross-node routes and service proxies',
+  help: `usage: podnet lab up [--name LAB] [-f FILE] [overrides] [--dry-run] [-v]
+
+Builds the cluster of FILE (docs/spec.md), or the seed's default cluster, as namespaces on this machine.
+Bad input is refused before anything is created (exit 2, every problem listed).
+
+${NAME_HELP}
+  -f, --file FILE        cluster spec: YAML or JSON, a Cluster document and/or Kubernetes Pods and Services
+${OVERRIDE_HELP}
+  --dry-run              print the commands, each with a one-line explanation, and create nothing
+  -v, --verbose          print each command as it runs`,
+  options: {
+    ...NAME_FLAG,
+    file: { type: 'string', short: 'f' },
+    ...OVERRIDE_FLAGS,
+    'dry-run': { type: 'boolean', default: false },
+    verbose: { type: 'boolean', short: 'v', default: false },
+  },
+  async run({ values }) {
+    const lab = labName(values.name);
+    const overrides = overridesOf(values);
+    const { loadSpec, readSpecFile } = await import('../../lab/spec-source.js');
+    const { explainUp, labUp } = await import('../../lab/up.js');
+    const { resolveCluster } = await import('../../model/resolve.js');
+    const { text, source } = readSpecFile(values.file);
+    const spec = loadSpec(text, source, overrides);
+    if (values['dry-run']) {
+      process.stdout.write(await explainUp(resolveCluster(spec), lab));
+      return 0;
+    }
+    const started = performance.now();
+    const cluster = await labUp({
+      lab,
+      spec,
+      ...(text !== undefined ? { specText: text } : {}),
+      source,
+      overrides,
+      verbose: values.verbose,
+    });
+    console.log(
+      `lab ${lab} is up: ${cluster.nodes.length} node(s), ${cluster.pods.length} pod(s) in ${Math.round(performance.now() - started)} ms`,
+    );
+    for (const p of cluster.pods)
+      console.log(`  pod ${p.name.padEnd(8)} ${p.ip.toString().padEnd(15)} on ${p.node}`);
+    console.log(`next: podnet lab verify${lab === 'podnet' ? '' : ` --name ${lab}`}`);
+    return 0;
+  },
+});
