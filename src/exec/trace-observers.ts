@@ -1,0 +1,127 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+/**
+ * The long-lived processes of one `podnet lab trace`: the kernel session that adds and removes the trace
+ * tables (assets/trace-session.py), and one `nft monitor trace` per namespace.
+ */
+
+export interface SessionNamespace {
+  readonly path: string;
+  readonly setup: string;
+  readonly cleanup: string;
+}
+
+export interface SessionReady {
+  readonly errors: Record<string, string>;
+  readonly stale: string[];
+}
+
+/** The session: holds the trace tables until `close()` (or until this process dies: its stdin closes). */
+export class TraceSession {
+  private readonly child: ChildProcess;
+  private out = '';
+  private readonly exited: Promise<void>;
+
+  constructor(script: string, tag: string, namespaces: readonly SessionNamespace[]) {
+    this.child = spawn('python3', [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stdout!.on('data', (d: string) => {
+      this.out += d;
+    });
+    this.exited = new Promise((resolve) => this.child.on('close', () => resolve()));
+    this.child.on('error', () => {});
+    this.child.stdin!.on('error', () => {});
+    this.child.stdin!.write(`${JSON.stringify({ tag, namespaces })}\n`);
+  }
+
+  async ready(timeoutMs = 5000): Promise<SessionReady> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const nl = this.out.indexOf('\n');
+      if (nl >= 0) return JSON.parse(this.out.slice(0, nl)) as SessionReady;
+      if (this.child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`trace session did not start (exit ${this.child.exitCode})`);
+      await sleep(3);
+    }
+  }
+
+  /** Removes every table the session added; resolves when they are gone. */
+  async close(): Promise<void> {
+    this.child.stdin!.end();
+    await this.exited;
+  }
+}
+
+/** `nft monitor trace` in one namespace, collecting its lines. */
+export class TraceMonitor {
+  private readonly child: ChildProcess;
+  private buf = '';
+  readonly lines: string[] = [];
+
+  constructor(
+    argv: readonly string[],
+    readonly netns: string,
+  ) {
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stdout!.on('data', (d: string) => {
+      this.buf += d;
+      const parts = this.buf.split('\n');
+      this.buf = parts.pop() ?? '';
+      this.lines.push(...parts);
+    });
+    this.child.on('error', () => {});
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /**
+   * Whether the monitor has joined the trace multicast group: one of its sockets is a NETLINK_NETFILTER
+   * socket (protocol 12) subscribed to group 9 (NFNLGRP_NFTRACE, bit 0x100) in /proc/PID/net/netlink.
+   */
+  subscribed(): boolean {
+    const pid = this.child.pid;
+    if (!pid || this.child.exitCode !== null) return false;
+    try {
+      const inodes = new Set<string>();
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      }
+      return readFileSync(`/proc/${pid}/net/netlink`, 'utf8')
+        .split('\n')
+        .slice(1)
+        .some((l) => {
+          const c = l.trim().split(/\s+/);
+          return c[1] === '12' && (Number.parseInt(c[3] ?? '0', 16) & 0x100) !== 0 && inodes.has(c[9] ?? '');
+        });
+    } catch {
+      return false;
+    }
+  }
+
+  async waitSubscribed(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.subscribed()) {
+      if (this.child.exitCode !== null) throw new Error(`nft monitor in ${this.netns} exited`);
+      if (Date.now() > deadline) throw new Error(`nft monitor in ${this.netns} did not subscribe`);
+      await sleep(2);
+    }
+  }
+
+  async stop(): Promise<string[]> {
+    if (this.child.exitCode === null) {
+      const closed = new Promise((r) => this.child.on('close', r));
+      this.child.kill('SIGTERM');
+      await closed;
+    }
+    if (this.buf) this.lines.push(this.buf);
+    this.buf = '';
+    return this.lines;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
