@@ -10,6 +10,7 @@ APT_PACKAGES=(
   iproute2 nftables iptables conntrack util-linux procps hostname kmod
   busybox-static python3 iperf3 tshark socat cpio time
   gcc libc6-dev # the CNI plugin's native netlink addon (native/netlink.c), compiled by `podnet cni install`
+  etcd-server etcd-client # the store of agent clusters, and of the control plane tests (test/e2e/control-plane.test.ts)
   qemu-system-x86 # the VM lane (scripts/vm/, docs/vm-lane.md); with cpio, kmod and busybox-static above
 )
 missing=()
@@ -31,4 +32,7 @@ fi
 npm run build --silent
 # The VM lane's guest kernel: Debian's linux-image-amd64 as apt offers it now, unpacked into a cache, never installed.
 scripts/vm/fetch-kernel.sh >/dev/null
+# A real Kubernetes control plane (kube-apiserver, kube-controller-manager, kubectl v1.20.2) built from Debian's
+# kubernetes source package, cached in /var/cache/podnet-k8s: minutes on a fresh machine, nothing afterwards.
+scripts/k8s/build-control-plane.sh >/dev/null
 echo "bootstrap: ready"
