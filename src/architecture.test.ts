@@ -33,7 +33,7 @@ const allowed: Record<string, string[]> = {
   plan: ['net', 'model'],
   render: ['net', 'model', 'plan', 'exec'],
   exec: [],
-  observe: ['exec', 'net'],
+  observe: ['exec', 'net', 'plan', 'render'],
   apply: ['net', 'model', 'plan', 'render', 'exec'],
 };
 

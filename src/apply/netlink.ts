@@ -103,6 +103,7 @@ export class NetlinkApplier {
         return true;
       }
       case 'link.set': {
+        if (op.mac) return false;
         const s = this.socket(op.netns);
         const attrs: Attr[] = [str(IFLA.IFNAME, op.name)];
         if (op.master) attrs.push(u32(IFLA.MASTER, this.index(s, op.master, what)));
@@ -151,6 +152,7 @@ export class NetlinkApplier {
           dstLen,
           scope: op.via ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK,
           flags: op.onlink ? RTNH_F_ONLINK : 0,
+          ...(op.proto ? { protocol: op.proto } : {}),
         });
         s.request(what, RTM.NEWROUTE, NLM_F.CREATE | NLM_F.REPLACE, header, attrs);
         return true;

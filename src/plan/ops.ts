@@ -78,6 +78,8 @@ export type Op = { readonly note?: string } & (
       readonly up?: boolean;
       readonly master?: string;
       readonly mtu?: number;
+      /** A new MAC address (the bridge's fixed one, restored after drift). */
+      readonly mac?: string;
     }
   | { readonly kind: 'link.del'; readonly netns: Netns; readonly name: string }
   | { readonly kind: 'bridge.port'; readonly netns: Netns; readonly dev: string; readonly hairpin: boolean }
@@ -91,8 +93,17 @@ export type Op = { readonly note?: string } & (
       readonly onlink?: boolean;
       readonly src?: string;
       readonly mtu?: number;
+      /** Routing protocol number marking the route as podnet's (plan/node/model.ts ROUTE_PROTO). */
+      readonly proto?: number;
     }
-  | { readonly kind: 'route.del'; readonly netns: Netns; readonly dst: string; readonly dev?: string }
+  | {
+      readonly kind: 'route.del';
+      readonly netns: Netns;
+      readonly dst: string;
+      readonly dev?: string;
+      /** Delete only a route with this protocol number: a foreign route to the same prefix stays. */
+      readonly proto?: number;
+    }
   | {
       readonly kind: 'neigh.replace';
       readonly netns: Netns;

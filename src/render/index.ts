@@ -91,6 +91,7 @@ const renderers: Renderers = {
       op.name,
       ...opt(op.master, 'master', op.master ?? ''),
       ...opt(op.mtu, 'mtu', String(op.mtu)),
+      ...opt(op.mac, 'address', op.mac ?? ''),
       ...opt(op.up !== undefined, op.up ? 'up' : 'down'),
     ),
   }),
@@ -121,10 +122,18 @@ const renderers: Renderers = {
       ...opt(op.onlink, 'onlink'),
       ...opt(op.src, 'src', op.src ?? ''),
       ...opt(op.mtu, 'mtu', String(op.mtu)),
+      ...opt(op.proto, 'proto', String(op.proto)),
     ),
   }),
   'route.del': (op) => ({
-    argv: ipIn(op.netns, 'route', 'del', op.dst, ...opt(op.dev, 'dev', op.dev ?? '')),
+    argv: ipIn(
+      op.netns,
+      'route',
+      'del',
+      op.dst,
+      ...opt(op.dev, 'dev', op.dev ?? ''),
+      ...opt(op.proto, 'proto', String(op.proto)),
+    ),
   }),
   'neigh.replace': (op) => ({
     argv: ipIn(op.netns, 'neigh', 'replace', op.ip, 'lladdr', op.mac, 'dev', op.dev, 'nud', 'permanent'),

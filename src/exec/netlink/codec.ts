@@ -147,14 +147,14 @@ export function ifaddrmsg(prefixlen: number, index: number): Uint8Array {
 }
 
 /** struct rtmsg (12 bytes), IPv4, main table. */
-export function rtmsg(o: { dstLen: number; scope: number; flags?: number }): Uint8Array {
+export function rtmsg(o: { dstLen: number; scope: number; flags?: number; protocol?: number }): Uint8Array {
   const b = Uint8Array.of(
     AF_INET,
     o.dstLen,
     0,
     0,
     RT_TABLE_MAIN,
-    RTPROT_BOOT,
+    o.protocol ?? RTPROT_BOOT,
     o.scope,
     RTN_UNICAST,
     0,

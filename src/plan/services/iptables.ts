@@ -189,6 +189,28 @@ export function renderIptables(next: ProxyModel, prev?: ProxyModel): string {
   return `${[...nat, ...filter].join('\n')}\n`;
 }
 
+/** The rules podnet adds to built-in chains (once, on a full sync), by table. */
+export function iptablesJumps(): { table: 'nat' | 'filter'; chain: string; rule: string }[] {
+  const nat = (chain: string, what: string, to: string) => ({
+    table: 'nat' as const,
+    chain,
+    rule: `-A ${chain} ${comment(what)} -j ${to}`,
+  });
+  const filter = (chain: string, what: string) => ({
+    table: 'filter' as const,
+    chain,
+    rule: `-A ${chain} -m conntrack --ctstate NEW ${comment(what)} -j ${IPT.services}`,
+  });
+  return [
+    nat('PREROUTING', 'service portals', IPT.services),
+    nat('OUTPUT', 'service portals', IPT.services),
+    nat('POSTROUTING', 'masquerade', IPT.postrouting),
+    filter('FORWARD', 'services without endpoints'),
+    filter('OUTPUT', 'services without endpoints'),
+    filter('INPUT', 'node ports without endpoints'),
+  ];
+}
+
 /** iptables-restore input that removes every PODNET- chain and the jumps to them. */
 export function renderIptablesRemove(prev: ProxyModel): string {
   const chains = new Set<string>();

@@ -26,8 +26,7 @@ export function planProxySync(p: ProxySyncParams): Op[] {
   const { next } = p;
   const node = next.node;
   const ops: Op[] = [];
-  const first = p.prev === undefined;
-  if (first) {
+  if (p.prev === undefined) {
     ops.push({
       kind: 'sysctl.set',
       netns: p.netns,
@@ -44,52 +43,67 @@ export function planProxySync(p: ProxySyncParams): Op[] {
         note: `${node}: a route for the service CIDR, so the node's own connections to ClusterIPs reach the OUTPUT hook (source: the bridge address)`,
       });
   }
-  const modeChanged = p.prev !== undefined && p.prev.mode !== next.mode;
-  if (modeChanged && p.prev) {
-    if (p.prev.mode === 'nftables')
+  return [...ops, ...planProxyChange(p.netns, p.full ? undefined : p.prev, next, p.prev)];
+}
+
+/**
+ * The proxy part of a node sync (pure): from the model applied last (`prev`; undefined: nothing there) to
+ * `next`. `stale` is the model whose removed UDP endpoints need their conntrack entries flushed.
+ */
+export function planProxyChange(
+  netns: Netns,
+  prev: ProxyModel | undefined,
+  next: ProxyModel,
+  stale: ProxyModel | undefined = prev,
+): Op[] {
+  const node = next.node;
+  const ops: Op[] = [];
+  const modeChanged = prev !== undefined && prev.mode !== next.mode;
+  if (modeChanged && prev) {
+    if (prev.mode === 'nftables')
       ops.push({
         kind: 'nft.apply',
-        netns: p.netns,
+        netns,
         script: renderNftRemove(),
         note: `${node}: leave nftables mode: remove table ip podnet-services`,
       });
     else
       ops.push({
         kind: 'iptables.restore',
-        netns: p.netns,
-        script: renderIptablesRemove(p.prev),
+        netns,
+        script: renderIptablesRemove(prev),
         note: `${node}: leave iptables mode: remove every PODNET- chain`,
       });
   }
-  const prev = modeChanged || p.full ? undefined : p.prev;
+  const base = modeChanged ? undefined : prev;
   if (next.mode === 'nftables') {
-    const diff = prev ? renderNftDiff(prev, next) : undefined;
+    const diff = base ? renderNftDiff(base, next) : undefined;
     if (diff === undefined)
       ops.push({
         kind: 'nft.apply',
-        netns: p.netns,
+        netns,
         script: renderNftFull(next),
         note: `${node}: service proxy, full sync: table ip podnet-services with ${next.services.length} service port(s), one atomic transaction`,
       });
     else if (diff !== '')
       ops.push({
         kind: 'nft.apply',
-        netns: p.netns,
+        netns,
         script: diff,
         note: `${node}: service proxy, partial sync: only the map elements that changed, one atomic transaction`,
       });
-  } else {
+  } else if (!base || !sameProxyModel(base, next)) {
     ops.push({
       kind: 'iptables.restore',
-      netns: p.netns,
-      script: renderIptables(next, prev),
-      note: `${node}: service proxy (kube-proxy's iptables layout, PODNET- chains), ${prev ? 'partial' : 'full'} sync with one iptables-restore --noflush`,
+      netns,
+      script: renderIptables(next, base),
+      note: `${node}: service proxy (kube-proxy's iptables layout, PODNET- chains), ${base ? 'partial' : 'full'} sync with one iptables-restore --noflush`,
     });
   }
-  for (const s of staleUdpEndpoints(p.prev, next)) {
+  for (const s of staleUdpEndpoints(stale, next)) {
     ops.push({
       kind: 'conntrack.delete',
-      netns: p.netns,
+      netns,
       protocol: 'udp',
       origDst: s.clusterIP,
       origDstPort: s.port,
@@ -99,7 +113,7 @@ export function planProxySync(p: ProxySyncParams): Op[] {
     if (s.nodePort)
       ops.push({
         kind: 'conntrack.delete',
-        netns: p.netns,
+        netns,
         protocol: 'udp',
         origDstPort: s.nodePort,
         replySrc: s.endpoint,
@@ -107,4 +121,20 @@ export function planProxySync(p: ProxySyncParams): Op[] {
       });
   }
   return ops;
+}
+
+/** Whether two models render the same (services compared by reference first, then by value). */
+export function sameProxyModel(a: ProxyModel, b: ProxyModel): boolean {
+  if (a === b) return true;
+  if (
+    a.mode !== b.mode ||
+    a.clusterCIDR !== b.clusterCIDR ||
+    a.serviceCIDR !== b.serviceCIDR ||
+    a.egressMasquerade !== b.egressMasquerade ||
+    a.services.length !== b.services.length
+  )
+    return false;
+  return a.services.every(
+    (s, i) => s === b.services[i] || JSON.stringify(s) === JSON.stringify(b.services[i]),
+  );
 }

@@ -1,0 +1,391 @@
+import type { Netns, Op } from '../ops.js';
+import type { ProxyModel } from '../services/model.js';
+import { planProxyChange } from '../services/plan.js';
+import { fullProxy, planProxyRepair, removeProxy } from '../services/proxy-state.js';
+import {
+  type FdbModel,
+  type NeighModel,
+  type NodeModel,
+  type NodeState,
+  type ProxyState,
+  ROUTE_PROTO,
+  type RouteModel,
+  type TunnelModel,
+} from './model.js';
+
+/** Where a node's ops run: a lab node's namespace, or the host for the agent and the CNI plugin. */
+export interface NodeSyncTarget {
+  readonly netns: Netns;
+}
+
+/** One difference between a node's observed and desired state, and the ops that remove it. */
+export interface NodeDrift {
+  /** What differs, in a line ("route 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 missing"). */
+  readonly what: string;
+  readonly ops: readonly Op[];
+  /** Position in the sync order (see RANK). */
+  readonly rank: number;
+}
+
+/**
+ * The sync order, so traffic that should keep flowing never stops: devices first, then what they carry
+ * (neighbours, FDB entries, then the routes that need them, as flannel does), the proxy, and only then the
+ * deletions (routes before the entries they use, the tunnel device last).
+ */
+const RANK = {
+  bridge: 0,
+  sysctl: 1,
+  tunnel: 2,
+  neighAdd: 3,
+  fdbAdd: 4,
+  routeAdd: 5,
+  proxy: 6,
+  routeDel: 7,
+  fdbDel: 8,
+  neighDel: 9,
+  tunnelDel: 10,
+} as const;
+
+/**
+ * The ops that turn `observed` into `desired` (pure), minimal and ordered add-before-delete. Zero ops when
+ * they agree. The same function serves a first sync (observed: emptyNodeState), a periodic resync (observed:
+ * the kernel, see src/observe/node.ts) and an incremental change (observed: the model applied last).
+ */
+export function planNodeSync(observed: NodeState, desired: NodeModel, target: NodeSyncTarget): Op[] {
+  return diffNode(observed, desired, target).flatMap((d) => d.ops);
+}
+
+/** The differences, each with its repair, in sync order: what `lab verify` lists and `lab reconcile` runs. */
+export function diffNode(observed: NodeState, desired: NodeModel, target: NodeSyncTarget): NodeDrift[] {
+  const ns = target.netns;
+  const node = desired.node;
+  const out: NodeDrift[] = [];
+  const drift = (rank: number, what: string, ...ops: Op[]) => out.push({ rank, what, ops });
+  const note = (why: string) => `${node}: ${why}`;
+
+  // Bridge.
+  const wb = desired.bridge;
+  const sb = observed.bridge;
+  if (wb && !sb)
+    drift(
+      RANK.bridge,
+      `bridge ${wb.name} missing`,
+      {
+        kind: 'link.add-bridge',
+        netns: ns,
+        name: wb.name,
+        mtu: wb.mtu,
+        mac: wb.mac,
+        note: note(
+          `create bridge ${wb.name} with a fixed MAC, the virtual switch every pod on this node plugs into`,
+        ),
+      },
+      {
+        kind: 'addr.add',
+        netns: ns,
+        dev: wb.name,
+        cidr: wb.address,
+        note: note(`give the bridge the pod CIDR's gateway address, pods' next hop off the node`),
+      },
+      { kind: 'link.set', netns: ns, name: wb.name, up: true, note: note('bring the bridge up') },
+    );
+  else if (wb && sb) {
+    if (sb.mtu !== wb.mtu || sb.mac !== wb.mac)
+      drift(RANK.bridge, `bridge ${wb.name}: mtu ${sb.mtu} mac ${sb.mac}, want mtu ${wb.mtu} mac ${wb.mac}`, {
+        kind: 'link.set',
+        netns: ns,
+        name: wb.name,
+        ...(sb.mtu !== wb.mtu ? { mtu: wb.mtu } : {}),
+        ...(sb.mac !== wb.mac ? { mac: wb.mac } : {}),
+        note: note(`restore bridge ${wb.name}'s MTU and fixed MAC`),
+      });
+    if (sb.address !== wb.address)
+      drift(RANK.bridge, `bridge ${wb.name}: address ${wb.address} missing`, {
+        kind: 'addr.add',
+        netns: ns,
+        dev: wb.name,
+        cidr: wb.address,
+        note: note(`give the bridge the pod CIDR's gateway address, pods' next hop off the node`),
+      });
+    if (observed.linksDown?.includes(wb.name))
+      drift(RANK.bridge, `bridge ${wb.name} is down`, {
+        kind: 'link.set',
+        netns: ns,
+        name: wb.name,
+        up: true,
+        note: note('bring the bridge up'),
+      });
+  }
+
+  // Sysctls: only the keys podnet sets.
+  for (const [key, value] of Object.entries(desired.sysctls))
+    if (observed.sysctls[key] !== value)
+      drift(
+        RANK.sysctl,
+        `sysctl ${key} = ${observed.sysctls[key] ?? '(unknown)'}, want ${value}`,
+        sysctlOp(ns, node, key, value),
+      );
+
+  // Tunnel device.
+  const wt = desired.tunnel;
+  const st = observed.tunnel;
+  if (wt && (!st || !sameTunnel(st, wt))) {
+    const why = st
+      ? `tunnel ${wt.name} differs (${tunnelKey(st)}, want ${tunnelKey(wt)})`
+      : `tunnel ${wt.name} missing`;
+    drift(RANK.tunnel, why, ...(st ? [linkDel(ns, node, st.name)] : []), ...createTunnel(ns, node, wt));
+  } else if (wt && st) {
+    if (st.mtu !== wt.mtu || (wt.kind === 'vxlan' && st.kind === 'vxlan' && st.master !== wt.master))
+      drift(RANK.tunnel, `tunnel ${wt.name}: mtu/master differ`, {
+        kind: 'link.set',
+        netns: ns,
+        name: wt.name,
+        mtu: wt.mtu,
+        ...(wt.kind === 'vxlan' && wt.master ? { master: wt.master } : {}),
+        note: note(`restore ${wt.name}'s MTU${wt.kind === 'vxlan' && wt.master ? ' and bridge port' : ''}`),
+      });
+    const want = wt.address;
+    if (want && st.address !== want)
+      drift(RANK.tunnel, `tunnel ${wt.name}: address ${want} missing`, tunnelAddr(ns, node, wt, want));
+    if (observed.linksDown?.includes(wt.name))
+      drift(RANK.tunnel, `tunnel ${wt.name} is down`, {
+        kind: 'link.set',
+        netns: ns,
+        name: wt.name,
+        up: true,
+        note: note(`bring ${wt.name} up`),
+      });
+  }
+  if (st && (!wt || wt.name !== st.name))
+    drift(RANK.tunnelDel, `tunnel ${st.name} not desired`, linkDel(ns, node, st.name));
+
+  // Neighbours, FDB, routes: keyed, replaced when different, deleted when not desired.
+  keyed(
+    observed.neighbours,
+    desired.neighbours,
+    (n) => `${n.dev}|${n.ip}`,
+    (a, b) => a.mac === b.mac,
+    (n, had) =>
+      drift(RANK.neighAdd, `neighbour ${n.ip} dev ${n.dev} ${had ? 'has another MAC' : 'missing'}`, {
+        kind: 'neigh.replace',
+        netns: ns,
+        dev: n.dev,
+        ip: n.ip,
+        mac: n.mac,
+        note: note(n.why),
+      }),
+    (n) =>
+      drift(RANK.neighDel, `neighbour ${n.ip} dev ${n.dev} not desired`, {
+        kind: 'neigh.del',
+        netns: ns,
+        dev: n.dev,
+        ip: n.ip,
+        note: note(
+          `forget neighbour ${n.ip}${n.peer ? ` (${n.peer}'s VTEP)` : ''}: not in the desired state`,
+        ),
+      }),
+  );
+  keyed(
+    observed.fdb,
+    desired.fdb,
+    (f) => `${f.dev}|${f.mac}`,
+    (a, b) => a.dst === b.dst,
+    (f, had) =>
+      drift(RANK.fdbAdd, `fdb ${f.mac} dev ${f.dev} dst ${f.dst} ${had ? 'has another dst' : 'missing'}`, {
+        kind: 'fdb.replace',
+        netns: ns,
+        dev: f.dev,
+        mac: f.mac,
+        dst: f.dst,
+        note: note(f.why),
+      }),
+    (f) =>
+      drift(RANK.fdbDel, `fdb ${f.mac} dev ${f.dev} dst ${f.dst} not desired`, {
+        kind: 'fdb.del',
+        netns: ns,
+        dev: f.dev,
+        mac: f.mac,
+        dst: f.dst,
+        note: note(`forget FDB entry ${f.mac} -> ${f.dst}: not in the desired state`),
+      }),
+  );
+  keyed(
+    observed.routes,
+    desired.routes,
+    (r) => r.dst,
+    (a, b) => a.via === b.via && a.dev === b.dev && !!a.onlink === !!b.onlink,
+    (r, had) =>
+      drift(RANK.routeAdd, `route ${routeText(r)} ${had ? `differs (now ${routeText(had)})` : 'missing'}`, {
+        kind: 'route.replace',
+        netns: ns,
+        dst: r.dst,
+        ...(r.via ? { via: r.via } : {}),
+        dev: r.dev,
+        ...(r.onlink ? { onlink: true } : {}),
+        proto: ROUTE_PROTO,
+        note: note(r.why),
+      }),
+    (r) =>
+      drift(RANK.routeDel, `route ${routeText(r)} not desired`, {
+        kind: 'route.del',
+        netns: ns,
+        dst: r.dst,
+        dev: r.dev,
+        proto: ROUTE_PROTO,
+        note: note(
+          `forget the route to ${r.dst}${r.peer ? ` (${r.peer}'s pods)` : ''}: not in the desired state`,
+        ),
+      }),
+  );
+
+  // Service proxy.
+  for (const d of proxyDrift(node, ns, observed.proxy, desired.proxy)) drift(RANK.proxy, d.what, ...d.ops);
+
+  return out
+    .map((d, i) => ({ d, i }))
+    .sort((a, b) => a.d.rank - b.d.rank || a.i - b.i)
+    .map((x) => x.d);
+}
+
+function proxyDrift(
+  node: string,
+  ns: Netns,
+  seen: ProxyModel | ProxyState | undefined,
+  want: ProxyModel | undefined,
+): { what: string; ops: readonly Op[] }[] {
+  if (!want) return seen ? [{ what: 'service proxy not desired', ops: removeProxy(node, ns, seen) }] : [];
+  if (!seen) return [{ what: 'service proxy missing', ops: fullProxy(node, ns, want) }];
+  if ('services' in seen) {
+    const ops = planProxyChange(ns, seen, want);
+    return ops.length ? [{ what: 'service proxy changed', ops }] : [];
+  }
+  return planProxyRepair(node, ns, seen, want);
+}
+
+/** Walks observed and desired entries by key: adds (or replaces) what is missing or different, deletes the rest. */
+function keyed<T extends { why: string }>(
+  seen: readonly T[],
+  want: readonly T[],
+  key: (x: T) => string,
+  equal: (a: T, b: T) => boolean,
+  add: (x: T, had: T | undefined) => void,
+  del: (x: T) => void,
+): void {
+  const have = new Map(seen.map((x) => [key(x), x]));
+  const keep = new Set<string>();
+  for (const w of want) {
+    const k = key(w);
+    keep.add(k);
+    const h = have.get(k);
+    if (!h || !equal(h, w)) add(w, h);
+  }
+  for (const [k, h] of have) if (!keep.has(k)) del(h);
+}
+
+const routeText = (r: RouteModel) =>
+  `${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${r.dev}${r.onlink ? ' onlink' : ''}`;
+
+function sysctlOp(ns: Netns, node: string, key: string, value: string): Op {
+  const why: Record<string, string> = {
+    'net.ipv4.ip_forward': 'forward packets between interfaces (bridge <-> uplink)',
+    'net.bridge.bridge-nf-call-iptables':
+      "bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack",
+  };
+  const redirects = /^net\.ipv4\.conf\.(.+)\.send_redirects$/.exec(key)?.[1];
+  return {
+    kind: 'sysctl.set',
+    netns: ns,
+    key,
+    value,
+    note: `${node}: ${
+      why[key] ??
+      (redirects
+        ? `no ICMP redirects from ${redirects === 'all' ? 'any interface' : `bridge ${redirects}`}: pods keep routing through their gateway`
+        : `set ${key}`)
+    }`,
+  };
+}
+
+/** What cannot change in place: a different value means delete and create again. */
+function tunnelKey(t: TunnelModel): string {
+  if (t.kind === 'ipip') return `ipip local ${t.local}`;
+  return `vxlan id ${t.vni} local ${t.local} dev ${t.dev} dstport ${t.port}${t.group ? ` group ${t.group}` : ''}${t.learning ? '' : ' nolearning'}${t.mac ? ` address ${t.mac}` : ''}`;
+}
+
+/** The observed device matches the wanted one (its MAC only when the model fixes one: multicast's is random). */
+const sameTunnel = (seen: TunnelModel, want: TunnelModel) =>
+  seen.name === want.name &&
+  tunnelKey(
+    seen.kind === 'vxlan' && want.kind === 'vxlan' && !want.mac ? { ...seen, mac: undefined } : seen,
+  ) === tunnelKey(want);
+
+const linkDel = (ns: Netns, node: string, name: string): Op => ({
+  kind: 'link.del',
+  netns: ns,
+  name,
+  note: `${node}: delete ${name}: not the desired device (its routes and entries go with it)`,
+});
+
+function tunnelAddr(ns: Netns, node: string, t: TunnelModel, cidr: string): Op {
+  return {
+    kind: 'addr.add',
+    netns: ns,
+    dev: t.name,
+    cidr,
+    note:
+      t.kind === 'vxlan'
+        ? `${node}: the VTEP address, the network address of the node's pod CIDR`
+        : `${node}: the tunnel's own address (the pod CIDR's network address), used when the node itself talks to remote pods`,
+  };
+}
+
+function createTunnel(ns: Netns, node: string, t: TunnelModel): Op[] {
+  if (t.kind === 'ipip')
+    return [
+      {
+        kind: 'link.add-ipip',
+        netns: ns,
+        name: t.name,
+        local: t.local,
+        mtu: t.mtu,
+        note: `${node}: IP-in-IP device with local ${t.local} and no remote: one device reaches every node`,
+      },
+      tunnelAddr(ns, node, t, t.address),
+      { kind: 'link.set', netns: ns, name: t.name, up: true, note: `${node}: bring the tunnel up` },
+    ];
+  const dev: Op = {
+    kind: 'link.add-vxlan',
+    netns: ns,
+    name: t.name,
+    vni: t.vni,
+    local: t.local,
+    dev: t.dev,
+    port: t.port,
+    ...(t.group ? { group: t.group } : {}),
+    learning: t.learning,
+    ...(t.mac ? { mac: t.mac } : {}),
+    mtu: t.mtu,
+    note: t.group
+      ? `${node}: VXLAN device (VNI ${t.vni}, UDP ${t.port}) that floods unknown MACs to group ${t.group} and learns where each MAC lives`
+      : `${node}: VXLAN device (VNI ${t.vni}, UDP ${t.port}), no learning: peers are programmed, one entry each`,
+  };
+  if (t.master)
+    return [
+      dev,
+      {
+        kind: 'link.set',
+        netns: ns,
+        name: t.name,
+        master: t.master,
+        up: true,
+        note: `${node}: plug the VXLAN device into bridge ${t.master}: all nodes' bridges form one L2 segment`,
+      },
+    ];
+  return [
+    dev,
+    ...(t.address ? [tunnelAddr(ns, node, t, t.address)] : []),
+    { kind: 'link.set', netns: ns, name: t.name, up: true, note: `${node}: bring the VXLAN device up` },
+  ];
+}
+
+export type { FdbModel, NeighModel };
