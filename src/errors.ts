@@ -15,6 +15,16 @@ export interface ConfigIssue {
   readonly path: string;
   readonly message: string;
   readonly hint?: string;
+  /** Where in the user's file (1-based), when the parser knows. */
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/** `path (line 3, column 5): message (hint: …)`, one problem as ConfigError lists it. */
+export function formatIssue(i: ConfigIssue): string {
+  const at =
+    i.line !== undefined ? ` (line ${i.line}${i.column !== undefined ? `, column ${i.column}` : ''})` : '';
+  return `${i.path}${at}: ${i.message}${i.hint ? ` (hint: ${i.hint})` : ''}`;
 }
 
 /** Bad input. Lists every problem at once; nothing has been changed when it is thrown. */
@@ -25,8 +35,7 @@ export class ConfigError extends PodnetError {
     source = 'cluster spec',
   ) {
     super(
-      `${source} has ${issues.length} problem(s):\n` +
-        issues.map((i) => `  - ${i.path}: ${i.message}${i.hint ? ` (hint: ${i.hint})` : ''}`).join('\n'),
+      `${source} has ${issues.length} problem(s):\n` + issues.map((i) => `  - ${formatIssue(i)}`).join('\n'),
     );
   }
 }

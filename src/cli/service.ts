@@ -1,4 +1,3 @@
-import { parseAllDocuments } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { loadLab } from '../lab/load.js';
 import { LabNames } from '../lab/names.js';
@@ -10,8 +9,10 @@ import {
   syncLabServices,
 } from '../lab/services.js';
 import { readSpecFile } from '../lab/spec-source.js';
+import { readDocuments } from '../model/documents.js';
 import type { Cluster } from '../model/resolve.js';
 import { endpointSliceOf, serviceKey } from '../model/service.js';
+import type { DocWhere } from '../model/strict.js';
 import { renderIptables } from '../plan/services/iptables.js';
 import { renderNftFull } from '../plan/services/nftables.js';
 
@@ -35,14 +36,14 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
   switch (action) {
     case 'add': {
       let docs: unknown[];
+      let wheres: DocWhere[] = [];
+      let source = 'command line';
       if (f.file) {
-        const { text, source } = readSpecFile(f.file);
-        docs = parseAllDocuments(text ?? '')
-          .flatMap((d) => (Array.isArray(d) ? d : [d]))
-          .map((d) => d.toJS() as unknown)
-          .filter((d) => d !== null && d !== undefined);
-        if (docs.length === 0)
-          throw new ConfigError([{ path: '-f', message: `'${source}' holds no Service` }], 'command line');
+        const r = readSpecFile(f.file);
+        source = r.source;
+        const read = readDocuments(r.text ?? '', source);
+        wheres = read;
+        docs = read.map((d) => d.doc);
       } else {
         const [name, ...extra] = rest;
         if (!name || extra.length)
@@ -67,7 +68,7 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
           }),
         ];
       }
-      const specs = recordAdded(l.state, docs);
+      const specs = recordAdded(l.state, docs, wheres, source);
       const after = loadLab(lab).cluster;
       const r = await syncLabServices(after, l.state, names, { verbose: f.verbose ?? false });
       for (const s of specs) {

@@ -5,6 +5,7 @@ import { isNothingToDelete, ProcessRunner } from '../exec/process-runner.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { allocationsOf, type Cluster } from '../model/resolve.js';
 import { checkServices, parseServiceManifest, type ServiceSpec, serviceKey } from '../model/service.js';
+import type { DocWhere } from '../model/strict.js';
 import type { Op, Phase, Plan } from '../plan/ops.js';
 import { buildProxyModel, type ProxyModel } from '../plan/services/model.js';
 import { planProxySync } from '../plan/services/plan.js';
@@ -320,13 +321,18 @@ export function manifestFromFlags(f: {
 }
 
 /** Records added services in the lab's overlay (validated against the spec by the caller's reload). */
-export function recordAdded(state: LabState, docs: readonly unknown[]): ServiceSpec[] {
+export function recordAdded(
+  state: LabState,
+  docs: readonly unknown[],
+  wheres: readonly DocWhere[] = [],
+  source = 'service',
+): ServiceSpec[] {
   const issues: ConfigIssue[] = [];
   const specs = docs.flatMap((d, i) => {
-    const s = parseServiceManifest(d, docs.length > 1 ? `document ${i + 1}: ` : '', issues);
+    const s = parseServiceManifest(d, wheres[i] ?? (docs.length > 1 ? `document ${i + 1}: ` : ''), issues);
     return s ? [s] : [];
   });
-  if (issues.length) throw new ConfigError(issues, 'service');
+  if (issues.length) throw new ConfigError(issues, source);
   const o = loadOverlay(state);
   const added: Record<string, unknown> = { ...o.added };
   specs.forEach((s, i) => {

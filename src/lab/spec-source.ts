@@ -1,42 +1,81 @@
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
-import { ConfigError } from '../errors.js';
+import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { defaultClusterDoc } from '../model/defaults.js';
-import { parseClusterDocs, parseClusterFile } from '../model/parse.js';
+import { type SourceDoc, splitDocuments } from '../model/documents.js';
+import { parseClusterDocs } from '../model/parse.js';
+import { clusterSpecSchema } from '../model/schema.js';
+import { schemaAt, strictParse } from '../model/strict.js';
 import { applyEdits, type SpecEdit } from './edits.js';
 import { reservedNodeName } from './names.js';
 
 /** Spec fields the CLI may override (e.g. `--cross-node vxlan`). */
 export type SpecOverrides = Readonly<Record<string, string>>;
 
-/** Reads the cluster file (or the default seed cluster), applies overrides, and checks lab-specific rules. */
+/** The flag that sets each overridable spec field, for messages. */
+const OVERRIDE_FLAG: Readonly<Record<string, string>> = {
+  sameNode: '--same-node',
+  crossNode: '--cross-node',
+  proxy: '--proxy',
+  'vxlan.learning': '--vxlan-learning',
+};
+
+/** Each override's value checked against the spec field it replaces (the flag is named in the message). */
+function overrideIssues(overrides: SpecOverrides): ConfigIssue[] {
+  return Object.entries(overrides).flatMap(([k, v]) => {
+    const flag = OVERRIDE_FLAG[k] ?? k;
+    const field = schemaAt(clusterSpecSchema, k.split('.'));
+    if (!field) return [{ path: flag, message: `overrides no known spec field '${k}'` }];
+    const r = strictParse(field, v, { at: '' });
+    return r.ok ? [] : r.issues.map((i) => ({ ...i, path: flag }));
+  });
+}
+
+/**
+ * Reads the cluster file (or the default seed cluster), applies overrides and edits, and checks lab-specific
+ * rules. One path whatever the flags: the file's syntax, every document's fields and the flags' values are
+ * checked together, and every problem is reported at once. `notes` receives what the user might not expect
+ * (a file without a Cluster document joins the default cluster).
+ */
 export function loadSpec(
   text: string | undefined,
   source: string,
   overrides: SpecOverrides = {},
   edits: readonly SpecEdit[] = [],
+  notes?: string[],
 ): ClusterSpec {
-  let spec: ClusterSpec;
-  if (Object.keys(overrides).length === 0 && edits.length === 0 && text !== undefined) {
-    spec = parseClusterFile(text, source);
-  } else {
-    const docs =
-      text === undefined
-        ? []
-        : parseAllDocuments(text)
-            .flatMap((d) => (Array.isArray(d) ? d : [d]))
-            .map((d) => d.toJS() as Record<string, unknown>);
-    const list = docs
-      .filter((d) => d && typeof d === 'object')
-      .map((doc, i) => ({ doc, at: docs.length > 1 ? `document ${i + 1}: ` : '' }));
-    let cluster = list.find((d) => d.doc.kind === 'Cluster');
-    if (!cluster) {
-      // As in parseClusterFile: the file's Pods and Services join the default (seed) cluster.
-      cluster = { doc: defaultClusterDoc() as unknown as Record<string, unknown>, at: '' };
-      list.unshift(cluster);
+  const issues = overrideIssues(overrides);
+  let docs: SourceDoc[] = [];
+  const known: ConfigIssue[] = [];
+  if (text !== undefined) {
+    try {
+      const split = splitDocuments(text, source);
+      docs = split.docs;
+      known.push(...split.issues);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      issues.unshift(...e.issues);
     }
-    const s = { ...(cluster.doc.spec as Record<string, unknown>) };
+  }
+  if (issues.some((i) => !i.path.startsWith('--'))) throw new ConfigError([...issues, ...known], source);
+  // Flag values already refused are not applied, so the file's own problems are listed beside them once.
+  known.push(...issues);
+  const bad = new Set(issues.map((i) => i.path));
+  overrides = Object.fromEntries(Object.entries(overrides).filter(([k]) => !bad.has(OVERRIDE_FLAG[k] ?? k)));
+  let cluster = docs.find((d) => d.doc.kind === 'Cluster');
+  if (!cluster) {
+    // As in parseClusterFile: the file's Pods and Services join the default (seed) cluster.
+    cluster = { doc: defaultClusterDoc() as unknown as Record<string, unknown>, at: 'default cluster: ' };
+    docs = [cluster, ...docs];
+    if (text !== undefined) notes?.push(joinedDefaultNote(source, docs));
+  }
+  let spec: ClusterSpec;
+  if (Object.keys(overrides).length === 0 && edits.length === 0) {
+    spec = parseClusterDocs(docs, source, known);
+  } else {
+    const raw = cluster.doc.spec;
+    const s: Record<string, unknown> =
+      raw && typeof raw === 'object' && !Array.isArray(raw) ? { ...raw } : {};
     for (const [k, v] of Object.entries(overrides)) {
       // Dotted keys reach into nested settings (`vxlan.learning`).
       const [head, sub] = k.split('.', 2) as [string, string | undefined];
@@ -46,21 +85,24 @@ export function loadSpec(
     // Runtime changes (`lab node|pod add|remove`), replayed over the original text.
     const edited = applyEdits(
       s,
-      list.filter((d) => d.doc.kind === 'Pod').map((d) => d.doc),
+      docs.filter((d) => d.doc.kind === 'Pod').map((d) => d.doc),
       edits,
     );
-    cluster.doc = { ...cluster.doc, spec: edited.spec };
     const keep = new Set(edited.podDocs);
+    const clusterDoc = cluster;
     spec = parseClusterDocs(
-      list.filter((d) => d.doc.kind !== 'Pod' || keep.has(d.doc)),
+      docs
+        .filter((d) => d.doc.kind !== 'Pod' || keep.has(d.doc))
+        .map((d) => (d === clusterDoc ? { ...d, doc: { ...d.doc, spec: edited.spec } } : d)),
       source,
+      known,
     );
   }
   const reserved = spec.nodes.filter((n) => reservedNodeName(n.name));
   if (reserved.length) {
     throw new ConfigError(
       reserved.map((n) => ({
-        path: `spec.nodes[${spec.nodes.indexOf(n)}].name`,
+        path: `${cluster.at}spec.nodes[${spec.nodes.indexOf(n)}].name`,
         message: `'${n.name}' is reserved by the lab (it names the switch and pod namespaces)`,
         hint: "avoid 'switch' and names starting with 'pod-'",
       })),
@@ -81,4 +123,15 @@ export function readSpecFile(file: string | undefined): { text: string | undefin
       'command line',
     );
   }
+}
+
+/** What joining the default cluster means, said once so a pods-only file holds no surprise. */
+function joinedDefaultNote(source: string, docs: readonly SourceDoc[]): string {
+  const d = defaultClusterDoc().spec;
+  const own = docs.filter((x) => x.doc.kind === 'Pod' || x.doc.kind === 'Service').length;
+  return (
+    `${source} has no Cluster document: its ${own} object(s) joined the default cluster (the seed's: ` +
+    `nodes ${d.nodes.map((n) => n.name).join(', ')}, crossNode ${d.crossNode}), which keeps its own pods ` +
+    `${d.pods.map((p) => p.name).join(', ')} and service default/web (docs/spec.md, "Defaults")`
+  );
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError } from '../errors.js';
-import { parseClusterFile } from './parse.js';
+import { parseClusterDocs, parseClusterFile } from './parse.js';
 import { resolveCluster } from './resolve.js';
 
 const base = (spec: string) => `apiVersion: podnet.dev/v1alpha1
@@ -132,7 +132,7 @@ describe('cluster spec validation: every bad input gets a ConfigError naming pat
       name: 'unknown field',
       text: base(`  clusterCidr: 10.1.0.0/16\n${nodes3}`),
       path: /spec/,
-      message: /unknown field\(s\) 'clusterCidr'/,
+      message: /unknown field; did you mean 'clusterCIDR'/,
     },
     { name: 'invalid YAML', text: 'spec: [unclosed', path: /document 1/, message: /not valid YAML/ },
     {
@@ -211,7 +211,7 @@ spec:
   });
 
   test("the default cluster is the seed's: nodes .4/.5/.6, pods at the seed's addresses", () => {
-    const c = resolveCluster(parseClusterFile('# empty file: defaults\n'));
+    const c = resolveCluster(parseClusterDocs([]));
     assert.deepEqual(
       c.nodes.map((n) => `${n.name} ${n.ip} ${n.podCIDR}`),
       [

@@ -1,95 +1,149 @@
-import { parseAllDocuments } from 'yaml';
-import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { ifnameProblem } from '../net/ifname.js';
 import { Cidr, Ip } from '../net/ip.js';
 import type { ClusterSpec, ContainerSpec, NodeSpec, PodSpec } from './cluster.js';
 import { defaultClusterDoc } from './defaults.js';
+import { type SourceDoc, splitDocuments } from './documents.js';
 import { clusterDocSchema, k8sPodSchema } from './schema.js';
 import { checkServices, parseServiceManifest } from './service.js';
+import { type DocWhere, formatPath, parsePath, strictParse, suggest } from './strict.js';
 
 type Doc = Record<string, unknown>;
 
+/** The kinds a cluster file may hold, with the apiVersion each must carry. */
+const KINDS: Readonly<Record<string, string>> = {
+  Cluster: 'podnet.dev/v1alpha1',
+  Pod: 'v1',
+  Service: 'v1',
+};
+
 /**
  * Reads a cluster file: one `kind: Cluster` document (YAML or JSON) plus any number of plain Kubernetes
- * `kind: Pod` documents. Without a Cluster document the default (seed) topology is used with the file's pods.
- * Throws ConfigError listing every problem found, each with its path and value.
+ * `kind: Pod` and `kind: Service` documents. Without a Cluster document the default (seed) topology is used with
+ * the file's pods. Throws ConfigError listing every problem found, each with its path, value and position.
  */
 export function parseClusterFile(text: string, source = 'cluster spec'): ClusterSpec {
-  const issues: ConfigIssue[] = [];
-  const docs: { doc: Doc; at: string }[] = [];
-  const parsed = parseAllDocuments(text);
-  const list = Array.isArray(parsed) ? parsed : [parsed];
-  list.forEach((d, i) => {
-    for (const e of d.errors)
-      issues.push({
-        path: `document ${i + 1}`,
-        message: `is not valid YAML/JSON: ${e.message.split('\n')[0]}`,
-      });
-    const value = d.toJS() as unknown;
-    if (value === null || value === undefined) return;
-    if (typeof value !== 'object' || Array.isArray(value)) {
-      issues.push({ path: `document ${i + 1}`, message: 'must be a mapping with apiVersion and kind' });
-      return;
-    }
-    docs.push({ doc: value as Doc, at: list.length > 1 ? `document ${i + 1}: ` : '' });
-  });
-  if (issues.length) throw new ConfigError(issues, source);
-  return parseClusterDocs(docs, source);
+  const { docs, issues } = splitDocuments(text, source);
+  return parseClusterDocs(docs, source, issues);
 }
 
-/** Same as parseClusterFile for already-decoded documents (e.g. from the agent's datastore). */
+/**
+ * Same as parseClusterFile for already-decoded documents (e.g. from the agent's datastore). `known` are
+ * problems already found in the file (documents that are not mappings), listed with the others.
+ */
 export function parseClusterDocs(
-  docs: readonly { doc: Doc; at: string }[],
+  docs: readonly SourceDoc[],
   source = 'cluster spec',
+  known: readonly ConfigIssue[] = [],
 ): ClusterSpec {
-  const issues: ConfigIssue[] = [];
-  const clusters = docs.filter((d) => d.doc.kind === 'Cluster');
-  const pods = docs.filter((d) => d.doc.kind === 'Pod');
-  const serviceDocs = docs.filter((d) => d.doc.kind === 'Service');
+  const issues: ConfigIssue[] = [...known];
+  try {
+    return checkDocs(docs, issues, source);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(inFileOrder(positioned(e.issues, docs)), source);
+    throw e;
+  }
+}
+
+/**
+ * Problems in the order of the file (flags and whole-file problems first), each once: a kind or apiVersion
+ * refused by the kind check is not repeated by the kind's schema.
+ */
+function inFileOrder(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  const once = issues.filter((i) => {
+    if (!/: (kind|apiVersion)$/.test(i.path)) return true;
+    if (seen.has(i.path)) return false;
+    seen.add(i.path);
+    return true;
+  });
+  return once
+    .map((i, n) => ({ i, n }))
+    .sort((a, b) => (a.i.line ?? 0) - (b.i.line ?? 0) || (a.i.column ?? 0) - (b.i.column ?? 0) || a.n - b.n)
+    .map((x) => x.i);
+}
+
+/** Adds line and column to issues whose path was built as text, from the document their prefix names. */
+function positioned(issues: readonly ConfigIssue[], docs: readonly SourceDoc[]): ConfigIssue[] {
+  const sorted = [...docs].filter((d) => d.at && d.locate).sort((a, b) => b.at.length - a.at.length);
+  return issues.map((i) => {
+    if (i.line !== undefined) return i;
+    const d = sorted.find((x) => i.path.startsWith(x.at));
+    const p = d?.locate?.(parsePath(i.path.slice(d.at.length)));
+    return p ? { ...i, line: p.line, column: p.column } : i;
+  });
+}
+
+function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: string): ClusterSpec {
   for (const d of docs) {
-    if (d.doc.kind !== 'Cluster' && d.doc.kind !== 'Pod' && d.doc.kind !== 'Service') {
+    const kind = d.doc.kind;
+    if (kind === undefined) {
       issues.push({
         path: `${d.at}kind`,
-        message: `${JSON.stringify(d.doc.kind)} is not supported`,
+        message: 'is missing',
+        hint: `one of: ${Object.keys(KINDS).join(', ')}`,
+        ...d.locate?.([]),
+      });
+    } else if (typeof kind !== 'string' || !(kind in KINDS)) {
+      const near = typeof kind === 'string' ? suggest(kind, Object.keys(KINDS)) : undefined;
+      issues.push({
+        path: `${d.at}kind`,
+        message: `${JSON.stringify(kind)} is not supported${near ? `; did you mean '${near}'?` : ''}`,
         hint: 'use kind: Cluster (apiVersion podnet.dev/v1alpha1), kind: Pod or kind: Service (v1)',
+        ...d.locate?.(['kind']),
+      });
+    } else if (d.doc.apiVersion !== KINDS[kind]) {
+      issues.push({
+        path: `${d.at}apiVersion`,
+        message: `${d.doc.apiVersion === undefined ? 'is missing' : `${JSON.stringify(d.doc.apiVersion)} is not allowed`} for kind ${kind}`,
+        hint: `use apiVersion: ${KINDS[kind]}`,
+        ...d.locate?.(['apiVersion']),
       });
     }
   }
-  if (clusters.length > 1)
-    issues.push({ path: clusters[1]!.at || 'kind', message: 'a file may hold only one Cluster document' });
+  const clusters = docs.filter((d) => d.doc.kind === 'Cluster');
+  const pods = docs.filter((d) => d.doc.kind === 'Pod');
+  const serviceDocs = docs.filter((d) => d.doc.kind === 'Service');
+  for (const extra of clusters.slice(1))
+    issues.push({
+      path: `${extra.at}kind`,
+      message: 'a file may hold only one Cluster document',
+      hint: `the first is ${clusters[0]!.at.replace(/: $/, '')}`,
+      ...extra.locate?.(['kind']),
+    });
 
   // Without a Cluster document, the file's Pods and Services join the default (seed) cluster.
-  const clusterDoc = clusters[0] ?? { doc: defaultClusterDoc() as unknown as Doc, at: '' };
-  const c = clusterDocSchema.safeParse(clusterDoc.doc);
-  if (!c.success) issues.push(...zodIssues(c.error, clusterDoc.at, clusterDoc.doc));
+  const clusterDoc: SourceDoc = clusters[0] ?? {
+    doc: defaultClusterDoc() as unknown as Doc,
+    at: 'default cluster: ',
+  };
+  const c = strictParse(clusterDocSchema, clusterDoc.doc, clusterDoc);
+  if (!c.ok) issues.push(...c.issues);
 
-  const extraPods: PodSpec[] = [];
+  const extraPods: { pod: PodSpec; at: string }[] = [];
   for (const d of pods) {
-    const p = k8sPodSchema.safeParse(d.doc);
-    if (!p.success) {
-      issues.push(...zodIssues(p.error, d.at, d.doc));
+    const p = strictParse(k8sPodSchema, d.doc, d);
+    if (!p.ok) {
+      issues.push(...p.issues);
       continue;
     }
     const m = p.data.metadata;
+    const ipPath = `${d.at}${formatPath(['metadata', 'annotations', 'podnet.dev/ip'])}`;
     extraPods.push({
-      name: m.name,
-      node: p.data.spec.nodeName,
-      labels: m.labels ?? {},
-      containers: p.data.spec.containers.map((k) => ({
-        name: k.name,
-        command: [...(k.command ?? []), ...(k.args ?? [])],
-        rootfs: 'host',
-      })),
-      ...(m.annotations?.['podnet.dev/ip']
-        ? {
-            ip: parseIpOr(
-              m.annotations['podnet.dev/ip'],
-              `${d.at}metadata.annotations.podnet.dev/ip`,
-              issues,
-            ),
-          }
-        : {}),
+      at: d.at,
+      pod: {
+        name: m.name,
+        node: p.data.spec.nodeName,
+        labels: m.labels ?? {},
+        containers: p.data.spec.containers.map((k) => ({
+          name: k.name,
+          command: [...(k.command ?? []), ...(k.args ?? [])],
+          rootfs: 'host',
+        })),
+        ...(m.annotations?.['podnet.dev/ip']
+          ? { ip: parseIpOr(m.annotations['podnet.dev/ip'], ipPath, issues) }
+          : {}),
+      },
     });
     p.data.spec.containers.forEach((k, i) => {
       if (![...(k.command ?? []), ...(k.args ?? [])].length) {
@@ -101,7 +155,12 @@ export function parseClusterDocs(
       }
     });
   }
-  if (issues.length || !c.success) throw new ConfigError(issues, source);
+  // Top-level Services are checked now, so their problems are listed beside every other document's.
+  const topServices = serviceDocs.flatMap((d) => {
+    const svc = parseServiceManifest(d.doc, d, issues);
+    return svc ? [{ svc, at: d.at }] : [];
+  });
+  if (issues.length || !c.ok) throw new ConfigError(issues, source);
 
   const s = c.data.spec;
   const at = clusterDoc.at;
@@ -218,30 +277,48 @@ export function parseClusterDocs(
       hint: 'use one of 224.0.0.0/4, e.g. 239.1.1.1 (administratively scoped)',
     });
 
+  // Where each pod field is in the user's file: podnet's own pod list, or a Kubernetes Pod's fields.
   const allPods = [
-    ...s.pods.map((p, i) => ({ p, path: `${at}spec.pods[${i}]` })),
-    ...extraPods.map((p, i) => ({ p, path: `${pods[i]!.at}metadata` })),
+    ...s.pods.map((p, i) => {
+      const base = `${at}spec.pods[${i}]`;
+      const f = {
+        name: `${base}.name`,
+        node: `${base}.node`,
+        ip: `${base}.ip`,
+        containers: `${base}.containers`,
+      };
+      return { p, f };
+    }),
+    ...extraPods.map(({ pod, at: a }) => {
+      const ip = `${a}${formatPath(['metadata', 'annotations', 'podnet.dev/ip'])}`;
+      const f = {
+        name: `${a}metadata.name`,
+        node: `${a}spec.nodeName`,
+        ip,
+        containers: `${a}spec.containers`,
+      };
+      return { p: pod, f };
+    }),
   ];
   const podNames = new Set<string>();
   const podOut: PodSpec[] = [];
-  for (const { p, path } of allPods) {
-    if (podNames.has(p.name))
-      issues.push({ path: `${path}.name`, message: `'${p.name}' is used by another pod` });
+  for (const { p, f } of allPods) {
+    if (podNames.has(p.name)) issues.push({ path: f.name, message: `'${p.name}' is used by another pod` });
     podNames.add(p.name);
     if (!nodeNames.has(p.node))
       issues.push({
-        path: `${path}.node`,
+        path: f.node,
         message: `'${p.node}' is not a node of this cluster`,
         hint: `nodes: ${[...nodeNames].join(', ')}`,
       });
     let ip: Ip | undefined;
-    if ('ip' in p && typeof p.ip === 'string') ip = parseIpOr(p.ip, `${path}.ip`, issues);
+    if ('ip' in p && typeof p.ip === 'string') ip = parseIpOr(p.ip, f.ip, issues);
     else if (p.ip instanceof Ip) ip = p.ip;
     const cnames = new Set<string>();
     p.containers.forEach((k, i) => {
       if (cnames.has(k.name))
         issues.push({
-          path: `${path}.containers[${i}].name`,
+          path: `${f.containers}[${i}].name`,
           message: `'${k.name}' is used by another container of this pod`,
         });
       cnames.add(k.name);
@@ -272,12 +349,19 @@ export function parseClusterDocs(
   }
 
   const services = [
-    ...s.services.map((doc, i) => ({ doc, at: `${at}spec.services[${i}].` })),
-    ...serviceDocs.map((d) => ({ doc: d.doc as unknown, at: d.at })),
-  ].flatMap(({ doc, at: where }) => {
+    ...s.services.map((doc, i) => ({
+      doc,
+      where: {
+        at: `${at}spec.services[${i}].`,
+        locate: (p: readonly PropertyKey[], key?: boolean) =>
+          clusterDoc.locate?.(['spec', 'services', i, ...p], key),
+      } as DocWhere,
+    })),
+  ].flatMap(({ doc, where }) => {
     const svc = parseServiceManifest(doc, where, issues);
-    return svc ? [{ svc, at: where }] : [];
+    return svc ? [{ svc, at: where.at }] : [];
   });
+  services.push(...topServices);
   if (serviceCIDR) checkServices(services, serviceCIDR, issues);
 
   if (issues.length || !clusterCIDR || !serviceCIDR || !underlay || !group)
@@ -305,37 +389,4 @@ function parseIpOr(text: string, path: string, issues: ConfigIssue[]): Ip | unde
   const ip = Ip.tryParse(text);
   if (!ip) issues.push({ path, message: `'${text}' is not a valid IPv4 address` });
   return ip;
-}
-
-/** Turns zod's issues into ours, with dotted paths and the offending value quoted. */
-function zodIssues(error: z.ZodError, at: string, root: unknown): ConfigIssue[] {
-  return error.issues.map((i) => {
-    const path = at + formatPath(i.path);
-    if (i.code === 'unrecognized_keys') {
-      return {
-        path: path || '(top level)',
-        message: `unknown field(s) ${i.keys.map((k) => `'${k}'`).join(', ')}`,
-        hint: 'see docs/spec.md for the fields podnet knows',
-      };
-    }
-    const value = valueAt(root, i.path);
-    const shown = value === undefined ? 'is missing' : `${JSON.stringify(value)}`;
-    if (value === undefined) return { path, message: `${shown} (${i.message})` };
-    return { path, message: `${shown} ${i.message.replace(/^Invalid input: /, 'is invalid: ')}` };
-  });
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((k, idx) => (typeof k === 'number' ? `[${k}]` : `${idx === 0 ? '' : '.'}${String(k)}`))
-    .join('');
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = root;
-  for (const k of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[k];
-  }
-  return v;
 }

@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { k8sMetadata, k8sObject, unsupported } from './strict.js';
 
 /**
  * The on-disk shape of podnet's cluster file (YAML or JSON), before semantic checks. Strict: unknown fields are
- * errors, so typos never pass silently. Kubernetes objects (`kind: Pod`) are read leniently: real manifests
- * carry many fields podnet has no use for.
+ * errors, so typos never pass silently. Kubernetes objects (`kind: Pod`) are strict too, with an explicit
+ * list of the fields real manifests carry that podnet accepts and ignores (see strict.ts, docs/spec.md).
  */
 
 const dnsLabel = z
@@ -73,28 +74,105 @@ export const clusterDocSchema = z.strictObject({
   spec: clusterSpecSchema,
 });
 
-const k8sContainer = z.looseObject({
-  name: dnsLabel,
-  image: z.string().optional(),
-  command: z.array(z.string()).optional(),
-  args: z.array(z.string()).optional(),
-});
+/** Container fields of a Pod that podnet accepts and ignores (it runs commands, not images). */
+export const IGNORED_CONTAINER_FIELDS = [
+  'image',
+  'imagePullPolicy',
+  'resources',
+  'resizePolicy',
+  'livenessProbe',
+  'readinessProbe',
+  'startupProbe',
+  'lifecycle',
+  'ports',
+  'volumeMounts',
+  'volumeDevices',
+  'securityContext',
+  'terminationMessagePath',
+  'terminationMessagePolicy',
+  'restartPolicy',
+  'stdin',
+  'stdinOnce',
+  'tty',
+] as const;
 
-/** A plain Kubernetes Pod: podnet reads name, labels, spec.nodeName and the containers' command/args. */
-export const k8sPodSchema = z.looseObject({
-  apiVersion: z.literal('v1'),
-  kind: z.literal('Pod'),
-  metadata: z.looseObject({
+/** Pod spec fields podnet accepts and ignores: scheduling, storage, identity, lifecycle. */
+export const IGNORED_POD_SPEC_FIELDS = [
+  'restartPolicy',
+  'terminationGracePeriodSeconds',
+  'activeDeadlineSeconds',
+  'dnsPolicy',
+  'dnsConfig',
+  'serviceAccountName',
+  'serviceAccount',
+  'automountServiceAccountToken',
+  'securityContext',
+  'schedulerName',
+  'schedulingGates',
+  'tolerations',
+  'affinity',
+  'nodeSelector',
+  'priority',
+  'priorityClassName',
+  'preemptionPolicy',
+  'enableServiceLinks',
+  'volumes',
+  'imagePullSecrets',
+  'hostname',
+  'subdomain',
+  'setHostnameAsFQDN',
+  'topologySpreadConstraints',
+  'runtimeClassName',
+  'overhead',
+  'readinessGates',
+  'resourceClaims',
+  'resources',
+  'hostAliases',
+  'os',
+  'shareProcessNamespace',
+] as const;
+
+const k8sContainer = k8sObject(
+  {
     name: dnsLabel,
-    namespace: z.string().optional(),
-    labels: z.record(z.string(), z.string()).optional(),
-    annotations: z.record(z.string(), z.string()).optional(),
-  }),
-  spec: z.looseObject({
-    nodeName: dnsLabel,
-    containers: z.array(k8sContainer).min(1),
-  }),
-});
+    command: z.array(z.string()).optional(),
+    args: z.array(z.string()).optional(),
+    env: unsupported('podnet runs the command with the environment of `podnet lab up`'),
+    envFrom: unsupported('podnet runs the command with the environment of `podnet lab up`'),
+    workingDir: unsupported('podnet runs the command in the root of the container'),
+  },
+  IGNORED_CONTAINER_FIELDS,
+);
+
+/**
+ * A plain Kubernetes Pod, read strictly: podnet uses name, labels, the `podnet.dev/ip` annotation,
+ * spec.nodeName and the containers' command/args; the fields listed above are accepted and ignored, and any
+ * other field is an error (as `kubectl apply --validate=strict`).
+ */
+export const k8sPodSchema = k8sObject(
+  {
+    apiVersion: z.literal('v1'),
+    kind: z.literal('Pod'),
+    metadata: k8sMetadata({
+      name: dnsLabel,
+      namespace: z.string().optional(),
+      labels: z.record(z.string(), z.string()).optional(),
+      annotations: z.record(z.string(), z.string()).optional(),
+    }),
+    spec: k8sObject(
+      {
+        nodeName: dnsLabel,
+        containers: z.array(k8sContainer).min(1, 'needs at least one container'),
+        initContainers: unsupported('podnet starts only the containers'),
+        hostNetwork: unsupported('every podnet pod has its own network namespace', false),
+        hostPID: unsupported('every podnet pod has its own PID namespace', false),
+        hostIPC: unsupported('every podnet pod has its own IPC namespace', false),
+      },
+      IGNORED_POD_SPEC_FIELDS,
+    ),
+  },
+  ['status'],
+);
 
 export type ClusterSpecInput = z.output<typeof clusterSpecSchema>;
 export type PodInput = z.output<typeof podSchema>;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError } from '../errors.js';
 import { Cidr, Ip } from '../net/ip.js';
-import { parseClusterFile } from './parse.js';
+import { parseClusterDocs, parseClusterFile } from './parse.js';
 import { resolveCluster } from './resolve.js';
 import {
   allocateClusterIPs,
@@ -138,7 +138,7 @@ describe('ClusterIP allocation', () => {
 
 describe('EndpointSlices', () => {
   test('the seed service selects a0 and b, sorted, with their nodes', () => {
-    const c = resolveCluster(parseClusterFile(''));
+    const c = resolveCluster(parseClusterDocs([]));
     const web = c.services.find((s) => s.name === 'web')!;
     assert.equal(web.clusterIP.toString(), '10.96.0.2');
     const slice = endpointSliceOf(web, c.pods);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ConfigIssue } from '../errors.js';
 import { type Cidr, Ip } from '../net/ip.js';
+import { type DocWhere, k8sMetadata, k8sObject, strictParse, unsupported } from './strict.js';
 
 /**
  * Services, Kubernetes-shaped: the desired `Service` objects (read from plain Kubernetes manifests), their
@@ -55,48 +56,71 @@ const dnsLabel = z
 
 const portNumber = z.number().int().min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
 
+/** Service spec fields podnet accepts and ignores (dual-stack bookkeeping, load-balancer settings). */
+export const IGNORED_SERVICE_SPEC_FIELDS = [
+  'clusterIPs',
+  'ipFamilies',
+  'ipFamilyPolicy',
+  'publishNotReadyAddresses',
+  'allocateLoadBalancerNodePorts',
+  'trafficDistribution',
+] as const;
+
 /**
- * A plain Kubernetes Service manifest. Read leniently (real manifests carry fields podnet ignores, such as
- * `status` or `ipFamilies`), but the fields podnet acts on are checked strictly.
+ * A plain Kubernetes Service manifest, read strictly: the fields podnet acts on are checked, the ones above are
+ * accepted and ignored (with `status` and server-set metadata), any other field is an error.
  */
-export const k8sServiceSchema = z.looseObject({
-  apiVersion: z.literal('v1').optional(),
-  kind: z.literal('Service').optional(),
-  metadata: z.looseObject({
-    name: dnsLabel,
-    namespace: dnsLabel.optional(),
-    labels: z.record(z.string(), z.string()).optional(),
-  }),
-  spec: z.looseObject({
-    type: z.enum(['ClusterIP', 'NodePort']).default('ClusterIP'),
-    clusterIP: z.string().optional(),
-    selector: z.record(z.string(), z.string()).default({}),
-    ports: z
-      .array(
-        z.looseObject({
-          name: z.string().optional(),
-          protocol: z.enum(['TCP', 'UDP']).default('TCP'),
-          port: portNumber,
-          targetPort: z.union([portNumber, z.string()]).optional(),
-          nodePort: z
-            .number()
-            .int()
-            .min(30000, 'must be 30000-32767')
-            .max(32767, 'must be 30000-32767')
-            .optional(),
-        }),
-      )
-      .min(1, 'needs at least one port'),
-    sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
-    sessionAffinityConfig: z
-      .looseObject({
-        clientIP: z.looseObject({ timeoutSeconds: z.number().int().min(1).max(86400).optional() }).optional(),
-      })
-      .optional(),
-    internalTrafficPolicy: z.enum(['Cluster', 'Local']).default('Cluster'),
-    externalTrafficPolicy: z.enum(['Cluster', 'Local']).default('Cluster'),
-  }),
-});
+export const k8sServiceSchema = k8sObject(
+  {
+    apiVersion: z.literal('v1').optional(),
+    kind: z.literal('Service').optional(),
+    metadata: k8sMetadata({
+      name: dnsLabel,
+      namespace: dnsLabel.optional(),
+      labels: z.record(z.string(), z.string()).optional(),
+    }),
+    spec: k8sObject(
+      {
+        type: z.enum(['ClusterIP', 'NodePort']).default('ClusterIP'),
+        clusterIP: z.string().optional(),
+        selector: z.record(z.string(), z.string()).default({}),
+        ports: z
+          .array(
+            k8sObject(
+              {
+                name: z.string().optional(),
+                protocol: z.enum(['TCP', 'UDP']).default('TCP'),
+                port: portNumber,
+                targetPort: z.union([portNumber, z.string()]).optional(),
+                nodePort: z
+                  .number()
+                  .int()
+                  .min(30000, 'must be 30000-32767')
+                  .max(32767, 'must be 30000-32767')
+                  .optional(),
+              },
+              ['appProtocol'],
+            ),
+          )
+          .min(1, 'needs at least one port'),
+        sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
+        sessionAffinityConfig: z
+          .strictObject({
+            clientIP: z
+              .strictObject({ timeoutSeconds: z.number().int().min(1).max(86400).optional() })
+              .optional(),
+          })
+          .optional(),
+        internalTrafficPolicy: z.enum(['Cluster', 'Local']).default('Cluster'),
+        externalTrafficPolicy: z.enum(['Cluster', 'Local']).default('Cluster'),
+        externalIPs: unsupported('podnet routes ClusterIPs and NodePorts only'),
+        loadBalancerIP: unsupported('type LoadBalancer is not supported'),
+      },
+      IGNORED_SERVICE_SPEC_FIELDS,
+    ),
+  },
+  ['status'],
+);
 
 export type ServiceManifest = z.input<typeof k8sServiceSchema>;
 
@@ -106,15 +130,14 @@ export type ServiceManifest = z.input<typeof k8sServiceSchema>;
  */
 export function parseServiceManifest(
   doc: unknown,
-  at: string,
+  where: DocWhere | string,
   issues: ConfigIssue[],
 ): ServiceSpec | undefined {
-  const r = k8sServiceSchema.safeParse(doc);
-  if (!r.success) {
-    for (const i of r.error.issues) {
-      const path = i.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('');
-      issues.push({ path: `${at}${path.replace(/^\./, '')}`, message: i.message });
-    }
+  const w = typeof where === 'string' ? { at: where } : where;
+  const at = w.at;
+  const r = strictParse(k8sServiceSchema, doc, w);
+  if (!r.ok) {
+    issues.push(...r.issues);
     return undefined;
   }
   const m = r.data;

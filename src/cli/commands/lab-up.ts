@@ -28,7 +28,10 @@ ${OVERRIDE_HELP}
     const { explainUp, labUp } = await import('../../lab/up.js');
     const { resolveCluster } = await import('../../model/resolve.js');
     const { text, source } = readSpecFile(values.file);
-    const spec = loadSpec(text, source, overrides);
+    const notes: string[] = [];
+    const spec = loadSpec(text, source, overrides, [], notes);
+    // On stderr, so `--dry-run > script.sh` stays a script; said before anything is built.
+    for (const n of notes) console.error(`note: ${n}`);
     if (values['dry-run']) {
       process.stdout.write(await explainUp(resolveCluster(spec), lab));
       return 0;

@@ -187,7 +187,7 @@ describe('refusals', () => {
         e instanceof ConfigError &&
         e.issues.some(
           (i) =>
-            i.path === 'spec.crossNode' &&
+            i.path.endsWith(': spec.crossNode') &&
             /rack-b \(node-2\)/.test(i.message) &&
             /node-0, node-1/.test(i.message),
         ),
@@ -205,7 +205,7 @@ describe('refusals', () => {
   test('a vxlan group must be a multicast address', () => {
     assert.throws(
       () => cluster(2, '  crossNode: vxlan\n  vxlan: {learning: multicast, group: 10.1.1.1}'),
-      (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.path === 'spec.vxlan.group'),
+      (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.path.endsWith(': spec.vxlan.group')),
     );
   });
 });
