@@ -282,7 +282,10 @@ spec:
     );
     const r = await cli(['lab', 'up', '--name', newLab('seg'), '-f', spec, '--dry-run']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /spec\.crossNode: 'host-gw' needs every node on one L2 segment/);
+    assert.match(
+      r.stderr,
+      /spec\.crossNode \(line \d+, column \d+\): 'host-gw' needs every node on one L2 segment/,
+    );
     assert.match(r.stderr, /rack-a \(node-0\); rack-b \(node-1\)/);
   });
 });
