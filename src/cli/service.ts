@@ -1,19 +1,14 @@
 import { ConfigError } from '../errors.js';
 import { loadLab } from '../lab/load.js';
 import { LabNames } from '../lab/names.js';
-import {
-  loadProxyModels,
-  manifestFromFlags,
-  recordAdded,
-  recordRemoved,
-  syncLabServices,
-} from '../lab/services.js';
+import { manifestFromFlags, recordAdded, recordRemoved, syncLabServices } from '../lab/services.js';
 import { readSpecFile } from '../lab/spec-source.js';
 import { readDocuments } from '../model/documents.js';
 import type { Cluster } from '../model/resolve.js';
 import { endpointSliceOf, serviceKey } from '../model/service.js';
 import type { DocWhere } from '../model/strict.js';
 import { renderIptables } from '../plan/services/iptables.js';
+import { buildProxyModel } from '../plan/services/model.js';
 import { renderNftFull } from '../plan/services/nftables.js';
 
 export interface ServiceFlags {
@@ -136,9 +131,10 @@ function describeEndpoints(c: Cluster, name: string, namespace: string): string 
 /** The service proxy rules each node has now, for `lab explain` of a running lab. */
 export function explainProxy(lab: string): string {
   const l = loadLab(lab);
-  const models = loadProxyModels(l.state);
   const out: string[] = [];
-  for (const [node, m] of Object.entries(models)) {
+  if (l.cluster.spec.sameNode !== 'bridge') return '';
+  for (const node of l.cluster.nodes.map((n) => n.name)) {
+    const m = buildProxyModel(l.cluster, node);
     out.push(
       '',
       `# ---- ${node}: service proxy rules now (${m.mode}; docs/services.md explains the layout) ----`,

@@ -12,7 +12,6 @@ import { labDown } from './down.js';
 import { LabNames } from './names.js';
 import { IDENTITY_PORTS, type LabPaths, planLabUp } from './plan.js';
 import { requireCrossNodeSupport, requireRoot, requireTools } from './preflight.js';
-import { saveProxyModels } from './services.js';
 import { LabState } from './state.js';
 
 export interface UpOptions {
@@ -109,7 +108,6 @@ export async function labUp(o: UpOptions): Promise<Cluster> {
       runner.close();
     }
     await waitReady(cluster, state);
-    saveProxyModels(state, cluster);
     state.writeJson('lab.json', { ...state.record, status: 'up' });
     return cluster;
   } catch (err) {

@@ -39,6 +39,8 @@ ip -n podnet-node-0 addr replace 10.200.0.1/24 dev cni0
 ip -n podnet-node-0 link set cni0 up
 # node-0: forward packets between interfaces (bridge <-> uplink)
 ip netns exec podnet-node-0 sysctl -q -w net.ipv4.ip_forward=1
+# node-0: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
+ip netns exec podnet-node-0 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
 # node-0: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
 ip -n podnet-node-0 link add vxlan.1 address 2a:a6:6e:4b:4f:cb mtu 1450 type vxlan id 1 local 192.168.64.4 dev eth0 dstport 4789 nolearning
 # node-0: the VTEP address, the network address of the node's pod CIDR
@@ -54,9 +56,117 @@ bridge -n podnet-node-0 fdb replace c6:6f:01:69:73:55 dev vxlan.1 dst 192.168.64
 # node-0: frames for node-2's VTEP MAC are tunnelled to 192.168.64.6
 bridge -n podnet-node-0 fdb replace 82:8c:c3:d7:1d:49 dev vxlan.1 dst 192.168.64.6 self permanent
 # node-0: node-1's pods (10.200.1.0/24) via its VTEP, on the VXLAN device
-ip -n podnet-node-0 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink
+ip -n podnet-node-0 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink proto 112
 # node-0: node-2's pods (10.200.2.0/24) via its VTEP, on the VXLAN device
-ip -n podnet-node-0 route replace 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 onlink
+ip -n podnet-node-0 route replace 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 onlink proto 112
+# node-0: a route for the service CIDR, so the node's own connections to ClusterIPs reach the OUTPUT hook (source: the bridge address)
+ip -n podnet-node-0 route replace 10.96.0.0/12 dev cni0 proto 112
+# node-0: service proxy, full sync: table ip podnet-services with 1 service port(s), one atomic transaction
+ip netns exec podnet-node-0 nft -f - <<'EOF'
+# podnet service proxy for node node-0: 1 service port(s), flat layout (docs/services.md)
+# the whole table in one transaction: create (so the delete cannot fail), delete, create afresh
+add table ip podnet-services
+delete table ip podnet-services
+add table ip podnet-services
+# maps: per-service data lives in elements, never in chains (a change is an element add/delete)
+add map ip podnet-services service-classes { type ipv4_addr . inet_proto . inet_service : mark; comment "ClusterIP portal -> pick class"; }
+add map ip podnet-services nodeport-classes { type inet_proto . inet_service : mark; comment "NodePort portal -> pick class"; }
+add map ip podnet-services endpoints { type ipv4_addr . mark : ipv4_addr . inet_service; comment "ClusterIP . slot*1024+index -> endpoint"; }
+add map ip podnet-services nodeport-endpoints { type inet_proto . inet_service . mark : ipv4_addr . inet_service; comment "NodePort portal . index -> endpoint"; }
+add set ip podnet-services hairpin { type ipv4_addr . ipv4_addr; comment "local endpoint reaching itself: masquerade"; }
+add map ip podnet-services affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }
+add map ip podnet-services classes { type mark : verdict; comment "pick class -> its pick chain"; }
+# a portal without endpoints: refuse at once (TCP reset; UDP port unreachable) instead of hanging
+add chain ip podnet-services no-endpoints
+add rule ip podnet-services no-endpoints meta l4proto tcp reject with tcp reset comment "service has no endpoints"
+add rule ip podnet-services no-endpoints reject comment "service has no endpoints"
+# pick chains, one per class (endpoint count, port slot, affinity, NodePort scope), shared by all its services:
+# a random index (or the client's pinned one), then DNAT through the endpoints map
+add chain ip podnet-services pick-1
+flush chain ip podnet-services pick-1
+add rule ip podnet-services pick-1 meta mark set numgen random mod 1
+add rule ip podnet-services pick-1 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-2
+flush chain ip podnet-services pick-2
+add rule ip podnet-services pick-2 meta mark set numgen random mod 2
+add rule ip podnet-services pick-2 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-3
+flush chain ip podnet-services pick-3
+add rule ip podnet-services pick-3 meta mark set numgen random mod 3
+add rule ip podnet-services pick-3 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-4
+flush chain ip podnet-services pick-4
+add rule ip podnet-services pick-4 meta mark set numgen random mod 4
+add rule ip podnet-services pick-4 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-5
+flush chain ip podnet-services pick-5
+add rule ip podnet-services pick-5 meta mark set numgen random mod 5
+add rule ip podnet-services pick-5 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-6
+flush chain ip podnet-services pick-6
+add rule ip podnet-services pick-6 meta mark set numgen random mod 6
+add rule ip podnet-services pick-6 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-7
+flush chain ip podnet-services pick-7
+add rule ip podnet-services pick-7 meta mark set numgen random mod 7
+add rule ip podnet-services pick-7 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-8
+flush chain ip podnet-services pick-8
+add rule ip podnet-services pick-8 meta mark set numgen random mod 8
+add rule ip podnet-services pick-8 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-9
+flush chain ip podnet-services pick-9
+add rule ip podnet-services pick-9 meta mark set numgen random mod 9
+add rule ip podnet-services pick-9 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-10
+flush chain ip podnet-services pick-10
+add rule ip podnet-services pick-10 meta mark set numgen random mod 10
+add rule ip podnet-services pick-10 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-11
+flush chain ip podnet-services pick-11
+add rule ip podnet-services pick-11 meta mark set numgen random mod 11
+add rule ip podnet-services pick-11 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-12
+flush chain ip podnet-services pick-12
+add rule ip podnet-services pick-12 meta mark set numgen random mod 12
+add rule ip podnet-services pick-12 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-13
+flush chain ip podnet-services pick-13
+add rule ip podnet-services pick-13 meta mark set numgen random mod 13
+add rule ip podnet-services pick-13 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-14
+flush chain ip podnet-services pick-14
+add rule ip podnet-services pick-14 meta mark set numgen random mod 14
+add rule ip podnet-services pick-14 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-15
+flush chain ip podnet-services pick-15
+add rule ip podnet-services pick-15 meta mark set numgen random mod 15
+add rule ip podnet-services pick-15 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-16
+flush chain ip podnet-services pick-16
+add rule ip podnet-services pick-16 meta mark set numgen random mod 16
+add rule ip podnet-services pick-16 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+# dispatch: is the destination a ClusterIP portal, or a NodePort on one of this node's addresses?
+add chain ip podnet-services services
+add rule ip podnet-services services meta mark set ip daddr . meta l4proto . th dport map @service-classes comment "ClusterIP portal?"
+add rule ip podnet-services services meta mark vmap @classes
+add rule ip podnet-services services fib daddr type local meta mark set meta l4proto . th dport map @nodeport-classes comment "NodePort portal?"
+add rule ip podnet-services services meta mark vmap @classes
+# hooks: traffic from pods (prerouting) and from the node itself (output); masquerade on the way out
+add chain ip podnet-services prerouting { type nat hook prerouting priority dstnat; policy accept; }
+add rule ip podnet-services prerouting jump services
+add chain ip podnet-services output { type nat hook output priority -100; policy accept; }
+add rule ip podnet-services output jump services
+add chain ip podnet-services postrouting { type nat hook postrouting priority srcnat; policy accept; }
+add rule ip podnet-services postrouting meta mark & 0x4000 == 0x4000 masquerade fully-random comment "NodePort, Cluster policy"
+add rule ip podnet-services postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade comment "hairpin"
+add rule ip podnet-services postrouting ip saddr 10.200.0.0/16 ip daddr != 10.200.0.0/16 masquerade fully-random comment "egress: pod traffic leaving the cluster CIDR"
+# the elements: classes first, endpoints, then the portals that lead to them
+add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
+add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
+add element ip podnet-services hairpin { 10.200.0.2 . 10.200.0.2 }
+add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
+EOF
 # node-1: bring loopback up
 ip -n podnet-node-1 link set lo up
 # node-1: the node's address on the LAN
@@ -71,6 +181,8 @@ ip -n podnet-node-1 addr replace 10.200.1.1/24 dev cni0
 ip -n podnet-node-1 link set cni0 up
 # node-1: forward packets between interfaces (bridge <-> uplink)
 ip netns exec podnet-node-1 sysctl -q -w net.ipv4.ip_forward=1
+# node-1: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
+ip netns exec podnet-node-1 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
 # node-1: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
 ip -n podnet-node-1 link add vxlan.1 address c6:6f:01:69:73:55 mtu 1450 type vxlan id 1 local 192.168.64.5 dev eth0 dstport 4789 nolearning
 # node-1: the VTEP address, the network address of the node's pod CIDR
@@ -86,9 +198,117 @@ bridge -n podnet-node-1 fdb replace 2a:a6:6e:4b:4f:cb dev vxlan.1 dst 192.168.64
 # node-1: frames for node-2's VTEP MAC are tunnelled to 192.168.64.6
 bridge -n podnet-node-1 fdb replace 82:8c:c3:d7:1d:49 dev vxlan.1 dst 192.168.64.6 self permanent
 # node-1: node-0's pods (10.200.0.0/24) via its VTEP, on the VXLAN device
-ip -n podnet-node-1 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink
+ip -n podnet-node-1 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink proto 112
 # node-1: node-2's pods (10.200.2.0/24) via its VTEP, on the VXLAN device
-ip -n podnet-node-1 route replace 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 onlink
+ip -n podnet-node-1 route replace 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 onlink proto 112
+# node-1: a route for the service CIDR, so the node's own connections to ClusterIPs reach the OUTPUT hook (source: the bridge address)
+ip -n podnet-node-1 route replace 10.96.0.0/12 dev cni0 proto 112
+# node-1: service proxy, full sync: table ip podnet-services with 1 service port(s), one atomic transaction
+ip netns exec podnet-node-1 nft -f - <<'EOF'
+# podnet service proxy for node node-1: 1 service port(s), flat layout (docs/services.md)
+# the whole table in one transaction: create (so the delete cannot fail), delete, create afresh
+add table ip podnet-services
+delete table ip podnet-services
+add table ip podnet-services
+# maps: per-service data lives in elements, never in chains (a change is an element add/delete)
+add map ip podnet-services service-classes { type ipv4_addr . inet_proto . inet_service : mark; comment "ClusterIP portal -> pick class"; }
+add map ip podnet-services nodeport-classes { type inet_proto . inet_service : mark; comment "NodePort portal -> pick class"; }
+add map ip podnet-services endpoints { type ipv4_addr . mark : ipv4_addr . inet_service; comment "ClusterIP . slot*1024+index -> endpoint"; }
+add map ip podnet-services nodeport-endpoints { type inet_proto . inet_service . mark : ipv4_addr . inet_service; comment "NodePort portal . index -> endpoint"; }
+add set ip podnet-services hairpin { type ipv4_addr . ipv4_addr; comment "local endpoint reaching itself: masquerade"; }
+add map ip podnet-services affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }
+add map ip podnet-services classes { type mark : verdict; comment "pick class -> its pick chain"; }
+# a portal without endpoints: refuse at once (TCP reset; UDP port unreachable) instead of hanging
+add chain ip podnet-services no-endpoints
+add rule ip podnet-services no-endpoints meta l4proto tcp reject with tcp reset comment "service has no endpoints"
+add rule ip podnet-services no-endpoints reject comment "service has no endpoints"
+# pick chains, one per class (endpoint count, port slot, affinity, NodePort scope), shared by all its services:
+# a random index (or the client's pinned one), then DNAT through the endpoints map
+add chain ip podnet-services pick-1
+flush chain ip podnet-services pick-1
+add rule ip podnet-services pick-1 meta mark set numgen random mod 1
+add rule ip podnet-services pick-1 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-2
+flush chain ip podnet-services pick-2
+add rule ip podnet-services pick-2 meta mark set numgen random mod 2
+add rule ip podnet-services pick-2 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-3
+flush chain ip podnet-services pick-3
+add rule ip podnet-services pick-3 meta mark set numgen random mod 3
+add rule ip podnet-services pick-3 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-4
+flush chain ip podnet-services pick-4
+add rule ip podnet-services pick-4 meta mark set numgen random mod 4
+add rule ip podnet-services pick-4 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-5
+flush chain ip podnet-services pick-5
+add rule ip podnet-services pick-5 meta mark set numgen random mod 5
+add rule ip podnet-services pick-5 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-6
+flush chain ip podnet-services pick-6
+add rule ip podnet-services pick-6 meta mark set numgen random mod 6
+add rule ip podnet-services pick-6 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-7
+flush chain ip podnet-services pick-7
+add rule ip podnet-services pick-7 meta mark set numgen random mod 7
+add rule ip podnet-services pick-7 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-8
+flush chain ip podnet-services pick-8
+add rule ip podnet-services pick-8 meta mark set numgen random mod 8
+add rule ip podnet-services pick-8 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-9
+flush chain ip podnet-services pick-9
+add rule ip podnet-services pick-9 meta mark set numgen random mod 9
+add rule ip podnet-services pick-9 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-10
+flush chain ip podnet-services pick-10
+add rule ip podnet-services pick-10 meta mark set numgen random mod 10
+add rule ip podnet-services pick-10 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-11
+flush chain ip podnet-services pick-11
+add rule ip podnet-services pick-11 meta mark set numgen random mod 11
+add rule ip podnet-services pick-11 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-12
+flush chain ip podnet-services pick-12
+add rule ip podnet-services pick-12 meta mark set numgen random mod 12
+add rule ip podnet-services pick-12 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-13
+flush chain ip podnet-services pick-13
+add rule ip podnet-services pick-13 meta mark set numgen random mod 13
+add rule ip podnet-services pick-13 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-14
+flush chain ip podnet-services pick-14
+add rule ip podnet-services pick-14 meta mark set numgen random mod 14
+add rule ip podnet-services pick-14 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-15
+flush chain ip podnet-services pick-15
+add rule ip podnet-services pick-15 meta mark set numgen random mod 15
+add rule ip podnet-services pick-15 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-16
+flush chain ip podnet-services pick-16
+add rule ip podnet-services pick-16 meta mark set numgen random mod 16
+add rule ip podnet-services pick-16 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+# dispatch: is the destination a ClusterIP portal, or a NodePort on one of this node's addresses?
+add chain ip podnet-services services
+add rule ip podnet-services services meta mark set ip daddr . meta l4proto . th dport map @service-classes comment "ClusterIP portal?"
+add rule ip podnet-services services meta mark vmap @classes
+add rule ip podnet-services services fib daddr type local meta mark set meta l4proto . th dport map @nodeport-classes comment "NodePort portal?"
+add rule ip podnet-services services meta mark vmap @classes
+# hooks: traffic from pods (prerouting) and from the node itself (output); masquerade on the way out
+add chain ip podnet-services prerouting { type nat hook prerouting priority dstnat; policy accept; }
+add rule ip podnet-services prerouting jump services
+add chain ip podnet-services output { type nat hook output priority -100; policy accept; }
+add rule ip podnet-services output jump services
+add chain ip podnet-services postrouting { type nat hook postrouting priority srcnat; policy accept; }
+add rule ip podnet-services postrouting meta mark & 0x4000 == 0x4000 masquerade fully-random comment "NodePort, Cluster policy"
+add rule ip podnet-services postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade comment "hairpin"
+add rule ip podnet-services postrouting ip saddr 10.200.0.0/16 ip daddr != 10.200.0.0/16 masquerade fully-random comment "egress: pod traffic leaving the cluster CIDR"
+# the elements: classes first, endpoints, then the portals that lead to them
+add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
+add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
+add element ip podnet-services hairpin { 10.200.1.2 . 10.200.1.2 }
+add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
+EOF
 # node-2: bring loopback up
 ip -n podnet-node-2 link set lo up
 # node-2: the node's address on the LAN
@@ -103,6 +323,8 @@ ip -n podnet-node-2 addr replace 10.200.2.1/24 dev cni0
 ip -n podnet-node-2 link set cni0 up
 # node-2: forward packets between interfaces (bridge <-> uplink)
 ip netns exec podnet-node-2 sysctl -q -w net.ipv4.ip_forward=1
+# node-2: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
+ip netns exec podnet-node-2 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
 # node-2: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
 ip -n podnet-node-2 link add vxlan.1 address 82:8c:c3:d7:1d:49 mtu 1450 type vxlan id 1 local 192.168.64.6 dev eth0 dstport 4789 nolearning
 # node-2: the VTEP address, the network address of the node's pod CIDR
@@ -118,9 +340,116 @@ bridge -n podnet-node-2 fdb replace 2a:a6:6e:4b:4f:cb dev vxlan.1 dst 192.168.64
 # node-2: frames for node-1's VTEP MAC are tunnelled to 192.168.64.5
 bridge -n podnet-node-2 fdb replace c6:6f:01:69:73:55 dev vxlan.1 dst 192.168.64.5 self permanent
 # node-2: node-0's pods (10.200.0.0/24) via its VTEP, on the VXLAN device
-ip -n podnet-node-2 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink
+ip -n podnet-node-2 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink proto 112
 # node-2: node-1's pods (10.200.1.0/24) via its VTEP, on the VXLAN device
-ip -n podnet-node-2 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink
+ip -n podnet-node-2 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink proto 112
+# node-2: a route for the service CIDR, so the node's own connections to ClusterIPs reach the OUTPUT hook (source: the bridge address)
+ip -n podnet-node-2 route replace 10.96.0.0/12 dev cni0 proto 112
+# node-2: service proxy, full sync: table ip podnet-services with 1 service port(s), one atomic transaction
+ip netns exec podnet-node-2 nft -f - <<'EOF'
+# podnet service proxy for node node-2: 1 service port(s), flat layout (docs/services.md)
+# the whole table in one transaction: create (so the delete cannot fail), delete, create afresh
+add table ip podnet-services
+delete table ip podnet-services
+add table ip podnet-services
+# maps: per-service data lives in elements, never in chains (a change is an element add/delete)
+add map ip podnet-services service-classes { type ipv4_addr . inet_proto . inet_service : mark; comment "ClusterIP portal -> pick class"; }
+add map ip podnet-services nodeport-classes { type inet_proto . inet_service : mark; comment "NodePort portal -> pick class"; }
+add map ip podnet-services endpoints { type ipv4_addr . mark : ipv4_addr . inet_service; comment "ClusterIP . slot*1024+index -> endpoint"; }
+add map ip podnet-services nodeport-endpoints { type inet_proto . inet_service . mark : ipv4_addr . inet_service; comment "NodePort portal . index -> endpoint"; }
+add set ip podnet-services hairpin { type ipv4_addr . ipv4_addr; comment "local endpoint reaching itself: masquerade"; }
+add map ip podnet-services affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }
+add map ip podnet-services classes { type mark : verdict; comment "pick class -> its pick chain"; }
+# a portal without endpoints: refuse at once (TCP reset; UDP port unreachable) instead of hanging
+add chain ip podnet-services no-endpoints
+add rule ip podnet-services no-endpoints meta l4proto tcp reject with tcp reset comment "service has no endpoints"
+add rule ip podnet-services no-endpoints reject comment "service has no endpoints"
+# pick chains, one per class (endpoint count, port slot, affinity, NodePort scope), shared by all its services:
+# a random index (or the client's pinned one), then DNAT through the endpoints map
+add chain ip podnet-services pick-1
+flush chain ip podnet-services pick-1
+add rule ip podnet-services pick-1 meta mark set numgen random mod 1
+add rule ip podnet-services pick-1 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-2
+flush chain ip podnet-services pick-2
+add rule ip podnet-services pick-2 meta mark set numgen random mod 2
+add rule ip podnet-services pick-2 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-3
+flush chain ip podnet-services pick-3
+add rule ip podnet-services pick-3 meta mark set numgen random mod 3
+add rule ip podnet-services pick-3 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-4
+flush chain ip podnet-services pick-4
+add rule ip podnet-services pick-4 meta mark set numgen random mod 4
+add rule ip podnet-services pick-4 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-5
+flush chain ip podnet-services pick-5
+add rule ip podnet-services pick-5 meta mark set numgen random mod 5
+add rule ip podnet-services pick-5 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-6
+flush chain ip podnet-services pick-6
+add rule ip podnet-services pick-6 meta mark set numgen random mod 6
+add rule ip podnet-services pick-6 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-7
+flush chain ip podnet-services pick-7
+add rule ip podnet-services pick-7 meta mark set numgen random mod 7
+add rule ip podnet-services pick-7 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-8
+flush chain ip podnet-services pick-8
+add rule ip podnet-services pick-8 meta mark set numgen random mod 8
+add rule ip podnet-services pick-8 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-9
+flush chain ip podnet-services pick-9
+add rule ip podnet-services pick-9 meta mark set numgen random mod 9
+add rule ip podnet-services pick-9 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-10
+flush chain ip podnet-services pick-10
+add rule ip podnet-services pick-10 meta mark set numgen random mod 10
+add rule ip podnet-services pick-10 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-11
+flush chain ip podnet-services pick-11
+add rule ip podnet-services pick-11 meta mark set numgen random mod 11
+add rule ip podnet-services pick-11 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-12
+flush chain ip podnet-services pick-12
+add rule ip podnet-services pick-12 meta mark set numgen random mod 12
+add rule ip podnet-services pick-12 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-13
+flush chain ip podnet-services pick-13
+add rule ip podnet-services pick-13 meta mark set numgen random mod 13
+add rule ip podnet-services pick-13 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-14
+flush chain ip podnet-services pick-14
+add rule ip podnet-services pick-14 meta mark set numgen random mod 14
+add rule ip podnet-services pick-14 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-15
+flush chain ip podnet-services pick-15
+add rule ip podnet-services pick-15 meta mark set numgen random mod 15
+add rule ip podnet-services pick-15 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+add chain ip podnet-services pick-16
+flush chain ip podnet-services pick-16
+add rule ip podnet-services pick-16 meta mark set numgen random mod 16
+add rule ip podnet-services pick-16 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
+# dispatch: is the destination a ClusterIP portal, or a NodePort on one of this node's addresses?
+add chain ip podnet-services services
+add rule ip podnet-services services meta mark set ip daddr . meta l4proto . th dport map @service-classes comment "ClusterIP portal?"
+add rule ip podnet-services services meta mark vmap @classes
+add rule ip podnet-services services fib daddr type local meta mark set meta l4proto . th dport map @nodeport-classes comment "NodePort portal?"
+add rule ip podnet-services services meta mark vmap @classes
+# hooks: traffic from pods (prerouting) and from the node itself (output); masquerade on the way out
+add chain ip podnet-services prerouting { type nat hook prerouting priority dstnat; policy accept; }
+add rule ip podnet-services prerouting jump services
+add chain ip podnet-services output { type nat hook output priority -100; policy accept; }
+add rule ip podnet-services output jump services
+add chain ip podnet-services postrouting { type nat hook postrouting priority srcnat; policy accept; }
+add rule ip podnet-services postrouting meta mark & 0x4000 == 0x4000 masquerade fully-random comment "NodePort, Cluster policy"
+add rule ip podnet-services postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade comment "hairpin"
+add rule ip podnet-services postrouting ip saddr 10.200.0.0/16 ip daddr != 10.200.0.0/16 masquerade fully-random comment "egress: pod traffic leaving the cluster CIDR"
+# the elements: classes first, endpoints, then the portals that lead to them
+add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
+add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
+add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
+EOF
 # a0/web: the identity page this container serves
 install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/a0/web/index.html <<'EOF'
 pod=a0 container=web node=node-0 ip=10.200.0.2
@@ -245,335 +574,6 @@ ip -n podnet-pod-c addr replace 10.200.2.2/24 dev eth0
 ip -n podnet-pod-c link set eth0 up
 # c: send everything outside the pod subnet to the bridge's gateway address
 ip -n podnet-pod-c route replace default via 10.200.2.1 dev eth0
-# node-0: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
-ip netns exec podnet-node-0 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
-# node-0: a route for the service CIDR, so the node's own connections to ClusterIPs reach the OUTPUT hook (source: the bridge address)
-ip -n podnet-node-0 route replace 10.96.0.0/12 dev cni0
-# node-0: service proxy, full sync: table ip podnet-services with 1 service port(s), one atomic transaction
-ip netns exec podnet-node-0 nft -f - <<'EOF'
-# podnet service proxy for node node-0: 1 service port(s), flat layout (docs/services.md)
-# the whole table in one transaction: create (so the delete cannot fail), delete, create afresh
-add table ip podnet-services
-delete table ip podnet-services
-add table ip podnet-services
-# maps: per-service data lives in elements, never in chains (a change is an element add/delete)
-add map ip podnet-services service-classes { type ipv4_addr . inet_proto . inet_service : mark; comment "ClusterIP portal -> pick class"; }
-add map ip podnet-services nodeport-classes { type inet_proto . inet_service : mark; comment "NodePort portal -> pick class"; }
-add map ip podnet-services endpoints { type ipv4_addr . mark : ipv4_addr . inet_service; comment "ClusterIP . slot*1024+index -> endpoint"; }
-add map ip podnet-services nodeport-endpoints { type inet_proto . inet_service . mark : ipv4_addr . inet_service; comment "NodePort portal . index -> endpoint"; }
-add set ip podnet-services hairpin { type ipv4_addr . ipv4_addr; comment "local endpoint reaching itself: masquerade"; }
-add map ip podnet-services affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }
-add map ip podnet-services classes { type mark : verdict; comment "pick class -> its pick chain"; }
-# a portal without endpoints: refuse at once (TCP reset; UDP port unreachable) instead of hanging
-add chain ip podnet-services no-endpoints
-add rule ip podnet-services no-endpoints meta l4proto tcp reject with tcp reset comment "service has no endpoints"
-add rule ip podnet-services no-endpoints reject comment "service has no endpoints"
-# pick chains, one per class (endpoint count, port slot, affinity, NodePort scope), shared by all its services:
-# a random index (or the client's pinned one), then DNAT through the endpoints map
-add chain ip podnet-services pick-1
-flush chain ip podnet-services pick-1
-add rule ip podnet-services pick-1 meta mark set numgen random mod 1
-add rule ip podnet-services pick-1 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-2
-flush chain ip podnet-services pick-2
-add rule ip podnet-services pick-2 meta mark set numgen random mod 2
-add rule ip podnet-services pick-2 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-3
-flush chain ip podnet-services pick-3
-add rule ip podnet-services pick-3 meta mark set numgen random mod 3
-add rule ip podnet-services pick-3 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-4
-flush chain ip podnet-services pick-4
-add rule ip podnet-services pick-4 meta mark set numgen random mod 4
-add rule ip podnet-services pick-4 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-5
-flush chain ip podnet-services pick-5
-add rule ip podnet-services pick-5 meta mark set numgen random mod 5
-add rule ip podnet-services pick-5 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-6
-flush chain ip podnet-services pick-6
-add rule ip podnet-services pick-6 meta mark set numgen random mod 6
-add rule ip podnet-services pick-6 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-7
-flush chain ip podnet-services pick-7
-add rule ip podnet-services pick-7 meta mark set numgen random mod 7
-add rule ip podnet-services pick-7 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-8
-flush chain ip podnet-services pick-8
-add rule ip podnet-services pick-8 meta mark set numgen random mod 8
-add rule ip podnet-services pick-8 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-9
-flush chain ip podnet-services pick-9
-add rule ip podnet-services pick-9 meta mark set numgen random mod 9
-add rule ip podnet-services pick-9 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-10
-flush chain ip podnet-services pick-10
-add rule ip podnet-services pick-10 meta mark set numgen random mod 10
-add rule ip podnet-services pick-10 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-11
-flush chain ip podnet-services pick-11
-add rule ip podnet-services pick-11 meta mark set numgen random mod 11
-add rule ip podnet-services pick-11 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-12
-flush chain ip podnet-services pick-12
-add rule ip podnet-services pick-12 meta mark set numgen random mod 12
-add rule ip podnet-services pick-12 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-13
-flush chain ip podnet-services pick-13
-add rule ip podnet-services pick-13 meta mark set numgen random mod 13
-add rule ip podnet-services pick-13 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-14
-flush chain ip podnet-services pick-14
-add rule ip podnet-services pick-14 meta mark set numgen random mod 14
-add rule ip podnet-services pick-14 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-15
-flush chain ip podnet-services pick-15
-add rule ip podnet-services pick-15 meta mark set numgen random mod 15
-add rule ip podnet-services pick-15 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-16
-flush chain ip podnet-services pick-16
-add rule ip podnet-services pick-16 meta mark set numgen random mod 16
-add rule ip podnet-services pick-16 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-# dispatch: is the destination a ClusterIP portal, or a NodePort on one of this node's addresses?
-add chain ip podnet-services services
-add rule ip podnet-services services meta mark set ip daddr . meta l4proto . th dport map @service-classes comment "ClusterIP portal?"
-add rule ip podnet-services services meta mark vmap @classes
-add rule ip podnet-services services fib daddr type local meta mark set meta l4proto . th dport map @nodeport-classes comment "NodePort portal?"
-add rule ip podnet-services services meta mark vmap @classes
-# hooks: traffic from pods (prerouting) and from the node itself (output); masquerade on the way out
-add chain ip podnet-services prerouting { type nat hook prerouting priority dstnat; policy accept; }
-add rule ip podnet-services prerouting jump services
-add chain ip podnet-services output { type nat hook output priority -100; policy accept; }
-add rule ip podnet-services output jump services
-add chain ip podnet-services postrouting { type nat hook postrouting priority srcnat; policy accept; }
-add rule ip podnet-services postrouting meta mark & 0x4000 == 0x4000 masquerade fully-random comment "NodePort, Cluster policy"
-add rule ip podnet-services postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade comment "hairpin"
-add rule ip podnet-services postrouting ip saddr 10.200.0.0/16 ip daddr != 10.200.0.0/16 masquerade fully-random comment "egress: pod traffic leaving the cluster CIDR"
-# the elements: classes first, endpoints, then the portals that lead to them
-add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
-add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
-add element ip podnet-services hairpin { 10.200.0.2 . 10.200.0.2 }
-add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
-EOF
-# node-1: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
-ip netns exec podnet-node-1 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
-# node-1: a route for the service CIDR, so the node's own connections to ClusterIPs reach the OUTPUT hook (source: the bridge address)
-ip -n podnet-node-1 route replace 10.96.0.0/12 dev cni0
-# node-1: service proxy, full sync: table ip podnet-services with 1 service port(s), one atomic transaction
-ip netns exec podnet-node-1 nft -f - <<'EOF'
-# podnet service proxy for node node-1: 1 service port(s), flat layout (docs/services.md)
-# the whole table in one transaction: create (so the delete cannot fail), delete, create afresh
-add table ip podnet-services
-delete table ip podnet-services
-add table ip podnet-services
-# maps: per-service data lives in elements, never in chains (a change is an element add/delete)
-add map ip podnet-services service-classes { type ipv4_addr . inet_proto . inet_service : mark; comment "ClusterIP portal -> pick class"; }
-add map ip podnet-services nodeport-classes { type inet_proto . inet_service : mark; comment "NodePort portal -> pick class"; }
-add map ip podnet-services endpoints { type ipv4_addr . mark : ipv4_addr . inet_service; comment "ClusterIP . slot*1024+index -> endpoint"; }
-add map ip podnet-services nodeport-endpoints { type inet_proto . inet_service . mark : ipv4_addr . inet_service; comment "NodePort portal . index -> endpoint"; }
-add set ip podnet-services hairpin { type ipv4_addr . ipv4_addr; comment "local endpoint reaching itself: masquerade"; }
-add map ip podnet-services affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }
-add map ip podnet-services classes { type mark : verdict; comment "pick class -> its pick chain"; }
-# a portal without endpoints: refuse at once (TCP reset; UDP port unreachable) instead of hanging
-add chain ip podnet-services no-endpoints
-add rule ip podnet-services no-endpoints meta l4proto tcp reject with tcp reset comment "service has no endpoints"
-add rule ip podnet-services no-endpoints reject comment "service has no endpoints"
-# pick chains, one per class (endpoint count, port slot, affinity, NodePort scope), shared by all its services:
-# a random index (or the client's pinned one), then DNAT through the endpoints map
-add chain ip podnet-services pick-1
-flush chain ip podnet-services pick-1
-add rule ip podnet-services pick-1 meta mark set numgen random mod 1
-add rule ip podnet-services pick-1 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-2
-flush chain ip podnet-services pick-2
-add rule ip podnet-services pick-2 meta mark set numgen random mod 2
-add rule ip podnet-services pick-2 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-3
-flush chain ip podnet-services pick-3
-add rule ip podnet-services pick-3 meta mark set numgen random mod 3
-add rule ip podnet-services pick-3 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-4
-flush chain ip podnet-services pick-4
-add rule ip podnet-services pick-4 meta mark set numgen random mod 4
-add rule ip podnet-services pick-4 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-5
-flush chain ip podnet-services pick-5
-add rule ip podnet-services pick-5 meta mark set numgen random mod 5
-add rule ip podnet-services pick-5 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-6
-flush chain ip podnet-services pick-6
-add rule ip podnet-services pick-6 meta mark set numgen random mod 6
-add rule ip podnet-services pick-6 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-7
-flush chain ip podnet-services pick-7
-add rule ip podnet-services pick-7 meta mark set numgen random mod 7
-add rule ip podnet-services pick-7 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-8
-flush chain ip podnet-services pick-8
-add rule ip podnet-services pick-8 meta mark set numgen random mod 8
-add rule ip podnet-services pick-8 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-9
-flush chain ip podnet-services pick-9
-add rule ip podnet-services pick-9 meta mark set numgen random mod 9
-add rule ip podnet-services pick-9 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-10
-flush chain ip podnet-services pick-10
-add rule ip podnet-services pick-10 meta mark set numgen random mod 10
-add rule ip podnet-services pick-10 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-11
-flush chain ip podnet-services pick-11
-add rule ip podnet-services pick-11 meta mark set numgen random mod 11
-add rule ip podnet-services pick-11 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-12
-flush chain ip podnet-services pick-12
-add rule ip podnet-services pick-12 meta mark set numgen random mod 12
-add rule ip podnet-services pick-12 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-13
-flush chain ip podnet-services pick-13
-add rule ip podnet-services pick-13 meta mark set numgen random mod 13
-add rule ip podnet-services pick-13 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-14
-flush chain ip podnet-services pick-14
-add rule ip podnet-services pick-14 meta mark set numgen random mod 14
-add rule ip podnet-services pick-14 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-15
-flush chain ip podnet-services pick-15
-add rule ip podnet-services pick-15 meta mark set numgen random mod 15
-add rule ip podnet-services pick-15 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-16
-flush chain ip podnet-services pick-16
-add rule ip podnet-services pick-16 meta mark set numgen random mod 16
-add rule ip podnet-services pick-16 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-# dispatch: is the destination a ClusterIP portal, or a NodePort on one of this node's addresses?
-add chain ip podnet-services services
-add rule ip podnet-services services meta mark set ip daddr . meta l4proto . th dport map @service-classes comment "ClusterIP portal?"
-add rule ip podnet-services services meta mark vmap @classes
-add rule ip podnet-services services fib daddr type local meta mark set meta l4proto . th dport map @nodeport-classes comment "NodePort portal?"
-add rule ip podnet-services services meta mark vmap @classes
-# hooks: traffic from pods (prerouting) and from the node itself (output); masquerade on the way out
-add chain ip podnet-services prerouting { type nat hook prerouting priority dstnat; policy accept; }
-add rule ip podnet-services prerouting jump services
-add chain ip podnet-services output { type nat hook output priority -100; policy accept; }
-add rule ip podnet-services output jump services
-add chain ip podnet-services postrouting { type nat hook postrouting priority srcnat; policy accept; }
-add rule ip podnet-services postrouting meta mark & 0x4000 == 0x4000 masquerade fully-random comment "NodePort, Cluster policy"
-add rule ip podnet-services postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade comment "hairpin"
-add rule ip podnet-services postrouting ip saddr 10.200.0.0/16 ip daddr != 10.200.0.0/16 masquerade fully-random comment "egress: pod traffic leaving the cluster CIDR"
-# the elements: classes first, endpoints, then the portals that lead to them
-add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
-add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
-add element ip podnet-services hairpin { 10.200.1.2 . 10.200.1.2 }
-add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
-EOF
-# node-2: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
-ip netns exec podnet-node-2 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
-# node-2: a route for the service CIDR, so the node's own connections to ClusterIPs reach the OUTPUT hook (source: the bridge address)
-ip -n podnet-node-2 route replace 10.96.0.0/12 dev cni0
-# node-2: service proxy, full sync: table ip podnet-services with 1 service port(s), one atomic transaction
-ip netns exec podnet-node-2 nft -f - <<'EOF'
-# podnet service proxy for node node-2: 1 service port(s), flat layout (docs/services.md)
-# the whole table in one transaction: create (so the delete cannot fail), delete, create afresh
-add table ip podnet-services
-delete table ip podnet-services
-add table ip podnet-services
-# maps: per-service data lives in elements, never in chains (a change is an element add/delete)
-add map ip podnet-services service-classes { type ipv4_addr . inet_proto . inet_service : mark; comment "ClusterIP portal -> pick class"; }
-add map ip podnet-services nodeport-classes { type inet_proto . inet_service : mark; comment "NodePort portal -> pick class"; }
-add map ip podnet-services endpoints { type ipv4_addr . mark : ipv4_addr . inet_service; comment "ClusterIP . slot*1024+index -> endpoint"; }
-add map ip podnet-services nodeport-endpoints { type inet_proto . inet_service . mark : ipv4_addr . inet_service; comment "NodePort portal . index -> endpoint"; }
-add set ip podnet-services hairpin { type ipv4_addr . ipv4_addr; comment "local endpoint reaching itself: masquerade"; }
-add map ip podnet-services affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark; flags dynamic,timeout; size 65535; comment "sessionAffinity ClientIP: client . portal -> index"; }
-add map ip podnet-services classes { type mark : verdict; comment "pick class -> its pick chain"; }
-# a portal without endpoints: refuse at once (TCP reset; UDP port unreachable) instead of hanging
-add chain ip podnet-services no-endpoints
-add rule ip podnet-services no-endpoints meta l4proto tcp reject with tcp reset comment "service has no endpoints"
-add rule ip podnet-services no-endpoints reject comment "service has no endpoints"
-# pick chains, one per class (endpoint count, port slot, affinity, NodePort scope), shared by all its services:
-# a random index (or the client's pinned one), then DNAT through the endpoints map
-add chain ip podnet-services pick-1
-flush chain ip podnet-services pick-1
-add rule ip podnet-services pick-1 meta mark set numgen random mod 1
-add rule ip podnet-services pick-1 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-2
-flush chain ip podnet-services pick-2
-add rule ip podnet-services pick-2 meta mark set numgen random mod 2
-add rule ip podnet-services pick-2 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-3
-flush chain ip podnet-services pick-3
-add rule ip podnet-services pick-3 meta mark set numgen random mod 3
-add rule ip podnet-services pick-3 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-4
-flush chain ip podnet-services pick-4
-add rule ip podnet-services pick-4 meta mark set numgen random mod 4
-add rule ip podnet-services pick-4 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-5
-flush chain ip podnet-services pick-5
-add rule ip podnet-services pick-5 meta mark set numgen random mod 5
-add rule ip podnet-services pick-5 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-6
-flush chain ip podnet-services pick-6
-add rule ip podnet-services pick-6 meta mark set numgen random mod 6
-add rule ip podnet-services pick-6 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-7
-flush chain ip podnet-services pick-7
-add rule ip podnet-services pick-7 meta mark set numgen random mod 7
-add rule ip podnet-services pick-7 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-8
-flush chain ip podnet-services pick-8
-add rule ip podnet-services pick-8 meta mark set numgen random mod 8
-add rule ip podnet-services pick-8 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-9
-flush chain ip podnet-services pick-9
-add rule ip podnet-services pick-9 meta mark set numgen random mod 9
-add rule ip podnet-services pick-9 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-10
-flush chain ip podnet-services pick-10
-add rule ip podnet-services pick-10 meta mark set numgen random mod 10
-add rule ip podnet-services pick-10 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-11
-flush chain ip podnet-services pick-11
-add rule ip podnet-services pick-11 meta mark set numgen random mod 11
-add rule ip podnet-services pick-11 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-12
-flush chain ip podnet-services pick-12
-add rule ip podnet-services pick-12 meta mark set numgen random mod 12
-add rule ip podnet-services pick-12 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-13
-flush chain ip podnet-services pick-13
-add rule ip podnet-services pick-13 meta mark set numgen random mod 13
-add rule ip podnet-services pick-13 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-14
-flush chain ip podnet-services pick-14
-add rule ip podnet-services pick-14 meta mark set numgen random mod 14
-add rule ip podnet-services pick-14 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-15
-flush chain ip podnet-services pick-15
-add rule ip podnet-services pick-15 meta mark set numgen random mod 15
-add rule ip podnet-services pick-15 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-add chain ip podnet-services pick-16
-flush chain ip podnet-services pick-16
-add rule ip podnet-services pick-16 meta mark set numgen random mod 16
-add rule ip podnet-services pick-16 meta l4proto { tcp, udp } dnat to ip daddr . meta mark map @endpoints
-# dispatch: is the destination a ClusterIP portal, or a NodePort on one of this node's addresses?
-add chain ip podnet-services services
-add rule ip podnet-services services meta mark set ip daddr . meta l4proto . th dport map @service-classes comment "ClusterIP portal?"
-add rule ip podnet-services services meta mark vmap @classes
-add rule ip podnet-services services fib daddr type local meta mark set meta l4proto . th dport map @nodeport-classes comment "NodePort portal?"
-add rule ip podnet-services services meta mark vmap @classes
-# hooks: traffic from pods (prerouting) and from the node itself (output); masquerade on the way out
-add chain ip podnet-services prerouting { type nat hook prerouting priority dstnat; policy accept; }
-add rule ip podnet-services prerouting jump services
-add chain ip podnet-services output { type nat hook output priority -100; policy accept; }
-add rule ip podnet-services output jump services
-add chain ip podnet-services postrouting { type nat hook postrouting priority srcnat; policy accept; }
-add rule ip podnet-services postrouting meta mark & 0x4000 == 0x4000 masquerade fully-random comment "NodePort, Cluster policy"
-add rule ip podnet-services postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade comment "hairpin"
-add rule ip podnet-services postrouting ip saddr 10.200.0.0/16 ip daddr != 10.200.0.0/16 masquerade fully-random comment "egress: pod traffic leaving the cluster CIDR"
-# the elements: classes first, endpoints, then the portals that lead to them
-add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
-add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
-add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
-EOF
 # a0/web: start the container inside the pod's namespaces
 nsenter --target "$A0_PID" --net --uts --ipc --mount "--pid=/proc/$A0_PID/ns/pid_for_children" busybox httpd -f -p 8080 -h /run/podnet/labs/podnet/www/a0/web >/run/podnet/labs/podnet/logs/a0.web.log 2>&1 &
 # a0/sidecar: start the container inside the pod's namespaces
