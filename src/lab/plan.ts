@@ -188,7 +188,12 @@ export function planLabUp(cluster: Cluster, names: LabNames, paths: LabPaths): P
 }
 
 /** Inserts each node's from-scratch sync into the `nodes` phase, right after that node's uplink. */
-export function withNodeSync(plan: Plan, cluster: Cluster, names: LabNames, nodes: readonly NodeView[]): Plan {
+export function withNodeSync(
+  plan: Plan,
+  cluster: Cluster,
+  names: LabNames,
+  nodes: readonly NodeView[],
+): Plan {
   if (!nodes.length) return plan;
   const inNs = (o: Op, ns: string) => 'netns' in o && o.netns.kind === 'named' && o.netns.name === ns;
   return plan.map((p): Phase => {
