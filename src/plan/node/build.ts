@@ -39,7 +39,8 @@ export function buildNodeModel(cluster: Cluster, nodeName: string, opts: NodeMod
     else if (spec.crossNode === 'vxlan') tunnel = vxlan(cluster, ctx);
     else if (spec.crossNode === 'ipip') tunnel = ipip(ctx);
   }
-  if (bridged) {
+  const proxied = bridged && spec.proxy !== 'none';
+  if (proxied) {
     sysctls['net.bridge.bridge-nf-call-iptables'] = '1';
     routes.push({
       dst: spec.serviceCIDR.toString(),
@@ -66,7 +67,7 @@ export function buildNodeModel(cluster: Cluster, nodeName: string, opts: NodeMod
     routes,
     fdb,
     neighbours,
-    ...(bridged ? { proxy: buildProxyModel(cluster, node.name) } : {}),
+    ...(proxied ? { proxy: buildProxyModel(cluster, node.name) } : {}),
   };
 }
 

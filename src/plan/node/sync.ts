@@ -239,7 +239,12 @@ export function diffNode(observed: NodeState, desired: NodeModel, target: NodeSy
   );
 
   // Service proxy.
-  for (const d of proxyDrift(node, ns, observed.proxy, desired.proxy)) drift(RANK.proxy, d.what, ...d.ops);
+  // One drift line per difference; a shared repair (one nft or iptables transaction) goes with the first.
+  for (const d of proxyDrift(node, ns, observed.proxy, desired.proxy)) {
+    const [first, ...rest] = d.what.split('; ');
+    drift(RANK.proxy, first!, ...d.ops);
+    for (const w of rest) drift(RANK.proxy, w);
+  }
 
   return out
     .map((d, i) => ({ d, i }))

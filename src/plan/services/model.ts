@@ -38,7 +38,7 @@ export interface ProxyServicePort {
 
 export interface ProxyModel {
   readonly node: string;
-  readonly mode: ProxyMode;
+  readonly mode: Exclude<ProxyMode, 'none'>;
   readonly clusterCIDR: string;
   readonly serviceCIDR: string;
   /** SNAT pod traffic leaving the cluster CIDR. */
@@ -87,7 +87,7 @@ export function buildProxyModel(cluster: Cluster, node: string): ProxyModel {
   services.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return {
     node,
-    mode: cluster.spec.proxy ?? 'nftables',
+    mode: cluster.spec.proxy === 'iptables' ? 'iptables' : 'nftables',
     clusterCIDR: cluster.spec.clusterCIDR.toString(),
     serviceCIDR: cluster.spec.serviceCIDR.toString(),
     egressMasquerade: cluster.spec.egressMasquerade ?? true,
