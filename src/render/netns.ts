@@ -42,8 +42,3 @@ export function execIn(ns: Netns, tool: string, ...args: Arg[]): [Arg, ...Arg[]]
       return ['nsenter', `--net=${ns.path}`, tool, ...args];
   }
 }
-
-/** The netns a rendered argv acts in, as a textual prefix for `ip -batch` grouping; undefined if not ip. */
-export function netnsLabel(ns: Netns): string {
-  return ns.kind === 'host' ? 'host' : ns.kind === 'named' ? ns.name : ns.path;
-}

@@ -39,8 +39,22 @@ export interface NodeModel {
    * masquerade; absent when the node runs no proxy. In a NodeState observed from the kernel it is a ProxyState.
    */
   readonly proxy?: ProxyModel;
-  /** Reserved for NetworkPolicy (filled by the policy planner; plain data like the rest). */
+  /** Egress masquerade outside the service proxy (the CNI plugin's ipMasq): one owned nftables table. */
+  readonly masquerade?: MasqueradeModel;
+  /**
+   * NetworkPolicy's slot (the policy issue fills it: plain data like the rest). diffNode passes it through
+   * untouched until that planner exists; observe leaves it undefined.
+   */
   readonly policy?: PolicyModel;
+}
+
+export interface MasqueradeModel {
+  /** The table, `ip <table>`, owned end to end (podnet_cni_<hash of the network name>). */
+  readonly table: string;
+  /** Pod subnets whose traffic leaving the subnet is masqueraded. */
+  readonly subnets: readonly string[];
+  /** For explanations: whose masquerade it is (`network NAME`). */
+  readonly owner: string;
 }
 
 /** The cross-node mode a model was built for, for explanations only. */
@@ -48,8 +62,10 @@ export type NodeCrossNode = CrossNodeMode;
 
 export interface BridgeModel {
   readonly name: string;
-  /** The pod CIDR's gateway address, `a.b.c.d/prefix`, on the bridge. */
+  /** The pod CIDR's gateway address, `a.b.c.d/prefix`, on the bridge; '' when the node is not the gateway. */
   readonly address: string;
+  /** Further gateway addresses (the CNI plugin's other ranges). */
+  readonly moreAddresses?: readonly string[];
   /** Fixed, derived from the bridge name and gateway (see src/plan/node.ts for why). */
   readonly mac: string;
   readonly mtu: number;
