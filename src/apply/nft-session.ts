@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { CommandError } from '../errors.js';
 import { LineSession } from '../exec/process-runner.js';
+import { inPodNetns } from '../render/observe.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../assets/nft-session.py', import.meta.url));
 
@@ -18,7 +19,7 @@ export class NftSession {
 
   /** Starts the session inside the namespace at `netnsPath` (e.g. /run/netns/NAME). */
   static async open(netnsPath: string): Promise<NftSession> {
-    const s = new LineSession(['nsenter', `--net=${netnsPath}`, 'python3', SCRIPT]);
+    const s = new LineSession(inPodNetns(netnsPath, 'python3', SCRIPT));
     const ready = JSON.parse(await s.readLine()) as { ready?: boolean };
     if (!ready.ready) throw new Error(`internal: nft session in ${netnsPath} did not start`);
     return new NftSession(s, netnsPath);

@@ -7,7 +7,7 @@ import type { Runner } from '../exec/runner.js';
 import { podCapacity } from '../model/ipam.js';
 import { Ip } from '../net/ip.js';
 import { HOST, type Plan } from '../plan/ops.js';
-import { ipIn } from '../render/netns.js';
+import { readAddrs, readBridgePorts, readRoutes } from '../render/observe.js';
 import type { NetConf } from './config.js';
 import type { CniEnv } from './env.js';
 import { CNI_ERR, CniError } from './errors.js';
@@ -207,7 +207,7 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, deps: PluginDeps): Pr
   const podNs = { kind: 'path', path: env.netns } as const;
   let link: IpJsonLink | undefined;
   try {
-    const out = await deps.runner.run({ argv: ipIn(podNs, '-j', 'addr', 'show', 'dev', env.ifname) });
+    const out = await deps.runner.run(readAddrs(podNs, env.ifname));
     link = (JSON.parse(out.stdout) as IpJsonLink[])[0];
   } catch (e) {
     if (!isNotFound(e)) throw kernelError(`cannot read interface '${env.ifname}'`, e);
@@ -226,7 +226,7 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, deps: PluginDeps): Pr
     for (const ip of prev.ips ?? [])
       if (!have.has(ip.address)) problems.push(`address ${ip.address} is missing on '${env.ifname}'`);
     if (prev.routes?.length) {
-      const out = await deps.runner.run({ argv: ipIn(podNs, '-j', 'route', 'show') });
+      const out = await deps.runner.run(readRoutes(podNs));
       const routes = JSON.parse(out.stdout || '[]') as { dst: string; gateway?: string }[];
       for (const rt of prev.routes) {
         const dst = rt.dst === '0.0.0.0/0' ? 'default' : rt.dst;
@@ -302,9 +302,7 @@ export async function cmdGc(
     }
     if (hasLink(conf, deps, conf.bridge)) {
       try {
-        const out = await deps.runner.run({
-          argv: ipIn({ kind: 'host' }, '-j', 'link', 'show', 'master', conf.bridge),
-        });
+        const out = await deps.runner.run(readBridgePorts(HOST, conf.bridge));
         const ports = JSON.parse(out.stdout || '[]') as { ifname: string }[];
         for (const p of ports) {
           const name = p.ifname.split('@')[0]!;

@@ -10,7 +10,8 @@ import { LabNames } from './names.js';
 import { syncLabNodes } from './node-sync.js';
 import { IDENTITY_PORTS, planLabUp } from './plan.js';
 import { requireCrossNodeSupport, requireRoot } from './preflight.js';
-import { journalingRunner, labPaths, printPlan } from './up.js';
+import { journalingRunner } from './runners.js';
+import { labPaths, printPlan } from './up.js';
 
 export interface ChangeResult {
   readonly delta: LabDelta;

@@ -1,10 +1,10 @@
 import { apply } from '../apply/apply.js';
 import { PrintRunner } from '../exec/print-runner.js';
-import { ProcessRunner } from '../exec/process-runner.js';
 import { loadLab } from './load.js';
 import { LabNames } from './names.js';
 import { CountingRunner, driftLines, labDrift, type NodeDriftReport, repairOps } from './node-sync.js';
 import { requireRoot } from './preflight.js';
+import { hostRunner } from './runners.js';
 
 export interface ReconcileResult {
   readonly lab: string;
@@ -30,7 +30,7 @@ export async function labReconcile(
   const started = performance.now();
   const { cluster } = loadLab(lab);
   const names = new LabNames(lab);
-  const runner = new CountingRunner(new ProcessRunner({ verbose: opts.verbose ?? false }));
+  const runner = new CountingRunner(hostRunner(opts.verbose ?? false));
   const report: NodeDriftReport[] = await labDrift(cluster, names, runner);
   const ops = repairOps(report);
   const printer = new PrintRunner();

@@ -1,5 +1,4 @@
 import { ConfigError, type ConfigIssue, StateError } from '../errors.js';
-import { ProcessRunner } from '../exec/process-runner.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { allocationsOf, type Cluster } from '../model/resolve.js';
 import { checkServices, parseServiceManifest, type ServiceSpec, serviceKey } from '../model/service.js';
@@ -7,6 +6,7 @@ import type { DocWhere } from '../model/strict.js';
 import type { Op } from '../plan/ops.js';
 import type { LabNames } from './names.js';
 import { repairOps, syncLabNodes } from './node-sync.js';
+import { hostRunner } from './runners.js';
 import type { LabState } from './state.js';
 
 /**
@@ -59,7 +59,7 @@ export async function syncLabServices(
   opts: { verbose?: boolean } = {},
 ): Promise<{ ops: Op[]; ms: number }> {
   const started = performance.now();
-  const report = await syncLabNodes(cluster, names, new ProcessRunner({ verbose: opts.verbose ?? false }));
+  const report = await syncLabNodes(cluster, names, hostRunner(opts.verbose ?? false));
   state.writeJson('allocations.json', allocationsOf(cluster));
   return { ops: repairOps(report), ms: performance.now() - started };
 }

@@ -3,15 +3,15 @@ import { join } from 'node:path';
 import { apply } from '../apply/apply.js';
 import { StateError } from '../errors.js';
 import { PrintRunner } from '../exec/print-runner.js';
-import { ProcessRunner } from '../exec/process-runner.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { allocationsOf, type Cluster, resolveCluster } from '../model/resolve.js';
-import { listeningTcpPorts, listNamedNetns, startTimeOf } from '../observe/procs.js';
+import { listeningTcpPorts, listNamedNetns } from '../observe/procs.js';
 import type { Plan } from '../plan/ops.js';
 import { labDown } from './down.js';
 import { LabNames } from './names.js';
 import { IDENTITY_PORTS, type LabPaths, planLabUp } from './plan.js';
 import { requireCrossNodeSupport, requireRoot, requireTools } from './preflight.js';
+import { journalingRunner } from './runners.js';
 import { LabState } from './state.js';
 
 export interface UpOptions {
@@ -22,21 +22,6 @@ export interface UpOptions {
   readonly overrides?: Readonly<Record<string, string>>;
   readonly verbose?: boolean;
   readonly onPhase?: (title: string, ms: number) => void;
-}
-
-/**
- * The runner every lab change uses: processes start through the spawner helper, and each daemon's PID and start
- * time go to the lab's journal the moment it exists, so `down` finds it even if this process dies next.
- */
-export function journalingRunner(state: LabState, verbose: boolean): ProcessRunner {
-  return new ProcessRunner({
-    spawner: true,
-    verbose,
-    onDaemon: (pid, cmd) => {
-      const [pod, role] = (cmd.daemon?.tag ?? '?/?').split('/');
-      state.recordPid({ pid, start: startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });
-    },
-  });
 }
 
 /** The lab's file layout under its state directory. */

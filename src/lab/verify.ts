@@ -1,11 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { exec, ProcessRunner } from '../exec/process-runner.js';
+import { exec } from '../exec/process-runner.js';
 import { python3 } from '../exec/python.js';
 import type { Cluster, PodView } from '../model/resolve.js';
 import { nsOf, processesInPidNs } from '../observe/procs.js';
+import { inPodNetns } from '../render/observe.js';
 import { LabNames } from './names.js';
 import { driftLines, labDrift, type NodeDriftReport } from './node-sync.js';
 import { IDENTITY_PORTS } from './plan.js';
+import { hostRunner } from './runners.js';
 import { formatServices, type ServiceCheck, verifyServices } from './verify-services.js';
 
 /** One check verify makes. */
@@ -113,10 +115,7 @@ export async function runProbes(
         timeout: timeoutS,
         probes: list.map(({ id, kind, host, port }) => ({ id, kind, host, port })),
       });
-      const r = await exec(
-        ['nsenter', `--net=/run/netns/${names.podNs(pod)}`, python3(), PROBE_SCRIPT],
-        input,
-      );
+      const r = await exec(inPodNetns(`/run/netns/${names.podNs(pod)}`, python3(), PROBE_SCRIPT), input);
       let answers: { id: string; ok: boolean; ms?: number; answer?: string; error?: string }[] = [];
       try {
         answers = JSON.parse(r.stdout);
@@ -185,7 +184,7 @@ export async function verifyLab(
   const results = await runProbes(lab, planProbes(cluster));
   const sharedNs = checkSharedNetns(cluster.pods, pausePids);
   const services = await verifyServices(lab, cluster);
-  const nodes = nodeChecks(await labDrift(cluster, new LabNames(lab), new ProcessRunner()));
+  const nodes = nodeChecks(await labDrift(cluster, new LabNames(lab), hostRunner()));
   const failed =
     results.filter((r) => !r.ok).length +
     sharedNs.filter((s) => !s.ok).length +

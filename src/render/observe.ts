@@ -37,3 +37,88 @@ export const readIptables = (ns: Netns, table: 'nat' | 'filter'): Command => ({
   argv: execIn(ns, 'iptables-save', '-t', table),
   note: `observe: iptables ${table} table`,
 });
+
+/** Reads of a lab or CNI node for `lab inspect`, `lab status` and CNI CHECK/GC: one `ip -j`/`bridge -j` each. */
+export const readRoutes = (ns: Netns): Command => ({
+  argv: ipIn(ns, '-j', 'route', 'show'),
+  note: 'observe: routes',
+});
+export const readAddrs = (ns: Netns, dev?: string): Command => ({
+  argv: ipIn(ns, '-j', 'addr', 'show', ...(dev ? ['dev', dev] : [])),
+  note: `observe: addresses${dev ? ` of ${dev}` : ''}`,
+});
+export const readNeighbours = (ns: Netns, dev: string): Command => ({
+  argv: ipIn(ns, '-j', 'neigh', 'show', 'dev', dev),
+  note: `observe: neighbours on ${dev}`,
+});
+export const readBridgePorts = (ns: Netns, bridge: string): Command => ({
+  argv: ipIn(ns, '-j', 'link', 'show', 'master', bridge),
+  note: `observe: ports of bridge ${bridge}`,
+});
+
+/** A process inside a pod's network namespace (verify's probe), by the namespace's path. */
+export const inPodNetns = (nsPath: string, ...argv: string[]): string[] => [
+  'nsenter',
+  `--net=${nsPath}`,
+  ...argv,
+];
+
+/** A command run the way a container runs: joined to the pause process's namespaces, maybe chrooted. */
+export const inPod = (pid: number, chroot: string | undefined, argv: readonly string[]): string[] => [
+  'nsenter',
+  '--target',
+  String(pid),
+  '--net',
+  '--uts',
+  '--ipc',
+  '--mount',
+  `--pid=/proc/${pid}/ns/pid_for_children`,
+  ...(chroot ? ['chroot', chroot] : []),
+  ...argv,
+];
+
+/** `lab inspect`'s wire measurement: a bounded ping of 1000-byte packets from a pod… */
+export const wirePing = (podNs: string, count: number, interval: string, dst: string): string[] => [
+  'ip',
+  'netns',
+  'exec',
+  podNs,
+  'busybox',
+  'ping',
+  '-q',
+  '-c',
+  String(count),
+  '-i',
+  interval,
+  '-s',
+  '1000',
+  '-W',
+  '1',
+  dst,
+];
+
+/** …and a bounded tshark capture of it on the lab's switch, as tab-separated fields. */
+export const wireCapture = (switchNs: string, filter: string, fields: readonly string[]): string[] => [
+  'timeout',
+  '15',
+  'ip',
+  'netns',
+  'exec',
+  switchNs,
+  'tshark',
+  '-n',
+  '-Q',
+  '-i',
+  'sw0',
+  '-c',
+  '4',
+  '-a',
+  'duration:10',
+  '-f',
+  filter,
+  '-T',
+  'fields',
+  '-E',
+  'separator=/t',
+  ...fields.flatMap((f) => ['-e', f]),
+];
