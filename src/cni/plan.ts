@@ -1,4 +1,4 @@
-import { shortHash } from '../net/ifname.js';
+import { HOST_VETH_RE, hostVethName, shortHash } from '../net/ifname.js';
 import { Ip } from '../net/ip.js';
 import { macFromName } from '../net/mac.js';
 import type { NodeModel } from '../plan/node/model.js';
@@ -13,12 +13,12 @@ import type { NetConf, PodRange } from './config.js';
  * only decides names and which parts apply. Pure.
  */
 
-/** The host-side veth of an attachment: `pn` + 8 hex of sha256(containerID/ifname), always ≤ 15 characters. */
+/** The host-side veth of an attachment (net/ifname.ts: the one scheme the lab uses too). */
 export const hostIfName = (containerId: string, ifname: string): string =>
-  `pn${shortHash(`${containerId}/${ifname}`)}`;
+  hostVethName(`${containerId}/${ifname}`);
 
 /** Recognises our host-side veth names (GC only touches these). */
-export const HOST_IF_RE = /^pn[0-9a-f]{8}$/;
+export const HOST_IF_RE = HOST_VETH_RE;
 
 /** A deterministic, locally administered MAC for the pod's interface, so the result can report it. */
 export const podMacOf = (containerId: string, ifname: string): string =>

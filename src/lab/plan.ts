@@ -209,7 +209,7 @@ export function withNodeSync(
 
 /** The host-side veth of a lab pod (net/ifname.ts: one scheme for the lab and the CNI plugin). */
 export const labHostVeth = (cluster: Cluster, pod: string): string =>
-  hostVethName(`${cluster.spec.name}/${pod}`, pod);
+  hostVethName(`lab/${cluster.spec.name}/${pod}/eth0`);
 
 /** The processes a pod runs: its spec's containers, or the two identity servers. */
 export function containersOf(p: PodView, paths: LabPaths): ContainerLaunch[] {

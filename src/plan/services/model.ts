@@ -103,12 +103,15 @@ export function staleUdpEndpoints(
   prev: ProxyModel | undefined,
   next: ProxyModel,
 ): { clusterIP: string; port: number; endpoint: string; nodePort?: number }[] {
-  if (!prev) return [];
-  const now = new Map(next.services.map((s) => [s.id, s]));
+  if (!prev || prev.services === next.services) return [];
   const out: { clusterIP: string; port: number; endpoint: string; nodePort?: number }[] = [];
+  // Both lists are sorted by id: one lockstep walk, and a port shared by reference has not changed.
+  const B = next.services;
+  let j = 0;
   for (const s of prev.services) {
-    if (s.protocol !== 'udp') continue;
-    const n = now.get(s.id);
+    while (j < B.length && B[j]!.id < s.id) j++;
+    const n = B[j]?.id === s.id ? B[j] : undefined;
+    if (s.protocol !== 'udp' || n === s) continue;
     const keep = new Set((n?.endpoints ?? []).map((e) => `${e.ip}:${e.port}`));
     for (const e of s.endpoints) {
       if (!keep.has(`${e.ip}:${e.port}`))

@@ -518,30 +518,30 @@ nsenter --target "$B_PID" --uts hostname b
 ip netns attach podnet-pod-c "$C_PID"
 # c: set the pod's hostname in its own UTS namespace
 nsenter --target "$C_PID" --uts hostname c
-# a0: create a veth pair, a virtual cable: veth-a0 stays on the node, eth0 goes into the pod
-ip -n podnet-node-0 link add veth-a0 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-a0
+# a0: create a veth pair, a virtual cable: pn2ae72e16 stays on the node, eth0 goes into the pod
+ip -n podnet-node-0 link add pn2ae72e16 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-a0
 # a0: plug the node end into bridge cni0 and bring it up
-ip -n podnet-node-0 link set veth-a0 master cni0 up
+ip -n podnet-node-0 link set pn2ae72e16 master cni0 up
 # a0: hairpin mode, so the bridge may send a frame back out of the port it came in on
-ip -n podnet-node-0 link set dev veth-a0 type bridge_slave hairpin on
-# a1: create a veth pair, a virtual cable: veth-a1 stays on the node, eth0 goes into the pod
-ip -n podnet-node-0 link add veth-a1 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-a1
+ip -n podnet-node-0 link set dev pn2ae72e16 type bridge_slave hairpin on
+# a1: create a veth pair, a virtual cable: pn962b1509 stays on the node, eth0 goes into the pod
+ip -n podnet-node-0 link add pn962b1509 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-a1
 # a1: plug the node end into bridge cni0 and bring it up
-ip -n podnet-node-0 link set veth-a1 master cni0 up
+ip -n podnet-node-0 link set pn962b1509 master cni0 up
 # a1: hairpin mode, so the bridge may send a frame back out of the port it came in on
-ip -n podnet-node-0 link set dev veth-a1 type bridge_slave hairpin on
-# b: create a veth pair, a virtual cable: veth-b stays on the node, eth0 goes into the pod
-ip -n podnet-node-1 link add veth-b mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-b
+ip -n podnet-node-0 link set dev pn962b1509 type bridge_slave hairpin on
+# b: create a veth pair, a virtual cable: pn3e18d060 stays on the node, eth0 goes into the pod
+ip -n podnet-node-1 link add pn3e18d060 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-b
 # b: plug the node end into bridge cni0 and bring it up
-ip -n podnet-node-1 link set veth-b master cni0 up
+ip -n podnet-node-1 link set pn3e18d060 master cni0 up
 # b: hairpin mode, so the bridge may send a frame back out of the port it came in on
-ip -n podnet-node-1 link set dev veth-b type bridge_slave hairpin on
-# c: create a veth pair, a virtual cable: veth-c stays on the node, eth0 goes into the pod
-ip -n podnet-node-2 link add veth-c mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-c
+ip -n podnet-node-1 link set dev pn3e18d060 type bridge_slave hairpin on
+# c: create a veth pair, a virtual cable: pnbad195b4 stays on the node, eth0 goes into the pod
+ip -n podnet-node-2 link add pnbad195b4 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-c
 # c: plug the node end into bridge cni0 and bring it up
-ip -n podnet-node-2 link set veth-c master cni0 up
+ip -n podnet-node-2 link set pnbad195b4 master cni0 up
 # c: hairpin mode, so the bridge may send a frame back out of the port it came in on
-ip -n podnet-node-2 link set dev veth-c type bridge_slave hairpin on
+ip -n podnet-node-2 link set dev pnbad195b4 type bridge_slave hairpin on
 # a0: bring loopback up, so containers of the pod reach each other on localhost
 ip -n podnet-pod-a0 link set lo up
 # a0: assign the pod its IP address
