@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { NetlinkApplier } from '../apply/netlink.js';
 import { loadEmbeddedNative, type NativeKernel } from '../exec/netlink/native.js';
 import type { Runner } from '../exec/runner.js';
+import { cmdCheck, cmdGc, cmdStatus } from './check-gc.js';
 import { decodeConfig, type NetConf, parseConfig } from './config.js';
 import { type CniEnv, parseEnv } from './env.js';
 import { CNI_ERR, CniError } from './errors.js';
 import { isNamespaceFile, linkNames, writeFully } from './host.js';
 import { IpamStore } from './ipam-store.js';
-import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type PluginDeps } from './plugin.js';
+import { cmdAdd, cmdDel, type PluginDeps } from './plugin.js';
 import { convertResult, isSupported, LATEST, versionInfo } from './version.js';
 
 /**

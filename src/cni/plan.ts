@@ -9,7 +9,7 @@ import { planPodAttach } from '../plan/pod.js';
 import type { NetConf, PodRange } from './config.js';
 
 /**
- * What CNI ADD/DEL change, composed from the planners the lab uses (planNodeBridge, planPodAttach): the plugin
+ * What CNI ADD/DEL change, composed from the planners the lab uses (the node model, planPodAttach): the plugin
  * only decides names and which parts apply. Pure.
  */
 
@@ -41,7 +41,7 @@ export function buildCniNodeModel(conf: NetConf): NodeModel {
       name: conf.bridge,
       address: conf.isGateway && first ? gw(first) : '',
       ...(conf.isGateway && conf.ranges.length > 1 ? { moreAddresses: conf.ranges.slice(1).map(gw) } : {}),
-      // Why a fixed MAC: see planNodeBridge (src/plan/node.ts).
+      // Why a fixed MAC: see BridgeModel.mac (plan/node/model.ts).
       mac: macFromName(`bridge/${conf.bridge}/${first?.gateway}`),
       mtu: conf.mtu,
     },

@@ -56,7 +56,7 @@ export function buildNodeModel(cluster: Cluster, nodeName: string, opts: NodeMod
           bridge: {
             name: spec.bridge,
             address: `${node.gateway}/${node.podCIDR.prefix}`,
-            // Why a fixed MAC: see planNodeBridge (src/plan/node.ts).
+            // Why a fixed MAC: see BridgeModel.mac.
             mac: macFromName(`bridge/${spec.bridge}/${node.gateway}`),
             mtu,
           },

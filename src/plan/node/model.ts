@@ -66,7 +66,11 @@ export interface BridgeModel {
   readonly address: string;
   /** Further gateway addresses (the CNI plugin's other ranges). */
   readonly moreAddresses?: readonly string[];
-  /** Fixed, derived from the bridge name and gateway (see src/plan/node.ts for why). */
+  /**
+   * Fixed, derived from the bridge name and gateway: a bridge without its own address takes the lowest MAC of
+   * its ports and changes it when that port leaves, and every pod's ARP entry for the gateway then points
+   * nowhere until it expires.
+   */
   readonly mac: string;
   readonly mtu: number;
 }

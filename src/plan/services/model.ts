@@ -5,7 +5,7 @@ import { endpointSliceOf, serviceKey } from '../../model/service.js';
 /**
  * The service proxy's input for one node: every service port with the endpoints this node may send it to.
  * Plain data (JSON-serializable), built once from the cluster and rendered by the nftables and the iptables
- * renderers alike; the lab stores the last one applied, so the next sync can change only what changed.
+ * renderers alike; part of the node model (plan/node/model.ts), compared element by element with the kernel.
  */
 
 /** One endpoint as the proxy sees it. */
