@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from '../errors.js';
 import { compileNetlinkAddon } from '../exec/netlink/build.js';
 import { shortHash } from '../net/ifname.js';
+import { CODE_CACHE_DIR } from './code-cache-dir.js';
 import { loaderSource } from './loader.js';
 
 /** Options of `podnet cni install`. */
@@ -48,8 +49,7 @@ export function conflistFor(o: InstallOptions): object {
   };
 }
 
-/** Where the installed plugin keeps V8's code cache of itself (see loader.ts): tmpfs, so each boot starts clean. */
-export const CODE_CACHE_DIR = '/run/podnet/cni';
+export { CODE_CACHE_DIR } from './code-cache-dir.js';
 
 /**
  * Bundles the plugin (src/cni/main and what it imports) into one self-contained file with esbuild: no
@@ -92,6 +92,8 @@ export async function bundlePlugin(
     // ESM sources may read import.meta.url at load time; in the CommonJS bundle it is the bundle's own URL.
     define: {
       'import.meta.url': '__podnetImportMeta.url',
+      // The native addon is written beside the code cache (main.ts nativeDir), not into the IPAM data.
+      __PODNET_CODE_CACHE_DIR__: JSON.stringify(codeCacheDir),
       ...(addon
         ? {
             __PODNET_NETLINK_ADDON__: JSON.stringify({
