@@ -3,6 +3,7 @@ import { ConfigError, PodnetError } from '../errors.js';
 import { type Command, usage } from './command.js';
 import { COMMANDS, GROUPS } from './commands/index.js';
 import { alignFlags, groupHelp, subcommands, topHelp } from './help.js';
+import { errorPrefix } from './tty.js';
 
 /**
  * The CLI's front door: finds the command in the table (src/cli/commands/index.ts), parses its own flags and
@@ -14,7 +15,7 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = await run(argv.filter((a) => a !== '--debug'));
   } catch (err) {
     if (debug) console.error(err);
-    else console.error(`podnet: ${err instanceof Error ? err.message : String(err)}`);
+    else console.error(`${errorPrefix()} ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = err instanceof ConfigError ? 2 : 1;
     if (!(err instanceof PodnetError) && !debug)
       console.error('(unexpected error: run with --debug for the stack trace)');

@@ -37,6 +37,9 @@ ${OVERRIDE_HELP}
       return 0;
     }
     const started = performance.now();
+    const { progress, say } = await import('../tty.js');
+    // -v prints every command on stderr; a progress line would be torn by them.
+    const done = values.verbose ? () => {} : progress(`building lab ${lab}`);
     const cluster = await labUp({
       lab,
       spec,
@@ -44,13 +47,14 @@ ${OVERRIDE_HELP}
       source,
       overrides,
       verbose: values.verbose,
-    });
-    console.log(
-      `lab ${lab} is up: ${cluster.nodes.length} node(s), ${cluster.pods.length} pod(s) in ${Math.round(performance.now() - started)} ms`,
+    }).finally(done);
+    say(
+      [
+        `lab ${lab} is up: ${cluster.nodes.length} node(s), ${cluster.pods.length} pod(s) in ${Math.round(performance.now() - started)} ms`,
+        ...cluster.pods.map((p) => `  pod ${p.name.padEnd(8)} ${p.ip.toString().padEnd(15)} on ${p.node}`),
+        `next: podnet lab verify${lab === 'podnet' ? '' : ` --name ${lab}`}`,
+      ].join('\n'),
     );
-    for (const p of cluster.pods)
-      console.log(`  pod ${p.name.padEnd(8)} ${p.ip.toString().padEnd(15)} on ${p.node}`);
-    console.log(`next: podnet lab verify${lab === 'podnet' ? '' : ` --name ${lab}`}`);
     return 0;
   },
 });

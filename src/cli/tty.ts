@@ -1,0 +1,68 @@
+/**
+ * Terminal manners, as git, kubectl and cargo have them: colour only when the stream is a terminal and
+ * `NO_COLOR` is unset (https://no-color.org) and TERM is not `dumb`; progress lines only on a terminal stderr,
+ * so pipes, files and scripts get exactly the text and nothing else.
+ */
+
+interface Stream {
+  readonly isTTY?: boolean;
+  write(s: string): boolean;
+}
+
+/** Whether to colour what goes to `stream`. */
+export function colorEnabled(stream: Stream, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.TERM === 'dumb') return false;
+  return stream.isTTY === true;
+}
+
+const GREEN = '\x1b[32m';
+const RED = '\x1b[31m';
+const BOLD = '\x1b[1m';
+const RESET = '\x1b[0m';
+
+/** Colours the marks of human output: ✓ green, ✗ red, `N failed` red when N > 0. Unchanged without colour. */
+export function paint(text: string, color: boolean): string {
+  if (!color) return text;
+  return text
+    .replace(/✓/g, `${GREEN}✓${RESET}`)
+    .replace(/✗/g, `${RED}✗${RESET}`)
+    .replace(/\b([1-9]\d*) failed\b/g, `${RED}${BOLD}$1 failed${RESET}`);
+}
+
+/** Prints human output on stdout, coloured when stdout is a terminal. */
+export function say(text: string): void {
+  console.log(paint(text, colorEnabled(process.stdout)));
+}
+
+/** The `podnet:` prefix of error messages, red on a terminal. */
+export function errorPrefix(): string {
+  return colorEnabled(process.stderr) ? `${RED}podnet:${RESET}` : 'podnet:';
+}
+
+/**
+ * Shows `what… N.N s` on stderr while work runs, when stderr is a terminal (nothing otherwise: no stray lines
+ * in logs). The first line appears after a second, so quick work prints nothing. Returns the function that
+ * clears it.
+ */
+export function progress(what: string, stream: Stream = process.stderr, delayMs = 1000): () => void {
+  if (!stream.isTTY) return () => {};
+  const started = Date.now();
+  let shown = false;
+  const draw = () => {
+    shown = true;
+    stream.write(`\r\x1b[2K${what}… ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const first = setTimeout(() => {
+    draw();
+    timer = setInterval(draw, 200);
+    timer.unref();
+  }, delayMs);
+  first.unref();
+  return () => {
+    clearTimeout(first);
+    if (timer) clearInterval(timer);
+    if (shown) stream.write('\r\x1b[2K');
+  };
+}
