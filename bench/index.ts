@@ -2,6 +2,7 @@
  * `npm run bench -- <name>`: each benchmark measures podnet side by side with the reference its issue names, in
  * the same run, and prints medians and ratios (the machine is shared and noisy: compare within one run only).
  */
+import { benchCli } from './cli.js';
 import { benchCni } from './cni.js';
 import { benchLabUp } from './lab-up.js';
 import { benchServices } from './services.js';
@@ -10,6 +11,7 @@ import { benchThroughput } from './throughput.js';
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   'lab-up': benchLabUp,
   services: benchServices,
+  cli: benchCli,
   cni: benchCni,
   throughput: benchThroughput,
 };

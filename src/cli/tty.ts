@@ -4,6 +4,10 @@
  * so pipes, files and scripts get exactly the text and nothing else.
  */
 
+import { fstatSync } from 'node:fs';
+import { format } from 'node:util';
+import { writeFully } from '../cni/host.js';
+
 interface Stream {
   readonly isTTY?: boolean;
   write(s: string): boolean;
@@ -30,14 +34,42 @@ export function paint(text: string, color: boolean): string {
     .replace(/\b([1-9]\d*) failed\b/g, `${RED}${BOLD}$1 failed${RESET}`);
 }
 
+/**
+ * Whether fd `n` is a terminal: a character device of the tty (4), console (5) or pty (136-143) majors.
+ * Not node:tty's isatty, whose module loads net and streams (most of a `--help`'s own time).
+ */
+export function isTerminal(n: number): boolean {
+  try {
+    const st = fstatSync(n);
+    if (!st.isCharacterDevice()) return false;
+    const major = (st.rdev >> 8) & 0xfff;
+    return major === 4 || major === 5 || (major >= 136 && major <= 143);
+  } catch {
+    return false;
+  }
+}
+
+/** fd 1 and 2 as colorEnabled sees them, without building process.stdout/stderr (see directConsole). */
+const fd = (n: 1 | 2): Stream => ({ isTTY: isTerminal(n), write: () => true });
+
 /** Prints human output on stdout, coloured when stdout is a terminal. */
 export function say(text: string): void {
-  console.log(paint(text, colorEnabled(process.stdout)));
+  console.log(paint(text, colorEnabled(fd(1))));
 }
 
 /** The `podnet:` prefix of error messages, red on a terminal. */
 export function errorPrefix(): string {
-  return colorEnabled(process.stderr) ? `${RED}podnet:${RESET}` : 'podnet:';
+  return colorEnabled(fd(2)) ? `${RED}podnet:${RESET}` : 'podnet:';
+}
+
+/**
+ * console.log and console.error as plain write(2) calls. process.stdout and process.stderr build a stream on
+ * first use, which loads Node's stream modules: several ms of every short command (`--help`, a refused file),
+ * as for the CNI plugin (src/cni/host.ts writeFully).
+ */
+export function directConsole(): void {
+  console.log = (...args: unknown[]) => writeFully(1, `${format(...args)}\n`);
+  console.error = (...args: unknown[]) => writeFully(2, `${format(...args)}\n`);
 }
 
 /**

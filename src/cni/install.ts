@@ -1,4 +1,5 @@
 import { chmodSync, mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from '../errors.js';
@@ -62,7 +63,8 @@ export async function bundlePlugin(
 ): Promise<{ netlink: boolean; warning?: string }> {
   let esbuild: typeof import('esbuild');
   try {
-    esbuild = await import('esbuild');
+    // require, not import(): the CLI bundle runs as a vm.Script (bin/podnet.js), which has no import().
+    esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
   } catch (e) {
     throw new UnsupportedError(
       `cannot bundle the CNI plugin: esbuild is not installed (${(e as Error).message}); run npm install, which installs the pinned dev dependency`,

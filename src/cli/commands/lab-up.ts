@@ -24,12 +24,15 @@ ${OVERRIDE_HELP}
   async run({ values }) {
     const lab = labName(values.name);
     const overrides = overridesOf(values);
+    // A one-shot process: zod's JIT (code generated per schema with new Function) would cost more than it saves.
+    (await import('zod')).z.config({ jitless: true });
     const { loadSpec, readSpecFile } = await import('../../lab/spec-source.js');
-    const { explainUp, labUp } = await import('../../lab/up.js');
-    const { resolveCluster } = await import('../../model/resolve.js');
     const { text, source } = readSpecFile(values.file);
     const notes: string[] = [];
     const spec = loadSpec(text, source, overrides, [], notes);
+    // Only a valid spec loads the lab code (processes, netlink, the planners): a refusal stays quick.
+    const { explainUp, labUp } = await import('../../lab/up.js');
+    const { resolveCluster } = await import('../../model/resolve.js');
     // On stderr, so `--dry-run > script.sh` stays a script; said before anything is built.
     for (const n of notes) console.error(`note: ${n}`);
     if (values['dry-run']) {
