@@ -116,9 +116,20 @@ export function inspectJson(i: Inspection): Doc {
       ip: n.ip,
       podCIDR: n.podCIDR,
       device: n.device ?? null,
-      routes: n.routes,
-      fdb: n.fdb,
-      neigh: n.neigh,
+      routes: n.routes.map((r) => ({
+        dst: r.dst,
+        gateway: r.gateway ?? null,
+        dev: r.dev ?? null,
+        flags: [...r.flags],
+      })),
+      fdb: n.fdb.map((f) => ({
+        mac: f.mac,
+        dst: f.dst ?? null,
+        flags: [...f.flags],
+        master: f.master ?? null,
+        state: f.state,
+      })),
+      neigh: n.neigh.map((x) => ({ ip: x.ip, dev: x.dev ?? null, mac: x.mac ?? null, state: [...x.state] })),
     })),
     wire: i.wire
       ? {
@@ -127,7 +138,17 @@ export function inspectJson(i: Inspection): Doc {
           filter: i.wire.filter,
           overhead: i.wire.overhead ?? null,
           expected: i.wire.expected,
-          packet: i.wire.packet ?? null,
+          packet: i.wire.packet
+            ? {
+                frameLen: i.wire.packet.frameLen,
+                ipLens: [...i.wire.packet.ipLens],
+                src: [...i.wire.packet.src],
+                dst: [...i.wire.packet.dst],
+                ipProto: [...i.wire.packet.ipProto],
+                udpDstPort: i.wire.packet.udpDstPort ?? null,
+                vni: i.wire.packet.vni ?? null,
+              }
+            : null,
           error: i.wire.error ?? null,
         }
       : null,
