@@ -46,7 +46,8 @@ test('docs/lab.md documents every command, every flag, and the help text as the 
   const missing: string[] = [];
   for (const c of COMMANDS) {
     if (!doc.includes(`### \`podnet ${c.name}\``)) missing.push(`section podnet ${c.name}`);
-    if (!doc.includes(alignFlags(c.help))) missing.push(`help text of podnet ${c.name} (regenerate the reference)`);
+    if (!doc.includes(alignFlags(c.help)))
+      missing.push(`help text of podnet ${c.name} (regenerate the reference)`);
     for (const long of Object.keys(c.options))
       if (!new RegExp(`--${long}\\b`).test(doc)) missing.push(`${c.name}: --${long}`);
   }

@@ -72,18 +72,20 @@ export function verifyJson(r: VerifyReport): Doc {
     exists: true,
     passed: r.passed,
     failed: r.failed,
-    probes: r.results.map((p) => ({
+    results: r.results.map((p) => ({
+      id: p.id,
       from: p.from,
       to: p.to,
       kind: p.kind,
       host: p.host,
       port: p.port ?? null,
+      expect: p.expect ?? null,
       ok: p.ok,
       ms: p.ms ?? null,
       answer: p.answer ?? null,
       error: p.error ?? null,
     })),
-    sharedNetns: r.sharedNs.map((c) => ({
+    sharedNs: r.sharedNs.map((c) => ({
       pod: c.pod,
       ok: c.ok,
       netns: c.netns ?? null,
@@ -109,7 +111,7 @@ export function inspectJson(i: Inspection): Doc {
     lab: i.lab,
     exists: true,
     crossNode: i.crossNode,
-    vxlanLearning: i.learning ?? null,
+    learning: i.learning ?? null,
     mtu: { underlay: i.mtu.underlay, pod: i.mtu.pod },
     nodes: i.nodes.map((n) => ({
       node: n.node,

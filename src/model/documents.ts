@@ -155,7 +155,7 @@ function duplicateKeys(root: Node | null, lc: LineCounter, prefix: string): Conf
         else seen.set(k, pos?.line ?? 0);
         walk(pair.value, here);
       }
-    } else if (isSeq(node)) node.items.forEach((item, i) => walk(item, `${path}[${i}]`));
+    } else if (isSeq(node)) for (const [i, item] of node.items.entries()) walk(item, `${path}[${i}]`);
   };
   walk(root, '');
   return out;

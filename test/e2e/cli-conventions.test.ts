@@ -134,19 +134,21 @@ spec:
       'exists',
       'passed',
       'failed',
-      'probes',
-      'sharedNetns',
+      'results',
+      'sharedNs',
       'services',
     ]);
     assert.equal(doc.failed, 0);
-    const probes = doc.probes as Record<string, unknown>[];
+    const probes = doc.results as Record<string, unknown>[];
     assert.ok(probes.length > 0);
     assert.deepEqual(Object.keys(probes[0]!), [
+      'id',
       'from',
       'to',
       'kind',
       'host',
       'port',
+      'expect',
       'ok',
       'ms',
       'answer',
