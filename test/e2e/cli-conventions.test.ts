@@ -200,6 +200,21 @@ spec:
     assert.ok(err.stdout.startsWith(`${ESC}31mpodnet:${ESC}0m no lab named`), JSON.stringify(err.stdout));
   });
 
+  test('a file of only Pods says, before anything is built, that it joined the default cluster and what it kept', async () => {
+    const pods = join(dir, 'pods.yaml');
+    writeFileSync(
+      pods,
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: extra}\nspec:\n  nodeName: node-1\n  containers: [{name: c, command: [sleep, "1"]}]\n',
+    );
+    const r = await cli(['lab', 'up', '--name', uniqueLab('pods'), '-f', pods, '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /^note: .*pods\.yaml has no Cluster document: its 1 object\(s\) joined the default cluster \(the seed's: nodes node-0, node-1, node-2, crossNode vxlan\), which keeps its own pods a0, a1, b, c and service default\/web/,
+    );
+    assert.match(r.stdout, /extra/, 'the dry run builds the pod of the file too');
+  });
+
   test('help: podnet help, GROUP --help and COMMAND --help name lab list and its flag', async () => {
     const top = await cli(['help']);
     assert.equal(top.code, 0);
