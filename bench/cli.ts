@@ -56,9 +56,7 @@ export async function benchCli(args: string[]): Promise<void> {
         if (t.code !== c.code) throw new Error(`${c.name}: exit ${t.code}, expected ${c.code}`);
         samples[i]!.push(t.ms);
       }
-      if (process.stderr.isTTY) process.stderr.write(`\rround ${r + 1}/${rounds}`);
     }
-    if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
     const floor = median(samples[0]!);
     const rows = cases.map((c, i) => {
       const m = median(samples[i]!);
