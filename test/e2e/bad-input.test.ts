@@ -177,6 +177,16 @@ const cases: Case[] = [
       ),
     ],
   })),
+  // Semantic errors name the fields as written in the file (spec.nodeName, spec.containers[1]), not the model's.
+  {
+    what: 'semantic: a Pod on a node that does not exist, and two containers of one name',
+    text: `${POD}    - name: c\n      command: [sh]\n`.replace('nodeName: node-0', 'nodeName: node-9'),
+    expect: [
+      /document 1 \(Pod web\): spec\.nodeName \(line 7, column 13\): 'node-9' is not a node of this cluster/,
+      /nodes: node-0, node-1, node-2/,
+      /document 1 \(Pod web\): spec\.containers\[1\]\.name \(line 12, column 13\): 'c' is used by another container/,
+    ],
+  },
   // Wrong types, syntax, shapes.
   {
     what: 'wrong type: a string for a port number',
