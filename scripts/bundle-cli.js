@@ -61,8 +61,13 @@ const built = await esbuild.build({
   write: false,
   logLevel: 'warning',
 });
+const code = built.outputFiles[0].text;
+// esbuild escapes non-ASCII text (charset ascii), but not inside regular expressions: one such character would
+// make the whole bundle a two-byte string for V8, twice the memory and a slower read. Write \uXXXX in sources.
+const wide = /[^\x00-\x7f]/.exec(code);
+if (wide) console.error(`bundle-cli: warning: non-ASCII '${wide[0]}' in the bundle near: ${code.slice(wide.index - 40, wide.index + 10)}`);
 const tmp = `${outfile}.tmp-${process.pid}`;
-writeFileSync(tmp, built.outputFiles[0].text);
+writeFileSync(tmp, code);
 renameSync(tmp, outfile);
 // Caches of the previous bundle would be refused by V8 (other code); remove them rather than leave them.
 for (const f of readdirSync(dist)) if (/^podnet\.cjs\.[a-z-]+\.cache$/.test(f)) rmSync(join(dist, f));

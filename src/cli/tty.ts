@@ -28,10 +28,13 @@ const RESET = '\x1b[0m';
 /** Colours the marks of human output: ✓ green, ✗ red, `N failed` red when N > 0. Unchanged without colour. */
 export function paint(text: string, color: boolean): string {
   if (!color) return text;
-  return text
-    .replace(/✓/g, `${GREEN}✓${RESET}`)
-    .replace(/✗/g, `${RED}✗${RESET}`)
-    .replace(/\b([1-9]\d*) failed\b/g, `${RED}${BOLD}$1 failed${RESET}`);
+  return (
+    text
+      // Escaped: the CLI bundle stays pure ASCII, which V8 reads and keeps as a one-byte string (half the size).
+      .replace(/\u2713/g, `${GREEN}\u2713${RESET}`)
+      .replace(/\u2717/g, `${RED}\u2717${RESET}`)
+      .replace(/\b([1-9]\d*) failed\b/g, `${RED}${BOLD}$1 failed${RESET}`)
+  );
 }
 
 /**
