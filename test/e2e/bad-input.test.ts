@@ -282,6 +282,8 @@ describe('bad input: exit 2, every problem named by document, path and value, no
         const lab = uniqueLab('bad');
         const r = await cli(['lab', 'up', '--name', lab, '-f', file, ...flags]);
         const said = `flags [${flags.join(' ')}]:\n${r.stderr}`;
+        // A run that got past validation built a lab: remove it before failing, so nothing is left behind.
+        if (r.code !== 2) await cli(['lab', 'down', '--name', lab]);
         assert.equal(r.code, 2, said);
         assert.equal(r.stdout, '', `nothing on stdout (no plan printed): ${said}`);
         assert.match(
@@ -302,6 +304,7 @@ describe('bad input: exit 2, every problem named by document, path and value, no
     writeFileSync(file, POD.replace('labels:', 'label:'));
     const lab = uniqueLab('bad');
     const r = await cli(['lab', 'up', '--name', lab, '-f', file, '--cross-node', 'vxlam', '--proxy', 'ipvs']);
+    if (r.code !== 2) await cli(['lab', 'down', '--name', lab]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--cross-node: "vxlam" is not allowed; did you mean 'vxlan'\?/);
     assert.match(r.stderr, /--proxy: "ipvs" is not allowed/);
