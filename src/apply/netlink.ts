@@ -173,6 +173,11 @@ export class NetlinkApplier {
     return this.socket(ns).linkIndex(name) !== undefined;
   }
 
+  /** The kind of link `name` in `ns` ('' when it has none, e.g. loopback), or undefined when it is absent. */
+  linkKind(ns: Netns, name: string): string | undefined {
+    return this.socket(ns).linkKind(name);
+  }
+
   close(): void {
     for (const s of this.sockets.values()) s.close();
     this.sockets.clear();

@@ -10,6 +10,7 @@ import type { DocWhere } from '../model/strict.js';
 import { renderIptables } from '../plan/services/iptables.js';
 import { buildProxyModel } from '../plan/services/model.js';
 import { renderNftFull } from '../plan/services/nftables.js';
+import { printJson } from './json.js';
 
 export interface ServiceFlags {
   readonly file?: string | undefined;
@@ -98,7 +99,23 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
         ports: s.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol}`),
         endpointSlice: endpointSliceOf(s, l.cluster.pods),
       }));
-      if (f.json) console.log(JSON.stringify(rows, null, 2));
+      if (f.json)
+        printJson('ServiceList', {
+          lab,
+          exists: true,
+          services: rows.map((r) => ({
+            service: r.service,
+            clusterIP: r.clusterIP,
+            type: r.type,
+            ports: r.ports,
+            endpoints: r.endpointSlice.endpoints.map((e) => ({
+              pod: e.targetRef.name,
+              address: e.addresses[0],
+              node: e.nodeName,
+              ready: e.conditions.ready,
+            })),
+          })),
+        });
       else
         for (const r of rows)
           console.log(

@@ -6,6 +6,7 @@ import { isAlreadyExists, isNotFound } from '../exec/kernel-answers.js';
 import type { Runner } from '../exec/runner.js';
 import { Ip } from '../net/ip.js';
 import { HOST, type Plan } from '../plan/ops.js';
+import { readLink } from '../render/observe.js';
 import type { NetConf } from './config.js';
 import type { CniEnv } from './env.js';
 import { CNI_ERR, CniError } from './errors.js';
@@ -27,6 +28,8 @@ export interface PluginDeps {
    * unavailable, and then the plan's `ip` commands run as processes through `runner`.
    */
   readonly netlink?: (conf: NetConf) => NetlinkApplier | undefined;
+  /** The kind of a node link when netlink is unavailable (`ip -d link`); unit tests without it skip the check. */
+  readonly linkKind?: (name: string) => Promise<string | undefined>;
 }
 
 /** Runs a plan in-process over netlink when possible, else as batched `ip` processes: the same ops either way. */
@@ -47,6 +50,24 @@ export function hasLink(conf: NetConf, deps: PluginDeps, name: string): boolean 
   return nl ? nl.hasLink(HOST, name) : deps.links().has(name);
 }
 
+/**
+ * The kind of the node's link `conf.bridge` ('' for one without a kind: loopback, a NIC), or undefined when
+ * there is none: one netlink request, or `ip -d link show` when the plugin runs without its addon.
+ */
+async function bridgeKind(conf: NetConf, deps: PluginDeps): Promise<string | undefined> {
+  const nl = deps.netlink?.(conf);
+  if (nl) return nl.linkKind(HOST, conf.bridge);
+  if (!deps.links().has(conf.bridge)) return undefined;
+  return deps.linkKind ? deps.linkKind(conf.bridge) : 'bridge';
+}
+
+/** `ip -d link show NAME` in the node namespace: the link's kind ('' when it has none). */
+export async function linkKindByIp(runner: Runner, name: string): Promise<string | undefined> {
+  const out = await runner.run(readLink(HOST, name));
+  const link = (JSON.parse(out.stdout || '[]') as { linkinfo?: { info_kind?: string } }[])[0];
+  return link ? (link.linkinfo?.info_kind ?? '') : undefined;
+}
+
 export const detach = (hostIf: string): Plan => [{ title: 'detach', ops: [planCniDetach(hostIf)] }];
 
 export const storeFor = (conf: NetConf): IpamStore => new IpamStore(join(conf.dataDir, conf.name));
@@ -64,6 +85,14 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Prom
     throw new CniError(
       CNI_ERR.INVALID_ENV,
       `CNI_NETNS '${env.netns}' is not a network namespace file (not on nsfs)`,
+    );
+  // The bridge may exist already (made by an earlier ADD); if that name is some other device (lo, the node's
+  // uplink), refuse before anything is reserved or changed: a pod gateway must never land on it.
+  const kind = await bridgeKind(conf, deps);
+  if (kind !== undefined && kind !== 'bridge')
+    throw new CniError(
+      CNI_ERR.INVALID_CONFIG,
+      `bridge '${conf.bridge}' names an existing interface that is not a bridge (${kind ? `a ${kind} link` : 'a device without a link kind, such as loopback or a NIC'}); podnet will not touch it: name a bridge, or a name not in use`,
     );
   const hostIf = hostIfName(env.containerId, env.ifname);
   if (hasLink(conf, deps, hostIf))

@@ -18,6 +18,12 @@ export function readIpState(ns: Netns): Command {
   };
 }
 
+/** `ip -j -d link show dev NAME`: one link with its kind (the CNI plugin's bridge check without netlink). */
+export const readLink = (ns: Netns, name: string): Command => ({
+  argv: ipIn(ns, '-j', '-d', 'link', 'show', 'dev', name),
+  note: `observe: link ${name} and its kind`,
+});
+
 export const readFdb = (ns: Netns, dev: string): Command => ({
   argv: bridgeIn(ns, '-j', 'fdb', 'show', 'dev', dev),
   note: `observe: FDB entries of ${dev}`,

@@ -5,6 +5,7 @@ import { labDown } from './lab-down.js';
 import { labExec } from './lab-exec.js';
 import { labExplain } from './lab-explain.js';
 import { labInspect } from './lab-inspect.js';
+import { labList } from './lab-list.js';
 import { labReconcile } from './lab-reconcile.js';
 import { labServiceAdd, labServiceList, labServiceRemove } from './lab-service.js';
 import { labStatus } from './lab-status.js';
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   labUp,
   labDown,
   labStatus,
+  labList,
   labVerify,
   labReconcile,
   labExec,

@@ -6,14 +6,23 @@ export const labStatus = defineCommand({
   help: `usage: podnet lab status [--name LAB] [--json]
 
 ${NAME_HELP}
-  --json              print JSON (schema in docs/lab.md)`,
+  --json              print JSON, kind LabStatus (schema in docs/lab.md)
+
+exit codes: 0 the lab exists, 1 it does not (with --json: a LabStatus with "exists": false)`,
   options: { ...NAME_FLAG, json: { type: 'boolean', default: false } },
   async run({ values }) {
     const lab = labName(values.name);
-    const { loadLab } = await import('../../lab/load.js');
-    const { formatStatus, labStatus } = await import('../../lab/status.js');
-    const s = await labStatus(loadLab(lab));
-    console.log(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
-    return 0;
+    const { withLab } = await import('../read.js');
+    return withLab('LabStatus', lab, values.json, async () => {
+      const { loadLab } = await import('../../lab/load.js');
+      const { formatStatus, labStatus } = await import('../../lab/status.js');
+      const s = await labStatus(loadLab(lab));
+      if (!values.json) (await import('../tty.js')).say(formatStatus(s));
+      else {
+        const { printJson, statusJson } = await import('../json.js');
+        printJson('LabStatus', statusJson(s));
+      }
+      return 0;
+    });
   },
 });

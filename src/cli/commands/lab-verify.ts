@@ -6,17 +6,26 @@ export const labVerify = defineCommand({
   help: `usage: podnet lab verify [--name LAB] [--json]
 
 ${NAME_HELP}
-  --json              print JSON (schema in docs/lab.md)
+  --json              print JSON, kind VerifyReport (schema in docs/lab.md)
 
-exit codes: 0 every check passed, 3 some failed (listed)`,
+exit codes: 0 every check passed, 1 no such lab, 3 some failed (listed)`,
   options: { ...NAME_FLAG, json: { type: 'boolean', default: false } },
   async run({ values }) {
     const lab = labName(values.name);
-    const { loadLab } = await import('../../lab/load.js');
-    const { formatReport, verifyLab } = await import('../../lab/verify.js');
-    const l = loadLab(lab);
-    const r = await verifyLab(lab, l.cluster, l.pausePids);
-    console.log(values.json ? JSON.stringify(r, null, 2) : formatReport(l.cluster, r));
-    return r.failed === 0 ? 0 : 3;
+    const { withLab } = await import('../read.js');
+    return withLab('VerifyReport', lab, values.json, async () => {
+      const { loadLab } = await import('../../lab/load.js');
+      const { formatReport, verifyLab } = await import('../../lab/verify.js');
+      const { progress } = await import('../tty.js');
+      const l = loadLab(lab);
+      const done = progress(`verifying lab ${lab}`);
+      const r = await verifyLab(lab, l.cluster, l.pausePids).finally(done);
+      if (!values.json) (await import('../tty.js')).say(formatReport(l.cluster, r));
+      else {
+        const { printJson, verifyJson } = await import('../json.js');
+        printJson('VerifyReport', verifyJson(r));
+      }
+      return r.failed === 0 ? 0 : 3;
+    });
   },
 });
