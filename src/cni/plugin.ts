@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apply } from '../apply/apply.js';
 import type { NetlinkApplier } from '../apply/netlink.js';
@@ -245,6 +246,7 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, deps: PluginDeps): Pr
 
 /** STATUS: ready when the IPAM store is usable and the range has a free address; otherwise code 50. */
 export async function cmdStatus(conf: NetConf, deps: PluginDeps): Promise<void> {
+  if (conf.agentLeaseFile) agentLeaseHeld(conf.agentLeaseFile);
   const store = deps.store(conf);
   try {
     store.ensureDir();
@@ -257,6 +259,27 @@ export async function cmdStatus(conf: NetConf, deps: PluginDeps): Promise<void> 
     throw new CniError(
       CNI_ERR.NOT_AVAILABLE,
       `not ready: no free address in ${conf.ranges.map((r) => r.subnet.toString()).join(', ')} (${used} of ${capacity} reserved)`,
+    );
+}
+
+/**
+ * The node agent writes `{"subnet", "expiresAt"}` (ms since epoch) while it holds the node's lease and removes
+ * it when the lease is lost: no file, or a lease past its expiry, is "not ready" (the agent is not running).
+ */
+function agentLeaseHeld(file: string): void {
+  let lease: { subnet?: string; expiresAt?: number };
+  try {
+    lease = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new CniError(
+      CNI_ERR.NOT_AVAILABLE,
+      `not ready: the podnet agent holds no subnet lease ('${file}' is missing)`,
+    );
+  }
+  if (typeof lease.expiresAt !== 'number' || lease.expiresAt < Date.now())
+    throw new CniError(
+      CNI_ERR.NOT_AVAILABLE,
+      `not ready: the podnet agent's lease of ${lease.subnet ?? '?'} has expired (per '${file}')`,
     );
 }
 

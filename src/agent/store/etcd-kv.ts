@@ -131,6 +131,7 @@ export class EtcdKv implements Kv {
       if (r.compact_revision && num(r.compact_revision) > 0)
         return end(() => sink.onCompacted(num(r.compact_revision)));
       if (r.canceled) return end(() => sink.onError(new Error(`etcd ${url.origin}: watch canceled`)));
+      if (r.created && !stopped) sink.onReady?.();
       const events = (r.events ?? []).map(
         (e): KvEvent => ({ type: e.type === 'DELETE' ? 'delete' : 'put', kv: kvOf(e.kv) }),
       );
@@ -261,6 +262,7 @@ interface WatchMessage {
     header?: { revision?: string };
     events?: { type?: 'PUT' | 'DELETE'; kv: RawKv }[];
     canceled?: boolean;
+    created?: boolean;
     compact_revision?: string;
   };
   error?: { message?: string };

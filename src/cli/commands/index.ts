@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { agent } from './agent.js';
 import { cniInstall } from './cni-install.js';
 import { labNodeAdd, labNodeRemove, labPodAdd, labPodRemove } from './lab-change.js';
 import { labDown } from './lab-down.js';
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   labPodAdd,
   labPodRemove,
   cniInstall,
+  agent,
   version,
 ];
 
