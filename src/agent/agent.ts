@@ -30,6 +30,8 @@ export interface AgentHealth {
     readonly ops: number;
     readonly ms: number;
     readonly kind: string;
+    /** The store revision the synced snapshot was at. */
+    readonly revision: string;
   };
   readonly kernelWrites: number;
   readonly peers: number;
@@ -310,7 +312,13 @@ export class Agent {
       this.d.metrics.peers.set(this.peerCount);
       this.d.metrics.syncs.inc({ kind, result: 'ok' });
       this.d.metrics.lastSync.set(Date.now() / 1000);
-      this.lastSync = { at: new Date().toISOString(), ops: r.ops, ms: Math.round(ms * 10) / 10, kind };
+      this.lastSync = {
+        at: new Date().toISOString(),
+        ops: r.ops,
+        ms: Math.round(ms * 10) / 10,
+        kind,
+        revision: snap.revision,
+      };
       this.lastError = undefined;
       this.d.log('info', 'sync', {
         kind,
