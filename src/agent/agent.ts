@@ -245,10 +245,10 @@ export class Agent {
   private startWatch(): void {
     if (this.stopped) return;
     this.watch = this.d.store.watch(this.cache.revision, {
-      onReady: () => this.up(),
+      onReady: () => this.up('watch'),
       onEvents: (events, revision) => {
         this.cache.apply(events, revision);
-        this.up();
+        this.up('watch');
         if (events.length) this.schedule('event', performance.now());
       },
       onRelist: (why) => {
@@ -358,9 +358,15 @@ export class Agent {
     }
   }
 
-  private up(): void {
+  private up(from: 'watch' | 'call' = 'call'): void {
     if (this.datastore === 'up') return;
     this.datastore = 'up';
+    // A watch stream can outlive a partition silently: after an outage seen by a call, start it again
+    // from the last revision (etcd replays what was missed, or says compacted and we re-list).
+    if (from === 'call' && this.watch && this.self) {
+      this.watch.stop();
+      this.startWatch();
+    }
     this.failures = 0;
     this.d.metrics.datastoreUp.set(1);
     this.d.log('info', 'datastore reachable again');

@@ -5,6 +5,15 @@ import { labNodeAdd, labNodeRemove, labPodAdd, labPodRemove } from './lab-change
 import { labDown } from './lab-down.js';
 import { labExec } from './lab-exec.js';
 import { labExplain } from './lab-explain.js';
+import {
+  labAgentKill,
+  labAgentStart,
+  labAgentStop,
+  labEtcdStart,
+  labEtcdStop,
+  labHeal,
+  labPartition,
+} from './lab-faults.js';
 import { labInspect } from './lab-inspect.js';
 import { labServiceAdd, labServiceList, labServiceRemove } from './lab-service.js';
 import { labStatus } from './lab-status.js';
@@ -31,6 +40,13 @@ export const COMMANDS: readonly Command[] = [
   labNodeRemove,
   labPodAdd,
   labPodRemove,
+  labAgentStop,
+  labAgentKill,
+  labAgentStart,
+  labEtcdStop,
+  labEtcdStart,
+  labPartition,
+  labHeal,
   cniInstall,
   agent,
   version,
@@ -42,5 +58,7 @@ export const GROUPS: Readonly<Record<string, string>> = {
   'lab service': "the lab's Services and their proxies (docs/services.md)",
   'lab node': "change a running lab's nodes",
   'lab pod': "change a running lab's pods",
+  'lab agent': "stop, kill or start a node's agent (cluster mode: lab up --agents)",
+  'lab etcd': "stop or start the lab's etcd (cluster mode)",
   cni: 'the CNI plugin for containerd, cnitool and other runtimes (docs/cni.md)',
 };

@@ -13,7 +13,14 @@ ${NAME_HELP}
     const { loadLab } = await import('../../lab/load.js');
     const { formatStatus, labStatus } = await import('../../lab/status.js');
     const s = await labStatus(loadLab(lab));
-    console.log(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+    const { clusterStatus, formatClusterStatus } = await import('../../lab/cluster/status.js');
+    const agents = clusterStatus(lab); // cluster mode (lab up --agents): etcd and each node's agent
+    console.log(
+      values.json
+        ? JSON.stringify({ ...s, ...(agents ? { cluster: agents } : {}) }, null, 2)
+        : formatStatus(s),
+    );
+    if (agents && !values.json) process.stdout.write(formatClusterStatus(agents));
     return 0;
   },
 });

@@ -117,31 +117,7 @@ async function cniAdd(
   node: string,
   pod: string,
 ): Promise<string> {
-  const list = JSON.parse(readFileSync(agentDirs(state, node).conflist, 'utf8')) as {
-    cniVersion: string;
-    name: string;
-    plugins: Record<string, unknown>[];
-  };
-  const conf = { cniVersion: list.cniVersion, name: list.name, ...list.plugins[0] };
-  const r = await runner.run({
-    argv: [
-      'ip',
-      'netns',
-      'exec',
-      names.nodeNs(node),
-      'env',
-      'CNI_COMMAND=ADD',
-      `CNI_CONTAINERID=${names.lab}-${pod}`,
-      `CNI_NETNS=/run/netns/${names.podNs(pod)}`,
-      'CNI_IFNAME=eth0',
-      'CNI_PATH=/opt/cni/bin',
-      `CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod}`,
-      process.execPath,
-      CLI,
-    ],
-    stdin: JSON.stringify(conf),
-    note: `${pod}: CNI ADD on ${node} with the conflist its agent wrote`,
-  });
+  const r = await cniCall(runner, state, names, node, pod, 'ADD');
   let result: { ips?: { address: string }[]; code?: number; msg?: string };
   try {
     result = JSON.parse(r.stdout);
@@ -153,4 +129,51 @@ async function cniAdd(
   const address = result.ips?.[0]?.address;
   if (!address) throw new StateError(`CNI ADD of pod '${pod}' on ${node} failed: ${result.msg ?? r.stdout}`);
   return address.split('/')[0]!;
+}
+
+/** The runtime's DEL: releases the address and removes the pod's veth. */
+export async function cniDel(
+  runner: ProcessRunner,
+  state: LabState,
+  names: LabNames,
+  node: string,
+  pod: string,
+): Promise<void> {
+  await cniCall(runner, state, names, node, pod, 'DEL');
+}
+
+/** Runs the plugin inside the node's namespace, as a runtime on that node would (env + conf on stdin). */
+function cniCall(
+  runner: ProcessRunner,
+  state: LabState,
+  names: LabNames,
+  node: string,
+  pod: string,
+  command: 'ADD' | 'DEL',
+) {
+  const list = JSON.parse(readFileSync(agentDirs(state, node).conflist, 'utf8')) as {
+    cniVersion: string;
+    name: string;
+    plugins: Record<string, unknown>[];
+  };
+  const conf = { cniVersion: list.cniVersion, name: list.name, ...list.plugins[0] };
+  return runner.run({
+    argv: [
+      'ip',
+      'netns',
+      'exec',
+      names.nodeNs(node),
+      'env',
+      `CNI_COMMAND=${command}`,
+      `CNI_CONTAINERID=${names.lab}-${pod}`,
+      `CNI_NETNS=/run/netns/${names.podNs(pod)}`,
+      'CNI_IFNAME=eth0',
+      'CNI_PATH=/opt/cni/bin',
+      `CNI_ARGS=K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod}`,
+      process.execPath,
+      CLI,
+    ],
+    stdin: JSON.stringify(conf),
+    note: `${pod}: CNI ${command} on ${node} with the conflist its agent wrote`,
+  });
 }

@@ -5,7 +5,7 @@ import { apply } from '../../apply/apply.js';
 import { ConfigError, StateError } from '../../errors.js';
 import type { ProcessRunner } from '../../exec/process-runner.js';
 import type { ClusterSpec } from '../../model/cluster.js';
-import { allocationsOf, type Cluster, resolveCluster } from '../../model/resolve.js';
+import { allocationsOf, type Cluster } from '../../model/resolve.js';
 import { Ip } from '../../net/ip.js';
 import { listNamedNetns } from '../../observe/procs.js';
 import type { Op } from '../../plan/ops.js';
@@ -241,8 +241,10 @@ export async function waitForAgents(
   const out = new Map<string, string>();
   for (const node of nodes) {
     await waitFor(`the agent of ${node} (see ${agentDirs(state, node).log})`, ms, async () => {
-      if (livePid(state, node, 'agent') === undefined) throw new Error('the agent is not running');
+      const pid = livePid(state, node, 'agent');
+      if (pid === undefined) throw new Error('the agent is not running');
       const h = agentHealth(state, node);
+      if (h?.pid !== pid) return false; // the status file of an earlier run
       if (!h?.lease || !h.lastSync || !h.healthy || !existsSync(agentDirs(state, node).conflist))
         return false;
       if (Number(h.lastSync.revision) < revision || h.peers !== total - 1) return false;
