@@ -51,7 +51,8 @@ export interface AgentDeps {
 /** The agent could not start and must exit (no lease could ever be right: e.g. the network is full). */
 export class AgentFatal extends Error {}
 
-const BACKOFF_MS = [200, 500, 1000, 2000, 5000];
+// Capped at 1 s: retries are cheap, and a node that waits for the store must be quick once it is back.
+const BACKOFF_MS = [200, 500, 1000];
 const WATCH_BACKOFF_MS = [100, 200, 500, 1000];
 
 /**

@@ -69,7 +69,8 @@ export async function clusterChange(lab: string, edit: SpecEdit, verbose = false
       saveRec(nodes);
       record(e);
       await startDaemon(runner, agentCommand(state, names, { ...rec, nodes }, name));
-      const subnets = await waitForAgents(state, Object.keys(nodes));
+      // Long: the store may be down while a node joins (the agent waits for it, as on a real machine).
+      const subnets = await waitForAgents(state, Object.keys(nodes), 0, 180_000);
       state.writeJson('allocations.json', {
         ...alloc(),
         nodes: { ...alloc().nodes, [name]: subnets.get(name)! },
