@@ -71,7 +71,12 @@ export async function clusterChange(lab: string, edit: SpecEdit, verbose = false
       record(e);
       await startDaemon(runner, agentCommand(state, names, { ...rec, nodes }, name));
       // Long: the store may be down while a node joins (the agent waits for it, as on a real machine).
-      const subnets = await waitForAgents(state, [name, ...running(state, Object.keys(rec.nodes))], 0, 180_000);
+      const subnets = await waitForAgents(
+        state,
+        [name, ...running(state, Object.keys(rec.nodes))],
+        0,
+        180_000,
+      );
       state.writeJson('allocations.json', {
         ...alloc(),
         nodes: { ...alloc().nodes, [name]: subnets.get(name)! },
