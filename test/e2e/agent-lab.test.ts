@@ -155,10 +155,81 @@ describe('agent lab (real kernel, real etcd)', { skip }, () => {
         const peers = (await routesOf(lab, n)).filter((d) => d.startsWith('10.200.'));
         assert.equal(peers.length, 2, `${n}: ${peers}`);
       }
+      // Services in cluster mode: written to etcd, programmed by the agents.
+      const add = await cli([
+        'lab',
+        'service',
+        'add',
+        '--name',
+        lab,
+        'api',
+        '--selector',
+        'app=web',
+        '--port',
+        '81:8081',
+      ]);
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+      assert.match(add.stdout, /service default\/api (10\.96\.\d+\.\d+)/);
+      const apiIp = /service default\/api (10\.96\.\d+\.\d+)/.exec(add.stdout)![1]!;
+      assert.match(await verify(lab), /-> default\/api:81\/tcp/);
+      assert.equal((await cli(['lab', 'service', 'remove', '--name', lab, 'api'])).code, 0);
+      for (const n of ['node-0', 'node-1', 'node-2']) {
+        const nft = await run([
+          'ip',
+          'netns',
+          'exec',
+          `${lab}-${n}`,
+          'nft',
+          'list',
+          'table',
+          'ip',
+          'podnet-services',
+        ]);
+        assert.ok(nft.stdout.includes('10.96.0.2'), `${n} still has web`);
+        assert.ok(!nft.stdout.includes(apiIp), `${n} dropped api`);
+      }
       const down = await cli(['lab', 'down', '--name', lab]);
       assert.equal(down.code, 0, down.stderr);
       assert.deepEqual(netnsWithPrefix(`${lab}-`), []);
       assert.equal(existsSync(join(STATE_DIR, lab)), false);
+    });
+  }
+
+  for (const backend of ['host-gw', 'vxlan'] as const) {
+    test(`${backend}: 10 nodes, each run by its own agent, pass lab verify with services`, async () => {
+      const lab = newLab(`t${backend.slice(0, 3)}`);
+      const file = join(STATE_DIR, `${lab}.yaml`);
+      const nodes = Array.from({ length: 10 }, (_, i) => `    - {name: n${i}, ip: 192.168.64.${10 + i}}`);
+      const pods = Array.from(
+        { length: 10 },
+        (_, i) => `    - {name: p${i}, node: n${i}, labels: {app: ${i < 3 ? 'web' : 'other'}}}`,
+      );
+      writeFileSync(
+        file,
+        `apiVersion: podnet.dev/v1alpha1
+kind: Cluster
+metadata: {name: ten}
+spec:
+  crossNode: ${backend}
+  nodes:
+${nodes.join('\n')}
+  pods:
+${pods.join('\n')}
+  services:
+    - metadata: {name: web}
+      spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}
+`,
+      );
+      const up = await cli(['lab', 'up', '--name', lab, '--agents', '-f', file]);
+      assert.equal(up.code, 0, up.stdout + up.stderr);
+      const out = await verify(lab);
+      assert.match(out, /p9 +-> default\/web:http 10\.96\.0\.\d+:80: /);
+      for (const n of ['n0', 'n9']) {
+        const peers = (await routesOf(lab, n)).filter((d) => d.startsWith('10.200.'));
+        assert.equal(peers.length, 9, `${n}: ${peers}`);
+      }
+      assert.equal((await cli(['lab', 'down', '--name', lab])).code, 0);
+      assert.deepEqual(netnsWithPrefix(`${lab}-`), []);
     });
   }
 
