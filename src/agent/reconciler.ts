@@ -52,7 +52,8 @@ export class Reconciler {
     if (ops.length) {
       this.needFull = true; // until the apply is known to have completed
       try {
-        await apply([{ title: 'sync', ops }], this.applyRunner);
+        // Batched: consecutive ip (or bridge) commands go to one `ip -batch -` process, in order.
+        await apply([{ title: 'sync', ops }], this.applyRunner, { batch: true });
       } catch (e) {
         throw new SyncError('apply', e as Error);
       }
