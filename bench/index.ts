@@ -3,6 +3,7 @@
  * the same run, and prints medians and ratios (the machine is shared and noisy: compare within one run only).
  */
 import { progress } from '../src/cli/tty.js';
+import { benchAgent } from './agent.js';
 import { benchCli } from './cli.js';
 import { benchCni } from './cni.js';
 import { benchLabUp } from './lab-up.js';
@@ -17,6 +18,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   cni: benchCni,
   throughput: benchThroughput,
   reconcile: benchReconcile,
+  agent: benchAgent,
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isNotFound } from '../exec/kernel-answers.js';
 import { podCapacity } from '../model/ipam.js';
 import { HOST } from '../plan/ops.js';
@@ -82,6 +83,7 @@ export async function cmdCheck(env: CniEnv, conf: NetConf, deps: PluginDeps): Pr
 
 /** STATUS: ready when the IPAM store is usable and the range has a free address; otherwise code 50. */
 export async function cmdStatus(conf: NetConf, deps: PluginDeps): Promise<void> {
+  if (conf.agentLeaseFile) agentLeaseHeld(conf.agentLeaseFile);
   const store = deps.store(conf);
   try {
     store.ensureDir();
@@ -165,4 +167,25 @@ interface IpJsonLink {
   mtu?: number;
   flags?: string[];
   addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+/**
+ * The node agent writes `{"subnet", "expiresAt"}` (ms since epoch) while it holds the node's lease and removes
+ * it when the lease is lost: no file, or a lease past its expiry, is "not ready" (the agent is not running).
+ */
+function agentLeaseHeld(file: string): void {
+  let lease: { subnet?: string; expiresAt?: number };
+  try {
+    lease = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new CniError(
+      CNI_ERR.NOT_AVAILABLE,
+      `not ready: the podnet agent holds no subnet lease ('${file}' is missing)`,
+    );
+  }
+  if (typeof lease.expiresAt !== 'number' || lease.expiresAt < Date.now())
+    throw new CniError(
+      CNI_ERR.NOT_AVAILABLE,
+      `not ready: the podnet agent's lease of ${lease.subnet ?? '?'} has expired (per '${file}')`,
+    );
 }

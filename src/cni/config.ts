@@ -41,6 +41,8 @@ export interface NetConf {
   readonly dns?: CniDns;
   readonly prevResult?: unknown;
   readonly validAttachments?: readonly Attachment[];
+  /** Written by `podnet agent` while it holds the node's subnet lease: STATUS is not ready (50) without it. */
+  readonly agentLeaseFile?: string;
 }
 
 export const DEFAULTS = {
@@ -76,6 +78,7 @@ const KNOWN = new Set([
   'prevResult',
   'disableCheck',
   'disableGC',
+  'agentLeaseFile',
 ]);
 
 type Json = Record<string, unknown>;
@@ -189,6 +192,11 @@ export function parseConfig(raw: Json): NetConf {
 
   const ranges = parseRanges(raw, bad);
 
+  const agentLeaseFile =
+    raw.agentLeaseFile === undefined ? undefined : str(raw.agentLeaseFile, 'agentLeaseFile', '');
+  if (agentLeaseFile !== undefined && !isAbsolute(agentLeaseFile))
+    bad('agentLeaseFile', `${show(agentLeaseFile)} must be an absolute path`);
+
   let dns: CniDns | undefined;
   if (raw.dns !== undefined) {
     if (!isObj(raw.dns)) bad('dns', `${show(raw.dns)} must be an object`);
@@ -230,6 +238,7 @@ export function parseConfig(raw: Json): NetConf {
     ...(dns ? { dns } : {}),
     ...(raw.prevResult !== undefined ? { prevResult: raw.prevResult } : {}),
     ...(validAttachments ? { validAttachments } : {}),
+    ...(agentLeaseFile ? { agentLeaseFile } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apply } from '../apply/apply.js';
 import type { NetlinkApplier } from '../apply/netlink.js';

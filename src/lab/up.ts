@@ -149,7 +149,7 @@ export function buildBusyboxLayer(dir: string): void {
  * Waits until every identity container listens (read from /proc/PID/net/tcp of the pause process, no probe
  * traffic), so `up` returns a lab that `verify` can use at once. Fails naming the containers that never came up.
  */
-async function waitReady(
+export async function waitReady(
   cluster: Cluster,
   state: LabState,
   // Slow machines (the VM lane emulates its CPU) may allow more: PODNET_READY_TIMEOUT_MS.

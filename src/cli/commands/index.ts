@@ -1,9 +1,19 @@
 import type { Command } from '../command.js';
+import { agent } from './agent.js';
 import { cniInstall } from './cni-install.js';
 import { labNodeAdd, labNodeRemove, labPodAdd, labPodRemove } from './lab-change.js';
 import { labDown } from './lab-down.js';
 import { labExec } from './lab-exec.js';
 import { labExplain } from './lab-explain.js';
+import {
+  labAgentKill,
+  labAgentStart,
+  labAgentStop,
+  labEtcdStart,
+  labEtcdStop,
+  labHeal,
+  labPartition,
+} from './lab-faults.js';
 import { labInspect } from './lab-inspect.js';
 import { labList } from './lab-list.js';
 import { labReconcile } from './lab-reconcile.js';
@@ -34,7 +44,15 @@ export const COMMANDS: readonly Command[] = [
   labNodeRemove,
   labPodAdd,
   labPodRemove,
+  labAgentStop,
+  labAgentKill,
+  labAgentStart,
+  labEtcdStop,
+  labEtcdStart,
+  labPartition,
+  labHeal,
   cniInstall,
+  agent,
   version,
 ];
 
@@ -44,5 +62,7 @@ export const GROUPS: Readonly<Record<string, string>> = {
   'lab service': "the lab's Services and their proxies (docs/services.md)",
   'lab node': "change a running lab's nodes",
   'lab pod': "change a running lab's pods",
+  'lab agent': "stop, kill or start a node's agent (cluster mode: lab up --agents)",
+  'lab etcd': "stop or start the lab's etcd (cluster mode)",
   cni: 'the CNI plugin for containerd, cnitool and other runtimes (docs/cni.md)',
 };

@@ -17,10 +17,15 @@ exit codes: 0 the lab exists, 1 it does not (with --json: a LabStatus with "exis
       const { loadLab } = await import('../../lab/load.js');
       const { formatStatus, labStatus } = await import('../../lab/status.js');
       const s = await labStatus(loadLab(lab));
-      if (!values.json) (await import('../tty.js')).say(formatStatus(s));
-      else {
+      const { clusterStatus, formatClusterStatus } = await import('../../lab/cluster/status.js');
+      const agents = clusterStatus(lab); // cluster mode (lab up --agents): etcd and each node's agent
+      if (!values.json) {
+        const { say } = await import('../tty.js');
+        say(formatStatus(s));
+        if (agents) process.stdout.write(formatClusterStatus(agents));
+      } else {
         const { printJson, statusJson } = await import('../json.js');
-        printJson('LabStatus', statusJson(s));
+        printJson('LabStatus', { ...statusJson(s), ...(agents ? { cluster: agents } : {}) });
       }
       return 0;
     });

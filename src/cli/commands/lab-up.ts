@@ -12,12 +12,17 @@ Bad input is refused before anything is created (exit 2, every problem listed).
 ${NAME_HELP}
   -f, --file FILE        cluster spec: YAML or JSON, a Cluster document and/or Kubernetes Pods and Services
 ${OVERRIDE_HELP}
+  --agents               cluster mode: etcd on a control-plane namespace and a real podnet agent per node;
+                         pods are created through the CNI plugin with the conflist each agent wrote
+  --datastore etcd       the agents' datastore (with --agents; etcd is the only one yet)
   --dry-run              print the commands, each with a one-line explanation, and create nothing
   -v, --verbose          print each command as it runs`,
   options: {
     ...NAME_FLAG,
     file: { type: 'string', short: 'f' },
     ...OVERRIDE_FLAGS,
+    agents: { type: 'boolean', default: false },
+    datastore: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
     verbose: { type: 'boolean', short: 'v', default: false },
   },
@@ -35,6 +40,10 @@ ${OVERRIDE_HELP}
     const { resolveCluster } = await import('../../model/resolve.js');
     // On stderr, so `--dry-run > script.sh` stays a script; said before anything is built.
     for (const n of notes) console.error(`note: ${n}`);
+    if (values.agents || values.datastore !== undefined) {
+      const { labUpAgentsCommand } = await import('../../lab/cluster/command.js');
+      return labUpAgentsCommand(lab, spec, { text, source, overrides, values });
+    }
     if (values['dry-run']) {
       process.stdout.write(await explainUp(resolveCluster(spec), lab));
       return 0;
