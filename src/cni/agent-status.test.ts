@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { cmdStatus } from './check-gc.js';
 import { parseConfig } from './config.js';
 import { CNI_ERR, CniError } from './errors.js';
-import { cmdStatus, type PluginDeps } from './plugin.js';
+import type { PluginDeps } from './plugin.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'podnet-status-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,7 +2,7 @@ import { StateError } from '../../errors.js';
 import { ProcessRunner } from '../../exec/process-runner.js';
 import { startTimeOf } from '../../observe/procs.js';
 import { renderPartitions } from '../../render/lab-faults.js';
-import { journalingRunner } from '../up.js';
+import { journalingRunner } from '../runners.js';
 import { agentCommand, CP_NODE, etcdCommand, etcdctl, livePid, requireCluster } from './record.js';
 import { startDaemon, waitFor, waitForAgents } from './up.js';
 

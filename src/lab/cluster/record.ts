@@ -4,6 +4,7 @@ import type { AgentHealth } from '../../agent/agent.js';
 import { storeKeys } from '../../agent/store/keys.js';
 import { StateError } from '../../errors.js';
 import type { Command, Runner } from '../../exec/runner.js';
+import type { ProxyMode } from '../../model/cluster.js';
 import { startTimeOf } from '../../observe/procs.js';
 import { LabNames } from '../names.js';
 import { LabState } from '../state.js';
@@ -20,7 +21,7 @@ export interface ClusterRecord {
   readonly prefix: string;
   readonly leaseTTLSeconds: number;
   readonly resyncSeconds: number;
-  readonly proxy: 'nftables' | 'iptables';
+  readonly proxy: ProxyMode;
   /** Node name -> underlay IP, for every node with an agent. */
   readonly nodes: Readonly<Record<string, string>>;
 }

@@ -13,8 +13,9 @@ import { planSwitch, planUplink } from '../../plan/underlay.js';
 import { labDown } from '../down.js';
 import { LabNames } from '../names.js';
 import { requireRoot, requireTools } from '../preflight.js';
+import { journalingRunner } from '../runners.js';
 import { LabState } from '../state.js';
-import { buildBusyboxLayer, journalingRunner, labPaths } from '../up.js';
+import { buildBusyboxLayer, labPaths } from '../up.js';
 import { createPods } from './pods.js';
 import {
   agentCommand,
