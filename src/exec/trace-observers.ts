@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { python3 } from './python.js';
 
 /**
  * The long-lived processes of one `podnet lab trace`: the kernel session that adds and removes the trace
@@ -24,7 +25,7 @@ export class TraceSession {
   private readonly exited: Promise<void>;
 
   constructor(script: string, tag: string, namespaces: readonly SessionNamespace[]) {
-    this.child = spawn('python3', [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = spawn(python3(), [script], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.child.stdout!.setEncoding('utf8');
     this.child.stdout!.on('data', (d: string) => {
       this.out += d;
@@ -59,9 +60,14 @@ export class TraceMonitor {
   private buf = '';
   readonly lines: string[] = [];
 
+  /**
+   * @param groups the netlink multicast groups (bit mask) the process joins once it listens: 0x100 is
+   * NFNLGRP_NFTRACE (`nft monitor trace`), 0x7 the conntrack NEW/UPDATE/DESTROY groups (`conntrack -E`).
+   */
   constructor(
     argv: readonly string[],
     readonly netns: string,
+    private readonly groups = 0x100,
   ) {
     this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
     this.child.stdout!.setEncoding('utf8');
@@ -79,8 +85,8 @@ export class TraceMonitor {
   }
 
   /**
-   * Whether the monitor has joined the trace multicast group: one of its sockets is a NETLINK_NETFILTER
-   * socket (protocol 12) subscribed to group 9 (NFNLGRP_NFTRACE, bit 0x100) in /proc/PID/net/netlink.
+   * Whether the monitor has joined its multicast groups: one of its sockets is a NETLINK_NETFILTER socket
+   * (protocol 12) subscribed to them in /proc/PID/net/netlink (for nft: group 9, NFNLGRP_NFTRACE, bit 0x100).
    */
   subscribed(): boolean {
     const pid = this.child.pid;
@@ -96,7 +102,9 @@ export class TraceMonitor {
         .slice(1)
         .some((l) => {
           const c = l.trim().split(/\s+/);
-          return c[1] === '12' && (Number.parseInt(c[3] ?? '0', 16) & 0x100) !== 0 && inodes.has(c[9] ?? '');
+          return (
+            c[1] === '12' && (Number.parseInt(c[3] ?? '0', 16) & this.groups) !== 0 && inodes.has(c[9] ?? '')
+          );
         });
     } catch {
       return false;

@@ -7,6 +7,7 @@ import { labExplain } from './lab-explain.js';
 import { labInspect } from './lab-inspect.js';
 import { labServiceAdd, labServiceList, labServiceRemove } from './lab-service.js';
 import { labStatus } from './lab-status.js';
+import { labTrace } from './lab-trace.js';
 import { labUp } from './lab-up.js';
 import { labVerify } from './lab-verify.js';
 import { version } from './version.js';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   labExec,
   labExplain,
   labInspect,
+  labTrace,
   labServiceAdd,
   labServiceRemove,
   labServiceList,

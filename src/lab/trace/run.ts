@@ -1,0 +1,381 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { StateError } from '../../errors.js';
+import { exec } from '../../exec/process-runner.js';
+import { python3 } from '../../exec/python.js';
+import { TraceMonitor, TraceSession } from '../../exec/trace-observers.js';
+import type { Cluster } from '../../model/resolve.js';
+import { type ConntrackEvent, parseConntrackEvent } from '../../observe/conntrack-events.js';
+import type { RouteState } from '../../observe/ip-json.js';
+import { vxlanDevice } from '../../plan/cross-node/vxlan.js';
+import {
+  conntrackEventsArgv,
+  monitorArgv,
+  type TraceMatch,
+  tableName,
+  traceCleanupScript,
+  traceTablesScript,
+} from '../../render/trace.js';
+import { LabNames } from '../names.js';
+import { type Diagnosis, diagnose, readRoutes } from './diagnose.js';
+import { type ExpectedPath, expectedPath } from './expect.js';
+import { buildHops, chosenEndpoint, type Hop } from './hops.js';
+import { isOpening, joinVisits } from './join.js';
+import { resolveTrace, type TraceRequest } from './target.js';
+import { endsOf, type Visit, visitsOf } from './visits.js';
+
+/**
+ * `podnet lab trace`: one real probe from the client's namespace, observed in every namespace it may cross
+ * (nft trace tables + `nft monitor trace`, `conntrack -E` in the nodes), then joined into numbered hops
+ * beside the model's expected path. Everything added to the kernel is removed when the trace ends — by the
+ * session process when podnet exits or dies (its stdin closes), monitors by their parent-death signal.
+ */
+
+const SESSION = fileURLToPath(new URL('../../../../assets/trace-session.py', import.meta.url));
+const PROBE = fileURLToPath(new URL('../../../../assets/trace-probe.py', import.meta.url));
+
+export interface TraceOptions {
+  readonly from: string;
+  readonly to: string;
+  readonly proto?: string;
+  /** Payload bytes (to find MTU problems). */
+  readonly size?: number;
+  /** Probe timeout in seconds. */
+  readonly timeoutS?: number;
+  /** false: send the same probe without observing it (to compare verdicts). */
+  readonly observe?: boolean;
+  /** Called once the trace tables and observers are in place (tests use it to kill podnet mid-trace). */
+  readonly onReady?: () => void;
+}
+
+export interface ProbeVerdict {
+  readonly verdict: 'answered' | 'refused' | 'timeout' | 'unreachable' | 'error';
+  readonly answer: string;
+  readonly error: string;
+  readonly ms: number;
+}
+
+export interface TraceReport {
+  readonly lab: string;
+  readonly from: string;
+  readonly to: string;
+  readonly target: string;
+  readonly proto: string;
+  readonly client: { readonly ip: string; readonly sport: number; readonly ns: string };
+  readonly dst: { readonly ip: string; readonly port: number };
+  readonly probe: ProbeVerdict;
+  readonly observed: boolean;
+  readonly endpoint?: string;
+  readonly request: Hop[];
+  readonly reply: Hop[];
+  readonly expected?: ExpectedPath;
+  /** The answer when the probe did not get through: where it stopped and why. */
+  readonly answer?: Diagnosis;
+  /** Differences between what the model expected and what was seen. */
+  readonly findings: string[];
+  readonly namespaces: string[];
+  readonly conntrack: ConntrackEvent[];
+  readonly ms: number;
+}
+
+/** The namespaces a probe may cross: the client's, every node's, the switch, the target's, the outside world. */
+function namespacesFor(
+  cluster: Cluster,
+  names: LabNames,
+  req: TraceRequest,
+): { ns: string; bridged: boolean }[] {
+  const out: { ns: string; bridged: boolean }[] = [];
+  const add = (ns: string, bridged: boolean) => {
+    if (!out.some((x) => x.ns === ns) && existsSync(`/run/netns/${ns}`)) out.push({ ns, bridged });
+  };
+  if (req.client.kind === 'pod') add(names.podNs(req.client.name), false);
+  for (const n of cluster.nodes) add(names.nodeNs(n.name), cluster.spec.sameNode === 'bridge');
+  add(names.switchNs, true);
+  for (const e of req.target.endpoints) add(names.podNs(e.pod), false);
+  // The router: where anything leaving by a default route goes (also when it should not).
+  add(names.nodeNs('router'), false);
+  if (req.target.kind === 'outside') add(names.podNs('outside'), false);
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runProbe(
+  ns: string,
+  req: TraceRequest,
+  sport: number,
+  size: number,
+  timeoutS: number,
+): Promise<ProbeVerdict> {
+  const r = await exec([
+    'nsenter',
+    `--net=/run/netns/${ns}`,
+    python3(),
+    PROBE,
+    req.target.proto,
+    req.target.ip,
+    String(req.target.port),
+    String(sport),
+    String(size),
+    String(timeoutS),
+  ]);
+  try {
+    return JSON.parse(r.stdout) as ProbeVerdict;
+  } catch {
+    return { verdict: 'error', answer: '', error: r.stderr.trim() || `probe exited ${r.exitCode}`, ms: 0 };
+  }
+}
+
+export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): Promise<TraceReport> {
+  const t0 = performance.now();
+  const mark = (what: string) => {
+    if (process.env.PODNET_TRACE_TIMING)
+      process.stderr.write(`[trace] ${what} ${Math.round(performance.now() - t0)} ms\n`);
+  };
+  const names = new LabNames(lab);
+  const req = resolveTrace(cluster, o.from, o.to, o.proto);
+  const clientNs = req.client.kind === 'pod' ? names.podNs(req.client.name) : names.nodeNs(req.client.name);
+  if (!existsSync(`/run/netns/${clientNs}`))
+    throw new StateError(
+      `${req.client.kind} '${req.client.name}' has no network namespace ${clientNs}: is lab '${lab}' up?`,
+    );
+  const sport = 20000 + Math.floor(Math.random() * 40000);
+  const size = o.size ?? 64;
+  const timeoutS = o.timeoutS ?? 1;
+  const base = {
+    lab,
+    from: o.from,
+    to: o.to,
+    target: req.target.label,
+    proto: req.target.proto,
+    client: { ip: req.client.ip, sport, ns: clientNs },
+    dst: { ip: req.target.ip, port: req.target.port },
+  };
+  if (o.observe === false) {
+    const probe = await runProbe(clientNs, req, sport, size, timeoutS);
+    return {
+      ...base,
+      probe,
+      observed: false,
+      request: [],
+      reply: [],
+      findings: [],
+      namespaces: [],
+      conntrack: [],
+      ms: performance.now() - t0,
+    };
+  }
+
+  const tag = `p${process.pid}x${Math.random().toString(36).slice(2, 7)}`;
+  const vxlanPort = cluster.spec.crossNode === 'vxlan' ? cluster.spec.vxlan.port : undefined;
+  const dsts = [
+    { ip: req.target.ip, port: req.target.port },
+    ...req.target.endpoints.map((e) => ({ ip: e.ip, port: e.port })),
+  ];
+  const match: TraceMatch = {
+    tag,
+    proto: req.target.proto,
+    client: req.client.ip,
+    sport,
+    dsts: dsts.filter((d, i) => dsts.findIndex((x) => x.ip === d.ip && x.port === d.port) === i),
+    ...(vxlanPort !== undefined ? { vxlanPort } : {}),
+  };
+  const spaces = namespacesFor(cluster, names, req);
+  const session = new TraceSession(
+    SESSION,
+    tag,
+    spaces.map((s) => ({
+      path: `/run/netns/${s.ns}`,
+      setup: traceTablesScript(match, s.bridged, s.ns === names.switchNs),
+      cleanup: traceCleanupScript(tag, s.bridged),
+    })),
+  );
+  const monitors: TraceMonitor[] = [];
+  const trackers: TraceMonitor[] = [];
+  let probe: ProbeVerdict;
+  try {
+    // The observers start while the session adds the tables: neither needs the other.
+    for (const s of spaces)
+      monitors.push(new TraceMonitor(monitorArgv(`/run/netns/${s.ns}`) as string[], s.ns));
+    for (const s of spaces)
+      if (s.ns !== names.switchNs && !s.ns.startsWith(names.podNs('')))
+        trackers.push(
+          new TraceMonitor(
+            conntrackEventsArgv(`/run/netns/${s.ns}`, req.target.proto) as string[],
+            s.ns,
+            0x7,
+          ),
+        );
+    const ready = await session.ready();
+    mark('session');
+    const failed = Object.entries(ready.errors);
+    if (failed.length)
+      throw new StateError(
+        `could not add the trace tables: ${failed.map(([p, e]) => `${p}: ${e}`).join('; ')}`,
+      );
+    await Promise.all([...monitors, ...trackers].map((m) => m.waitSubscribed()));
+    mark('monitors');
+    o.onReady?.();
+    probe = await runProbe(clientNs, req, sport, size, timeoutS);
+    mark('probe');
+    // Events arrive asynchronously: wait until every monitor has been quiet for a moment.
+    let last = -1;
+    for (let i = 0; i < 20; i++) {
+      await sleep(40);
+      const now = monitors.reduce((a, m) => a + m.lines.length, 0);
+      if (now === last) break;
+      last = now;
+    }
+    mark('settled');
+  } finally {
+    await Promise.all([...monitors, ...trackers].map((m) => m.stop()));
+    await session.close();
+    mark('cleaned');
+  }
+
+  // Join: visits per namespace, kept when their tuple is the probe's (or a translation of it).
+  const conntrack = trackers.flatMap((t) => t.lines.flatMap((l) => parseConntrackEvent(l) ?? []));
+  const all = monitors.flatMap((m) => visitsOf(m.netns, m.lines, tableName(tag), vxlanPort));
+  const seenKeys = new Set<string>();
+  const visits: Visit[] = joinVisits(req, sport, all, conntrack)
+    .filter((v) => isOpening(v, req.target.proto))
+    .filter((v) => {
+      // A retransmission crosses the same namespace with the same tuple: keep the first.
+      const f = endsOf(v).first;
+      // (An outer packet's source port is a hash the kernel may change when TCP retransmits: key by its target.)
+      const k =
+        v.layer === 'outer'
+          ? `${v.ns}/outer/${v.direction}/${f.daddr}`
+          : `${v.ns}/inner/${v.direction}/${f.saddr}:${f.sport ?? f.icmpId}/${f.daddr}:${f.dport}/${f.icmpType ?? ''}`;
+      if (seenKeys.has(k)) return false;
+      seenKeys.add(k);
+      return true;
+    });
+  const endpoint = chosenEndpoint(req, visits, names) ?? req.target.endpoints[0];
+  const expected = expectedPath(cluster, names, req, endpoint);
+  const routes = new Map<string, RouteState[]>();
+  await Promise.all(
+    [...new Set(visits.map((v) => v.ns))].map(async (ns) =>
+      routes.set(
+        ns,
+        (await readRoutes(ns)).map((r) => ({
+          dst: r.dst,
+          ...(r.gateway ? { gateway: r.gateway } : {}),
+          ...(r.dev ? { dev: r.dev } : {}),
+          flags: r.flags ?? [],
+        })),
+      ),
+    ),
+  );
+  mark('routes');
+  const sockets = await socketsOf(visits, req, clientNs);
+  const hops = buildHops({
+    names,
+    req,
+    visits,
+    expected,
+    routes,
+    sockets,
+    ...(vxlanPort !== undefined ? { vxlanDevice: vxlanDevice(cluster) } : {}),
+  });
+  const icmpErrors = hops.reply.filter((h) => h.actions.some((a) => a.startsWith('ICMP ')));
+  const delivered = hops.request.some((h) => h.onPath && h.delivered);
+  const answer =
+    delivered && !icmpErrors.length && probe.verdict === 'answered'
+      ? undefined
+      : await diagnose({
+          cluster,
+          names,
+          req,
+          ...(hops.stoppedAfter ? { stoppedAfter: hops.stoppedAfter } : {}),
+          ...(hops.missing ? { missing: hops.missing } : {}),
+          icmpErrors,
+          clientNs,
+          ...(probe.error ? { probeError: probe.error } : {}),
+        });
+  mark('done');
+  return {
+    ...base,
+    probe,
+    observed: true,
+    ...(endpoint && hops.request.some((h) => h.ns === names.podNs(endpoint.pod) && h.seen)
+      ? { endpoint: endpoint.pod }
+      : {}),
+    request: hops.request,
+    reply: hops.reply,
+    expected,
+    ...(answer ? { answer } : {}),
+    findings: findingsOf(cluster, req, hops.request, hops.reply, expected),
+    namespaces: spaces.map((s) => s.ns),
+    conntrack,
+    ms: performance.now() - t0,
+  };
+}
+
+/** Who received the probe: the listening socket (process and address) in the namespace it was delivered in. */
+async function socketsOf(
+  visits: readonly Visit[],
+  req: TraceRequest,
+  clientNs: string,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const proto = req.target.proto;
+  await Promise.all(
+    visits
+      .filter(
+        (v) => v.direction === 'request' && v.layer === 'inner' && v.seen.some((s) => s.hook === 'input'),
+      )
+      .map(async (v) => {
+        if (proto === 'icmp') return out.set(v.ns, "the kernel's ICMP echo responder");
+        const port = endsOf(v).last.dport;
+        const r = await exec([
+          'nsenter',
+          `--net=/run/netns/${v.ns}`,
+          'ss',
+          '-Hlnp',
+          proto === 'udp' ? '-u' : '-t',
+          `sport = :${port}`,
+        ]);
+        const line = r.stdout.trim().split('\n')[0] ?? '';
+        const local = line.split(/\s+/)[3];
+        const user = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
+        if (local) out.set(v.ns, `${local}${user ? ` (${user[1]}, pid ${user[2]})` : ''}`);
+        else if (v.ns !== clientNs) out.set(v.ns, `the kernel: no socket listens on :${port}`);
+      }),
+  );
+  out.set(clientNs, "the probe's socket");
+  return out;
+}
+
+/** What the model expected and the trace did not see, or saw otherwise. */
+function findingsOf(
+  cluster: Cluster,
+  req: TraceRequest,
+  request: Hop[],
+  reply: Hop[],
+  expected: ExpectedPath,
+): string[] {
+  const f: string[] = [];
+  if (expected.unreachable) f.push(`the model has no path: ${expected.unreachable}`);
+  for (const h of [...request, ...reply]) {
+    if (!h.onPath) f.push(`seen off the expected path: ${h.place} (${h.layer}) ${h.actions.join('; ')}`);
+    if (h.dnat && req.target.endpoints.length && !req.target.endpoints.some((e) => e.ip === h.dnat!.to.ip))
+      f.push(`${h.place} DNATed to ${h.dnat.to.ip}, which is not an endpoint of ${req.target.label}`);
+    if (h.vxlan) {
+      if (h.vxlan.vni !== cluster.spec.vxlan.vni)
+        f.push(`${h.place}: VNI ${h.vxlan.vni}, the model says ${cluster.spec.vxlan.vni}`);
+      const ips = new Set(cluster.nodes.map((n) => n.ip.toString()));
+      if (!ips.has(h.vxlan.src) || !ips.has(h.vxlan.dst))
+        f.push(
+          `${h.place}: outer ${h.vxlan.src} → ${h.vxlan.dst} is not between two nodes' underlay addresses`,
+        );
+    }
+  }
+  const missingReq = request.filter((h) => !h.seen);
+  if (missingReq.length)
+    f.push(`expected but not seen: ${missingReq.map((h) => `${h.place} (${h.layer})`).join(', ')}`);
+  const missingRep = reply.filter((h) => !h.seen);
+  if (missingRep.length)
+    f.push(`reply expected but not seen at: ${missingRep.map((h) => `${h.place} (${h.layer})`).join(', ')}`);
+  return f;
+}
