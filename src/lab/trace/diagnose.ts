@@ -2,6 +2,7 @@ import { exec } from '../../exec/process-runner.js';
 import type { Cluster } from '../../model/resolve.js';
 import { Ip } from '../../net/ip.js';
 import { vtepMac } from '../../plan/cross-node/vxlan.js';
+import { planMtu } from '../../plan/mtu.js';
 import type { LabNames } from '../names.js';
 import type { Station } from './expect.js';
 import { type Hop, routeFor, routeText } from './hops.js';
@@ -62,7 +63,7 @@ export async function diagnose(o: {
   const mtu = o.icmpErrors.find((x) => x.actions.some((a) => /frag/.test(a)));
   if (mtu) {
     const link = (await ipj(o.clientNs, 'link', 'show', 'eth0'))[0] as { mtu?: number } | undefined;
-    const want = cluster.spec.underlay.mtu - (cluster.spec.crossNode === 'vxlan' ? 50 : 0);
+    const want = planMtu(cluster.spec).pod;
     const said = mtu.actions.find((a) => /frag/.test(a)) ?? '';
     return {
       kind: 'mtu',
@@ -140,6 +141,27 @@ export async function diagnose(o: {
         kind: 'no-fdb',
         node: h.place,
         answer: `vxlan FDB on ${h.place} has no entry for ${who ? `${who.name}'s` : 'the'} VTEP (MAC ${neigh.lladdr}): ${h.out} cannot tell which node to send it to`,
+      };
+    }
+  }
+  // Left by a pod's eth0 and lost on the way: a pod MTU other than the model's drops large packets at the peer.
+  if (h.ns.startsWith(o.names.podNs('')) && h.out === 'eth0') {
+    const link = (await ipj(h.ns, 'link', 'show', 'eth0'))[0] as
+      | { mtu?: number; link_index?: number }
+      | undefined;
+    const want = planMtu(cluster.spec).pod;
+    if (link?.mtu !== undefined && link.mtu !== want) {
+      const node = missing.place;
+      const peers = (await ipj(missing.ns, 'link', 'show')) as {
+        ifindex: number;
+        ifname: string;
+        mtu: number;
+      }[];
+      const peer = peers.find((x) => x.ifindex === link.link_index);
+      return {
+        kind: 'mtu',
+        node: h.place,
+        answer: `${h.place}'s eth0 has MTU ${link.mtu}, the model sets ${want}${peer ? `; its peer ${peer.ifname} on ${node} has ${peer.mtu}` : ''}: the ${h.length ?? '?'}-byte packet fits the pod's MTU but not the path, and ${node} never saw it`,
       };
     }
   }

@@ -31,6 +31,8 @@ export interface Hop {
   readonly onPath: boolean;
   readonly src?: Addr;
   readonly dst?: Addr;
+  /** IP length of the packet as it left. */
+  readonly length?: number;
   readonly dnat?: {
     readonly from: Addr;
     readonly to: Addr;
@@ -56,7 +58,10 @@ export interface HopsInput {
   readonly visits: readonly Visit[];
   readonly expected: ExpectedPath;
   readonly routes: ReadonlyMap<string, readonly RouteState[]>;
+  /** The listening socket a request was delivered to, by namespace. */
   readonly sockets: ReadonlyMap<string, string>;
+  /** The client's namespace: where the reply reaches the probe's own socket. */
+  readonly clientNs: string;
   readonly vxlanDevice?: string;
 }
 
@@ -195,7 +200,8 @@ function describe(v: Visit, input: HopsInput): Omit<Hop, 'n' | 'expected' | 'onP
         `ICMP ${first.icmpType}${first.icmpCode ? ` (${first.icmpCode})` : ''}${first.mtu ? ` mtu ${first.mtu}` : ''} from ${first.saddr}`,
       );
     if (hooks.has('input')) {
-      const sock = input.sockets.get(v.ns);
+      const sock =
+        v.direction === 'reply' && v.ns === input.clientNs ? "the probe's socket" : input.sockets.get(v.ns);
       out.delivered = sock ?? 'a local socket';
       actions.push(`delivered to ${sock ?? (isPod ? 'a local socket' : 'the node itself')}`);
     }
@@ -221,6 +227,7 @@ function describe(v: Visit, input: HopsInput): Omit<Hop, 'n' | 'expected' | 'onP
     actions,
     src: addr(last.saddr, portOf(last, 's')),
     dst: addr(last.daddr, portOf(last, 'd')),
+    ...(last.length !== undefined ? { length: last.length } : {}),
     ...out,
   } as Omit<Hop, 'n' | 'expected' | 'onPath' | 'place'>;
 }

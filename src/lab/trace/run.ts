@@ -194,7 +194,14 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
   const trackers: TraceMonitor[] = [];
   let probe: ProbeVerdict;
   try {
-    // The observers start while the session adds the tables: neither needs the other.
+    const ready = await session.ready();
+    mark('session');
+    const failed = Object.entries(ready.errors);
+    if (failed.length)
+      throw new StateError(
+        `could not add the trace tables: ${failed.map(([p, e]) => `${p}: ${e}`).join('; ')}`,
+      );
+    // After the tables exist: `nft monitor trace` prints an event only for chains in the cache it read at start.
     for (const s of spaces)
       monitors.push(new TraceMonitor(monitorArgv(`/run/netns/${s.ns}`) as string[], s.ns));
     for (const s of spaces)
@@ -206,13 +213,6 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
             0x7,
           ),
         );
-    const ready = await session.ready();
-    mark('session');
-    const failed = Object.entries(ready.errors);
-    if (failed.length)
-      throw new StateError(
-        `could not add the trace tables: ${failed.map(([p, e]) => `${p}: ${e}`).join('; ')}`,
-      );
     await Promise.all([...monitors, ...trackers].map((m) => m.waitSubscribed()));
     mark('monitors');
     o.onReady?.();
@@ -276,6 +276,7 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     expected,
     routes,
     sockets,
+    clientNs,
     ...(vxlanPort !== undefined ? { vxlanDevice: vxlanDevice(cluster) } : {}),
   });
   const icmpErrors = hops.reply.filter((h) => h.actions.some((a) => a.startsWith('ICMP ')));
@@ -343,7 +344,6 @@ async function socketsOf(
         else if (v.ns !== clientNs) out.set(v.ns, `the kernel: no socket listens on :${port}`);
       }),
   );
-  out.set(clientNs, "the probe's socket");
   return out;
 }
 
