@@ -6,12 +6,14 @@ import { benchCni } from './cni.js';
 import { benchLabUp } from './lab-up.js';
 import { benchServices } from './services.js';
 import { benchThroughput } from './throughput.js';
+import { benchTrace } from './trace.js';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   'lab-up': benchLabUp,
   services: benchServices,
   cni: benchCni,
   throughput: benchThroughput,
+  trace: benchTrace,
 };
 
 const [name, ...args] = process.argv.slice(2);

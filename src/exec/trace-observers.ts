@@ -133,3 +133,39 @@ export class TraceMonitor {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A process started now and released later: it waits for a line on stdin (the trace probe's `wait` mode). */
+export class HeldProcess {
+  private readonly child: ChildProcess;
+  private out = '';
+  private err = '';
+  readonly done: Promise<{ stdout: string; stderr: string; exitCode: number }>;
+
+  constructor(argv: readonly string[]) {
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stdout!.on('data', (d: string) => {
+      this.out += d;
+    });
+    this.child.stderr!.on('data', (d: string) => {
+      this.err += d;
+    });
+    this.child.stdin!.on('error', () => {});
+    this.done = new Promise((resolve) => {
+      this.child.on('error', (e) => resolve({ stdout: '', stderr: e.message, exitCode: 127 }));
+      this.child.on('close', (code) => resolve({ stdout: this.out, stderr: this.err, exitCode: code ?? 1 }));
+    });
+  }
+
+  /** Lets it go; resolves with its output when it ends. */
+  release(): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    this.child.stdin!.end('go\n');
+    return this.done;
+  }
+
+  /** Ends it without letting it act (its stdin closes: it exits). */
+  cancel(): void {
+    this.child.stdin!.end();
+  }
+}

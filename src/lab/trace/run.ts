@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { StateError } from '../../errors.js';
 import { exec } from '../../exec/process-runner.js';
 import { python3 } from '../../exec/python.js';
-import { TraceMonitor, TraceSession } from '../../exec/trace-observers.js';
+import { HeldProcess, TraceMonitor, TraceSession } from '../../exec/trace-observers.js';
 import type { Cluster } from '../../model/resolve.js';
 import { type ConntrackEvent, parseConntrackEvent } from '../../observe/conntrack-events.js';
 import type { RouteState } from '../../observe/ip-json.js';
@@ -100,14 +100,16 @@ function namespacesFor(
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function runProbe(
+/** The probe's argv: one connection or datagram from inside the client's namespace (assets/trace-probe.py). */
+function probeArgv(
   ns: string,
   req: TraceRequest,
   sport: number,
   size: number,
   timeoutS: number,
-): Promise<ProbeVerdict> {
-  const r = await exec([
+  hold: boolean,
+) {
+  return [
     'nsenter',
     `--net=/run/netns/${ns}`,
     python3(),
@@ -118,7 +120,11 @@ export async function runProbe(
     String(sport),
     String(size),
     String(timeoutS),
-  ]);
+    ...(hold ? ['wait'] : []),
+  ];
+}
+
+function verdictOf(r: { stdout: string; stderr: string; exitCode: number }): ProbeVerdict {
   try {
     return JSON.parse(r.stdout) as ProbeVerdict;
   } catch {
@@ -152,7 +158,7 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     dst: { ip: req.target.ip, port: req.target.port },
   };
   if (o.observe === false) {
-    const probe = await runProbe(clientNs, req, sport, size, timeoutS);
+    const probe = verdictOf(await exec(probeArgv(clientNs, req, sport, size, timeoutS, false)));
     return {
       ...base,
       probe,
@@ -193,6 +199,14 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
   const monitors: TraceMonitor[] = [];
   const trackers: TraceMonitor[] = [];
   let probe: ProbeVerdict;
+  // Started now, released once every observer listens: its start-up overlaps theirs.
+  const held = new HeldProcess(probeArgv(clientNs, req, sport, size, timeoutS, true));
+  // What the hops are described with does not change during the probe: read it while the observers start.
+  const routesRead = readAllRoutes(spaces.map((s) => s.ns));
+  const socketsRead = listeningSockets(
+    req,
+    spaces.map((s) => s.ns).filter((n) => n.startsWith(names.podNs(''))),
+  );
   try {
     const ready = await session.ready();
     mark('session');
@@ -216,7 +230,7 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     await Promise.all([...monitors, ...trackers].map((m) => m.waitSubscribed()));
     mark('monitors');
     o.onReady?.();
-    probe = await runProbe(clientNs, req, sport, size, timeoutS);
+    probe = verdictOf(await held.release());
     mark('probe');
     // Events arrive asynchronously: wait until every monitor has been quiet for a moment.
     let last = -1;
@@ -228,6 +242,7 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     }
     mark('settled');
   } finally {
+    held.cancel();
     await Promise.all([...monitors, ...trackers].map((m) => m.stop()));
     await session.close();
     mark('cleaned');
@@ -253,22 +268,8 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     });
   const endpoint = chosenEndpoint(req, visits, names) ?? req.target.endpoints[0];
   const expected = expectedPath(cluster, names, req, endpoint);
-  const routes = new Map<string, RouteState[]>();
-  await Promise.all(
-    [...new Set(visits.map((v) => v.ns))].map(async (ns) =>
-      routes.set(
-        ns,
-        (await readRoutes(ns)).map((r) => ({
-          dst: r.dst,
-          ...(r.gateway ? { gateway: r.gateway } : {}),
-          ...(r.dev ? { dev: r.dev } : {}),
-          flags: r.flags ?? [],
-        })),
-      ),
-    ),
-  );
+  const [routes, sockets] = await Promise.all([routesRead, socketsRead]);
   mark('routes');
-  const sockets = await socketsOf(visits, req, clientNs);
   const hops = buildHops({
     names,
     req,
@@ -313,36 +314,52 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
   };
 }
 
-/** Who received the probe: the listening socket (process and address) in the namespace it was delivered in. */
-async function socketsOf(
-  visits: readonly Visit[],
-  req: TraceRequest,
-  clientNs: string,
-): Promise<Map<string, string>> {
+/** Every namespace's routes (the main table), read at once. */
+async function readAllRoutes(spaces: readonly string[]): Promise<Map<string, RouteState[]>> {
+  const out = new Map<string, RouteState[]>();
+  await Promise.all(
+    spaces.map(async (ns) =>
+      out.set(
+        ns,
+        (await readRoutes(ns)).map((r) => ({
+          dst: r.dst,
+          ...(r.gateway ? { gateway: r.gateway } : {}),
+          ...(r.dev ? { dev: r.dev } : {}),
+          flags: r.flags ?? [],
+        })),
+      ),
+    ),
+  );
+  return out;
+}
+
+/** Who may receive the probe: the listening socket (address, process) on its port in each pod namespace. */
+async function listeningSockets(req: TraceRequest, spaces: readonly string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const proto = req.target.proto;
   await Promise.all(
-    visits
-      .filter(
-        (v) => v.direction === 'request' && v.layer === 'inner' && v.seen.some((s) => s.hook === 'input'),
-      )
-      .map(async (v) => {
-        if (proto === 'icmp') return out.set(v.ns, "the kernel's ICMP echo responder");
-        const port = endsOf(v).last.dport;
-        const r = await exec([
-          'nsenter',
-          `--net=/run/netns/${v.ns}`,
-          'ss',
-          '-Hlnp',
-          proto === 'udp' ? '-u' : '-t',
-          `sport = :${port}`,
-        ]);
-        const line = r.stdout.trim().split('\n')[0] ?? '';
-        const local = line.split(/\s+/)[3];
-        const user = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
-        if (local) out.set(v.ns, `${local}${user ? ` (${user[1]}, pid ${user[2]})` : ''}`);
-        else if (v.ns !== clientNs) out.set(v.ns, `the kernel: no socket listens on :${port}`);
-      }),
+    spaces.map(async (ns) => {
+      if (proto === 'icmp') return out.set(ns, "the kernel's ICMP echo responder");
+      const ports = [...new Set([req.target.port, ...req.target.endpoints.map((e) => e.port)])];
+      const filter = ports.flatMap((p, i) => [...(i ? ['or'] : []), 'sport', '=', `:${p}`]);
+      const r = await exec([
+        'nsenter',
+        `--net=/run/netns/${ns}`,
+        'ss',
+        '-Hlnp',
+        proto === 'udp' ? '-u' : '-t',
+        ...filter,
+      ]);
+      const line = r.stdout.trim().split('\n')[0] ?? '';
+      const local = line.split(/\s+/)[3];
+      const user = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
+      out.set(
+        ns,
+        local
+          ? `${local}${user ? ` (${user[1]}, pid ${user[2]})` : ''}`
+          : `the kernel: nothing listens on :${ports.join(', :')}`,
+      );
+    }),
   );
   return out;
 }
