@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { cniInstall } from './cni-install.js';
 import { labNodeAdd, labNodeRemove, labPodAdd, labPodRemove } from './lab-change.js';
+import { labDiagram } from './lab-diagram.js';
 import { labDown } from './lab-down.js';
 import { labExec } from './lab-exec.js';
 import { labExplain } from './lab-explain.js';
@@ -25,6 +26,7 @@ export const COMMANDS: readonly Command[] = [
   labExplain,
   labInspect,
   labTrace,
+  labDiagram,
   labServiceAdd,
   labServiceRemove,
   labServiceList,
