@@ -9,6 +9,7 @@ import { labInspect } from './lab-inspect.js';
 import { labServiceAdd, labServiceList, labServiceRemove } from './lab-service.js';
 import { labStatus } from './lab-status.js';
 import { labTrace } from './lab-trace.js';
+import { labUi } from './lab-ui.js';
 import { labUp } from './lab-up.js';
 import { labVerify } from './lab-verify.js';
 import { version } from './version.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   labInspect,
   labTrace,
   labDiagram,
+  labUi,
   labServiceAdd,
   labServiceRemove,
   labServiceList,
