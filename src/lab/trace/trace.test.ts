@@ -188,3 +188,15 @@ test('hops: DNAT named with its service, endpoint and rule; the route; VXLAN wit
     [1, 2],
   );
 });
+
+test('explain --walk: one numbered walk per endpoint, from the model alone', async () => {
+  const { walkText } = await import('./walk.js');
+  const w = walkText(cluster, 'lab', 'c', 'default/web:http');
+  assert.match(w, /^walk c → default\/web:http: service default\/web:http \(10\.96\.0\.2:8080, tcp\)/);
+  assert.match(w, /if the service picks a0 \(10\.200\.0\.2 on node-0\):\n {3}1\. pod c: sent by eth0/);
+  assert.match(
+    w,
+    / {3}3\. node-2 \(outer packet\): encapsulated: VXLAN VNI 1, 192\.168\.64\.6 → 192\.168\.64\.5:4789/,
+  );
+  assert.equal((w.match(/^ {3}7\. pod (a0|b): delivered to :8080$/gm) ?? []).length, 2);
+});
