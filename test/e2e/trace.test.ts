@@ -47,6 +47,7 @@ interface Hop {
   actions: string[];
   dnat?: { from: Addr; to: Addr; endpoint?: string };
   snat?: { from: Addr; to: Addr };
+  dst?: Addr;
   route?: string;
   vxlan?: { vni: number; src: string; dst: string; sport?: number; dport?: number };
   drop?: { family: string; table: string; chain: string; handle?: number; rule: string };
@@ -159,10 +160,14 @@ spec:
     - {name: a1, node: node-0, labels: {app: client}}
     - {name: b, node: node-1, labels: {app: web}}
     - {name: c, node: node-2, labels: {app: client}}
+    - {name: e, node: node-1, labels: {app: echo}, containers: [{name: echo, command: [python3, ${ECHO}, e, '9000']}]}
   services:
     - metadata: {name: web}
       spec: {type: NodePort, clusterIP: 10.96.0.2, selector: {app: web}, ports: [{name: http, port: 8080, nodePort: 30080}]}
+    - metadata: {name: echo-udp}
+      spec: {clusterIP: 10.96.0.4, selector: {app: echo}, ports: [{name: dns, protocol: UDP, port: 53, targetPort: 9000}]}
 `;
+const ECHO = join(ROOT, 'assets', 'echo.py');
 
 /** tshark on the underlay switch: VXLAN packets with their outer and inner headers. */
 function captureVxlan(lab: string): { stop: () => Promise<string[][]> } {
@@ -349,6 +354,29 @@ describe('lab trace, vxlan (real kernel)', { skip: needsRoot }, () => {
     assert.equal(n0.route, 'default via 192.168.64.1 dev eth0');
     assert.match(r.probe.answer, /client=192\.168\.64\.4:/);
     assert.equal(`${r.probe.answer.split('client=')[1]}`, `192.168.64.4:${n0.snat?.to.port}`);
+  });
+
+  test('UDP through a ClusterIP: DNAT to the echo pod, which sees the client itself; a closed UDP port answers ICMP', async () => {
+    let r: Report | undefined;
+    for (let i = 0; i < 20 && r?.probe.verdict !== 'answered'; i++) {
+      r = await trace(lab, 'c', 'default/echo-udp:dns'); // the echo server starts asynchronously
+      if (r.probe.verdict !== 'answered') await new Promise((res) => setTimeout(res, 250));
+    }
+    assert.ok(r);
+    assertHealthy(r);
+    assert.equal(r.endpoint, 'e');
+    assert.deepEqual(hopAt(r.request, 'node-2').dnat?.to, {
+      ip: r.request.find((h) => h.place === 'pod e')?.dst?.ip,
+      port: 9000,
+    });
+    assert.equal(r.probe.answer, `pod=e client=10.200.2.2:${r.client.sport}`);
+    const closed = await trace(lab, 'c', 'b:9', '--proto', 'udp');
+    assert.equal(closed.probe.verdict, 'refused');
+    const icmp = closed.reply.find((h) =>
+      h.actions.some((a) => a.startsWith('ICMP destination-unreachable')),
+    );
+    assert.ok(icmp, `the ICMP error is traced back: ${JSON.stringify(closed.reply.map((h) => h.actions))}`);
+    assert.match(icmp.actions.join(';'), /port-unreachable/);
   });
 
   test('fault: a deleted route is named: no route on node-2 for node-0 pod CIDR', async () => {

@@ -232,12 +232,20 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     o.onReady?.();
     probe = verdictOf(await held.release());
     mark('probe');
-    // Events arrive asynchronously: wait until every monitor has been quiet for a moment.
-    let last = -1;
-    for (let i = 0; i < 20; i++) {
-      await sleep(40);
-      const now = monitors.reduce((a, m) => a + m.lines.length, 0);
-      if (now === last) break;
+    // Events arrive asynchronously (and late on a busy machine): wait for the first, then until every monitor
+    // has been quiet for a while; give up waiting after a bound.
+    const total = () => monitors.reduce((a, m) => a + m.lines.length, 0);
+    const bound = Date.now() + 2000;
+    let last = total();
+    let quiet = 0;
+    // An answered probe's reply was delivered in the client's namespace: its monitor must have printed that.
+    const clientMon = monitors.find((m) => m.netns === clientNs);
+    const replySeen = () =>
+      probe.verdict !== 'answered' || !clientMon || clientMon.lines.some((l) => / seen-in packet: /.test(l));
+    while (Date.now() < bound && (quiet < 150 || !replySeen())) {
+      await sleep(30);
+      const now = total();
+      quiet = now === last && now > 0 ? quiet + 30 : 0;
       last = now;
     }
     mark('settled');
