@@ -100,6 +100,17 @@ describe('lab ui in headless chromium (real kernel)', { skip }, () => {
     assert.equal(await page.locator('#topology svg g.box.pod').count(), 4);
     await page.locator('#differences li').first().waitFor();
     assert.deepEqual(await page.locator('#differences li.bad').count(), 0, 'every node as desired');
+    await page.click('#verify-go');
+    await page.waitForFunction(
+      () => /passed, \d+ failed/.test(document.getElementById('verify-text')!.textContent ?? ''),
+      null,
+      {
+        timeout: 60000,
+      },
+    );
+    const matrix = await page.locator('#verify-text').textContent();
+    assert.match(matrix, /from \\ to/, 'the verify matrix is shown');
+    assert.match(matrix, / 0 failed/);
     await page.screenshot({ path: join(ARTIFACTS, '1-topology.png'), fullPage: true });
   });
 

@@ -202,7 +202,9 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
   // Started now, released once every observer listens: its start-up overlaps theirs.
   const held = new HeldProcess(probeArgv(clientNs, req, sport, size, timeoutS, true));
   // What the hops are described with does not change during the probe: read it while the observers start.
-  const routesRead = readAllRoutes(spaces.map((s) => s.ns));
+  const routesRead = readAllRoutes(
+    spaces.map((s) => s.ns).filter((n) => n !== names.switchNs && !n.startsWith(names.podNs(''))),
+  );
   const socketsRead = listeningSockets(
     req,
     spaces.map((s) => s.ns).filter((n) => n.startsWith(names.podNs(''))),
