@@ -379,6 +379,36 @@ describe('lab trace, vxlan (real kernel)', { skip: needsRoot }, () => {
     assert.match(icmp.actions.join(';'), /port-unreachable/);
   });
 
+  test('lab diagram --trace: the topology with the observed hops drawn as a numbered path', async () => {
+    const file = join(STATE_DIR, `diagram-${process.pid}.svg`);
+    const r = await cli(['lab', 'diagram', '--name', lab, '--trace', 'c', 'b', '-o', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /trace c → b: answered/);
+    const svg = readFileSync(file, 'utf8');
+    for (const t of [
+      'node-0',
+      'node-1',
+      'node-2',
+      'pod a0',
+      '10.200.0.2/24',
+      'pod c',
+      '10.200.2.2/24',
+      'switch sw0',
+      'router',
+      'vxlan.1',
+    ])
+      assert.ok(svg.includes(t), t);
+    const badges = [...svg.matchAll(/<g class="hop (request|reply)" data-n="(\d+)"/g)].map((m) =>
+      Number(m[2]),
+    );
+    assert.deepEqual(
+      badges,
+      Array.from({ length: 14 }, (_, i) => i + 1),
+      'c → b over vxlan: 7 hops each way',
+    );
+    assert.deepEqual(await traceTablesLeft(lab), []);
+  });
+
   test('fault: a deleted route is named: no route on node-2 for node-0 pod CIDR', async () => {
     const ns = `${lab}-node-2`;
     await exec(ns, 'ip', 'route', 'del', '10.200.0.0/24');
