@@ -289,6 +289,24 @@ describe('lab trace, vxlan (real kernel)', { skip: needsRoot }, () => {
     assert.equal(Number(vni), enc.vxlan?.vni);
   });
 
+  test('--capture: the trace checks each encapsulation against its own tshark capture of the underlay', async () => {
+    const r = (await trace(lab, 'c', 'b', '--capture')) as Report & {
+      wire: {
+        outer: { src: string; dst: string; sport: number };
+        vni: number;
+        inner: { src: string; sport?: number };
+      }[];
+    };
+    assertHealthy(r);
+    const enc = hopAt(r.request, 'node-2', 'outer').vxlan!;
+    const syn = r.wire.find((w) => w.inner.src === '10.200.2.2' && w.inner.sport === r.client.sport);
+    assert.ok(syn, `tshark saw the probe: ${JSON.stringify(r.wire)}`);
+    assert.deepEqual(
+      [syn.outer.src, syn.outer.dst, syn.outer.sport, syn.vni],
+      [enc.src, enc.dst, enc.sport, enc.vni],
+    );
+  });
+
   test('ClusterIP, client on a node without endpoints (c): DNAT on node-2 to the endpoint that answered', async () => {
     const r = await trace(lab, 'c', 'default/web:http');
     assertHealthy(r);

@@ -3,7 +3,7 @@ import { defineCommand, labName, NAME_FLAG, NAME_HELP, usage } from '../command.
 export const labTrace = defineCommand({
   name: 'lab trace',
   summary: 'send one probe and observe its path hop by hop, beside what the model expects (docs/trace.md)',
-  help: `usage: podnet lab trace [--name LAB] FROM TO[:PORT] [--proto tcp|udp|icmp] [--size N] [--json]
+  help: `usage: podnet lab trace [--name LAB] FROM TO[:PORT] [--proto tcp|udp|icmp] [--size N] [--capture] [--json]
 
 FROM is a pod or a node. TO is a pod (b, b:8081, 10.200.1.2:8080), a ClusterIP service (default/web:http or
 10.96.0.2:8080), a NodePort (node-1:30080 or 192.168.64.5:30080) or the outside host (outside, outside:80).
@@ -13,6 +13,7 @@ ${NAME_HELP}
   --size N            payload bytes (default 64): a large probe finds MTU problems
   --timeout S         seconds the probe waits for an answer (default 1)
   --no-observe        send the same probe without tracing it (its verdict must be the same)
+  --capture           also capture the underlay with tshark (VXLAN labs) and check each encapsulation against it
   --json              print JSON (schema in docs/trace.md)
 
 exit codes: 0 the probe was answered, 3 it was not (the trace says where it stopped and why), 2 bad input`,
@@ -22,6 +23,7 @@ exit codes: 0 the probe was answered, 3 it was not (the trace says where it stop
     size: { type: 'string' },
     timeout: { type: 'string' },
     'no-observe': { type: 'boolean', default: false },
+    capture: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
   positionals: true,
@@ -49,6 +51,7 @@ exit codes: 0 the probe was answered, 3 it was not (the trace says where it stop
       ...(size !== undefined ? { size } : {}),
       ...(timeout !== undefined ? { timeoutS: timeout } : {}),
       observe: !values['no-observe'],
+      capture: values.capture,
       ...(process.env.PODNET_TRACE_READY_FILE
         ? { onReady: () => announceReady(process.env.PODNET_TRACE_READY_FILE!) }
         : {}),

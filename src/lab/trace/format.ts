@@ -32,6 +32,13 @@ export function formatTrace(r: TraceReport): string {
   };
   section('request', r.request);
   section('reply', r.reply);
+  if (r.wire) {
+    out.push('', `tshark on the underlay switch: ${r.wire.length} VXLAN packet(s) during the probe`);
+    for (const w of r.wire)
+      out.push(
+        `  ${w.outer.src}:${w.outer.sport} → ${w.outer.dst}:${w.outer.dport} VNI ${w.vni}, inner ${w.inner.src}${w.inner.sport ? `:${w.inner.sport}` : ''} → ${w.inner.dst}${w.inner.dport ? `:${w.inner.dport}` : ''}`,
+      );
+  }
   if (r.answer) out.push('', `answer: ${r.answer.answer}`);
   if (r.findings.length) {
     out.push('', 'differences from the model:');

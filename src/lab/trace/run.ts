@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { StateError } from '../../errors.js';
 import { exec } from '../../exec/process-runner.js';
 import { python3 } from '../../exec/python.js';
-import { HeldProcess, TraceMonitor, TraceSession } from '../../exec/trace-observers.js';
+import { Capture, HeldProcess, TraceMonitor, TraceSession } from '../../exec/trace-observers.js';
 import type { Cluster } from '../../model/resolve.js';
 import { type ConntrackEvent, parseConntrackEvent } from '../../observe/conntrack-events.js';
 import type { RouteState } from '../../observe/ip-json.js';
@@ -44,6 +44,8 @@ export interface TraceOptions {
   readonly timeoutS?: number;
   /** false: send the same probe without observing it (to compare verdicts). */
   readonly observe?: boolean;
+  /** Also capture the underlay with tshark (VXLAN labs): the outer packets as tshark decodes them. */
+  readonly capture?: boolean;
   /** Called once the trace tables and observers are in place (tests use it to kill podnet mid-trace). */
   readonly onReady?: () => void;
 }
@@ -75,7 +77,51 @@ export interface TraceReport {
   readonly findings: string[];
   readonly namespaces: string[];
   readonly conntrack: ConntrackEvent[];
+  /** `--capture`: the VXLAN packets tshark saw on the underlay switch during the probe. */
+  readonly wire?: WireVxlan[];
   readonly ms: number;
+}
+
+/** One VXLAN packet on the underlay as tshark decoded it (outer, then inner headers). */
+export interface WireVxlan {
+  readonly outer: {
+    readonly src: string;
+    readonly dst: string;
+    readonly sport: number;
+    readonly dport: number;
+  };
+  readonly vni: number;
+  readonly inner: {
+    readonly src: string;
+    readonly dst: string;
+    readonly sport?: number;
+    readonly dport?: number;
+  };
+}
+
+const WIRE = ['ip.src', 'ip.dst', 'udp.srcport', 'udp.dstport', 'vxlan.vni', 'tcp.srcport', 'tcp.dstport'];
+
+function wireOf(rows: readonly string[][]): WireVxlan[] {
+  return rows.flatMap(([src, dst, sp, dp, vni, ts, td]) => {
+    const s = (src ?? '').split(',');
+    const d = (dst ?? '').split(',');
+    if (s.length < 2 || !vni) return [];
+    const ports = (x?: string) => (x ? Number(x.split(',').pop()) : undefined);
+    const isp = ports(ts) ?? (sp?.includes(',') ? ports(sp) : undefined);
+    const idp = ports(td) ?? (dp?.includes(',') ? ports(dp) : undefined);
+    return [
+      {
+        outer: { src: s[0]!, dst: d[0]!, sport: Number(sp?.split(',')[0]), dport: Number(dp?.split(',')[0]) },
+        vni: Number(vni.split(',')[0]),
+        inner: {
+          src: s[s.length - 1]!,
+          dst: d[d.length - 1]!,
+          ...(isp ? { sport: isp } : {}),
+          ...(idp ? { dport: idp } : {}),
+        },
+      },
+    ];
+  });
 }
 
 /** The namespaces a probe may cross: the client's, every node's, the switch, the target's, the outside world. */
@@ -199,6 +245,11 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
   const monitors: TraceMonitor[] = [];
   const trackers: TraceMonitor[] = [];
   let probe: ProbeVerdict;
+  const capture =
+    o.capture && vxlanPort !== undefined
+      ? new Capture(names.switchNs, 'sw0', `udp port ${vxlanPort}`, WIRE)
+      : undefined;
+  let wire: WireVxlan[] | undefined;
   // Started now, released once every observer listens: its start-up overlaps theirs.
   const held = new HeldProcess(probeArgv(clientNs, req, sport, size, timeoutS, true));
   // What the hops are described with does not change during the probe: read it while the observers start.
@@ -230,6 +281,7 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
           ),
         );
     await Promise.all([...monitors, ...trackers].map((m) => m.waitSubscribed()));
+    await capture?.ready();
     mark('monitors');
     o.onReady?.();
     probe = verdictOf(await held.release());
@@ -251,8 +303,13 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
       last = now;
     }
     mark('settled');
+    if (capture) {
+      const rows = await capture.stop();
+      wire = wireOf(rows);
+    }
   } finally {
     held.cancel();
+    await capture?.stop();
     await Promise.all([...monitors, ...trackers].map((m) => m.stop()));
     await session.close();
     mark('cleaned');
@@ -317,7 +374,11 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     reply: hops.reply,
     expected,
     ...(answer ? { answer } : {}),
-    findings: findingsOf(cluster, req, hops.request, hops.reply, expected),
+    findings: [
+      ...findingsOf(cluster, req, hops.request, hops.reply, expected),
+      ...(wire ? wireFindings(wire, [...hops.request, ...hops.reply]) : []),
+    ],
+    ...(wire ? { wire } : {}),
     namespaces: spaces.map((s) => s.ns),
     conntrack,
     ms: performance.now() - t0,
@@ -372,6 +433,25 @@ async function listeningSockets(req: TraceRequest, spaces: readonly string[]): P
     }),
   );
   return out;
+}
+
+/** `--capture`: each encapsulation hop must match a packet tshark saw (same outer addresses, ports and VNI). */
+function wireFindings(wire: readonly WireVxlan[], hops: readonly Hop[]): string[] {
+  return hops.flatMap((h) => {
+    if (!h.vxlan || !h.seen) return [];
+    const hit = wire.some(
+      (w) =>
+        w.outer.src === h.vxlan!.src &&
+        w.outer.dst === h.vxlan!.dst &&
+        w.outer.sport === h.vxlan!.sport &&
+        w.vni === h.vxlan!.vni,
+    );
+    return hit
+      ? []
+      : [
+          `${h.place} (outer): tshark saw no VXLAN packet ${h.vxlan.src}:${h.vxlan.sport} → ${h.vxlan.dst} VNI ${h.vxlan.vni}`,
+        ];
+  });
 }
 
 /** What the model expected and the trace did not see, or saw otherwise. */
