@@ -6,7 +6,6 @@ import { python3 } from '../../exec/python.js';
 import { Capture, HeldProcess, TraceMonitor, TraceSession } from '../../exec/trace-observers.js';
 import type { Cluster } from '../../model/resolve.js';
 import { type ConntrackEvent, parseConntrackEvent } from '../../observe/conntrack-events.js';
-import type { RouteState } from '../../observe/ip-json.js';
 import { vxlanDevice } from '../../plan/cross-node/vxlan.js';
 import {
   conntrackEventsArgv,
@@ -17,10 +16,12 @@ import {
   traceTablesScript,
 } from '../../render/trace.js';
 import { LabNames } from '../names.js';
-import { type Diagnosis, diagnose, readRoutes } from './diagnose.js';
+import { type Diagnosis, diagnose } from './diagnose.js';
 import { type ExpectedPath, expectedPath } from './expect.js';
+import { findingsOf, WIRE, type WireVxlan, wireFindings, wireOf } from './findings.js';
 import { buildHops, chosenEndpoint, type Hop } from './hops.js';
 import { isOpening, joinVisits } from './join.js';
+import { listeningSockets, readAllRoutes } from './reads.js';
 import { resolveTrace, type TraceRequest } from './target.js';
 import { endsOf, type Visit, visitsOf } from './visits.js';
 
@@ -80,48 +81,6 @@ export interface TraceReport {
   /** `--capture`: the VXLAN packets tshark saw on the underlay switch during the probe. */
   readonly wire?: WireVxlan[];
   readonly ms: number;
-}
-
-/** One VXLAN packet on the underlay as tshark decoded it (outer, then inner headers). */
-export interface WireVxlan {
-  readonly outer: {
-    readonly src: string;
-    readonly dst: string;
-    readonly sport: number;
-    readonly dport: number;
-  };
-  readonly vni: number;
-  readonly inner: {
-    readonly src: string;
-    readonly dst: string;
-    readonly sport?: number;
-    readonly dport?: number;
-  };
-}
-
-const WIRE = ['ip.src', 'ip.dst', 'udp.srcport', 'udp.dstport', 'vxlan.vni', 'tcp.srcport', 'tcp.dstport'];
-
-function wireOf(rows: readonly string[][]): WireVxlan[] {
-  return rows.flatMap(([src, dst, sp, dp, vni, ts, td]) => {
-    const s = (src ?? '').split(',');
-    const d = (dst ?? '').split(',');
-    if (s.length < 2 || !vni) return [];
-    const ports = (x?: string) => (x ? Number(x.split(',').pop()) : undefined);
-    const isp = ports(ts) ?? (sp?.includes(',') ? ports(sp) : undefined);
-    const idp = ports(td) ?? (dp?.includes(',') ? ports(dp) : undefined);
-    return [
-      {
-        outer: { src: s[0]!, dst: d[0]!, sport: Number(sp?.split(',')[0]), dport: Number(dp?.split(',')[0]) },
-        vni: Number(vni.split(',')[0]),
-        inner: {
-          src: s[s.length - 1]!,
-          dst: d[d.length - 1]!,
-          ...(isp ? { sport: isp } : {}),
-          ...(idp ? { dport: idp } : {}),
-        },
-      },
-    ];
-  });
 }
 
 /** The namespaces a probe may cross: the client's, every node's, the switch, the target's, the outside world. */
@@ -383,106 +342,4 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     conntrack,
     ms: performance.now() - t0,
   };
-}
-
-/** Every namespace's routes (the main table), read at once. */
-async function readAllRoutes(spaces: readonly string[]): Promise<Map<string, RouteState[]>> {
-  const out = new Map<string, RouteState[]>();
-  await Promise.all(
-    spaces.map(async (ns) =>
-      out.set(
-        ns,
-        (await readRoutes(ns)).map((r) => ({
-          dst: r.dst,
-          ...(r.gateway ? { gateway: r.gateway } : {}),
-          ...(r.dev ? { dev: r.dev } : {}),
-          flags: r.flags ?? [],
-        })),
-      ),
-    ),
-  );
-  return out;
-}
-
-/** Who may receive the probe: the listening socket (address, process) on its port in each pod namespace. */
-async function listeningSockets(req: TraceRequest, spaces: readonly string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const proto = req.target.proto;
-  await Promise.all(
-    spaces.map(async (ns) => {
-      if (proto === 'icmp') return out.set(ns, "the kernel's ICMP echo responder");
-      const ports = [...new Set([req.target.port, ...req.target.endpoints.map((e) => e.port)])];
-      const filter = ports.flatMap((p, i) => [...(i ? ['or'] : []), 'sport', '=', `:${p}`]);
-      const r = await exec([
-        'nsenter',
-        `--net=/run/netns/${ns}`,
-        'ss',
-        '-Hlnp',
-        proto === 'udp' ? '-u' : '-t',
-        ...filter,
-      ]);
-      const line = r.stdout.trim().split('\n')[0] ?? '';
-      const local = line.split(/\s+/)[3];
-      const user = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
-      out.set(
-        ns,
-        local
-          ? `${local}${user ? ` (${user[1]}, pid ${user[2]})` : ''}`
-          : `the kernel: nothing listens on :${ports.join(', :')}`,
-      );
-    }),
-  );
-  return out;
-}
-
-/** `--capture`: each encapsulation hop must match a packet tshark saw (same outer addresses, ports and VNI). */
-function wireFindings(wire: readonly WireVxlan[], hops: readonly Hop[]): string[] {
-  return hops.flatMap((h) => {
-    if (!h.vxlan || !h.seen) return [];
-    const hit = wire.some(
-      (w) =>
-        w.outer.src === h.vxlan!.src &&
-        w.outer.dst === h.vxlan!.dst &&
-        w.outer.sport === h.vxlan!.sport &&
-        w.vni === h.vxlan!.vni,
-    );
-    return hit
-      ? []
-      : [
-          `${h.place} (outer): tshark saw no VXLAN packet ${h.vxlan.src}:${h.vxlan.sport} → ${h.vxlan.dst} VNI ${h.vxlan.vni}`,
-        ];
-  });
-}
-
-/** What the model expected and the trace did not see, or saw otherwise. */
-function findingsOf(
-  cluster: Cluster,
-  req: TraceRequest,
-  request: Hop[],
-  reply: Hop[],
-  expected: ExpectedPath,
-): string[] {
-  const f: string[] = [];
-  if (expected.unreachable) f.push(`the model has no path: ${expected.unreachable}`);
-  for (const h of [...request, ...reply]) {
-    if (!h.onPath) f.push(`seen off the expected path: ${h.place} (${h.layer}) ${h.actions.join('; ')}`);
-    if (h.dnat && req.target.endpoints.length && !req.target.endpoints.some((e) => e.ip === h.dnat!.to.ip))
-      f.push(`${h.place} DNATed to ${h.dnat.to.ip}, which is not an endpoint of ${req.target.label}`);
-    if (h.vxlan) {
-      if (h.vxlan.vni !== cluster.spec.vxlan.vni)
-        f.push(`${h.place}: VNI ${h.vxlan.vni}, the model says ${cluster.spec.vxlan.vni}`);
-      const ips = new Set(cluster.nodes.map((n) => n.ip.toString()));
-      if (!ips.has(h.vxlan.src) || !ips.has(h.vxlan.dst))
-        f.push(
-          `${h.place}: outer ${h.vxlan.src} → ${h.vxlan.dst} is not between two nodes' underlay addresses`,
-        );
-    }
-  }
-  const missingReq = request.filter((h) => !h.seen);
-  if (missingReq.length)
-    f.push(`expected but not seen: ${missingReq.map((h) => `${h.place} (${h.layer})`).join(', ')}`);
-  const missingRep = reply.filter((h) => !h.seen);
-  if (missingRep.length)
-    f.push(`reply expected but not seen at: ${missingRep.map((h) => `${h.place} (${h.layer})`).join(', ')}`);
-  return f;
 }
