@@ -5,10 +5,15 @@ argv: PROTO HOST PORT SPORT SIZE TIMEOUT   (PORT is ignored for icmp; SPORT is t
 prints one JSON line: {"verdict": "answered|refused|timeout|unreachable|error", "answer": "...", "ms": 1.2}
 The source port (ICMP id) is fixed by the caller, so every namespace's trace rule can match this one probe.
 SIZE: bytes of payload (TCP: the request line is padded to SIZE; UDP/ICMP: the datagram's payload).
+With a 7th argument `wait`, it starts, then waits for a line on stdin before sending (podnet starts it while the
+observers start, so the probe leaves the moment they listen).
 """
-import json, os, socket, struct, sys, time
+import json, os, select, socket, struct, sys, time
 
 proto, host, port, sport, size, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+if len(sys.argv) > 7 and sys.argv[7] == "wait":
+    if not sys.stdin.readline():
+        sys.exit(0)  # podnet went away before the observers were ready: send nothing
 start = time.monotonic()
 
 def done(verdict, answer="", error=""):
@@ -31,12 +36,20 @@ try:
         s.bind(("0.0.0.0", sport))
         s.settimeout(timeout)
         s.connect((host, port))
-        req = b"GET / HTTP/1.0\r\nX-Podnet-Trace: "
-        req += b"x" * max(0, size - len(req) - 4) + b"\r\n\r\n"
-        s.sendall(req)
+        # Servers that speak first (echo.py answers and closes at once) must not get a request they would
+        # answer with a reset: wait a moment for an unsolicited answer before sending an HTTP request.
         data = b""
+        if not select.select([s], [], [], 0.03)[0]:
+            req = b"GET / HTTP/1.0\r\nX-Podnet-Trace: "
+            req += b"x" * max(0, size - len(req) - 4) + b"\r\n\r\n"
+            s.sendall(req)
         while True:
-            chunk = s.recv(4096)
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:
+                if data:
+                    break
+                raise
             if not chunk:
                 break
             data += chunk

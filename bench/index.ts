@@ -10,6 +10,7 @@ import { benchLabUp } from './lab-up.js';
 import { benchReconcile } from './reconcile.js';
 import { benchServices } from './services.js';
 import { benchThroughput } from './throughput.js';
+import { benchTrace } from './trace.js';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   'lab-up': benchLabUp,
@@ -19,6 +20,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   throughput: benchThroughput,
   reconcile: benchReconcile,
   agent: benchAgent,
+  trace: benchTrace,
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -12,6 +12,7 @@ APT_PACKAGES=(
   gcc libc6-dev # the CNI plugin's native netlink addon (native/netlink.c), compiled by `podnet cni install`
   etcd-server etcd-client # the store of agent clusters, and of the control plane tests (test/e2e/control-plane.test.ts)
   qemu-system-x86 # the VM lane (scripts/vm/, docs/vm-lane.md); with cpio, kmod and busybox-static above
+  chromium # the headless browser the `lab ui` page is tested in (test/e2e/ui.test.ts, via playwright-core)
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { python3 } from './python.js';
 
 /**
  * The long-lived processes of one `podnet lab trace`: the kernel session that adds and removes the trace
@@ -24,7 +25,7 @@ export class TraceSession {
   private readonly exited: Promise<void>;
 
   constructor(script: string, tag: string, namespaces: readonly SessionNamespace[]) {
-    this.child = spawn('python3', [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = spawn(python3(), [script], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.child.stdout!.setEncoding('utf8');
     this.child.stdout!.on('data', (d: string) => {
       this.out += d;
@@ -59,9 +60,14 @@ export class TraceMonitor {
   private buf = '';
   readonly lines: string[] = [];
 
+  /**
+   * @param groups the netlink multicast groups (bit mask) the process joins once it listens: 0x100 is
+   * NFNLGRP_NFTRACE (`nft monitor trace`), 0x7 the conntrack NEW/UPDATE/DESTROY groups (`conntrack -E`).
+   */
   constructor(
     argv: readonly string[],
     readonly netns: string,
+    private readonly groups = 0x100,
   ) {
     this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
     this.child.stdout!.setEncoding('utf8');
@@ -79,8 +85,8 @@ export class TraceMonitor {
   }
 
   /**
-   * Whether the monitor has joined the trace multicast group: one of its sockets is a NETLINK_NETFILTER
-   * socket (protocol 12) subscribed to group 9 (NFNLGRP_NFTRACE, bit 0x100) in /proc/PID/net/netlink.
+   * Whether the monitor has joined its multicast groups: one of its sockets is a NETLINK_NETFILTER socket
+   * (protocol 12) subscribed to them in /proc/PID/net/netlink (for nft: group 9, NFNLGRP_NFTRACE, bit 0x100).
    */
   subscribed(): boolean {
     const pid = this.child.pid;
@@ -96,7 +102,9 @@ export class TraceMonitor {
         .slice(1)
         .some((l) => {
           const c = l.trim().split(/\s+/);
-          return c[1] === '12' && (Number.parseInt(c[3] ?? '0', 16) & 0x100) !== 0 && inodes.has(c[9] ?? '');
+          return (
+            c[1] === '12' && (Number.parseInt(c[3] ?? '0', 16) & this.groups) !== 0 && inodes.has(c[9] ?? '')
+          );
         });
     } catch {
       return false;
@@ -125,3 +133,111 @@ export class TraceMonitor {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A process started now and released later: it waits for a line on stdin (the trace probe's `wait` mode). */
+export class HeldProcess {
+  private readonly child: ChildProcess;
+  private out = '';
+  private err = '';
+  readonly done: Promise<{ stdout: string; stderr: string; exitCode: number }>;
+
+  constructor(argv: readonly string[]) {
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stdout!.on('data', (d: string) => {
+      this.out += d;
+    });
+    this.child.stderr!.on('data', (d: string) => {
+      this.err += d;
+    });
+    this.child.stdin!.on('error', () => {});
+    this.done = new Promise((resolve) => {
+      this.child.on('error', (e) => resolve({ stdout: '', stderr: e.message, exitCode: 127 }));
+      this.child.on('close', (code) => resolve({ stdout: this.out, stderr: this.err, exitCode: code ?? 1 }));
+    });
+  }
+
+  /** Lets it go; resolves with its output when it ends. */
+  release(): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    this.child.stdin!.end('go\n');
+    return this.done;
+  }
+
+  /** Ends it without letting it act (its stdin closes: it exits). */
+  cancel(): void {
+    this.child.stdin!.end();
+  }
+}
+
+/**
+ * A tshark capture in one namespace (`-l`: a line per packet, fields tab-separated), ended with podnet like the
+ * monitors. Ready once tshark says it is capturing.
+ */
+export class Capture {
+  private readonly child: ChildProcess;
+  private out = '';
+  private err = '';
+
+  /** `ip netns exec`, not `nsenter --net`: it also mounts the namespace's /sys, which libpcap needs to capture. */
+  constructor(netns: string, iface: string, filter: string, fields: readonly string[]) {
+    this.child = spawn(
+      'setpriv',
+      [
+        '--pdeathsig',
+        'KILL',
+        'ip',
+        'netns',
+        'exec',
+        netns,
+        'tshark',
+        '-n',
+        '-l',
+        '-i',
+        iface,
+        '-f',
+        filter,
+        '-T',
+        'fields',
+        '-E',
+        'separator=/t',
+        ...fields.flatMap((f) => ['-e', f]),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stdout!.on('data', (d: string) => {
+      this.out += d;
+    });
+    this.child.stderr!.on('data', (d: string) => {
+      this.err += d;
+    });
+    this.child.on('error', () => {});
+  }
+
+  async ready(timeoutMs = 8000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!/Capturing on/.test(this.err)) {
+      if (this.child.exitCode !== null) throw new Error(`tshark exited: ${this.err.trim()}`);
+      if (Date.now() > deadline) throw new Error('tshark did not start capturing');
+      await sleep(10);
+    }
+    // "Capturing on" comes a moment before the first frame is seen (measured: a single ping right after it was
+    // missed about one time in three): settle.
+    await sleep(300);
+  }
+
+  /** Stops it (SIGINT: tshark flushes what it captured) and returns one array of fields per packet. */
+  async stop(): Promise<string[][]> {
+    if (this.child.exitCode === null) {
+      const closed = new Promise((r) => this.child.on('close', r));
+      this.child.kill('SIGINT');
+      await closed;
+    }
+    return this.out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t'));
+  }
+}

@@ -19,6 +19,8 @@ test('a packet line: interfaces, addresses, ports and flags', () => {
       daddr: '10.96.0.2',
       proto: 'tcp',
       length: 60,
+      ipId: 53117,
+      ttl: 64,
       sport: 60256,
       dport: 8080,
       tcpFlags: 'syn',

@@ -14,9 +14,15 @@ export interface TracedPacket {
   readonly sport?: number;
   readonly dport?: number;
   readonly length?: number;
+  /** IP identification: the same packet keeps it across hops (joins a namespace's events into one visit). */
+  readonly ipId?: number;
+  readonly ttl?: number;
   readonly tcpFlags?: string;
   readonly icmpType?: string;
   readonly icmpId?: number;
+  readonly icmpCode?: string;
+  /** ICMP "fragmentation needed": the next hop's MTU. */
+  readonly mtu?: number;
   /** VXLAN: the first 12 bytes after the UDP header, which nft prints raw (8 bytes VXLAN header, 4 inner MAC). */
   readonly vni?: number;
 }
@@ -88,6 +94,8 @@ export function parsePacket(text: string): TracedPacket {
     daddr: field(text, /\bip daddr (\S+)/),
     proto,
     length: num(text, /\bip length (\d+)/),
+    ipId: num(text, /\bip id (\d+)/),
+    ttl: num(text, /\bip ttl (\d+)/),
   };
   if (l4) {
     p.sport = num(text, new RegExp(`\\b${l4} sport (\\d+)`));
@@ -97,6 +105,8 @@ export function parsePacket(text: string): TracedPacket {
   if (proto === 'icmp') {
     p.icmpType = field(text, /\bicmp type (\S+)/);
     p.icmpId = num(text, /\bicmp id (\d+)/);
+    p.icmpCode = field(text, /\bicmp code (\S+)/);
+    p.mtu = num(text, /\bicmp mtu (\d+)/);
   }
   const raw = field(text, /@th,64,96 0x([0-9a-f]+)/);
   if (proto === 'udp' && raw) {

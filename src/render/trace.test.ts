@@ -32,10 +32,18 @@ test('trace tables: a marking chain at prerouting and output, late chains at eve
     ),
   );
   assert.ok(s.includes('ip daddr . tcp dport { 10.96.0.2 . 8080, 10.200.1.2 . 8080 }'));
-  // VXLAN outer packets matched on the inner source address and port.
+  // VXLAN outer packets matched on the inner source address and port, and (TCP) the inner SYN/RST flags.
   assert.ok(
-    s.includes('udp dport 4789 @th,336,32 0x0ac80202 @th,400,16 41000 meta nftrace set 1 comment "request"'),
+    s.includes(
+      'udp dport 4789 @th,504,8 & 0x06 != 0 @th,336,32 0x0ac80202 @th,400,16 41000 meta nftrace set 1 comment "request"',
+    ),
   );
+});
+
+test('the underlay switch gets only a bridge table: frames it hands to the IP hooks are not routing', () => {
+  const s = traceTablesScript(m, true, true);
+  assert.doesNotMatch(s, /table inet/);
+  assert.match(s, /^table bridge podnet-trace-p123x1 \{/);
 });
 
 test('no bridge table where nothing is bridged; cleanup deletes what exists and tolerates what does not', () => {

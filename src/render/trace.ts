@@ -55,7 +55,8 @@ function markRules(m: TraceMatch): string[] {
   if (m.vxlanPort !== undefined) {
     // The outer packet of a VXLAN-encapsulated probe: inner IPv4 header at transport offset 30 bytes
     // (8 UDP + 8 VXLAN + 14 Ethernet): inner saddr at bit 336, daddr at bit 368, inner ports at 400/416.
-    const u = `udp dport ${m.vxlanPort}`;
+    // TCP: only the inner SYN, SYN-ACK and RST (inner TCP flags at bit 504: 50 bytes of headers + 13).
+    const u = `udp dport ${m.vxlanPort}${m.proto === 'tcp' ? ' @th,504,8 & 0x06 != 0' : ''}`;
     const ids = m.proto === 'icmp' ? [432, 432] : [400, 416];
     rule(`${u} @th,336,32 ${hex32(m.client)} @th,${ids[0]},16 ${m.sport}`, 'request');
     rule(`${u} @th,368,32 ${hex32(m.client)} @th,${ids[1]},16 ${m.sport}`, 'reply');
@@ -67,8 +68,12 @@ function markRules(m: TraceMatch): string[] {
   return out;
 }
 
-/** The nft script that creates the trace tables in one namespace (inet, and bridge where frames are bridged). */
-export function traceTablesScript(m: TraceMatch, bridged: boolean): string {
+/**
+ * The nft script that creates the trace tables in one namespace: inet, and bridge where frames are bridged.
+ * `bridgeOnly` (the underlay switch, an L2 device): no inet table, so frames the bridge hands to the IP hooks
+ * (br_netfilter) are not mistaken for routed ones.
+ */
+export function traceTablesScript(m: TraceMatch, bridged: boolean, bridgeOnly = false): string {
   const t = tableName(m.tag);
   const marks = markRules(m);
   const chain = (name: string, hook: string, prio: number, rules: string[] = []) => [
@@ -77,15 +82,17 @@ export function traceTablesScript(m: TraceMatch, bridged: boolean): string {
     ...rules.map((r) => `    ${r}`),
     '  }',
   ];
-  const lines = [
-    `table inet ${t} {`,
-    ...chain('trace-pre', 'prerouting', -350, marks),
-    ...chain('trace-out', 'output', -350, marks),
-    ...chain('seen-in', 'input', 1000),
-    ...chain('seen-fwd', 'forward', 1000),
-    ...chain('seen-post', 'postrouting', 1000),
-    '}',
-  ];
+  const lines = bridgeOnly
+    ? []
+    : [
+        `table inet ${t} {`,
+        ...chain('trace-pre', 'prerouting', -350, marks),
+        ...chain('trace-out', 'output', -350, marks),
+        ...chain('seen-in', 'input', 1000),
+        ...chain('seen-fwd', 'forward', 1000),
+        ...chain('seen-post', 'postrouting', 1000),
+        '}',
+      ];
   if (bridged)
     lines.push(
       `table bridge ${t} {`,
@@ -108,4 +115,9 @@ export function traceCleanupScript(tag: string, bridged: boolean): string {
 /** The observer in one namespace; `setpriv --pdeathsig` ends it with podnet, even after SIGKILL. */
 export function monitorArgv(netnsPath: string): [Arg, ...Arg[]] {
   return ['setpriv', '--pdeathsig', 'KILL', 'nsenter', `--net=${netnsPath}`, 'nft', '-a', 'monitor', 'trace'];
+}
+
+/** Connection events (with their NAT) in one namespace, ended with podnet like the monitor. */
+export function conntrackEventsArgv(netnsPath: string, proto: string): [Arg, ...Arg[]] {
+  return ['setpriv', '--pdeathsig', 'KILL', 'nsenter', `--net=${netnsPath}`, 'conntrack', '-E', '-p', proto];
 }

@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { agent } from './agent.js';
 import { cniInstall } from './cni-install.js';
 import { labNodeAdd, labNodeRemove, labPodAdd, labPodRemove } from './lab-change.js';
+import { labDiagram } from './lab-diagram.js';
 import { labDown } from './lab-down.js';
 import { labExec } from './lab-exec.js';
 import { labExplain } from './lab-explain.js';
@@ -19,6 +20,8 @@ import { labList } from './lab-list.js';
 import { labReconcile } from './lab-reconcile.js';
 import { labServiceAdd, labServiceList, labServiceRemove } from './lab-service.js';
 import { labStatus } from './lab-status.js';
+import { labTrace } from './lab-trace.js';
+import { labUi } from './lab-ui.js';
 import { labUp } from './lab-up.js';
 import { labVerify } from './lab-verify.js';
 import { version } from './version.js';
@@ -37,6 +40,9 @@ export const COMMANDS: readonly Command[] = [
   labExec,
   labExplain,
   labInspect,
+  labTrace,
+  labDiagram,
+  labUi,
   labServiceAdd,
   labServiceRemove,
   labServiceList,

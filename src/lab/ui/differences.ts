@@ -1,0 +1,43 @@
+import { exec } from '../../exec/process-runner.js';
+import { parseIpRoute } from '../../observe/ip-json.js';
+import type { LoadedLab } from '../load.js';
+import { LabNames } from '../names.js';
+import type { LabStatus } from '../status.js';
+
+/** One node's differences between what the model wants and what its namespace holds now. */
+export interface NodeDifferences {
+  readonly node: string;
+  readonly differences: string[];
+}
+
+/**
+ * Desired vs observed per node (for the page): the node's namespace and uplink address, each of its pods
+ * running with its address, and a route to every other node's pod CIDR (when a cross-node backend is on).
+ */
+export async function nodeDifferences(l: LoadedLab, s: LabStatus): Promise<NodeDifferences[]> {
+  const names = new LabNames(l.state.lab);
+  const c = l.cluster;
+  return Promise.all(
+    c.nodes.map(async (n) => {
+      const d: string[] = [];
+      const st = s.nodes.find((x) => x.name === n.name);
+      if (!st?.present)
+        return { node: n.name, differences: [`namespace ${names.nodeNs(n.name)} is missing`] };
+      if (!st.addresses.some((a) => a.startsWith(`eth0 ${n.ip}/`))) d.push(`eth0 lacks ${n.ip}`);
+      for (const p of s.pods.filter((x) => x.node === n.name)) {
+        if (!p.running) d.push(`pod ${p.name}: pause process not running`);
+        if (!p.addresses.some((a) => a.includes(` ${p.ip}/`)))
+          d.push(`pod ${p.name}: address ${p.ip} missing`);
+      }
+      if (c.spec.crossNode !== 'none') {
+        const routes = parseIpRoute(
+          (await exec(['ip', '-j', '-n', names.nodeNs(n.name), 'route', 'show'])).stdout,
+        );
+        for (const o of c.nodes)
+          if (o.name !== n.name && !routes.some((r) => r.dst === o.podCIDR.toString()))
+            d.push(`no route for ${o.podCIDR} (${o.name}'s pods)`);
+      }
+      return { node: n.name, differences: d };
+    }),
+  );
+}
