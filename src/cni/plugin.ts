@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apply } from '../apply/apply.js';
 import type { NetlinkApplier } from '../apply/netlink.js';

@@ -1,7 +1,7 @@
 import type { Cluster } from '../../model/resolve.js';
-import { hostVethName } from '../../net/ifname.js';
 import { vxlanDevice } from '../../plan/cross-node/vxlan.js';
 import { buildProxyModel } from '../../plan/services/model.js';
+import { labHostVeth } from '../plan.js';
 
 /**
  * The lab's topology as a graph (pure): boxes for the switch, the router and the outside host, every node
@@ -101,7 +101,7 @@ export function topologyGraph(cluster: Cluster, lab: string): TopologyGraph {
           from: ids.pod(p.name),
           to: ids.bridge(n.name),
           kind: 'veth',
-          label: hostVethName(`${spec.name}/${p.name}`, p.name),
+          label: labHostVeth(cluster, p.name),
         });
     if (tunnel)
       links.push({
