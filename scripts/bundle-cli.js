@@ -33,10 +33,15 @@ const ownUrl = {
       const text = readFileSync(args.path, 'utf8');
       // Not inside quotes: install.ts names 'import.meta.url' as an esbuild define key for the CNI bundle.
       const use = /(?<!['"])\bimport\.meta\.url\b(?!['"])/g;
-      if (!use.test(text)) return undefined;
+      // import('node:fs') would stay a real dynamic import, which a vm.Script (bin/podnet.js) cannot run:
+      // a built-in is loaded already, so require it.
+      const builtin = /\bimport\((['"]node:[a-z_/]+['"])\)/g;
+      if (!use.test(text) && !builtin.test(text)) return undefined;
       const rel = relative(dist, args.path).split('\\').join('/');
       return {
-        contents: text.replace(use, `__podnetUrl(${JSON.stringify(rel)})`),
+        contents: text
+          .replace(use, `__podnetUrl(${JSON.stringify(rel)})`)
+          .replace(builtin, 'Promise.resolve(require($1))'),
         loader: 'js',
       };
     });
