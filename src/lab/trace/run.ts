@@ -220,6 +220,16 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     spaces.map((s) => s.ns).filter((n) => n.startsWith(names.podNs(''))),
   );
   try {
+    // conntrack's events need no table: its observers start while the session adds the trace tables.
+    for (const s of spaces)
+      if (s.ns !== names.switchNs && !s.ns.startsWith(names.podNs('')))
+        trackers.push(
+          new TraceMonitor(
+            conntrackEventsArgv(`/run/netns/${s.ns}`, req.target.proto) as string[],
+            s.ns,
+            0x7,
+          ),
+        );
     const ready = await session.ready();
     mark('session');
     const failed = Object.entries(ready.errors);
@@ -230,15 +240,6 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     // After the tables exist: `nft monitor trace` prints an event only for chains in the cache it read at start.
     for (const s of spaces)
       monitors.push(new TraceMonitor(monitorArgv(`/run/netns/${s.ns}`) as string[], s.ns));
-    for (const s of spaces)
-      if (s.ns !== names.switchNs && !s.ns.startsWith(names.podNs('')))
-        trackers.push(
-          new TraceMonitor(
-            conntrackEventsArgv(`/run/netns/${s.ns}`, req.target.proto) as string[],
-            s.ns,
-            0x7,
-          ),
-        );
     await Promise.all([...monitors, ...trackers].map((m) => m.waitSubscribed()));
     await capture?.ready();
     mark('monitors');
