@@ -274,7 +274,16 @@ ${pods.join('\n')}
       const s = await cli(['lab', 'agent', 'start', '--name', lab, 'node-1']);
       assert.equal(s.code, 0, s.stderr);
     });
-    assert.deepEqual(t1.missing, [], `lost pings (sequence numbers) of ${t1.sent}`);
+    const tail = ['node-0', 'node-1']
+      .map(
+        (n) =>
+          `${n}: ${readFileSync(join(STATE_DIR, lab, 'logs', `${n}.agent.log`), 'utf8')
+            .split('\n')
+            .slice(-6)
+            .join('\n')}`,
+      )
+      .join('\n');
+    assert.deepEqual(t1.missing, [], `lost pings (sequence numbers) of ${t1.sent}; agent logs:\n${tail}`);
     assert.equal(t1.tcp.failed, 0, t1.tcp.errors.join('; '));
     assert.ok(t1.sent > 20 && t1.tcp.ok > 10, `traffic flowed: ${t1.sent} pings, ${t1.tcp.ok} connections`);
     const h1 = health(lab, 'node-1');
