@@ -1,5 +1,7 @@
 import { apply } from '../apply/apply.js';
+import { UnsupportedError } from '../errors.js';
 import { PrintRunner } from '../exec/print-runner.js';
+import { isClusterLab } from './cluster/change.js';
 import { loadLab } from './load.js';
 import { LabNames } from './names.js';
 import { CountingRunner, driftLines, labDrift, type NodeDriftReport, repairOps } from './node-sync.js';
@@ -27,6 +29,10 @@ export async function labReconcile(
   opts: { dryRun?: boolean; verbose?: boolean } = {},
 ): Promise<ReconcileResult> {
   requireRoot('podnet lab reconcile');
+  if (isClusterLab(lab))
+    throw new UnsupportedError(
+      `lab ${lab} runs an agent on every node (lab up --agents): each agent reconciles its own node from the store on every change and every resync; to force one now, restart it: podnet lab agent stop NODE, then podnet lab agent start NODE`,
+    );
   const started = performance.now();
   const { cluster } = loadLab(lab);
   const names = new LabNames(lab);

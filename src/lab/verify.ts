@@ -4,6 +4,7 @@ import { python3 } from '../exec/python.js';
 import type { Cluster, PodView } from '../model/resolve.js';
 import { nsOf, processesInPidNs } from '../observe/procs.js';
 import { inPodNetns } from '../render/observe.js';
+import { isClusterLab } from './cluster/change.js';
 import { LabNames } from './names.js';
 import { driftLines, labDrift, type NodeDriftReport } from './node-sync.js';
 import { IDENTITY_PORTS } from './plan.js';
@@ -48,6 +49,8 @@ export interface VerifyReport {
   readonly services?: readonly ServiceCheck[];
   /** Each node's kernel against its model: the differences (`drift`, one line each); empty when in sync. */
   readonly nodes?: readonly { readonly node: string; readonly drift: readonly string[] }[];
+  /** Set in cluster mode: the agents keep their nodes in sync, so `nodes` is empty (see `lab status`). */
+  readonly nodeStateBy?: 'agents';
 }
 
 const isIdentity = (p: PodView) => p.containers.length === 0;
@@ -184,7 +187,10 @@ export async function verifyLab(
   const results = await runProbes(lab, planProbes(cluster));
   const sharedNs = checkSharedNetns(cluster.pods, pausePids);
   const services = await verifyServices(lab, cluster);
-  const nodes = nodeChecks(await labDrift(cluster, new LabNames(lab), hostRunner()));
+  // In cluster mode each node's agent owns its kernel state and reconciles it from the store (its model, its
+  // bridge name); the lab's own model of the nodes does not apply there.
+  const byAgents = isClusterLab(lab);
+  const nodes = byAgents ? [] : nodeChecks(await labDrift(cluster, new LabNames(lab), hostRunner()));
   const failed =
     results.filter((r) => !r.ok).length +
     sharedNs.filter((s) => !s.ok).length +
@@ -196,6 +202,7 @@ export async function verifyLab(
     sharedNs,
     services,
     nodes,
+    ...(byAgents ? { nodeStateBy: 'agents' as const } : {}),
     passed: results.length + sharedNs.length + services.length + nodes.length - failed,
     failed,
   };
@@ -250,6 +257,11 @@ export function formatReport(cluster: Cluster, r: VerifyReport): string {
       if (!n.drift.length) out.push(`  ✓ ${n.node}: in sync`);
       else for (const d of n.drift) out.push(`  ✗ ${d}`);
   }
+  if (r.nodeStateBy === 'agents')
+    out.push(
+      '',
+      "node state: each node's agent reconciles its own node from the store (see podnet lab status)",
+    );
   out.push('', `${r.passed} passed, ${r.failed} failed`);
   return out.join('\n');
 }
