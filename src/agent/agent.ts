@@ -46,6 +46,8 @@ export interface AgentDeps {
   readonly log: Logger;
   /** Called whenever health changes (the status file). */
   readonly onHealth?: (h: AgentHealth) => void;
+  /** Called after every successful sync (kubernetes: set the Node's NetworkUnavailable False). */
+  readonly onSynced?: () => void;
 }
 
 /** The agent could not start and must exit (no lease could ever be right: e.g. the network is full). */
@@ -321,6 +323,7 @@ export class Agent {
         revision: snap.revision,
       };
       this.lastError = undefined;
+      this.d.onSynced?.();
       this.d.log('info', 'sync', {
         kind,
         ops: r.ops,
