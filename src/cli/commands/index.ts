@@ -15,6 +15,7 @@ import {
   labPartition,
 } from './lab-faults.js';
 import { labInspect } from './lab-inspect.js';
+import { labKubeconfig } from './lab-kubeconfig.js';
 import { labServiceAdd, labServiceList, labServiceRemove } from './lab-service.js';
 import { labStatus } from './lab-status.js';
 import { labUp } from './lab-up.js';
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   labExec,
   labExplain,
   labInspect,
+  labKubeconfig,
   labServiceAdd,
   labServiceRemove,
   labServiceList,

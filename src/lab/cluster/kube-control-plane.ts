@@ -10,7 +10,7 @@ import { CP_NODE, ETCD_CLIENT_PORT } from './record.js';
  * A lab's Kubernetes control plane (`lab up --agents --datastore kubernetes`): kube-apiserver on the lab's
  * etcd and kube-controller-manager (nodeipam, endpointslice), both built by scripts/k8s/build-control-plane.sh,
  * running in the control-plane namespace. Authentication is a static token file: the lab's admin token
- * (system:masters) and one token per node agent, whose user is in group `podnet:agents`, bound to the agent's
+ * (system:masters) and the agents' token, whose user is in group `podnet:agents`, bound to the agent's
  * ClusterRole only (so the agents run with exactly its permissions). This file builds argv and file contents.
  */
 
@@ -32,8 +32,8 @@ export interface KubeRecord {
   readonly bin: string;
   readonly server: string;
   readonly adminToken: string;
-  /** Node name -> the agent's token. */
-  readonly agentTokens: Readonly<Record<string, string>>;
+  /** Every agent's token (one identity for all, as a DaemonSet's service account is). */
+  readonly agentToken: string;
 }
 
 export const kubePaths = (state: LabState) => ({
@@ -43,14 +43,13 @@ export const kubePaths = (state: LabState) => ({
   tokens: state.path('kube', 'tokens.csv'),
   certs: state.path('kube', 'certs'),
   admin: state.path('kube', 'admin.kubeconfig'),
-  agent: (node: string) => state.path('kube', `agent-${node}.kubeconfig`),
+  agent: state.path('kube', 'agent.kubeconfig'),
 });
 
 /** tokens.csv for --token-auth-file: `token,user,uid,"groups"`. */
 export function tokenFile(k: KubeRecord): string {
   const lines = [`${k.adminToken},lab-admin,lab-admin,"system:masters"`];
-  for (const [node, t] of Object.entries(k.agentTokens))
-    lines.push(`${t},podnet-agent:${node},podnet-agent-${node},"${AGENT_GROUP}"`);
+  lines.push(`${k.agentToken},podnet-agent,podnet-agent,"${AGENT_GROUP}"`);
   return `${lines.join('\n')}\n`;
 }
 

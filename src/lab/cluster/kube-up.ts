@@ -46,7 +46,7 @@ const CLI = fileURLToPath(new URL('../../../../bin/podnet.js', import.meta.url))
 /**
  * `lab up --agents --datastore kubernetes`: the LAN, etcd, then a real kube-apiserver and
  * kube-controller-manager in the control-plane namespace. The lab then plays each kubelet: registers the Nodes
- * (the controller manager gives them pod CIDRs), starts one agent per node on the API with its own token,
+ * (the controller manager gives them pod CIDRs), starts one agent per node on the API with the agents' token,
  * creates the Pod objects, runs the CNI plugin for each and reports the pod's address and readiness in its
  * status, so the real endpointslice controller makes the Services' slices.
  */
@@ -84,7 +84,7 @@ export async function labUpKube(o: ClusterUpOptions): Promise<Cluster> {
     bin,
     server: `https://${cpIP}:${API_PORT}`,
     adminToken: token(),
-    agentTokens: Object.fromEntries(spec.nodes.map((n) => [n.name, token()])),
+    agentToken: token(),
   };
   state.create();
   state.writeJson('lab.json', {
@@ -113,14 +113,7 @@ export async function labUpKube(o: ClusterUpOptions): Promise<Cluster> {
     for (const d of [state.path('etcd'), p.dir, p.certs]) mkdirSync(d, { recursive: true });
     writeFileSync(p.tokens, tokenFile(k), { mode: 0o600 });
     writeFileSync(p.admin, kubeconfigText(k.server, 'lab-admin', k.adminToken), { mode: 0o600 });
-    for (const n of spec.nodes)
-      writeFileSync(
-        p.agent(n.name),
-        kubeconfigText(k.server, `podnet-agent:${n.name}`, k.agentTokens[n.name]!),
-        {
-          mode: 0o600,
-        },
-      );
+    writeFileSync(p.agent, kubeconfigText(k.server, 'podnet-agent', k.agentToken), { mode: 0o600 });
     for (const c of saKeyCommands(state)) await mustRun(runner, c);
     await startDaemon(runner, etcdCommand(state, names, rec));
     await startDaemon(runner, apiserverCommand(state, names, spec, k, cpIP));
@@ -242,7 +235,7 @@ export async function waitForSlices(kc: Kc, state: LabState, cluster: Cluster, m
     );
 }
 
-/** A node's agent on the Kubernetes API, with that node's own kubeconfig (its token: the agent role only). */
+/** A node's agent on the Kubernetes API, with that node's own kubeconfig (the agents' token: the agent role only). */
 export function kubeAgentCommand(
   state: LabState,
   names: LabNames,
@@ -264,7 +257,7 @@ export function kubeAgentCommand(
       '--datastore',
       'kubernetes',
       '--kubeconfig',
-      kubePaths(state).agent(node),
+      kubePaths(state).agent,
       '--proxy',
       rec.proxy,
       '--iface',
