@@ -15,7 +15,7 @@ import {
   labPartition,
 } from './lab-faults.js';
 import { labInspect } from './lab-inspect.js';
-import { labKubeconfig } from './lab-kubeconfig.js';
+import { labApiserverStart, labApiserverStop, labKubeconfig } from './lab-kube.js';
 import { labServiceAdd, labServiceList, labServiceRemove } from './lab-service.js';
 import { labStatus } from './lab-status.js';
 import { labUp } from './lab-up.js';
@@ -35,6 +35,8 @@ export const COMMANDS: readonly Command[] = [
   labExplain,
   labInspect,
   labKubeconfig,
+  labApiserverStop,
+  labApiserverStart,
   labServiceAdd,
   labServiceRemove,
   labServiceList,

@@ -9,12 +9,12 @@ import { loadLab } from '../load.js';
 import { LabNames, reservedNodeName } from '../names.js';
 import type { LabState } from '../state.js';
 import { journalingRunner } from '../up.js';
-import { type KubeRecord, kubectl, kubePaths } from './kube-control-plane.js';
+import { apiserverCommand, type KubeRecord, kubectl, kubePaths } from './kube-control-plane.js';
 import { list, nodeObject, podObject, serviceObject } from './kube-objects.js';
 import { kubeAgentCommand, reportPodStatus, waitForSlices } from './kube-up.js';
 import { cniDel, createPods } from './pods.js';
 import { type ClusterRecord, CP_NODE, livePid, requireCluster } from './record.js';
-import { buildLan, startDaemon, waitForAgents } from './up.js';
+import { buildLan, startDaemon, waitFor, waitForAgents } from './up.js';
 
 /** The control plane record of a lab on the Kubernetes API; undefined for an etcd lab. */
 export const readKube = (state: LabState): KubeRecord | undefined => state.readJson<KubeRecord>('kube.json');
@@ -201,4 +201,37 @@ export function kubeconfigPath(lab: string): string {
       `lab '${lab}' runs its agents on etcd; start it with 'podnet lab up --agents --datastore kubernetes'`,
     );
   return kubePaths(state).admin;
+}
+
+/** `lab apiserver stop`: SIGTERM to the lab's kube-apiserver (agents keep their data path and retry). */
+export async function apiserverStop(lab: string): Promise<number> {
+  const { state } = requireCluster(lab);
+  const pid = livePid(state, CP_NODE, 'kube-apiserver');
+  if (!readKube(state) || pid === undefined)
+    throw new StateError(`kube-apiserver of lab '${lab}' is not running`);
+  const start = startTimeOf(pid);
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 200 && startTimeOf(pid) === start; i++) await sleep(50);
+  return pid;
+}
+
+/** `lab apiserver start`: the same kube-apiserver again, on the same etcd; resolves once it is ready. */
+export async function apiserverStart(lab: string): Promise<number> {
+  const { state, names, rec } = requireCluster(lab);
+  const k = readKube(state);
+  if (!k) throw new StateError(`lab '${lab}' has no Kubernetes control plane`);
+  if (livePid(state, CP_NODE, 'kube-apiserver') !== undefined)
+    throw new StateError(`kube-apiserver of lab '${lab}' is already running`);
+  const runner = journalingRunner(state, false);
+  try {
+    const spec = loadLab(lab).cluster.spec;
+    const pid = await startDaemon(runner, apiserverCommand(state, names, spec, k, rec.cpIP));
+    const kc = kcOf(runner, state, names, k);
+    await waitFor('kube-apiserver /readyz', 60000, async () =>
+      (await kc(['get', '--raw', '/readyz'])).includes('ok'),
+    );
+    return pid;
+  } finally {
+    runner.close();
+  }
 }
