@@ -12,6 +12,8 @@ import { KubeStore } from './store/kube-store.js';
 export function openKubeStore(c: AgentConfig, log: Logger): { store: KubeStore; onSynced: () => void } {
   const target = c.kubeconfig ? loadKubeconfig(c.kubeconfig) : inClusterTarget();
   const store = new KubeStore(new KubeClient(target), {
+    // A DaemonSet passes its own namespace (downward API): the ConfigMap ships next to it.
+    ...(process.env.POD_NAMESPACE ? { configNamespace: process.env.POD_NAMESPACE } : {}),
     onInvalid: (what, message) => log('warn', 'unreadable object skipped', { object: what, error: message }),
   });
   let marked = false;

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { cli, needsRoot, netnsWithPrefix, run, STATE_DIR, uniqueLab } from '../helpers/cli.js';
+import { cli, needsRoot, netnsWithPrefix, ROOT, run, STATE_DIR, uniqueLab } from '../helpers/cli.js';
 
 const BIN = '/var/cache/podnet-k8s/v1.20.2';
 const skip: string | false =
@@ -209,6 +209,26 @@ describe('lab on a real kube-apiserver and kube-controller-manager', { skip }, (
     assert.equal(await can('create', 'pods'), 'no');
     assert.equal(await can('get', 'secrets'), 'no');
     assert.equal(await can('update', 'endpointslices.discovery.k8s.io'), 'no');
+  });
+
+  test("deploy/kubernetes/podnet.yaml passes the API server's validation (server-side dry run)", async () => {
+    const file = join(ROOT, 'deploy', 'kubernetes', 'podnet.yaml');
+    const ns = await kubectl(lab, ['create', 'namespace', 'podnet-system']);
+    assert.equal(ns.code, 0, ns.stderr);
+    const r = await kubectl(
+      lab,
+      ['apply', '--dry-run=server', '-f', '-'],
+      'admin',
+      readFileSync(file, 'utf8'),
+    );
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const kind of [
+      'serviceaccount/podnet',
+      'clusterrole',
+      'configmap/podnet-config',
+      'daemonset.apps/podnet',
+    ])
+      assert.match(r.stdout, new RegExp(`${kind}.*\\(server dry run\\)`));
   });
 
   test('a pod behind a Service: Ready adds it to every kernel via the real controller, not-Ready and delete remove it', async () => {

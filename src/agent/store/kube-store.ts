@@ -59,8 +59,16 @@ export class KubeStore implements Store {
 
   constructor(
     private readonly api: KubeClient,
-    private readonly o: { onInvalid?: (what: string, message: string) => void } = {},
+    private readonly o: {
+      onInvalid?: (what: string, message: string) => void;
+      /** Where the `podnet-config` ConfigMap lives. @default kube-system */
+      configNamespace?: string;
+    } = {},
   ) {}
+
+  private get ns(): string {
+    return this.o.configNamespace ?? NET_CONF.namespace;
+  }
 
   /** discovery.k8s.io/v1 on current servers, v1beta1 on v1.17-v1.20: asked once, then remembered. */
   async endpointSliceVersion(): Promise<'v1' | 'v1beta1'> {
@@ -84,24 +92,23 @@ export class KubeStore implements Store {
     return `/apis/discovery.k8s.io/${v}${namespace ? `/namespaces/${namespace}` : ''}/endpointslices`;
   }
 
-  private readonly cmPath = `/api/v1/namespaces/${NET_CONF.namespace}/configmaps`;
+  private get cmPath(): string {
+    return `/api/v1/namespaces/${this.ns}/configmaps`;
+  }
 
   async getNetworkConfig(): Promise<NetworkConfig> {
     const cm = await this.api.get<ConfigMap>(`${this.cmPath}/${NET_CONF.name}`);
     const text = cm.data?.[NET_CONF.key];
     if (text === undefined)
-      throw new StoreError(
-        'not-found',
-        `ConfigMap ${NET_CONF.namespace}/${NET_CONF.name} has no '${NET_CONF.key}'`,
-      );
-    return parseNetworkConfig(text, `ConfigMap ${NET_CONF.namespace}/${NET_CONF.name} ${NET_CONF.key}`);
+      throw new StoreError('not-found', `ConfigMap ${this.ns}/${NET_CONF.name} has no '${NET_CONF.key}'`);
+    return parseNetworkConfig(text, `ConfigMap ${this.ns}/${NET_CONF.name} ${NET_CONF.key}`);
   }
 
   async putNetworkConfig(config: NetworkConfig): Promise<void> {
     const body = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: NET_CONF.name, namespace: NET_CONF.namespace },
+      metadata: { name: NET_CONF.name, namespace: this.ns },
       data: { [NET_CONF.key]: encodeNetworkConfig(config) },
     };
     await this.createOrReplace(this.cmPath, NET_CONF.name, body);
@@ -291,7 +298,7 @@ export class KubeStore implements Store {
     const text = cm.data?.[NET_CONF.key];
     if (text === undefined) return undefined;
     try {
-      return parseNetworkConfig(text, `ConfigMap ${NET_CONF.namespace}/${NET_CONF.name}`);
+      return parseNetworkConfig(text, `ConfigMap ${this.ns}/${NET_CONF.name}`);
     } catch (e) {
       this.o.onInvalid?.(`ConfigMap ${NET_CONF.name}`, (e as Error).message);
       return undefined;
