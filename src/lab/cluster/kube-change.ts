@@ -203,7 +203,7 @@ export function kubeconfigPath(lab: string): string {
   return kubePaths(state).admin;
 }
 
-/** `lab apiserver stop`: SIGTERM to the lab's kube-apiserver (agents keep their data path and retry). */
+/** `lab apiserver stop`: SIGTERM (SIGKILL after 10 s) to the lab's kube-apiserver; agents keep their data path. */
 export async function apiserverStop(lab: string): Promise<number> {
   const { state } = requireCluster(lab);
   const pid = livePid(state, CP_NODE, 'kube-apiserver');
@@ -212,6 +212,9 @@ export async function apiserverStop(lab: string): Promise<number> {
   const start = startTimeOf(pid);
   process.kill(pid, 'SIGTERM');
   for (let i = 0; i < 200 && startTimeOf(pid) === start; i++) await sleep(50);
+  // It drains open watches first, which can take long: past 10 s, stop it for good.
+  if (startTimeOf(pid) === start) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 100 && startTimeOf(pid) === start; i++) await sleep(50);
   return pid;
 }
 

@@ -110,6 +110,8 @@ export function apiserverCommand(
       `--service-account-key-file=${p.saPub}`,
       `--service-account-signing-key-file=${p.saKey}`,
       '--authorization-mode=RBAC',
+      // as kubeadm and k3s do: CNI DaemonSets run privileged
+      '--allow-privileged=true',
       // The lab plays the kubelet: pods carry no service-account token.
       '--disable-admission-plugins=ServiceAccount',
       `--secure-port=${API_PORT}`,
