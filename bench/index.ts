@@ -2,6 +2,7 @@
  * `npm run bench -- <name>`: each benchmark measures podnet side by side with the reference its issue names, in
  * the same run, and prints medians and ratios (the machine is shared and noisy: compare within one run only).
  */
+import { benchAgent } from './agent.js';
 import { benchCni } from './cni.js';
 import { benchLabUp } from './lab-up.js';
 import { benchServices } from './services.js';
@@ -12,6 +13,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   services: benchServices,
   cni: benchCni,
   throughput: benchThroughput,
+  agent: benchAgent,
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -42,3 +42,14 @@ test('agent config: flags override the file; defaults fill the rest', () => {
   assert.equal(c.leaseTTLSeconds, 60);
   assert.equal(c.cniConfDir, '/etc/cni/net.d');
 });
+
+test('the example config in deploy/ is valid', async () => {
+  const { readFileSync } = await import('node:fs');
+  const path = new URL('../../../deploy/agent.yaml', import.meta.url);
+  const c = parseAgentConfig({}, { text: readFileSync(path, 'utf8'), source: 'deploy/agent.yaml' });
+  assert.equal(c.etcdEndpoints.length, 3);
+  assert.equal(c.backend, 'vxlan');
+  const net = readFileSync(new URL('../../../deploy/network-config.json', import.meta.url), 'utf8');
+  const { parseNetworkConfig } = await import('./store/network-config.js');
+  assert.equal(parseNetworkConfig(net).backend.type, 'vxlan');
+});

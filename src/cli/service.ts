@@ -6,7 +6,7 @@ import {
   manifestFromFlags,
   recordAdded,
   recordRemoved,
-  syncLabServices,
+  syncLabServices as syncCentral,
 } from '../lab/services.js';
 import { readSpecFile } from '../lab/spec-source.js';
 import { readDocuments } from '../model/documents.js';
@@ -26,6 +26,12 @@ export interface ServiceFlags {
   readonly 'internal-local'?: boolean | undefined;
   readonly json?: boolean | undefined;
   readonly verbose?: boolean | undefined;
+}
+
+/** In cluster mode (lab up --agents) services go to etcd and the agents program them; otherwise the lab does. */
+async function syncLabServices(...a: Parameters<typeof syncCentral>): ReturnType<typeof syncCentral> {
+  const cluster = await import('../lab/cluster/services.js');
+  return cluster.isCluster(a[1]) ? cluster.syncClusterServices(a[0], a[1]) : syncCentral(...a);
 }
 
 /** `podnet lab service …`: changes the lab's services and syncs every node's proxy (partial syncs). */

@@ -7,6 +7,7 @@ import { nextNodeIp } from '../change-plan.js';
 import type { SpecEdit } from '../edits.js';
 import { loadLab } from '../load.js';
 import { reservedNodeName } from '../names.js';
+import type { LabState } from '../state.js';
 import { journalingRunner } from '../up.js';
 import { createPods } from './pods.js';
 import {
@@ -72,7 +73,12 @@ export async function clusterChange(lab: string, edit: SpecEdit, verbose = false
       record(e);
       await startDaemon(runner, agentCommand(state, names, { ...rec, nodes }, name));
       // Long: the store may be down while a node joins (the agent waits for it, as on a real machine).
-      const subnets = await waitForAgents(state, Object.keys(nodes), 0, 180_000);
+      const subnets = await waitForAgents(
+        state,
+        [name, ...running(state, Object.keys(rec.nodes))],
+        0,
+        180_000,
+      );
       state.writeJson('allocations.json', {
         ...alloc(),
         nodes: { ...alloc().nodes, [name]: subnets.get(name)! },
@@ -94,7 +100,7 @@ export async function clusterChange(lab: string, edit: SpecEdit, verbose = false
       record(edit);
       const { [name]: _n, ...rest } = alloc().nodes;
       state.writeJson('allocations.json', { ...alloc(), nodes: rest });
-      await waitForAgents(state, Object.keys(nodes));
+      await waitForAgents(state, running(state, Object.keys(nodes)));
       line = `node ${name} left: lease ${key ?? '(none)'} revoked, every agent removed its entries`;
     } else if (edit.op === 'pod.add') {
       const e = edit;
@@ -106,7 +112,7 @@ export async function clusterChange(lab: string, edit: SpecEdit, verbose = false
       record({ op: 'pod.add', pod: { ...e.pod, ip } });
       state.writeJson('allocations.json', { ...alloc(), pods: { ...alloc().pods, [pod.name]: ip } });
       const revision = await publishServices(runner, names, rec, cluster);
-      await waitForAgents(state, Object.keys(rec.nodes), revision);
+      await waitForAgents(state, running(state, Object.keys(rec.nodes)), revision);
       line = `pod ${pod.name} ${ip} on ${pod.node} (address from the CNI plugin); endpoints written to etcd`;
     } else {
       await removePod(lab, edit.name, runner);
@@ -144,7 +150,12 @@ async function removePod(
   const { [pod]: _gone, ...pods } = state.allocations?.pods ?? {};
   state.writeJson('allocations.json', { ...state.allocations, pods });
   const revision = await publishServices(runner, names, rec, loadLab(lab).cluster);
-  await waitForAgents(state, Object.keys(requireCluster(lab).rec.nodes), revision);
+  await waitForAgents(state, running(state, Object.keys(requireCluster(lab).rec.nodes)), revision);
+}
+
+/** The nodes whose agent runs now: a change waits for those (a stopped agent catches up when started). */
+function running(state: LabState, nodes: readonly string[]): string[] {
+  return nodes.filter((n) => livePid(state, n, 'agent') !== undefined);
 }
 
 function killInNetns(ns: string): void {

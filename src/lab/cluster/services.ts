@@ -1,9 +1,13 @@
 import { storeKeys } from '../../agent/store/keys.js';
+import { ProcessRunner } from '../../exec/process-runner.js';
 import type { Runner } from '../../exec/runner.js';
 import type { Cluster } from '../../model/resolve.js';
+import { allocationsOf } from '../../model/resolve.js';
 import { endpointSliceOf, type ServiceManifest, type ServiceView } from '../../model/service.js';
-import type { LabNames } from '../names.js';
-import { type ClusterRecord, etcdDel, etcdPut } from './record.js';
+import { LabNames } from '../names.js';
+import type { LabState } from '../state.js';
+import { type ClusterRecord, etcdctl, etcdDel, etcdPut, livePid, readCluster } from './record.js';
+import { waitForAgents } from './up.js';
 
 /** A ServiceView as the v1 Service the store holds, with its allocated ClusterIP (pure). */
 export function serviceManifestOf(s: ServiceView): ServiceManifest {
@@ -69,4 +73,34 @@ export async function publishServices(
     revision = await etcdDel(runner, names, rec, keys.service(r.namespace, r.name));
   }
   return revision;
+}
+
+export const isCluster = (state: LabState): boolean => readCluster(state) !== undefined;
+
+/**
+ * `lab service add|remove` in cluster mode: every Service and EndpointSlice written to etcd, the ones no longer
+ * in the lab deleted, then a wait until every running agent has synced that revision. The lab itself programs
+ * nothing (no ops).
+ */
+export async function syncClusterServices(
+  cluster: Cluster,
+  state: LabState,
+): Promise<{ ops: never[]; ms: number }> {
+  const started = performance.now();
+  const rec = readCluster(state)!;
+  const names = new LabNames(state.lab);
+  const runner = new ProcessRunner();
+  const specs = storeKeys(rec.prefix).service('', '');
+  const keys = (await etcdctl(runner, names, rec, ['get', '--prefix', '--keys-only', specs.slice(0, -1)]))
+    .split('\n')
+    .filter(Boolean)
+    .map((k) => k.slice(specs.length - 1).split('/'));
+  const removed = keys
+    .filter(([ns, name]) => !cluster.services.some((s) => s.namespace === ns && s.name === name))
+    .map(([namespace, name]) => ({ namespace: namespace!, name: name! }));
+  const revision = await publishServices(runner, names, rec, cluster, removed);
+  state.writeJson('allocations.json', allocationsOf(cluster));
+  const running = Object.keys(rec.nodes).filter((n) => livePid(state, n, 'agent') !== undefined);
+  await waitForAgents(state, running, revision);
+  return { ops: [], ms: performance.now() - started };
 }
