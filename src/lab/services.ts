@@ -250,12 +250,6 @@ export async function syncLabServices(
   names: LabNames,
   opts: { verbose?: boolean } = {},
 ): Promise<{ ops: Op[]; ms: number }> {
-  if (state.readJson('kube.json')) {
-    // A lab on the Kubernetes API: Services are API objects, the agents program the proxies.
-    const r = await (await import('./cluster/kube-change.js')).syncKubeServices(cluster, state, opts);
-    state.writeJson('allocations.json', allocationsOf(cluster));
-    return r;
-  }
   const started = performance.now();
   const ops = planLabServices(cluster, names, loadProxyModels(state));
   await runSyncOps(ops, new ProcessRunner({ verbose: opts.verbose ?? false }));

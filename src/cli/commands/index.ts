@@ -64,5 +64,6 @@ export const GROUPS: Readonly<Record<string, string>> = {
   'lab pod': "change a running lab's pods",
   'lab agent': "stop, kill or start a node's agent (cluster mode: lab up --agents)",
   'lab etcd': "stop or start the lab's etcd (cluster mode)",
+  'lab apiserver': "stop or start the lab's kube-apiserver (lab up --agents --datastore kubernetes)",
   cni: 'the CNI plugin for containerd, cnitool and other runtimes (docs/cni.md)',
 };

@@ -1,6 +1,6 @@
 import { apply } from '../../apply/apply.js';
 import { ConfigError, StateError } from '../../errors.js';
-import type { Allocations, Cluster } from '../../model/resolve.js';
+import { type Allocations, allocationsOf, type Cluster } from '../../model/resolve.js';
 import { Ip } from '../../net/ip.js';
 import { netnsIdOf, processesInNetns, startTimeOf } from '../../observe/procs.js';
 import { nextNodeIp } from '../change-plan.js';
@@ -179,6 +179,7 @@ export async function syncKubeServices(
   } finally {
     runner.close();
   }
+  state.writeJson('allocations.json', allocationsOf(cluster));
   return { ops: [], ms: performance.now() - started };
 }
 
