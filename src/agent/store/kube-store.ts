@@ -37,6 +37,9 @@ import {
   type WatchSink,
 } from './store.js';
 
+/** How long one acquire waits for the Node's pod CIDR before saying why it waits (and being retried). */
+const POD_CIDR_WAIT_MS = 10_000;
+
 interface List<T> {
   readonly metadata: { readonly resourceVersion: string };
   readonly items: readonly T[];
@@ -121,13 +124,8 @@ export class KubeStore implements Store {
    * why, and the agent's retry loop asks again (and logs). Then publishes the annotations if they differ.
    */
   async acquireSubnet(req: AcquireRequest): Promise<HeldLease> {
-    const node = await this.getNode(req.attrs.node);
-    const subnet = podCidrOf(node);
-    if (!subnet)
-      throw new StoreError(
-        'unavailable',
-        `waiting for spec.podCIDR of Node ${req.attrs.node} (kube-controller-manager --allocate-node-cidrs sets it)`,
-      );
+    const node = await this.nodeWithPodCidr(req.attrs.node, POD_CIDR_WAIT_MS);
+    const subnet = podCidrOf(node)!;
     const rv = hasAnnotations(node, req.attrs)
       ? node.metadata.resourceVersion
       : (
@@ -146,17 +144,48 @@ export class KubeStore implements Store {
     };
   }
 
-  private async getNode(name: string): Promise<KubeNode> {
-    try {
-      return await this.api.get<KubeNode>(this.nodePath(name));
-    } catch (e) {
-      if (e instanceof StoreError && e.reason === 'not-found')
-        throw new StoreError(
-          'unavailable',
-          `waiting for Node ${name} to be registered (the kubelet does that)`,
+  /**
+   * The Node once it exists with a pod CIDR: one list by name, then a watch from its resourceVersion, so the
+   * CIDR is seen the moment the controller sets it (no polling delay on a joining node). Past `ms`, StoreError
+   * 'unavailable' saying what is missing; the agent logs it and asks again.
+   */
+  private async nodeWithPodCidr(name: string, ms: number): Promise<KubeNode> {
+    const path = `/api/v1/nodes?fieldSelector=metadata.name%3D${encodeURIComponent(name)}`;
+    const got = await this.api.get<List<KubeNode>>(path);
+    const first = got.items[0];
+    if (first && podCidrOf(first)) return first;
+    let seen = first !== undefined;
+    return new Promise<KubeNode>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        h.stop();
+        reject(
+          new StoreError(
+            'unavailable',
+            seen
+              ? `waiting for spec.podCIDR of Node ${name} (kube-controller-manager --allocate-node-cidrs sets it)`
+              : `waiting for Node ${name} to be registered (the kubelet does that)`,
+          ),
         );
-      throw e;
-    }
+      }, ms);
+      const h = this.api.watch(
+        path,
+        got.metadata.resourceVersion,
+        (e) => {
+          if (e.type !== 'ADDED' && e.type !== 'MODIFIED') return;
+          seen = true;
+          const n = e.object as unknown as KubeNode;
+          if (!podCidrOf(n)) return;
+          clearTimeout(timer);
+          h.stop();
+          resolve(n);
+        },
+        (err) => {
+          clearTimeout(timer);
+          reject(err ?? new StoreError('unavailable', `watch of Node ${name} ended`));
+        },
+        Math.ceil(ms / 1000) + 1,
+      );
+    });
   }
 
   /** The Node must still exist with the same pod CIDR ('lease-lost' otherwise); lost annotations are put back. */

@@ -40,7 +40,17 @@ function kcOf(
  * gives it a pod CIDR) and starting its agent; a node leaves by stopping its agent and deleting its Node, which
  * every other agent sees. Pods are Pod objects plus the CNI plugin; their EndpointSlices are the controller's.
  */
-export async function kubeClusterChange(lab: string, edit: SpecEdit, verbose = false): Promise<number> {
+export async function kubeClusterChange(
+  lab: string,
+  edit: SpecEdit,
+  verbose = false,
+  opts: {
+    /** node.add: how long the agent runs before the Node is registered (a bench waits for its start-up). */
+    agentHeadStartMs?: number;
+    /** node.add: when the Node was registered (ms since the epoch). */
+    onRegistered?: (at: number) => void;
+  } = {},
+): Promise<number> {
   const started = performance.now();
   const { state, names, rec } = requireCluster(lab);
   const k = readKube(state)!;
@@ -75,8 +85,13 @@ export async function kubeClusterChange(lab: string, edit: SpecEdit, verbose = f
       const nodes = { ...rec.nodes, [name]: ip };
       saveRec(nodes);
       record(e);
-      await kc(['create', '-f', '-'], JSON.stringify(nodeObject(name, ip)));
+      // As on a machine joining a cluster: the agent (a DaemonSet pod) starts and waits for its Node, the
+      // kubelet registers the Node, the controller manager gives it a pod CIDR, the agent takes it at once.
       await startDaemon(runner, kubeAgentCommand(state, names, { ...rec, nodes }, name));
+      await sleep(opts.agentHeadStartMs ?? 0);
+      const registered = Date.now();
+      await kc(['create', '-f', '-'], JSON.stringify(nodeObject(name, ip)));
+      opts.onRegistered?.(registered);
       const subnets = await waitForAgents(state, Object.keys(nodes), 0, 180_000);
       state.writeJson('allocations.json', {
         ...alloc(),
