@@ -91,8 +91,10 @@ export async function benchAgentKube(args: string[], etcd: (args: string[]) => P
     const kc = async (a: string[], stdin?: string) =>
       (await runner.run(kubectl(state, names, k, a, stdin))).stdout;
     const pod = JSON.parse(await kc(['get', 'pod', '-n', 'default', 'web1', '-o', 'json'])) as {
+      metadata: { resourceVersion?: string };
       status: { conditions: { type: string; status: string }[] };
     };
+    delete pod.metadata.resourceVersion; // an unconditional update, as each flip is
     const upper: number[] = [];
     const lower: number[] = [];
     const churn = startUsage(state, others());
