@@ -95,6 +95,17 @@ test('agent loop: lease, peers from watch events, store outage keeps state, a lo
     await until('datastore up', () => agent.health().datastore === 'up');
     assert.ok(synced.slice(before).every((m) => m.routes.some((r) => r.dst === peer.subnet)));
 
+    // Changes made while the agent's watch is down, then compacted away: it is told to re-list, and does.
+    kv.disconnect();
+    kv.down = false;
+    const p3 = await admin.acquireSubnet({
+      attrs: { node: 'n3', publicIP: '192.168.64.6', backendType: 'host-gw', backendData: {} },
+    });
+    kv.compact();
+    await until('re-listed', () => synced.at(-1)?.routes.some((r) => r.dst === p3.subnet) ?? false);
+    assert.ok(logs.includes('re-listing'), logs.join(', '));
+    await admin.revokeSubnet(p3);
+
     // The peer leaves (its lease revoked): its route goes.
     await admin.revokeSubnet(peer);
     await until('peer gone', () => !(synced.at(-1)?.routes.some((r) => r.dst === peer.subnet) ?? true));

@@ -86,6 +86,8 @@ export class Agent {
 
   /** Starts: resolves once the lease is held, the kernel synced and the conflist written. */
   async start(): Promise<void> {
+    this.d.metrics.datastoreUp.set(1); // until a call fails
+    this.d.metrics.leaseHeld.set(0);
     const up = await this.retry('uplink', async () => {
       const u = await observeUplink(this.d.runner, HOST, this.c.iface);
       if (!u) throw new Error(`interface '${this.c.iface}' has no IPv4 address (--iface)`);

@@ -28,14 +28,16 @@ export async function runAgent(c: AgentConfig): Promise<number> {
       onInvalid: (key, message) => log('warn', 'unreadable key skipped', { key, error: message }),
     });
   const runner = new ProcessRunner();
-  let nft: NftSession | undefined;
-  if (c.proxy === 'nftables') {
-    // The long-lived session: one endpoint change is one small transaction, no nft process per sync.
-    nft = await NftSession.open(`/proc/${process.pid}/ns/net`).catch((e: Error) => {
-      log('warn', 'nft session unavailable; using nft -f -', { error: e.message });
-      return undefined;
-    });
-  }
+  // The long-lived session: one endpoint change is one small transaction, no nft process per sync. Opened in
+  // the background: the lease (what the other nodes wait for) does not wait for Python to start.
+  const nft =
+    c.proxy === 'nftables'
+      ? NftSession.open(`/proc/${process.pid}/ns/net`).catch((e: Error) => {
+          log('warn', 'nft session unavailable; using nft -f -', { error: e.message });
+          return undefined;
+        })
+      : undefined;
+  const closeNft = () => void nft?.then((s) => s?.close());
   const statusFile = join(c.stateDir, 'status.json');
   const agent = new Agent(c, {
     store,
@@ -57,7 +59,7 @@ export async function runAgent(c: AgentConfig): Promise<number> {
       log('info', 'stopping; the data path stays as it is', { signal });
       void agent.stop().then(() => {
         server.close();
-        nft?.close();
+        closeNft();
         resolve(0);
       });
     };
@@ -73,7 +75,7 @@ export async function runAgent(c: AgentConfig): Promise<number> {
     process.stderr.write(`podnet agent: ${e.message}\n`);
     await agent.stop();
     server.close();
-    nft?.close();
+    closeNft();
     return 1;
   }
   return done;

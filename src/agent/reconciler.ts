@@ -29,7 +29,8 @@ export class Reconciler {
 
   constructor(
     private readonly runner: Runner,
-    nft?: NftSession,
+    /** The session, possibly still opening (its Python start-up is kept off the agent's start-up path). */
+    nft?: Promise<NftSession | undefined>,
   ) {
     this.applyRunner = nft ? nftThroughSession(runner, nft) : runner;
   }
@@ -52,7 +53,8 @@ export class Reconciler {
     if (ops.length) {
       this.needFull = true; // until the apply is known to have completed
       try {
-        await apply([{ title: 'sync', ops }], this.applyRunner);
+        // Batched: consecutive ip (or bridge) commands go to one `ip -batch -` process, in order.
+        await apply([{ title: 'sync', ops }], this.applyRunner, { batch: true });
       } catch (e) {
         throw new SyncError('apply', e as Error);
       }
@@ -79,13 +81,15 @@ function opLine(op: Op): string {
   return `${op.kind} ${String(what)}`.trim();
 }
 
-/** A runner that sends `nft -f -` scripts to the open session instead of starting nft. */
-function nftThroughSession(runner: Runner, nft: NftSession): Runner {
+/** A runner that sends `nft -f -` scripts to the session (once open; `nft -f -` if it could not open). */
+function nftThroughSession(runner: Runner, nft: Promise<NftSession | undefined>): Runner {
   return {
     async run(cmd: Command): Promise<CommandResult> {
       const [a0, a1, a2] = cmd.argv;
-      if (a0 === 'nft' && a1 === '-f' && a2 === '-' && cmd.argv.length === 3 && cmd.stdin !== undefined) {
-        await nft.apply(cmd.stdin);
+      const session =
+        a0 === 'nft' && a1 === '-f' && a2 === '-' && cmd.argv.length === 3 ? await nft : undefined;
+      if (session && cmd.stdin !== undefined) {
+        await session.apply(cmd.stdin);
         return { exitCode: 0, stdout: '', stderr: '' };
       }
       return runner.run(cmd);

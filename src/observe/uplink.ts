@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import type { Runner } from '../exec/runner.js';
 import type { Netns } from '../plan/ops.js';
 import { execIn } from '../render/netns.js';

@@ -93,6 +93,9 @@ export function agentCommand(state: LabState, names: LabNames, rec: ClusterRecor
       'exec',
       names.nodeNs(node),
       process.execPath,
+      // V8's lite mode: no optimizing compiler, about 9 MiB less resident memory; the agent mostly waits.
+      '--lite-mode',
+      '--no-expose-wasm',
       CLI,
       'agent',
       '--node',

@@ -116,9 +116,13 @@ export async function labUpAgents(o: ClusterUpOptions): Promise<Cluster> {
       return true;
     });
     for (const n of spec.nodes) await startDaemon(runner, agentCommand(state, names, rec, n.name));
+    // Every agent starts at once: on a small machine, N Node.js start-ups compete for the CPU.
+    const startMs = 20_000 + 3000 * spec.nodes.length;
     const subnets = await waitForAgents(
       state,
       spec.nodes.map((n) => n.name),
+      0,
+      startMs,
     );
     // The cluster as the agents made it: their leased subnets, then the CNI plugin's addresses for the pods.
     const paths = labPaths(state);
@@ -131,6 +135,7 @@ export async function labUpAgents(o: ClusterUpOptions): Promise<Cluster> {
       state,
       spec.nodes.map((n) => n.name),
       revision,
+      startMs,
     );
     state.writeJson('lab.json', { ...state.record, status: 'up' });
     return cluster;
