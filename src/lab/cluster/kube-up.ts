@@ -250,6 +250,9 @@ export function kubeAgentCommand(
       'exec',
       names.nodeNs(node),
       process.execPath,
+      // as the etcd lab's agents (record.ts): V8 lite mode, less resident memory
+      '--lite-mode',
+      '--no-expose-wasm',
       CLI,
       'agent',
       '--node',
