@@ -43,8 +43,28 @@ export const kubePaths = (state: LabState) => ({
   tokens: state.path('kube', 'tokens.csv'),
   certs: state.path('kube', 'certs'),
   admin: state.path('kube', 'admin.kubeconfig'),
+  auditPolicy: state.path('kube', 'audit-policy.json'),
+  auditLog: state.path('logs', 'kube-audit.log'),
   agent: state.path('kube', 'agent.kubeconfig'),
 });
+
+/**
+ * The audit policy: when the server received each write of a Node or a Pod's status (microseconds), so a
+ * bench can time "kubelet reported" to "every node programmed" without the kubectl start-up in between.
+ */
+export const AUDIT_POLICY = {
+  apiVersion: 'audit.k8s.io/v1',
+  kind: 'Policy',
+  omitStages: ['RequestReceived'],
+  rules: [
+    {
+      level: 'Metadata',
+      verbs: ['create', 'update', 'patch', 'delete'],
+      resources: [{ group: '', resources: ['nodes', 'pods', 'pods/status'] }],
+    },
+    { level: 'None' },
+  ],
+} as const;
 
 /** tokens.csv for --token-auth-file: `token,user,uid,"groups"`. */
 export function tokenFile(k: KubeRecord): string {
@@ -121,6 +141,8 @@ export function apiserverCommand(
       '--insecure-port=0',
       `--cert-dir=${p.certs}`,
       `--token-auth-file=${p.tokens}`,
+      `--audit-policy-file=${p.auditPolicy}`,
+      `--audit-log-path=${p.auditLog}`,
     ]),
     daemon: { log: state.path('logs', 'kube-apiserver.log'), tag: `${CP_NODE}/kube-apiserver` },
     note: `control plane: kube-apiserver v${K8S_VERSION} on ${k.server}, stored in the lab's etcd`,

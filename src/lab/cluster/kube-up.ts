@@ -17,6 +17,7 @@ import { buildBusyboxLayer, journalingRunner, labPaths } from '../up.js';
 import {
   AGENT_GROUP,
   API_PORT,
+  AUDIT_POLICY,
   apiserverCommand,
   controllerManagerCommand,
   type KubeRecord,
@@ -112,6 +113,7 @@ export async function labUpKube(o: ClusterUpOptions): Promise<Cluster> {
     const p = kubePaths(state);
     for (const d of [state.path('etcd'), p.dir, p.certs]) mkdirSync(d, { recursive: true });
     writeFileSync(p.tokens, tokenFile(k), { mode: 0o600 });
+    writeFileSync(p.auditPolicy, JSON.stringify(AUDIT_POLICY));
     writeFileSync(p.admin, kubeconfigText(k.server, 'lab-admin', k.adminToken), { mode: 0o600 });
     writeFileSync(p.agent, kubeconfigText(k.server, 'podnet-agent', k.agentToken), { mode: 0o600 });
     for (const c of saKeyCommands(state)) await mustRun(runner, c);
