@@ -115,8 +115,8 @@ export function podMtu(config: NetworkConfig, self: Pick<SelfView, 'underlayMtu'
 /**
  * The proxy model from stored Services (with their ClusterIPs) and EndpointSlices (pure): the same shape
  * `buildProxyModel` derives from a lab's pods, so both render identically. A slice belongs to the Service
- * named by its `kubernetes.io/service-name` label; endpoints count as kube-proxy counts them (endpoints.ts); target ports come from the
- * slice's port of the same name.
+ * named by its `kubernetes.io/service-name` label; endpoints count as kube-proxy counts them (endpoints.ts);
+ * target ports come from the slice's port of the same name.
  */
 export function proxyOfStore(
   snap: Snapshot,
