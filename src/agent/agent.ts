@@ -1,6 +1,6 @@
 import type { Runner } from '../exec/runner.js';
 import { Cidr } from '../net/ip.js';
-import { observeUplink } from '../observe/uplink.js';
+import { observeUplink, type UplinkState } from '../observe/uplink.js';
 import { vtepMac } from '../plan/cross-node/vxlan.js';
 import { HOST } from '../plan/ops.js';
 import { StoreCache } from './cache.js';
@@ -44,6 +44,8 @@ export interface AgentDeps {
   readonly reconciler: Reconciler;
   readonly metrics: AgentMetrics;
   readonly log: Logger;
+  /** Reads the uplink (tests give a fixed one). @default observeUplink on this process's namespace */
+  readonly uplink?: (iface: string) => Promise<UplinkState | undefined>;
   /** Called whenever health changes (the status file). */
   readonly onHealth?: (h: AgentHealth) => void;
   /** Called after every successful sync (kubernetes: set the Node's NetworkUnavailable False). */
@@ -89,7 +91,7 @@ export class Agent {
     this.d.metrics.datastoreUp.set(1); // until a call fails
     this.d.metrics.leaseHeld.set(0);
     const up = await this.retry('uplink', async () => {
-      const u = await observeUplink(this.d.runner, HOST, this.c.iface);
+      const u = await (this.d.uplink ?? ((i) => observeUplink(this.d.runner, HOST, i)))(this.c.iface);
       if (!u) throw new Error(`interface '${this.c.iface}' has no IPv4 address (--iface)`);
       return u;
     });

@@ -14,6 +14,7 @@ import {
   agentCommand,
   type ClusterRecord,
   CP_NODE,
+  etcdRevision,
   livePid,
   requireCluster,
   revokeNodeLease,
@@ -73,11 +74,13 @@ export async function clusterChange(lab: string, edit: SpecEdit, verbose = false
       record(e);
       await startDaemon(runner, agentCommand(state, names, { ...rec, nodes }, name));
       // Long: the store may be down while a node joins (the agent waits for it, as on a real machine).
-      const subnets = await waitForAgents(
+      const subnets = await waitForAgents(state, [name], 0, 180_000);
+      // Then every running agent has synced a snapshot that holds the new lease.
+      await waitForAgents(
         state,
-        [name, ...running(state, Object.keys(rec.nodes))],
-        0,
-        180_000,
+        running(state, Object.keys(nodes)),
+        await etcdRevision(runner, names, rec),
+        60_000,
       );
       state.writeJson('allocations.json', {
         ...alloc(),
@@ -100,7 +103,7 @@ export async function clusterChange(lab: string, edit: SpecEdit, verbose = false
       record(edit);
       const { [name]: _n, ...rest } = alloc().nodes;
       state.writeJson('allocations.json', { ...alloc(), nodes: rest });
-      await waitForAgents(state, running(state, Object.keys(nodes)));
+      await waitForAgents(state, running(state, Object.keys(nodes)), await etcdRevision(runner, names, rec));
       line = `node ${name} left: lease ${key ?? '(none)'} revoked, every agent removed its entries`;
     } else if (edit.op === 'pod.add') {
       const e = edit;

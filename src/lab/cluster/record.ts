@@ -162,6 +162,12 @@ export async function etcdPut(
   return Number((JSON.parse(out) as { header: { revision: number } }).header.revision);
 }
 
+/** The store's current revision (a change made before this call is at or below it). */
+export async function etcdRevision(runner: Runner, names: LabNames, rec: ClusterRecord): Promise<number> {
+  const out = await etcdctl(runner, names, rec, ['get', '-w', 'json', `${rec.prefix}/config`]);
+  return Number((JSON.parse(out) as { header: { revision: number } }).header.revision);
+}
+
 export async function etcdDel(
   runner: Runner,
   names: LabNames,
