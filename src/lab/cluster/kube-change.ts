@@ -13,7 +13,7 @@ import { apiserverCommand, type KubeRecord, kubectl, kubePaths } from './kube-co
 import { list, nodeObject, podObject, serviceObject } from './kube-objects.js';
 import { kubeAgentCommand, reportPodStatus, waitForSlices } from './kube-up.js';
 import { cniDel, createPods } from './pods.js';
-import { type ClusterRecord, CP_NODE, livePid, requireCluster } from './record.js';
+import { agentHealth, type ClusterRecord, CP_NODE, livePid, requireCluster } from './record.js';
 import { buildLan, startDaemon, waitFor, waitForAgents } from './up.js';
 
 /** The control plane record of a lab on the Kubernetes API; undefined for an etcd lab. */
@@ -115,6 +115,11 @@ export async function kubeClusterChange(
       const { [name]: _n, ...rest } = alloc().nodes;
       state.writeJson('allocations.json', { ...alloc(), nodes: rest });
       await waitForAgents(state, Object.keys(nodes));
+      // and until every remaining agent has dropped the deleted Node (its watch saw the delete)
+      for (const n of Object.keys(nodes))
+        await waitFor(`the agent of ${n} to drop ${name}`, 20000, async () => {
+          return agentHealth(state, n)?.peers === Object.keys(nodes).length - 1;
+        });
       line = `node ${name} left: Node deleted in the API, every agent removed its entries`;
     } else if (edit.op === 'pod.add') {
       const e = edit;
