@@ -9,7 +9,13 @@ import { loadLab } from '../load.js';
 import { LabNames, reservedNodeName } from '../names.js';
 import type { LabState } from '../state.js';
 import { journalingRunner } from '../up.js';
-import { apiserverCommand, type KubeRecord, kubectl, kubePaths } from './kube-control-plane.js';
+import {
+  apiserverCommand,
+  controllerManagerCommand,
+  type KubeRecord,
+  kubectl,
+  kubePaths,
+} from './kube-control-plane.js';
 import { list, nodeObject, podObject, serviceObject } from './kube-objects.js';
 import { kubeAgentCommand, reportPodStatus, waitForSlices } from './kube-up.js';
 import { cniDel, createPods } from './pods.js';
@@ -239,7 +245,7 @@ export async function apiserverStop(lab: string): Promise<number> {
   return pid;
 }
 
-/** `lab apiserver start`: the same kube-apiserver again, on the same etcd; resolves once it is ready. */
+/** `lab apiserver start`: the same kube-apiserver again, on the same etcd (and a fresh controller manager). */
 export async function apiserverStart(lab: string): Promise<number> {
   const { state, names, rec } = requireCluster(lab);
   const k = readKube(state);
@@ -254,6 +260,15 @@ export async function apiserverStart(lab: string): Promise<number> {
     await waitFor('kube-apiserver /readyz', 60000, async () =>
       (await kc(['get', '--raw', '/readyz'])).includes('ok'),
     );
+    // The controller manager's informers back off up to 30 s while the API is gone; a lab restarts it with
+    // the API so its endpointslice controller follows pods at once (the agents need no such help).
+    const kcm = livePid(state, CP_NODE, 'kube-controller-manager');
+    if (kcm !== undefined) {
+      const start = startTimeOf(kcm);
+      process.kill(kcm, 'SIGKILL');
+      for (let i = 0; i < 100 && startTimeOf(kcm) === start; i++) await sleep(50);
+      await startDaemon(runner, controllerManagerCommand(state, names, spec, k, rec.cpIP));
+    }
     return pid;
   } finally {
     runner.close();
