@@ -24,6 +24,9 @@ export async function benchAgent(args: string[]): Promise<void> {
     const i = args.indexOf(`--${name}`);
     return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
   };
+  // --datastore kubernetes: this bench, then the same figures on a real API server, side by side.
+  if (opt('datastore', 'etcd') === 'kubernetes')
+    return (await import('./agent-kube.js')).benchAgentKube(args, benchAgent);
   const nodes = Number(opt('nodes', '20'));
   const reps = Number(opt('reps', '20'));
   const backend = opt('backend', 'vxlan');

@@ -48,6 +48,8 @@ export interface AgentDeps {
   readonly uplink?: (iface: string) => Promise<UplinkState | undefined>;
   /** Called whenever health changes (the status file). */
   readonly onHealth?: (h: AgentHealth) => void;
+  /** Called after every successful sync (kubernetes: set the Node's NetworkUnavailable False). */
+  readonly onSynced?: () => void;
 }
 
 /** The agent could not start and must exit (no lease could ever be right: e.g. the network is full). */
@@ -325,6 +327,7 @@ export class Agent {
         revision: snap.revision,
       };
       this.lastError = undefined;
+      this.d.onSynced?.();
       this.d.log('info', 'sync', {
         kind,
         ops: r.ops,

@@ -13,7 +13,7 @@ test('agent config: every problem of flags and file is listed at once, each nami
     const lines = e.issues.map((i) => `${i.path}: ${i.message}`);
     assert.deepEqual(lines, [
       "agent.yaml: leaseTTL: unknown field 'leaseTTL'",
-      "--datastore: is required: 'etcd' (the Kubernetes API comes next)",
+      "--datastore: is required: 'etcd' or 'kubernetes'",
       "--etcd-endpoints: 'ftp://x' is not an etcd client URL like http://10.0.0.1:2379",
       "agent.yaml: proxy: 'ipvs' is not one of nftables, iptables, none",
       "--iface: 'a-very-long-ifname0' is 19 characters; interface names allow at most 15",

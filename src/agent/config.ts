@@ -11,7 +11,9 @@ import type { BackendType } from './store/store.js';
 export interface AgentConfig {
   /** This node's name (the Kubernetes node name): the key of its subnet lease. */
   readonly node: string;
-  readonly datastore: 'etcd';
+  readonly datastore: 'etcd' | 'kubernetes';
+  /** `--datastore kubernetes`: the kubeconfig; absent: the in-cluster service account. */
+  readonly kubeconfig?: string;
   readonly etcdEndpoints: readonly string[];
   /** @default /podnet */
   readonly etcdPrefix: string;
@@ -56,6 +58,7 @@ export const AGENT_DEFAULTS = {
 export const AGENT_FIELDS = [
   'node',
   'datastore',
+  'kubeconfig',
   'etcdEndpoints',
   'etcdPrefix',
   'backend',
@@ -147,13 +150,15 @@ export function parseAgentConfig(
     issues.push({ path: '--node', message: 'is required: the name of this node' });
   else if (node !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(node))
     bad('node', `'${node}' is not a Kubernetes node name (lower-case letters, digits, '-' and '.')`);
-  const datastore = oneOf('datastore', ['etcd'] as const);
+  const datastore = oneOf('datastore', ['etcd', 'kubernetes'] as const);
   if (raw('datastore') === undefined)
-    issues.push({ path: '--datastore', message: "is required: 'etcd' (the Kubernetes API comes next)" });
+    issues.push({ path: '--datastore', message: "is required: 'etcd' or 'kubernetes'" });
 
   const endpointsRaw = raw('etcdEndpoints');
   let endpoints: string[] = [];
-  if (endpointsRaw === undefined)
+  if (endpointsRaw === undefined && datastore === 'kubernetes') {
+    // the Kubernetes API is the store: no etcd
+  } else if (endpointsRaw === undefined)
     issues.push({ path: '--etcd-endpoints', message: 'is required with --datastore etcd' });
   else if (typeof endpointsRaw === 'string') endpoints = endpointsRaw.split(',').map((s) => s.trim());
   else if (Array.isArray(endpointsRaw) && endpointsRaw.every((e) => typeof e === 'string'))
@@ -172,6 +177,11 @@ export function parseAgentConfig(
       );
   }
 
+  const kubeconfig = str('kubeconfig');
+  if (kubeconfig !== undefined && datastore !== 'kubernetes')
+    bad('kubeconfig', 'goes with --datastore kubernetes');
+  else if (kubeconfig !== undefined && !kubeconfig.startsWith('/'))
+    bad('kubeconfig', `'${kubeconfig}' is not an absolute path`);
   const prefix = str('etcdPrefix') ?? AGENT_DEFAULTS.etcdPrefix;
   if (!/^\/[A-Za-z0-9_./-]*[A-Za-z0-9_.-]$/.test(prefix) || prefix.includes('//'))
     bad('etcdPrefix', `'${prefix}' is not a key prefix like /podnet (starts with '/', no trailing '/')`);
@@ -206,6 +216,7 @@ export function parseAgentConfig(
   return {
     node: node!,
     datastore: datastore!,
+    ...(kubeconfig ? { kubeconfig } : {}),
     etcdEndpoints: endpoints,
     etcdPrefix: prefix,
     ...(backend ? { backend } : {}),

@@ -13,6 +13,7 @@ import {
   type ProxyModel,
   type ProxyServicePort,
 } from '../plan/services/model.js';
+import { type EndpointState, usableEndpoints } from './endpoints.js';
 import type { EndpointSliceObject, NetworkConfig, Snapshot, SubnetLease } from './store/store.js';
 
 /** What the agent knows of its own node besides the store: the lease it holds and its uplink. */
@@ -114,8 +115,8 @@ export function podMtu(config: NetworkConfig, self: Pick<SelfView, 'underlayMtu'
 /**
  * The proxy model from stored Services (with their ClusterIPs) and EndpointSlices (pure): the same shape
  * `buildProxyModel` derives from a lab's pods, so both render identically. A slice belongs to the Service
- * named by its `kubernetes.io/service-name` label; only ready endpoints count; target ports come from the
- * slice's port of the same name.
+ * named by its `kubernetes.io/service-name` label; endpoints count as kube-proxy counts them (endpoints.ts);
+ * target ports come from the slice's port of the same name.
  */
 export function proxyOfStore(
   snap: Snapshot,
@@ -151,13 +152,14 @@ export function proxyOfStore(
   for (const svc of views) {
     const slices = slicesOf(svc);
     for (const port of svc.ports) {
-      const all: ProxyEndpoint[] = [];
+      const found: (ProxyEndpoint & EndpointState)[] = [];
       for (const { slice } of slices) {
         const sp = slice.ports?.find((p) => p.name === port.name && p.protocol === port.protocol);
         const target = sp?.port ?? port.targetPort;
         for (const e of slice.endpoints ?? []) {
-          if (!e.conditions?.ready || !e.addresses?.[0]) continue;
-          all.push({
+          if (!e.addresses?.[0]) continue;
+          found.push({
+            conditions: e.conditions,
             ip: e.addresses[0],
             port: target,
             pod: e.targetRef?.name ?? e.addresses[0],
@@ -165,8 +167,12 @@ export function proxyOfStore(
           });
         }
       }
-      all.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
-      const local = all.filter((e) => e.local);
+      found.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+      // kube-proxy's choice per traffic policy: ready endpoints, else serving-and-terminating ones.
+      const bare = (eps: (ProxyEndpoint & EndpointState)[]): ProxyEndpoint[] =>
+        eps.map(({ conditions: _c, ...p }) => p);
+      const all = bare(usableEndpoints(found));
+      const local = bare(usableEndpoints(found.filter((e) => e.local)));
       const cap = (eps: ProxyEndpoint[]) => eps.slice(0, MAX_ENDPOINTS);
       services.push({
         id: `${svc.namespace}/${svc.name}:${port.name || `${port.port}/${port.protocol.toLowerCase()}`}`,

@@ -5,6 +5,7 @@ import { Agent, AgentFatal } from './agent.js';
 import type { AgentConfig } from './config.js';
 import { writeAtomic } from './files.js';
 import { serveAgentHttp } from './http.js';
+import { openKubeStore } from './kube-main.js';
 import { jsonLogger } from './log.js';
 import { AgentMetrics } from './metrics.js';
 import { Reconciler } from './reconciler.js';
@@ -18,12 +19,14 @@ import { KvStore } from './store/kv-store.js';
 export async function runAgent(c: AgentConfig): Promise<number> {
   const log = jsonLogger();
   const metrics = new AgentMetrics();
-  const kv = new EtcdKv(c.etcdEndpoints);
-  const store = new KvStore(kv, {
-    kind: 'etcd',
-    prefix: c.etcdPrefix,
-    onInvalid: (key, message) => log('warn', 'unreadable key skipped', { key, error: message }),
-  });
+  const kube = c.datastore === 'kubernetes' ? openKubeStore(c, log) : undefined;
+  const store =
+    kube?.store ??
+    new KvStore(new EtcdKv(c.etcdEndpoints), {
+      kind: 'etcd',
+      prefix: c.etcdPrefix,
+      onInvalid: (key, message) => log('warn', 'unreadable key skipped', { key, error: message }),
+    });
   const runner = new ProcessRunner();
   // The long-lived session: one endpoint change is one small transaction, no nft process per sync. Opened in
   // the background: the lease (what the other nodes wait for) does not wait for Python to start.
@@ -42,6 +45,7 @@ export async function runAgent(c: AgentConfig): Promise<number> {
     reconciler: new Reconciler(runner, nft),
     metrics,
     log,
+    ...(kube ? { onSynced: kube.onSynced } : {}),
     onHealth: (h) => {
       try {
         writeAtomic(statusFile, `${JSON.stringify(h)}\n`);

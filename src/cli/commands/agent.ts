@@ -12,6 +12,8 @@ Every flag can also come from --config FILE (YAML or JSON, the same names in cam
 
   --node NAME                this node's name (the key of its lease)
   --datastore etcd           where the shared state lives
+  --datastore kubernetes     the Kubernetes API: Node podCIDR and annotations, Services, EndpointSlices
+  --kubeconfig FILE          with kubernetes: the API server and credentials (default: in-cluster account)
   --etcd-endpoints URLS      etcd client URLs, comma-separated (http://10.0.0.1:2379)
   --etcd-prefix PREFIX       key prefix (default /podnet)
   --backend TYPE             host-gw, vxlan or ipip: refuse a cluster network config of another backend
@@ -30,6 +32,7 @@ Every flag can also come from --config FILE (YAML or JSON, the same names in cam
     node: { type: 'string' },
     datastore: { type: 'string' },
     'etcd-endpoints': { type: 'string' },
+    kubeconfig: { type: 'string' },
     'etcd-prefix': { type: 'string' },
     backend: { type: 'string' },
     proxy: { type: 'string' },
@@ -64,6 +67,7 @@ Every flag can also come from --config FILE (YAML or JSON, the same names in cam
         node: values.node,
         datastore: values.datastore,
         etcdEndpoints: values['etcd-endpoints'],
+        kubeconfig: values.kubeconfig,
         etcdPrefix: values['etcd-prefix'],
         backend: values.backend,
         proxy: values.proxy,

@@ -16,6 +16,7 @@ import {
   labPartition,
 } from './lab-faults.js';
 import { labInspect } from './lab-inspect.js';
+import { labApiserverStart, labApiserverStop, labKubeconfig } from './lab-kube.js';
 import { labList } from './lab-list.js';
 import { labReconcile } from './lab-reconcile.js';
 import { labServiceAdd, labServiceList, labServiceRemove } from './lab-service.js';
@@ -43,6 +44,9 @@ export const COMMANDS: readonly Command[] = [
   labTrace,
   labDiagram,
   labUi,
+  labKubeconfig,
+  labApiserverStop,
+  labApiserverStart,
   labServiceAdd,
   labServiceRemove,
   labServiceList,
@@ -70,5 +74,6 @@ export const GROUPS: Readonly<Record<string, string>> = {
   'lab pod': "change a running lab's pods",
   'lab agent': "stop, kill or start a node's agent (cluster mode: lab up --agents)",
   'lab etcd': "stop or start the lab's etcd (cluster mode)",
+  'lab apiserver': "stop or start the lab's kube-apiserver (lab up --agents --datastore kubernetes)",
   cni: 'the CNI plugin for containerd, cnitool and other runtimes (docs/cni.md)',
 };

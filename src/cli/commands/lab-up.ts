@@ -14,7 +14,8 @@ ${NAME_HELP}
 ${OVERRIDE_HELP}
   --agents               cluster mode: etcd on a control-plane namespace and a real podnet agent per node;
                          pods are created through the CNI plugin with the conflist each agent wrote
-  --datastore etcd       the agents' datastore (with --agents; etcd is the only one yet)
+  --datastore etcd       the agents' datastore (with --agents): etcd, or kubernetes (a real
+                         kube-apiserver and kube-controller-manager; docs/kubernetes.md)
   --dry-run              print the commands, each with a one-line explanation, and create nothing
   -v, --verbose          print each command as it runs`,
   options: {

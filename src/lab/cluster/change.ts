@@ -40,6 +40,8 @@ export function isClusterLab(lab: string): boolean {
 export async function clusterChange(lab: string, edit: SpecEdit, verbose = false): Promise<number> {
   const started = performance.now();
   const { state, names, rec } = requireCluster(lab);
+  if (state.readJson('kube.json'))
+    return (await import('./kube-change.js')).kubeClusterChange(lab, edit, verbose);
   const before = loadLab(lab);
   const runner = journalingRunner(state, verbose);
   const alloc = (): Allocations => state.allocations ?? { nodes: {}, pods: {} };

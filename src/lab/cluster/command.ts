@@ -14,15 +14,14 @@ export async function labUpAgentsCommand(
   },
 ): Promise<number> {
   if (!o.values.agents) usage('--datastore goes with --agents');
-  if ((o.values.datastore ?? 'etcd') !== 'etcd')
-    usage(
-      `--datastore '${o.values.datastore}' is not supported`,
-      "use 'etcd' (the Kubernetes API comes next)",
-    );
+  const datastore = o.values.datastore ?? 'etcd';
+  if (datastore !== 'etcd' && datastore !== 'kubernetes')
+    usage(`--datastore '${o.values.datastore}' is not supported`, "use 'etcd' or 'kubernetes'");
   if (o.values['dry-run'])
     usage('--dry-run is not available with --agents', 'the agents decide what to program; see docs/agent.md');
   const started = performance.now();
-  const cluster = await labUpAgents({
+  const up = datastore === 'kubernetes' ? (await import('./kube-up.js')).labUpKube : labUpAgents;
+  const cluster = await up({
     lab,
     spec,
     ...(o.text !== undefined ? { specText: o.text } : {}),

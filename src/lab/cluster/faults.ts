@@ -35,7 +35,10 @@ export async function agentStart(lab: string, node: string): Promise<number> {
     throw new StateError(`the agent of ${node} is already running`);
   const runner = journalingRunner(state, false);
   try {
-    const pid = await startDaemon(runner, agentCommand(state, names, rec, node));
+    const cmd = state.readJson('kube.json')
+      ? (await import('./kube-up.js')).kubeAgentCommand(state, names, rec, node)
+      : agentCommand(state, names, rec, node);
+    const pid = await startDaemon(runner, cmd);
     await waitForAgents(state, [node]);
     return pid;
   } finally {

@@ -86,6 +86,8 @@ export async function syncClusterServices(
   cluster: Cluster,
   state: LabState,
 ): Promise<{ ops: never[]; ms: number }> {
+  // A lab on the Kubernetes API: Services are API objects there (kube-change.ts).
+  if (state.readJson('kube.json')) return (await import('./kube-change.js')).syncKubeServices(cluster, state);
   const started = performance.now();
   const rec = readCluster(state)!;
   const names = new LabNames(state.lab);
