@@ -1,3 +1,4 @@
+import type { NftCmd } from '../nft.js';
 import type { ProxyState } from '../node/model.js';
 import type { Netns, Op } from '../ops.js';
 import { iptablesJumps, renderIptables, renderIptablesRemove } from './iptables.js';
@@ -113,19 +114,31 @@ export function planProxyRepair(
       ].join('; ');
       out.push({ what, ops: [nftChainRepair(node, netns, want, broken, missingMaps)] });
     }
-    const lines: string[] = [];
+    const dels: NftCmd[] = [];
     const what: string[] = [];
     // Deletions first, then additions: a changed element is deleted and added in the same transaction.
-    const adds: string[] = [];
+    const adds: NftCmd[] = [];
+    const table = { family: NFT.family, table: NFT.table };
     const gone: { map: string; key: string; value: string }[] = [];
     for (const [map, want] of Object.entries(exp.maps)) {
       const have = seen.maps[map];
       if (!have) continue; // re-declared whole above
       const del = Object.keys(have).filter((k) => want[k] !== have[k]);
       const add = Object.keys(want).filter((k) => want[k] !== have[k]);
-      if (del.length) lines.push(`delete element ${T} ${map} { ${del.map(nftKey).join(', ')} }`);
+      if (del.length)
+        dels.push({
+          verb: 'delete',
+          elements: { ...table, set: map, elements: del.map((key) => ({ key })) },
+        });
       if (add.length)
-        adds.push(`add element ${T} ${map} { ${add.map((k) => nftEntry(k, want[k]!)).join(', ')} }`);
+        adds.push({
+          verb: 'add',
+          elements: {
+            ...table,
+            set: map,
+            elements: add.map((key) => (want[key] ? { key, value: want[key]! } : { key })),
+          },
+        });
       for (const k of del) if (!(k in want)) what.push(`nft ${map} element ${k} not desired`);
       for (const k of add) what.push(`nft ${map} element ${k}${k in have ? ' changed' : ' missing'}`);
       for (const k of del) gone.push({ map, key: k, value: have[k]! });
@@ -135,9 +148,9 @@ export function planProxyRepair(
         what: what.join('; '),
         ops: [
           {
-            kind: 'nft.apply',
+            kind: 'nft.tx',
             netns,
-            script: `${[...lines, ...adds].join('\n')}\n`,
+            tx: [...dels, ...adds],
             note: `${node}: service proxy: restore exactly the map elements that differ, one atomic transaction`,
           },
           ...staleUdpFlows(node, netns, seen, exp, gone),
@@ -256,10 +269,6 @@ function missingComment(seen: readonly string[], want: readonly string[]): strin
   const gone = want.filter((c) => c && !seen.includes(c));
   return gone.length ? ` (missing: ${gone.map((c) => `'${c}'`).join(', ')})` : '';
 }
-
-/** Back from canonical decimal to what nft accepts: marks and indices are fine as decimal numbers. */
-const nftKey = (k: string) => k;
-const nftEntry = (k: string, v: string) => (v ? `${k} : ${v}` : k);
 
 function nftFull(node: string, netns: Netns, m: ProxyModel, why: 'sync' | 'repair'): Op {
   return {
