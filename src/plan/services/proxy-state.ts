@@ -66,8 +66,16 @@ const iptComment = (rule: string) => /--comment (?:"([^"]*)"|(\S+))/.exec(rule)?
 /** Rules (by comment) of every chain an iptables-restore script declares or appends to. */
 export function iptStateOfScript(script: string): ProxyState {
   const chains: Record<string, string[]> = {};
+  // UDP DNAT targets by service id, and ClusterIPs by service id (comments `<id> -> pod`, `<id> cluster IP`).
+  const udpTargets: { id: string; endpoint: string }[] = [];
+  const clusterIPs = new Map<string, string>();
   let table = '';
   for (const line of script.split('\n')) {
+    const c = iptComment(line).replace(/^podnet: /, '');
+    const dnat = / -p udp .*-j DNAT --to-destination ([\d.]+):\d+/.exec(line);
+    if (dnat && c.includes(' -> ')) udpTargets.push({ id: c.split(' -> ')[0]!, endpoint: dnat[1]! });
+    const vip = / -d ([\d.]+)\/32 /.exec(line);
+    if (vip && c.endsWith(' cluster IP')) clusterIPs.set(c.slice(0, -' cluster IP'.length), vip[1]!);
     if (line.startsWith('*')) table = line.slice(1);
     else if (line.startsWith(':')) chains[`${table}/${line.slice(1).split(' ')[0]}`] ??= [];
     else if (line.startsWith('-A ')) {
@@ -77,7 +85,10 @@ export function iptStateOfScript(script: string): ProxyState {
       chains[key] = rules;
     }
   }
-  return { kind: 'iptables', chains };
+  const udp = udpTargets.flatMap((u) =>
+    clusterIPs.has(u.id) ? [{ clusterIP: clusterIPs.get(u.id)!, endpoint: u.endpoint }] : [],
+  );
+  return { kind: 'iptables', chains, ...(udp.length ? { udp } : {}) };
 }
 
 /** A difference between the observed proxy objects and the desired ones, with the ops that repair it. */
@@ -171,7 +182,9 @@ export function planProxyRepair(
       ),
       ...extra.map((c) => `iptables chain ${c} not desired`),
     ].join('; ');
-    return [{ what, ops: [iptRepair(node, netns, seen, want)] }];
+    return [
+      { what, ops: [iptRepair(node, netns, seen, want), ...staleUdpIptables(node, netns, seen, want)] },
+    ];
   }
   // The other mode's objects are there: remove them, then sync this mode in full.
   return [
@@ -180,6 +193,28 @@ export function planProxyRepair(
       ops: [...removeProxy(node, netns, seen), ...fullProxy(node, netns, want)],
     },
   ];
+}
+
+/** UDP flows to endpoints the observed iptables rules DNAT to but the model no longer has: flushed. */
+function staleUdpIptables(node: string, netns: Netns, seen: ProxyState, want: ProxyModel): Op[] {
+  if (seen.kind !== 'iptables' || !seen.udp?.length) return [];
+  const keep = new Set(
+    want.services
+      .filter((s) => s.protocol === 'udp')
+      .flatMap((s) => s.endpoints.map((e) => `${s.clusterIP} ${e.ip}`)),
+  );
+  return seen.udp
+    .filter((u) => !keep.has(`${u.clusterIP} ${u.endpoint}`))
+    .map(
+      (u): Op => ({
+        kind: 'conntrack.delete',
+        netns,
+        protocol: 'udp',
+        origDst: u.clusterIP,
+        replySrc: u.endpoint,
+        note: `${node}: forget UDP flows from ${u.clusterIP} to removed endpoint ${u.endpoint}, or clients keep sending into the void`,
+      }),
+    );
 }
 
 function missingComment(seen: readonly string[], want: readonly string[]): string {
@@ -243,11 +278,11 @@ function iptRepair(node: string, netns: Netns, seen: ProxyState, want: ProxyMode
   for (const line of full) {
     if (line.startsWith('*')) table = line.slice(1);
     if (line === 'COMMIT') {
-      for (const c of Object.keys(seen.chains))
-        if (c.startsWith(`${table}/`) && !(c in exp.chains)) {
-          const name = c.slice(table.length + 1);
-          out.push(`:${name} - [0:0]`, `-X ${name}`);
-        }
+      // Chains not desired: all flushed first, then deleted (one may still jump to another until flushed).
+      const gone = Object.keys(seen.chains)
+        .filter((c) => c.startsWith(`${table}/`) && !(c in exp.chains))
+        .map((c) => c.slice(table.length + 1));
+      out.push(...gone.map((n) => `:${n} - [0:0]`), ...gone.map((n) => `-X ${n}`));
     }
     if (line.startsWith('-A ')) {
       const chain = line.split(' ')[1]!;
