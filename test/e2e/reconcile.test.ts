@@ -18,6 +18,8 @@ interface VerifyJson {
   failed: number;
   results: { ok: boolean; from: string; to: string; kind: string }[];
   nodes: { node: string; drift: string[] }[];
+  services?: { ok: boolean }[];
+  sharedNs?: { ok: boolean }[];
 }
 interface ReconcileJson {
   drift: string[];
@@ -148,7 +150,7 @@ describe('lab reconcile repairs drift (real kernel)', { skip: needsRoot }, () =>
         assert.equal(
           healed.r.failed,
           0,
-          `after reconcile: ${bad.join(', ')} ${JSON.stringify(healed.r.nodes)}`,
+          `after reconcile: ${bad.join(', ')} ${JSON.stringify([healed.r.nodes, healed.r.services?.filter((x) => !x.ok), healed.r.sharedNs?.filter((x) => !x.ok)])}`,
         );
         assert.equal(healed.code, 0);
         const again = await reconcile(lab);

@@ -150,6 +150,8 @@ export type ProxyState =
       readonly kind: 'iptables';
       /** `table/chain` → the rules of a PODNET- chain, or the podnet rules of a built-in chain, as saved. */
       readonly chains: Readonly<Record<string, readonly string[]>>;
+      /** UDP portals' DNAT targets found in the rules, so a repair can flush flows to endpoints that go. */
+      readonly udp?: readonly { readonly clusterIP: string; readonly endpoint: string }[];
     };
 
 /**

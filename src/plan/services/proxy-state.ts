@@ -1,7 +1,9 @@
+import type { NftCmd } from '../nft.js';
 import type { ProxyState } from '../node/model.js';
 import type { Netns, Op } from '../ops.js';
 import { iptablesJumps, renderIptables, renderIptablesRemove } from './iptables.js';
 import type { ProxyModel } from './model.js';
+import { nftChainRepair, staleUdpFlows } from './nft-repair.js';
 import { NFT, renderNftFull, renderNftRemove } from './nftables.js';
 
 /**
@@ -64,8 +66,16 @@ const iptComment = (rule: string) => /--comment (?:"([^"]*)"|(\S+))/.exec(rule)?
 /** Rules (by comment) of every chain an iptables-restore script declares or appends to. */
 export function iptStateOfScript(script: string): ProxyState {
   const chains: Record<string, string[]> = {};
+  // UDP DNAT targets by service id, and ClusterIPs by service id (comments `<id> -> pod`, `<id> cluster IP`).
+  const udpTargets: { id: string; endpoint: string }[] = [];
+  const clusterIPs = new Map<string, string>();
   let table = '';
   for (const line of script.split('\n')) {
+    const c = iptComment(line).replace(/^podnet: /, '');
+    const dnat = / -p udp .*-j DNAT --to-destination ([\d.]+):\d+/.exec(line);
+    if (dnat && c.includes(' -> ')) udpTargets.push({ id: c.split(' -> ')[0]!, endpoint: dnat[1]! });
+    const vip = / -d ([\d.]+)\/32 /.exec(line);
+    if (vip && c.endsWith(' cluster IP')) clusterIPs.set(c.slice(0, -' cluster IP'.length), vip[1]!);
     if (line.startsWith('*')) table = line.slice(1);
     else if (line.startsWith(':')) chains[`${table}/${line.slice(1).split(' ')[0]}`] ??= [];
     else if (line.startsWith('-A ')) {
@@ -75,7 +85,10 @@ export function iptStateOfScript(script: string): ProxyState {
       chains[key] = rules;
     }
   }
-  return { kind: 'iptables', chains };
+  const udp = udpTargets.flatMap((u) =>
+    clusterIPs.has(u.id) ? [{ clusterIP: clusterIPs.get(u.id)!, endpoint: u.endpoint }] : [],
+  );
+  return { kind: 'iptables', chains, ...(udp.length ? { udp } : {}) };
 }
 
 /** A difference between the observed proxy objects and the desired ones, with the ops that repair it. */
@@ -113,19 +126,31 @@ export function planProxyRepair(
       ].join('; ');
       out.push({ what, ops: [nftChainRepair(node, netns, want, broken, missingMaps)] });
     }
-    const lines: string[] = [];
+    const dels: NftCmd[] = [];
     const what: string[] = [];
     // Deletions first, then additions: a changed element is deleted and added in the same transaction.
-    const adds: string[] = [];
+    const adds: NftCmd[] = [];
+    const table = { family: NFT.family, table: NFT.table };
     const gone: { map: string; key: string; value: string }[] = [];
     for (const [map, want] of Object.entries(exp.maps)) {
       const have = seen.maps[map];
       if (!have) continue; // re-declared whole above
       const del = Object.keys(have).filter((k) => want[k] !== have[k]);
       const add = Object.keys(want).filter((k) => want[k] !== have[k]);
-      if (del.length) lines.push(`delete element ${T} ${map} { ${del.map(nftKey).join(', ')} }`);
+      if (del.length)
+        dels.push({
+          verb: 'delete',
+          elements: { ...table, set: map, elements: del.map((key) => ({ key })) },
+        });
       if (add.length)
-        adds.push(`add element ${T} ${map} { ${add.map((k) => nftEntry(k, want[k]!)).join(', ')} }`);
+        adds.push({
+          verb: 'add',
+          elements: {
+            ...table,
+            set: map,
+            elements: add.map((key) => (want[key] ? { key, value: want[key]! } : { key })),
+          },
+        });
       for (const k of del) if (!(k in want)) what.push(`nft ${map} element ${k} not desired`);
       for (const k of add) what.push(`nft ${map} element ${k}${k in have ? ' changed' : ' missing'}`);
       for (const k of del) gone.push({ map, key: k, value: have[k]! });
@@ -135,9 +160,9 @@ export function planProxyRepair(
         what: what.join('; '),
         ops: [
           {
-            kind: 'nft.apply',
+            kind: 'nft.tx',
             netns,
-            script: `${[...lines, ...adds].join('\n')}\n`,
+            tx: [...dels, ...adds],
             note: `${node}: service proxy: restore exactly the map elements that differ, one atomic transaction`,
           },
           ...staleUdpFlows(node, netns, seen, exp, gone),
@@ -157,7 +182,9 @@ export function planProxyRepair(
       ),
       ...extra.map((c) => `iptables chain ${c} not desired`),
     ].join('; ');
-    return [{ what, ops: [iptRepair(node, netns, seen, want)] }];
+    return [
+      { what, ops: [iptRepair(node, netns, seen, want), ...staleUdpIptables(node, netns, seen, want)] },
+    ];
   }
   // The other mode's objects are there: remove them, then sync this mode in full.
   return [
@@ -168,98 +195,32 @@ export function planProxyRepair(
   ];
 }
 
-/**
- * Re-declares exactly the broken chains (flushed, their rules added again) and the missing maps (with their
- * elements), taken from the full script, in one transaction: map declarations, chains, then elements.
- */
-function nftChainRepair(
-  node: string,
-  netns: Netns,
-  want: ProxyModel,
-  chains: readonly string[],
-  maps: readonly string[],
-): Op {
-  const full = renderNftFull(want).split('\n');
-  const nameOf = (l: string) => l.split(' ')[4]?.replace(/;$/, '') ?? '';
-  const decl = full.filter(
-    (l) => (l.startsWith(`add map ${T} `) || l.startsWith(`add set ${T} `)) && maps.includes(nameOf(l)),
+/** UDP flows to endpoints the observed iptables rules DNAT to but the model no longer has: flushed. */
+function staleUdpIptables(node: string, netns: Netns, seen: ProxyState, want: ProxyModel): Op[] {
+  if (seen.kind !== 'iptables' || !seen.udp?.length) return [];
+  const keep = new Set(
+    want.services
+      .filter((s) => s.protocol === 'udp')
+      .flatMap((s) => s.endpoints.map((e) => `${s.clusterIP} ${e.ip}`)),
   );
-  const body = chains.flatMap((c) => [
-    ...full.filter((l) => l.startsWith(`add chain ${T} `) && nameOf(l) === c),
-    `flush chain ${T} ${c}`,
-    ...full.filter((l) => l.startsWith(`add rule ${T} `) && nameOf(l) === c),
-  ]);
-  const elems = full.filter((l) => l.startsWith(`add element ${T} `) && maps.includes(nameOf(l)));
-  const what = [...chains.map((c) => `chain ${c}`), ...maps.map((m) => `map ${m}`)].join(', ');
-  return {
-    kind: 'nft.apply',
-    netns,
-    script: `${[...decl, ...body, ...elems].join('\n')}\n`,
-    note: `${node}: service proxy: re-declare ${what} as the model has it, one atomic transaction`,
-  };
-}
-
-/**
- * UDP flows to endpoints whose elements a repair deletes: their conntrack entries are flushed, or clients
- * keep sending to the old endpoint (UDP has no connection to reset). Read from the observed elements alone:
- * a ClusterIP is UDP when an observed portal of it is, a NodePort element names its protocol.
- */
-function staleUdpFlows(
-  node: string,
-  netns: Netns,
-  seen: Extract<ProxyState, { kind: 'nftables' }>,
-  exp: Extract<ProxyState, { kind: 'nftables' }>,
-  gone: readonly { map: string; key: string; value: string }[],
-): Op[] {
-  const udpIps = new Set(
-    Object.keys(seen.maps[NFT.serviceClasses] ?? {})
-      .map((k) => k.split(' . '))
-      .filter((f) => f[1] === 'udp')
-      .map((f) => f[0]!),
-  );
-  const still = (map: string, prefix: string, ip: string) =>
-    Object.entries(exp.maps[map] ?? {}).some(([k, v]) => k.startsWith(prefix) && v.split(' . ')[0] === ip);
-  const ops: Op[] = [];
-  const seenOp = new Set<string>();
-  for (const g of gone) {
-    const ip = g.value.split(' . ')[0]!;
-    const f = g.key.split(' . ');
-    let op: Op | undefined;
-    if (g.map === NFT.endpoints && udpIps.has(f[0]!) && !still(g.map, `${f[0]} . `, ip))
-      op = {
+  return seen.udp
+    .filter((u) => !keep.has(`${u.clusterIP} ${u.endpoint}`))
+    .map(
+      (u): Op => ({
         kind: 'conntrack.delete',
         netns,
         protocol: 'udp',
-        origDst: f[0]!,
-        replySrc: ip,
-        note: `${node}: forget UDP flows from ${f[0]} to removed endpoint ${ip}, or clients keep sending into the void`,
-      };
-    else if (g.map === NFT.nodeportEndpoints && f[0] === 'udp' && !still(g.map, `udp . ${f[1]} . `, ip))
-      op = {
-        kind: 'conntrack.delete',
-        netns,
-        protocol: 'udp',
-        origDstPort: Number(f[1]),
-        replySrc: ip,
-        note: `${node}: forget UDP flows from node port ${f[1]} to removed endpoint ${ip}`,
-      };
-    const key = op ? JSON.stringify(op) : '';
-    if (op && !seenOp.has(key)) {
-      seenOp.add(key);
-      ops.push(op);
-    }
-  }
-  return ops;
+        origDst: u.clusterIP,
+        replySrc: u.endpoint,
+        note: `${node}: forget UDP flows from ${u.clusterIP} to removed endpoint ${u.endpoint}, or clients keep sending into the void`,
+      }),
+    );
 }
 
 function missingComment(seen: readonly string[], want: readonly string[]): string {
   const gone = want.filter((c) => c && !seen.includes(c));
   return gone.length ? ` (missing: ${gone.map((c) => `'${c}'`).join(', ')})` : '';
 }
-
-/** Back from canonical decimal to what nft accepts: marks and indices are fine as decimal numbers. */
-const nftKey = (k: string) => k;
-const nftEntry = (k: string, v: string) => (v ? `${k} : ${v}` : k);
 
 function nftFull(node: string, netns: Netns, m: ProxyModel, why: 'sync' | 'repair'): Op {
   return {
@@ -317,11 +278,11 @@ function iptRepair(node: string, netns: Netns, seen: ProxyState, want: ProxyMode
   for (const line of full) {
     if (line.startsWith('*')) table = line.slice(1);
     if (line === 'COMMIT') {
-      for (const c of Object.keys(seen.chains))
-        if (c.startsWith(`${table}/`) && !(c in exp.chains)) {
-          const name = c.slice(table.length + 1);
-          out.push(`:${name} - [0:0]`, `-X ${name}`);
-        }
+      // Chains not desired: all flushed first, then deleted (one may still jump to another until flushed).
+      const gone = Object.keys(seen.chains)
+        .filter((c) => c.startsWith(`${table}/`) && !(c in exp.chains))
+        .map((c) => c.slice(table.length + 1));
+      out.push(...gone.map((n) => `:${n} - [0:0]`), ...gone.map((n) => `-X ${n}`));
     }
     if (line.startsWith('-A ')) {
       const chain = line.split(' ')[1]!;

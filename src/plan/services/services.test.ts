@@ -7,6 +7,7 @@ import { chainName, probability, renderIptables } from './iptables.js';
 import { buildProxyModel, type ProxyModel } from './model.js';
 import { classChain, classMark, renderNftDiff, renderNftFull } from './nftables.js';
 import { planProxyChange } from './plan.js';
+import { iptStateOfScript, planProxyRepair } from './proxy-state.js';
 
 const extra = `apiVersion: v1
 kind: Service
@@ -169,5 +170,39 @@ describe('planProxyChange (the proxy part of planNodeSync)', () => {
       ['nft.apply', 'iptables.restore'],
     );
     assert.match((ops[0] as { script: string }).script, /delete table ip podnet-services/);
+  });
+});
+
+describe('iptables repair from the observed rules', () => {
+  test('UDP DNAT targets are read back, and one that goes is flushed with the repair', () => {
+    const before = node0();
+    const dns = before.services.find((s) => s.id === 'default/dns:dns-udp')!;
+    const seen = iptStateOfScript(renderIptables({ ...before, mode: 'iptables' }));
+    assert.ok(seen.kind === 'iptables');
+    assert.deepEqual(
+      (seen.udp ?? []).map((u) => `${u.clusterIP} ${u.endpoint}`).sort(),
+      dns.endpoints.map((e) => `${dns.clusterIP} ${e.ip}`).sort(),
+    );
+    const after: ProxyModel = {
+      ...before,
+      mode: 'iptables',
+      services: before.services.map((s) => (s === dns ? { ...s, endpoints: s.endpoints.slice(0, 1) } : s)),
+    };
+    const ops = planProxyRepair('node-0', { kind: 'named', name: 'x' }, seen, after).flatMap((d) => d.ops);
+    const ct = ops.filter((o) => o.kind === 'conntrack.delete');
+    assert.deepEqual(
+      ct.map((o) => (o.kind === 'conntrack.delete' ? `${o.origDst} ${o.replySrc}` : '')),
+      [`${dns.clusterIP} ${dns.endpoints[1]!.ip}`],
+    );
+    const restore = ops.find((o) => o.kind === 'iptables.restore');
+    assert.ok(restore && restore.kind === 'iptables.restore');
+    const lines = restore.script.split('\n');
+    const firstDelete = lines.findIndex((l) => l.startsWith('-X '));
+    assert.ok(firstDelete > 0, 'a chain that goes is deleted');
+    const commit = lines.indexOf('COMMIT', firstDelete);
+    assert.ok(
+      !lines.slice(firstDelete, commit).some((l) => l.startsWith(':')),
+      'every chain that goes is flushed before any is deleted',
+    );
   });
 });
