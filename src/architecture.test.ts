@@ -36,7 +36,8 @@ const allowed: Record<string, string[]> = {
   observe: ['exec', 'net', 'plan', 'render'],
   apply: ['net', 'model', 'plan', 'render', 'exec'],
   // Front doors: they compose the layers above, never each other (the CLI calls the lab and the plugin).
-  lab: ['net', 'model', 'plan', 'render', 'exec', 'apply', 'observe'],
+  // The lab's cluster mode writes the agents' store (its keys and codecs) and reads their health.
+  lab: ['net', 'model', 'plan', 'render', 'exec', 'apply', 'observe', 'agent'],
   cni: ['net', 'model', 'plan', 'render', 'exec', 'apply', 'observe'],
   agent: ['net', 'model', 'plan', 'render', 'exec', 'apply', 'observe'],
   cli: ['net', 'model', 'plan', 'lab', 'cni', 'agent'],
@@ -92,12 +93,12 @@ test('argv of the tools podnet runs is written only in src/exec and src/render',
   assert.deepEqual(offenders, []);
 });
 
-test('runners are made in one place per front door (lab/runners.ts, cni/main.ts)', () => {
+test('runners are made in one place per front door (lab/runners.ts, cni/main.ts, agent/main.ts)', () => {
   const makers = files
     .filter((f) => !f.rel.startsWith('exec/') && /new ProcessRunner\(|\)\.ProcessRunner\(/.test(f.text))
     .map((f) => f.rel)
     .sort();
-  assert.deepEqual(makers, ['cni/main.ts', 'lab/runners.ts']);
+  assert.deepEqual(makers, ['agent/main.ts', 'cni/main.ts', 'lab/runners.ts']);
 });
 
 test('no shell strings: nothing is run through sh -c', () => {

@@ -42,3 +42,18 @@ export function execIn(ns: Netns, tool: string, ...args: Arg[]): [Arg, ...Arg[]]
       return ['nsenter', `--net=${ns.path}`, tool, ...args];
   }
 }
+
+/** The prefix that runs a lab daemon or tool inside a named namespace: `ip netns exec NAME`. */
+export function netnsExec(name: string): ['ip', 'netns', 'exec', string] {
+  return ['ip', 'netns', 'exec', name];
+}
+
+/** `ip -n NAME …` as plain strings, for reads that run through `exec` and look at the exit code themselves. */
+export function ipArgv(name: string, ...args: string[]): string[] {
+  return ['ip', '-n', name, ...args];
+}
+
+/** `bridge -n NAME …` as plain strings (see ipArgv). */
+export function bridgeArgv(name: string, ...args: string[]): string[] {
+  return ['bridge', '-n', name, ...args];
+}

@@ -14,7 +14,7 @@ ${NAME_HELP}
   --timeout S         seconds the probe waits for an answer (default 1)
   --no-observe        send the same probe without tracing it (its verdict must be the same)
   --capture           also capture the underlay with tshark (VXLAN labs) and check each encapsulation against it
-  --json              print JSON (schema in docs/trace.md)
+  --json              print JSON, kind Trace (schema in docs/trace.md)
 
 exit codes: 0 the probe was answered, 3 it was not (the trace says where it stopped and why), 2 bad input`,
   options: {
@@ -56,7 +56,8 @@ exit codes: 0 the probe was answered, 3 it was not (the trace says where it stop
         ? { onReady: () => announceReady(process.env.PODNET_TRACE_READY_FILE!) }
         : {}),
     });
-    process.stdout.write(values.json ? `${JSON.stringify(r, null, 2)}\n` : formatTrace(r));
+    if (values.json) (await import('../json.js')).printJson('Trace', { ...r });
+    else process.stdout.write(formatTrace(r));
     return r.probe.verdict === 'answered' ? 0 : 3;
   },
 });

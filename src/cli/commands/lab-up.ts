@@ -42,7 +42,7 @@ ${OVERRIDE_HELP}
     // On stderr, so `--dry-run > script.sh` stays a script; said before anything is built.
     for (const n of notes) console.error(`note: ${n}`);
     if (values.agents || values.datastore !== undefined) {
-      const { labUpAgentsCommand } = await import('../../lab/cluster/command.js');
+      const { labUpAgentsCommand } = await import('../up-agents.js');
       return labUpAgentsCommand(lab, spec, { text, source, overrides, values });
     }
     if (values['dry-run']) {

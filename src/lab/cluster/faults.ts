@@ -1,8 +1,8 @@
 import { StateError } from '../../errors.js';
-import { ProcessRunner } from '../../exec/process-runner.js';
 import { startTimeOf } from '../../observe/procs.js';
 import { renderPartitions } from '../../render/lab-faults.js';
-import { journalingRunner } from '../runners.js';
+import { netnsExec } from '../../render/netns.js';
+import { hostRunner, journalingRunner } from '../runners.js';
 import { agentCommand, CP_NODE, etcdCommand, etcdctl, livePid, requireCluster } from './record.js';
 import { startDaemon, waitFor, waitForAgents } from './up.js';
 
@@ -83,8 +83,8 @@ export async function partition(lab: string, node: string, heal: boolean): Promi
     names.switchPort(CP_NODE),
     cut.map((n) => names.switchPort(n)),
   );
-  await new ProcessRunner().run({
-    argv: ['ip', 'netns', 'exec', names.switchNs, 'nft', '-f', '-'],
+  await hostRunner().run({
+    argv: [...netnsExec(names.switchNs), 'nft', '-f', '-'],
     stdin: script,
   });
   state.writeJson('partitions.json', cut);

@@ -7,8 +7,8 @@ import { nextNodeIp } from '../change-plan.js';
 import type { SpecEdit } from '../edits.js';
 import { loadLab } from '../load.js';
 import { LabNames, reservedNodeName } from '../names.js';
+import { journalingRunner } from '../runners.js';
 import type { LabState } from '../state.js';
-import { journalingRunner } from '../up.js';
 import {
   apiserverCommand,
   controllerManagerCommand,

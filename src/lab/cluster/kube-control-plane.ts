@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from '../../exec/runner.js';
 import type { ClusterSpec } from '../../model/cluster.js';
+import { netnsExec } from '../../render/netns.js';
 import type { LabNames } from '../names.js';
 import type { LabState } from '../state.js';
 import { CP_NODE, ETCD_CLIENT_PORT } from './record.js';
@@ -93,10 +94,7 @@ export function kubeconfigText(server: string, user: string, token: string): str
 }
 
 const inCp = (names: LabNames, argv: string[]): [string, ...string[]] => [
-  'ip',
-  'netns',
-  'exec',
-  names.nodeNs(CP_NODE),
+  ...netnsExec(names.nodeNs(CP_NODE)),
   ...argv,
 ];
 

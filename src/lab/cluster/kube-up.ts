@@ -9,11 +9,13 @@ import type { Command } from '../../exec/runner.js';
 import { allocationsOf, type Cluster } from '../../model/resolve.js';
 import { selects } from '../../model/service.js';
 import { listNamedNetns } from '../../observe/procs.js';
+import { netnsExec } from '../../render/netns.js';
 import { labDown } from '../down.js';
 import { LabNames } from '../names.js';
 import { requireRoot, requireTools } from '../preflight.js';
+import { journalingRunner } from '../runners.js';
 import { LabState } from '../state.js';
-import { buildBusyboxLayer, journalingRunner, labPaths } from '../up.js';
+import { buildBusyboxLayer, labPaths } from '../up.js';
 import {
   AGENT_GROUP,
   API_PORT,
@@ -247,10 +249,7 @@ export function kubeAgentCommand(
   const d = agentDirs(state, node);
   return {
     argv: [
-      'ip',
-      'netns',
-      'exec',
-      names.nodeNs(node),
+      ...netnsExec(names.nodeNs(node)),
       process.execPath,
       // as the etcd lab's agents (record.ts): V8 lite mode, less resident memory
       '--lite-mode',

@@ -8,6 +8,7 @@ import { type Cluster, resolveCluster } from '../../model/resolve.js';
 import { Cidr, Ip } from '../../net/ip.js';
 import type { Op } from '../../plan/ops.js';
 import { planContainers, planOverlay, planPause, planSandboxNames } from '../../plan/sandbox.js';
+import { netnsExec } from '../../render/netns.js';
 import type { LabNames } from '../names.js';
 import { containersOf, IDENTITY_PORTS, identityLine } from '../plan.js';
 import type { LabState } from '../state.js';
@@ -159,10 +160,7 @@ function cniCall(
   const conf = { cniVersion: list.cniVersion, name: list.name, ...list.plugins[0] };
   return runner.run({
     argv: [
-      'ip',
-      'netns',
-      'exec',
-      names.nodeNs(node),
+      ...netnsExec(names.nodeNs(node)),
       'env',
       `CNI_COMMAND=${command}`,
       `CNI_CONTAINERID=${names.lab}-${pod}`,

@@ -6,6 +6,7 @@ import { StateError } from '../../errors.js';
 import type { Command, Runner } from '../../exec/runner.js';
 import type { ProxyMode } from '../../model/cluster.js';
 import { startTimeOf } from '../../observe/procs.js';
+import { netnsExec } from '../../render/netns.js';
 import { LabNames } from '../names.js';
 import { LabState } from '../state.js';
 
@@ -56,10 +57,7 @@ export function etcdCommand(state: LabState, names: LabNames, rec: ClusterRecord
   const peer = `http://127.0.0.1:${ETCD_PEER_PORT}`;
   return {
     argv: [
-      'ip',
-      'netns',
-      'exec',
-      names.nodeNs(CP_NODE),
+      ...netnsExec(names.nodeNs(CP_NODE)),
       'etcd',
       '--name=lab',
       `--data-dir=${state.path('etcd')}`,
@@ -89,10 +87,7 @@ export function agentCommand(state: LabState, names: LabNames, rec: ClusterRecor
   const d = agentDirs(state, node);
   return {
     argv: [
-      'ip',
-      'netns',
-      'exec',
-      names.nodeNs(node),
+      ...netnsExec(names.nodeNs(node)),
       process.execPath,
       // V8's lite mode: no optimizing compiler, about 9 MiB less resident memory; the agent mostly waits.
       '--lite-mode',
@@ -138,10 +133,7 @@ export async function etcdctl(
 ): Promise<string> {
   const r = await runner.run({
     argv: [
-      'ip',
-      'netns',
-      'exec',
-      names.nodeNs(CP_NODE),
+      ...netnsExec(names.nodeNs(CP_NODE)),
       'etcdctl',
       `--endpoints=${etcdEndpoint(rec)}`,
       '--command-timeout=3s',

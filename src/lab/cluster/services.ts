@@ -1,10 +1,10 @@
 import { storeKeys } from '../../agent/store/keys.js';
-import { ProcessRunner } from '../../exec/process-runner.js';
 import type { Runner } from '../../exec/runner.js';
 import type { Cluster } from '../../model/resolve.js';
 import { allocationsOf } from '../../model/resolve.js';
 import { endpointSliceOf, type ServiceManifest, type ServiceView } from '../../model/service.js';
 import { LabNames } from '../names.js';
+import { hostRunner } from '../runners.js';
 import type { LabState } from '../state.js';
 import { type ClusterRecord, etcdctl, etcdDel, etcdPut, livePid, readCluster } from './record.js';
 import { waitForAgents } from './up.js';
@@ -91,7 +91,7 @@ export async function syncClusterServices(
   const started = performance.now();
   const rec = readCluster(state)!;
   const names = new LabNames(state.lab);
-  const runner = new ProcessRunner();
+  const runner = hostRunner();
   const specs = storeKeys(rec.prefix).service('', '');
   const keys = (await etcdctl(runner, names, rec, ['get', '--prefix', '--keys-only', specs.slice(0, -1)]))
     .split('\n')

@@ -3,6 +3,7 @@ import type { Cluster } from '../../model/resolve.js';
 import { Ip } from '../../net/ip.js';
 import { vtepMac } from '../../plan/cross-node/vxlan.js';
 import { planMtu } from '../../plan/mtu.js';
+import { bridgeArgv, ipArgv } from '../../render/netns.js';
 import type { LabNames } from '../names.js';
 import type { Station } from './expect.js';
 import { type Hop, routeFor, routeText } from './hops.js';
@@ -23,7 +24,7 @@ interface RawRoute {
 }
 
 const ipj = async (ns: string, ...args: string[]) => {
-  const r = await exec(['ip', '-n', ns, '-j', ...args]);
+  const r = await exec(ipArgv(ns, '-j', ...args));
   try {
     return r.exitCode === 0 ? (JSON.parse(r.stdout || '[]') as unknown[]) : [];
   } catch {
@@ -133,7 +134,7 @@ export async function diagnose(o: {
         node: h.place,
         answer: `no neighbour entry on ${h.place} for ${via ?? dst} on ${h.out}: the VTEP MAC of ${peer?.name ?? 'the peer'} is unknown`,
       };
-    const fdb = (await exec(['bridge', '-n', h.ns, '-j', 'fdb', 'show', 'dev', h.out])).stdout;
+    const fdb = (await exec(bridgeArgv(h.ns, '-j', 'fdb', 'show', 'dev', h.out))).stdout;
     const entries = (fdb.trim() ? JSON.parse(fdb) : []) as { mac: string; dst?: string }[];
     if (!entries.some((e) => e.mac === neigh.lladdr && e.dst)) {
       const who = cluster.nodes.find((n) => vtepMac(n.name) === neigh.lladdr);

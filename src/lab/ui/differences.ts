@@ -1,5 +1,6 @@
 import { exec } from '../../exec/process-runner.js';
 import { parseIpRoute } from '../../observe/ip-json.js';
+import { ipArgv } from '../../render/netns.js';
 import type { LoadedLab } from '../load.js';
 import { LabNames } from '../names.js';
 import type { LabStatus } from '../status.js';
@@ -30,9 +31,7 @@ export async function nodeDifferences(l: LoadedLab, s: LabStatus): Promise<NodeD
           d.push(`pod ${p.name}: address ${p.ip} missing`);
       }
       if (c.spec.crossNode !== 'none') {
-        const routes = parseIpRoute(
-          (await exec(['ip', '-j', '-n', names.nodeNs(n.name), 'route', 'show'])).stdout,
-        );
+        const routes = parseIpRoute((await exec(ipArgv(names.nodeNs(n.name), '-j', 'route', 'show'))).stdout);
         for (const o of c.nodes)
           if (o.name !== n.name && !routes.some((r) => r.dst === o.podCIDR.toString()))
             d.push(`no route for ${o.podCIDR} (${o.name}'s pods)`);

@@ -1,6 +1,6 @@
-import { usage } from '../../cli/command.js';
-import type { ClusterSpec } from '../../model/cluster.js';
-import { labUpAgents } from './up.js';
+import { labUpAgents } from '../lab/cluster/up.js';
+import type { ClusterSpec } from '../model/cluster.js';
+import { usage } from './command.js';
 
 /** `lab up --agents [--datastore etcd]`: checks the flags, builds the lab, prints what it made. */
 export async function labUpAgentsCommand(
@@ -20,7 +20,7 @@ export async function labUpAgentsCommand(
   if (o.values['dry-run'])
     usage('--dry-run is not available with --agents', 'the agents decide what to program; see docs/agent.md');
   const started = performance.now();
-  const up = datastore === 'kubernetes' ? (await import('./kube-up.js')).labUpKube : labUpAgents;
+  const up = datastore === 'kubernetes' ? (await import('../lab/cluster/kube-up.js')).labUpKube : labUpAgents;
   const cluster = await up({
     lab,
     spec,
