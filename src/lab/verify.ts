@@ -163,8 +163,10 @@ export function checkSharedNetns(
     const pidNs = pid ? nsOf(pid, 'pid_for_children') : undefined;
     if (!pid || !net || !pidNs)
       return { pod: p.name, ok: false, processes: 0, detail: 'pause process is not running' };
-    const procs = processesInPidNs(pidNs);
-    const nets = new Set(procs.map((q) => nsOf(q, 'net')));
+    // A process that exits between the listing and the read has no namespace left to show: not a finding.
+    const seen = processesInPidNs(pidNs).map((q) => ({ q, net: nsOf(q, 'net') }));
+    const procs = seen.filter((x) => x.net !== undefined).map((x) => x.q);
+    const nets = new Set(seen.filter((x) => x.net !== undefined).map((x) => x.net));
     const expected = 1 + (p.containers.length || Object.keys(IDENTITY_PORTS).length);
     const ok = nets.size === 1 && nets.has(net) && procs.length >= expected;
     return {
