@@ -1,3 +1,5 @@
+import type { PolicyNodeModel } from './policy/model.js';
+
 /**
  * The Op union: podnet's central vocabulary. Planners produce Ops (pure data), renderers turn each Op into the
  * exact command that realizes it, runners execute or print those commands.
@@ -147,6 +149,24 @@ export type Op = { readonly note?: string } & (
       readonly origDstPort?: number;
       /** The removed endpoint (the reply source after DNAT). */
       readonly replySrc: string;
+    }
+  | {
+      /** NetworkPolicy: bring a node's `podnet-policy` table from `prev` (absent: full) to `next` (absent: remove). */
+      readonly kind: 'nft.policy';
+      readonly netns: Netns;
+      readonly prev?: PolicyNodeModel;
+      readonly next?: PolicyNodeModel;
+    }
+  | {
+      /** NetworkPolicy: cut a connection a change denies (its conntrack entry; later packets meet the policy). */
+      readonly kind: 'conntrack.delete-flow';
+      readonly netns: Netns;
+      readonly protocol: 'tcp' | 'udp' | 'sctp';
+      /** Original source (the client). */
+      readonly src: string;
+      /** The reply's source address and port: the server pod, after any DNAT. */
+      readonly replySrc: string;
+      readonly replyPort: number;
     }
   | { readonly kind: 'file.write'; readonly path: string; readonly content: string }
   | {

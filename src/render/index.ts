@@ -1,6 +1,7 @@
 import type { Arg, Command } from '../exec/runner.js';
 import type { Op } from '../plan/ops.js';
 import { bridgeIn, execIn, ipIn } from './netns.js';
+import { renderPolicyDiff, renderPolicyFull, renderPolicyRemove } from './policy-nft.js';
 
 const pidArg = (v: string, before = '', after = ''): Arg => ({ var: v, before, after });
 
@@ -160,6 +161,29 @@ const renderers: Renderers = {
       ...opt(op.origDstPort, '--orig-port-dst', String(op.origDstPort)),
       '--reply-src',
       op.replySrc,
+    ),
+  }),
+  'nft.policy': (op) => ({
+    argv: execIn(op.netns, 'nft', '-f', '-'),
+    stdin: !op.next
+      ? renderPolicyRemove()
+      : op.prev
+        ? (renderPolicyDiff(op.prev, op.next) ?? '')
+        : renderPolicyFull(op.next),
+  }),
+  'conntrack.delete-flow': (op) => ({
+    argv: execIn(
+      op.netns,
+      'conntrack',
+      '-D',
+      '-p',
+      op.protocol,
+      '--orig-src',
+      op.src,
+      '--reply-src',
+      op.replySrc,
+      '--reply-port-src',
+      String(op.replyPort),
     ),
   }),
   'iptables.restore': (op) => ({
