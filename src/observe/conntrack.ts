@@ -12,7 +12,8 @@ export function parseConntrack(text: string): TrackedFlow[] {
     const proto = line.trim().split(/\s+/, 1)[0];
     if (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp') continue;
     const fields: Record<string, string[]> = {};
-    for (const m of line.matchAll(/\b(src|dst|sport|dport)=(\S+)/g)) (fields[m[1]!] ??= []).push(m[2]!);
+    for (const m of line.matchAll(/\b(src|dst|sport|dport)=(\S+)/g))
+      fields[m[1]!] = [...(fields[m[1]!] ?? []), m[2]!];
     const src = fields.src?.[0];
     const replySrc = fields.src?.[1];
     const replyPort = Number(fields.sport?.[1]);
