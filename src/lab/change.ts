@@ -8,6 +8,7 @@ import type { SpecEdit } from './edits.js';
 import { loadLab } from './load.js';
 import { LabNames } from './names.js';
 import { IDENTITY_PORTS, planLabUp } from './plan.js';
+import { syncLabPolicies } from './policy.js';
 import { requireCrossNodeSupport, requireRoot } from './preflight.js';
 import { syncLabServices } from './services.js';
 import { journalingRunner, labPaths, printPlan } from './up.js';
@@ -47,7 +48,9 @@ export async function labChange(
   const paths = labPaths(state);
   const delta = labDelta(prev, next);
   // The service proxy is brought in line by its own sync afterwards (a diff of proxy models).
-  const plan = planLabChange(prev, next, names, paths).filter((p) => p.title !== 'services');
+  const plan = planLabChange(prev, next, names, paths).filter(
+    (p) => p.title !== 'services' && p.title !== 'policy',
+  );
 
   const leaving = new Set([...delta.removedPods]);
   for (const r of state.pids()) {
@@ -68,6 +71,7 @@ export async function labChange(
   state.writeJson('lab.json', { ...record, edits: [...(record.edits ?? []), edit] });
   writeFileSync(state.path('explain.sh'), await printPlan(planLabUp(next, names, paths)));
   if (next.spec.sameNode === 'bridge') await syncLabServices(next, state, names, opts);
+  if (next.spec.sameNode === 'bridge') await syncLabPolicies(next, state, names, opts);
   await waitListening(lab, delta.addedPods);
 
   const opsOnExistingNodes = plan

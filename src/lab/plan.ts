@@ -8,6 +8,7 @@ import { planPodAttach, planVethPair } from '../plan/pod.js';
 import { planContainers, planOverlay, planPause, planSandboxNames } from '../plan/sandbox.js';
 import { planSwitch, planUplink } from '../plan/underlay.js';
 import type { LabNames } from './names.js';
+import { withPolicies } from './policy.js';
 import { withServices } from './services.js';
 
 /** Where the lab keeps per-pod files; all paths are under the lab's state directory. */
@@ -160,7 +161,7 @@ export function planLabUp(cluster: Cluster, names: LabNames, paths: LabPaths): P
     title: 'containers',
     ops: cluster.pods.flatMap((p) => planContainers(p.name, names.pidVar(p.name), containersOf(p, paths))),
   });
-  return withServices(phases, cluster, names, paths);
+  return withPolicies(withServices(phases, cluster, names, paths), cluster, names);
 }
 
 /** Cross-node planners' view of the lab: nodes are namespaces, each cabled to the switch by its eth0. */

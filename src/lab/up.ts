@@ -11,6 +11,7 @@ import type { Plan } from '../plan/ops.js';
 import { labDown } from './down.js';
 import { LabNames } from './names.js';
 import { IDENTITY_PORTS, type LabPaths, planLabUp } from './plan.js';
+import { savePolicyModels } from './policy.js';
 import { requireCrossNodeSupport, requireRoot, requireTools } from './preflight.js';
 import { saveProxyModels } from './services.js';
 import { LabState } from './state.js';
@@ -110,6 +111,7 @@ export async function labUp(o: UpOptions): Promise<Cluster> {
     }
     await waitReady(cluster, state);
     saveProxyModels(state, cluster);
+    savePolicyModels(state, cluster);
     state.writeJson('lab.json', { ...state.record, status: 'up' });
     return cluster;
   } catch (err) {

@@ -344,6 +344,8 @@ function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: st
       labels: p.labels,
       containers: p.containers as ContainerSpec[],
       ...(ip ? { ip } : {}),
+      ...('namespace' in p && p.namespace ? { namespace: p.namespace } : {}),
+      ...('ports' in p && p.ports ? { ports: p.ports } : {}),
     });
   }
 

@@ -18,7 +18,8 @@ export function parseConntrack(text: string): TrackedFlow[] {
     const replySrc = fields.src?.[1];
     const replyPort = Number(fields.sport?.[1]);
     if (!src || !replySrc || !Number.isInteger(replyPort)) continue;
-    out.push({ protocol: proto, src, replySrc, replyPort });
+    const state = proto === 'tcp' ? line.trim().split(/\s+/)[3] : undefined;
+    out.push({ protocol: proto, src, replySrc, replyPort, ...(state ? { state } : {}) });
   }
   return out;
 }

@@ -5,6 +5,13 @@ import { labDown } from './lab-down.js';
 import { labExec } from './lab-exec.js';
 import { labExplain } from './lab-explain.js';
 import { labInspect } from './lab-inspect.js';
+import {
+  labNamespaceLabel,
+  labPodLabel,
+  labPolicyApply,
+  labPolicyDelete,
+  labPolicyWhy,
+} from './lab-policy.js';
 import { labServiceAdd, labServiceList, labServiceRemove } from './lab-service.js';
 import { labStatus } from './lab-status.js';
 import { labUp } from './lab-up.js';
@@ -30,6 +37,11 @@ export const COMMANDS: readonly Command[] = [
   labNodeRemove,
   labPodAdd,
   labPodRemove,
+  labPolicyApply,
+  labPolicyDelete,
+  labPolicyWhy,
+  labPodLabel,
+  labNamespaceLabel,
   cniInstall,
   version,
 ];
@@ -40,5 +52,7 @@ export const GROUPS: Readonly<Record<string, string>> = {
   'lab service': "the lab's Services and their proxies (docs/services.md)",
   'lab node': "change a running lab's nodes",
   'lab pod': "change a running lab's pods",
+  'lab policy': "the lab's NetworkPolicies: apply, delete, why (docs/network-policy.md)",
+  'lab namespace': "a running lab's namespaces (labels)",
   cni: 'the CNI plugin for containerd, cnitool and other runtimes (docs/cni.md)',
 };

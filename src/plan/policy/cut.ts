@@ -9,14 +9,25 @@ export interface TrackedFlow {
   readonly src: string;
   readonly replySrc: string;
   readonly replyPort: number;
+  /** TCP state (ESTABLISHED, TIME_WAIT, ...); absent for other protocols. */
+  readonly state?: string;
 }
+
+/** TCP states of connections already over: nothing to cut. */
+const OVER = new Set(['TIME_WAIT', 'CLOSE']);
 
 /**
  * The tracked connections a policy change denies (pure): each flow whose client and server are judged again
  * by the evaluator on the new world. Deleting their conntrack entries cuts them: the next packet is a new
  * connection to the forward chain (TCP is picked up mid-stream), and the policy drops it.
  */
-export function planPolicyCuts(world: PolicyWorld, netns: Netns, flows: readonly TrackedFlow[]): Op[] {
+export function planPolicyCuts(
+  world: PolicyWorld,
+  netns: Netns,
+  flows: readonly TrackedFlow[],
+  /** The world before the change: when given, only flows it allowed are cut (the newly denied ones). */
+  before?: PolicyWorld,
+): Op[] {
   const byIp = new Map(world.pods.map((p) => [p.ip.value, p]));
   const endpoint = (text: string): Endpoint | undefined => {
     const ip = Ip.tryParse(text);
@@ -29,8 +40,10 @@ export function planPolicyCuts(world: PolicyWorld, netns: Netns, flows: readonly
   for (const f of flows) {
     const src = endpoint(f.src);
     const dst = endpoint(f.replySrc);
-    if (!src || !dst || (!('pod' in src) && !('pod' in dst))) continue;
-    const d = allowed(world, src, dst, f.replyPort, f.protocol.toUpperCase() as Protocol);
+    if (!src || !dst || (!('pod' in src) && !('pod' in dst)) || OVER.has(f.state ?? '')) continue;
+    const proto = f.protocol.toUpperCase() as Protocol;
+    const d = allowed(world, src, dst, f.replyPort, proto);
+    if (before && !d.allowed && !allowedIn(before, f, proto)) continue;
     const key = `${f.protocol} ${f.src} ${f.replySrc}:${f.replyPort}`;
     if (d.allowed || seen.has(key)) continue;
     seen.add(key);
@@ -45,4 +58,15 @@ export function planPolicyCuts(world: PolicyWorld, netns: Netns, flows: readonly
     });
   }
   return ops;
+}
+
+/** Whether a flow was allowed in another world (the same addresses, judged there). */
+function allowedIn(w: PolicyWorld, f: TrackedFlow, proto: Protocol): boolean {
+  const byIp = new Map(w.pods.map((p) => [p.ip.value, p]));
+  const end = (text: string): Endpoint => {
+    const ip = Ip.parse(text);
+    const pod = byIp.get(ip.value);
+    return pod ? { pod } : { ip };
+  };
+  return allowed(w, end(f.src), end(f.replySrc), f.replyPort, proto).allowed;
 }
