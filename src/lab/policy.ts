@@ -1,5 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import { ConfigError, type ConfigIssue, StateError } from '../errors.js';
-import { exec, isNothingToDelete, ProcessRunner } from '../exec/process-runner.js';
+import { exec, ProcessRunner } from '../exec/process-runner.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { parseNetworkPolicy } from '../model/policy/parse.js';
 import { labelKeyProblem, labelValueProblem } from '../model/policy/selector.js';
@@ -9,9 +10,9 @@ import { parseConntrack } from '../observe/conntrack.js';
 import type { Op, Phase, Plan } from '../plan/ops.js';
 import { planPolicyCuts } from '../plan/policy/cut.js';
 import { buildPolicyModel, type PolicyNodeModel } from '../plan/policy/model.js';
-import { planPolicySync } from '../plan/policy/plan.js';
+import { planPolicySync, stricter } from '../plan/policy/plan.js';
 import { worldOf } from '../plan/policy/world.js';
-import { render } from '../render/index.js';
+import { conntrackDeletions, render } from '../render/index.js';
 import { execIn } from '../render/netns.js';
 import type { LabNames } from './names.js';
 import { runSyncOps } from './services.js';
@@ -45,6 +46,8 @@ export function planLabPolicies(
       netns: names.node(n.name),
       ...(prev[n.name] ? { prev: prev[n.name] } : {}),
       next: models[n.name]!,
+      // The service proxy phase (always planned with bridged pods) already sets br_netfilter's sysctl.
+      sysctl: false,
     }),
   );
 }
@@ -204,7 +207,7 @@ export async function syncLabPolicies(
   state: LabState,
   names: LabNames,
   opts: { verbose?: boolean; before?: Cluster } = {},
-): Promise<{ ops: Op[]; cuts: Op[]; ms: number }> {
+): Promise<{ ops: Op[]; cuts: number; ms: number }> {
   const started = performance.now();
   const prev = loadPolicyModels(state);
   const ops = planLabPolicies(cluster, names, prev);
@@ -219,26 +222,31 @@ export async function syncLabPolicies(
   savePolicyModels(state, cluster);
   const world = worldOf(cluster);
   const before = opts.before ? worldOf(opts.before) : undefined;
+  const next = policyModels(cluster);
   const cuts = (
     await Promise.all(
-      cluster.nodes.map(async (n) => {
-        const ns = names.node(n.name);
-        const r = await exec(execIn(ns, 'conntrack', '-L') as string[]).catch(() => undefined);
-        return r ? planPolicyCuts(world, ns, parseConntrack(r.stdout), before) : [];
-      }),
+      // Only a node whose enforcement got stricter can now deny a tracked flow: cutting it there suffices
+      // (the other node's entry lets the packet out, this one sees it as new and drops it).
+      cluster.nodes
+        .filter((n) => !prev[n.name] || stricter(prev[n.name]!, next[n.name]!))
+        .map(async (n) => {
+          const ns = names.node(n.name);
+          const r = await exec(execIn(ns, 'conntrack', '-L') as string[]).catch(() => undefined);
+          return r
+            ? planPolicyCuts(world, ns, parseConntrack(r.stdout), before, state.path(`cuts-${n.name}.txt`))
+            : [];
+        }),
     )
   ).flat();
-  // Each cut is one conntrack process; they are independent, so several run at once.
-  const queue = [...cuts];
-  const worker = async () => {
-    for (let op = queue.shift(); op; op = queue.shift()) {
-      try {
-        await runner.run(render(op));
-      } catch (err) {
-        if (!isNothingToDelete(err)) throw err;
-      }
-    }
+  await Promise.all(
+    cuts.map((op) => {
+      if (op.kind === 'conntrack.delete-flows') writeFileSync(op.file, conntrackDeletions(op));
+      return runner.run(render(op));
+    }),
+  );
+  return {
+    ops,
+    cuts: cuts.reduce((n, op) => n + (op.kind === 'conntrack.delete-flows' ? op.connections : 0), 0),
+    ms: performance.now() - started,
   };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  return { ops, cuts, ms: performance.now() - started };
 }

@@ -158,15 +158,23 @@ export type Op = { readonly note?: string } & (
       readonly next?: PolicyNodeModel;
     }
   | {
-      /** NetworkPolicy: cut a connection a change denies (its conntrack entry; later packets meet the policy). */
-      readonly kind: 'conntrack.delete-flow';
+      /** NetworkPolicy: cut connections a change denies (their conntrack entries; later packets meet the policy). */
+      readonly kind: 'conntrack.delete-flows';
       readonly netns: Netns;
-      readonly protocol: 'tcp' | 'udp' | 'sctp';
-      /** Original source (the client). */
-      readonly src: string;
-      /** The reply's source address and port: the server pod, after any DNAT. */
-      readonly replySrc: string;
-      readonly replyPort: number;
+      /** Where the runner finds the deletions (render/index.ts conntrackDeletions writes its content). */
+      readonly file: string;
+      readonly flows: readonly {
+        readonly protocol: 'tcp' | 'udp' | 'sctp';
+        /** Original source (the client); absent: every client of this server. */
+        readonly src?: string;
+        /** The reply's source address and port: the server pod, after any DNAT. */
+        readonly replySrc: string;
+        readonly replyPort: number;
+        /** Why it is cut. */
+        readonly why: string;
+      }[];
+      /** How many tracked connections these deletions cut. */
+      readonly connections: number;
     }
   | { readonly kind: 'file.write'; readonly path: string; readonly content: string }
   | {

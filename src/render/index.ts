@@ -171,21 +171,9 @@ const renderers: Renderers = {
         ? (renderPolicyDiff(op.prev, op.next) ?? '')
         : renderPolicyFull(op.next),
   }),
-  'conntrack.delete-flow': (op) => ({
-    argv: execIn(
-      op.netns,
-      'conntrack',
-      '-D',
-      '-p',
-      op.protocol,
-      '--orig-src',
-      op.src,
-      '--reply-src',
-      op.replySrc,
-      '--reply-port-src',
-      String(op.replyPort),
-    ),
-  }),
+  // One conntrack process per node: -R reads one command per line from the file (conntrackDeletions), and a
+  // line matching nothing is not an error. (conntrack cannot read -R from a pipe.)
+  'conntrack.delete-flows': (op) => ({ argv: execIn(op.netns, 'conntrack', '-R', op.file) }),
   'iptables.restore': (op) => ({
     argv: execIn(op.netns, 'iptables-restore', '--noflush'),
     stdin: op.script,
@@ -250,4 +238,14 @@ export function render(op: Op): Command {
   const r = renderers[op.kind] as (o: Op) => Omit<Command, 'note'>;
   const cmd = r(op);
   return op.note ? { ...cmd, note: op.note } : cmd;
+}
+
+/** The content of a conntrack.delete-flows op's file: one `-D` command per flow. */
+export function conntrackDeletions(op: Extract<Op, { kind: 'conntrack.delete-flows' }>): string {
+  return op.flows
+    .map(
+      (f) =>
+        `-D -p ${f.protocol}${f.src ? ` --orig-src ${f.src}` : ''} --reply-src ${f.replySrc} --reply-port-src ${f.replyPort}\n`,
+    )
+    .join('');
 }

@@ -27,6 +27,8 @@ export function planPolicyCuts(
   flows: readonly TrackedFlow[],
   /** The world before the change: when given, only flows it allowed are cut (the newly denied ones). */
   before?: PolicyWorld,
+  /** Where the deletions are written for `conntrack -R`. */
+  file = '/run/podnet/conntrack-cuts',
 ): Op[] {
   const byIp = new Map(world.pods.map((p) => [p.ip.value, p]));
   const endpoint = (text: string): Endpoint | undefined => {
@@ -35,29 +37,56 @@ export function planPolicyCuts(
     const pod = byIp.get(ip.value);
     return pod ? { pod } : { ip };
   };
-  const ops: Op[] = [];
-  const seen = new Set<string>();
+  type Out = Extract<Op, { kind: 'conntrack.delete-flows' }>['flows'][number];
+  // Per server (protocol, address, port): the clients whose flows are cut, and whether any flow there stays.
+  const servers = new Map<string, { cut: Map<string, Out>; keeps: boolean }>();
   for (const f of flows) {
     const src = endpoint(f.src);
     const dst = endpoint(f.replySrc);
     if (!src || !dst || (!('pod' in src) && !('pod' in dst)) || OVER.has(f.state ?? '')) continue;
+    const server = `${f.protocol} ${f.replySrc}:${f.replyPort}`;
+    const entry = servers.get(server) ?? { cut: new Map<string, Out>(), keeps: false };
+    servers.set(server, entry);
     const proto = f.protocol.toUpperCase() as Protocol;
     const d = allowed(world, src, dst, f.replyPort, proto);
-    if (before && !d.allowed && !allowedIn(before, f, proto)) continue;
-    const key = `${f.protocol} ${f.src} ${f.replySrc}:${f.replyPort}`;
-    if (d.allowed || seen.has(key)) continue;
-    seen.add(key);
-    ops.push({
-      kind: 'conntrack.delete-flow',
-      netns,
+    if (d.allowed || (before && !allowedIn(before, f, proto))) {
+      entry.keeps = true;
+      continue;
+    }
+    entry.cut.set(f.src, {
       protocol: f.protocol,
       src: f.src,
       replySrc: f.replySrc,
       replyPort: f.replyPort,
-      note: `cut ${key}: ${d.reason}`,
+      why: d.reason,
     });
   }
-  return ops;
+  // One deletion per server when none of its flows stays (conntrack filters once per line, over the table).
+  const out: Out[] = [];
+  let connections = 0;
+  for (const { cut, keeps } of servers.values()) {
+    connections += cut.size;
+    if (cut.size === 0) continue;
+    if (keeps) out.push(...cut.values());
+    else {
+      const { src: _, ...rest } = [...cut.values()][0]!;
+      out.push({ ...rest, why: `${cut.size} client(s): ${rest.why}` });
+    }
+  }
+  if (out.length === 0) return [];
+  return [
+    {
+      kind: 'conntrack.delete-flows',
+      netns,
+      file,
+      flows: out,
+      connections,
+      note: `cut ${connections} connection(s) the change denies: ${out
+        .slice(0, 3)
+        .map((f) => `${f.protocol} ${f.src ?? '*'} -> ${f.replySrc}:${f.replyPort}`)
+        .join(', ')}${out.length > 3 ? ', ...' : ''}`,
+    },
+  ];
 }
 
 /** Whether a flow was allowed in another world (the same addresses, judged there). */

@@ -91,3 +91,14 @@ export function boxText(b: Box): string {
   const ports = b.ports[0] === b.ports[1] ? String(b.ports[0]) : `${b.ports[0]}-${b.ports[1]}`;
   return `${rangeText(b.ips)} . ${b.proto} . ${ports}`;
 }
+
+/** The inverse of rangeText. */
+export function rangeOfText(t: string): Range {
+  if (t.includes('/')) {
+    const [ip, len] = t.split('/');
+    const lo = Ip.parse(ip!).value;
+    return [lo, lo + 2 ** (32 - Number(len)) - 1];
+  }
+  const [a, b] = t.split('-');
+  return [Ip.parse(a!).value, Ip.parse(b ?? a!).value];
+}

@@ -276,6 +276,28 @@ export const SCENARIOS: readonly Scenario[] = [
     policies: [denyIngressX],
   },
   {
+    name: 'policy on a ClusterIP endpoint',
+    covers: 'policies apply after service DNAT: the endpoint y/b sees the client pod, not the ClusterIP',
+    policies: [
+      netpol('y', 'web-from-x', {
+        podSelector: podSel('b'),
+        ingress: [{ from: [{ namespaceSelector: nsSel('x') }] }],
+      }),
+    ],
+  },
+  {
+    name: 'egress to the outside host only',
+    covers:
+      'egress ipBlock to an address outside the cluster (the lab outside host, masqueraded after the policy)',
+    policies: [
+      netpol('x', 'outside-only', {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [{ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [tcp(80)] }],
+      }),
+    ],
+  },
+  {
     name: 'SCTP rule does not allow TCP or UDP',
     covers: 'SCTP accepted and rendered (untested on the wire: no SCTP in this kernel)',
     policies: [
