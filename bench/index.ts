@@ -4,6 +4,7 @@
  */
 import { benchCni } from './cni.js';
 import { benchLabUp } from './lab-up.js';
+import { benchPolicy } from './policy.js';
 import { benchServices } from './services.js';
 import { benchThroughput } from './throughput.js';
 
@@ -12,6 +13,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   services: benchServices,
   cni: benchCni,
   throughput: benchThroughput,
+  policy: benchPolicy,
 };
 
 const [name, ...args] = process.argv.slice(2);

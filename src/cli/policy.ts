@@ -42,7 +42,7 @@ async function sync(lab: string, f: Flags, what: string, before: LoadedLab): Pro
     before: before.cluster,
   });
   console.log(
-    `${what}; synced ${after.cluster.nodes.length} node(s) in ${Math.round(r.ms)} ms (${r.ops.length} op(s), ${r.cuts} connection(s) cut)`,
+    `${what}; in effect on ${after.cluster.nodes.length} node(s) after ${Math.round(r.appliedMs)} ms, synced in ${Math.round(r.ms)} ms (${r.ops.length} op(s), ${r.cuts} connection(s) cut)`,
   );
   return 0;
 }

@@ -13,7 +13,7 @@ import { buildPolicyModel, type PolicyNodeModel } from '../plan/policy/model.js'
 import { planPolicySync, stricter } from '../plan/policy/plan.js';
 import { worldOf } from '../plan/policy/world.js';
 import { conntrackDeletions, render } from '../render/index.js';
-import { execIn } from '../render/netns.js';
+import { netIn } from '../render/netns.js';
 import type { LabNames } from './names.js';
 import { runSyncOps } from './services.js';
 import type { LabState } from './state.js';
@@ -207,7 +207,7 @@ export async function syncLabPolicies(
   state: LabState,
   names: LabNames,
   opts: { verbose?: boolean; before?: Cluster } = {},
-): Promise<{ ops: Op[]; cuts: number; ms: number }> {
+): Promise<{ ops: Op[]; cuts: number; ms: number; appliedMs: number }> {
   const started = performance.now();
   const prev = loadPolicyModels(state);
   const ops = planLabPolicies(cluster, names, prev);
@@ -219,6 +219,7 @@ export async function syncLabPolicies(
     byNode.set(k, [...(byNode.get(k) ?? []), op]);
   }
   await Promise.all([...byNode.values()].map((list) => runSyncOps(list, runner)));
+  const appliedMs = performance.now() - started;
   savePolicyModels(state, cluster);
   const world = worldOf(cluster);
   const before = opts.before ? worldOf(opts.before) : undefined;
@@ -231,7 +232,7 @@ export async function syncLabPolicies(
         .filter((n) => !prev[n.name] || stricter(prev[n.name]!, next[n.name]!))
         .map(async (n) => {
           const ns = names.node(n.name);
-          const r = await exec(execIn(ns, 'conntrack', '-L') as string[]).catch(() => undefined);
+          const r = await exec(netIn(ns, 'conntrack', '-L') as string[]).catch(() => undefined);
           return r
             ? planPolicyCuts(world, ns, parseConntrack(r.stdout), before, state.path(`cuts-${n.name}.txt`))
             : [];
@@ -246,6 +247,7 @@ export async function syncLabPolicies(
   );
   return {
     ops,
+    appliedMs,
     cuts: cuts.reduce((n, op) => n + (op.kind === 'conntrack.delete-flows' ? op.connections : 0), 0),
     ms: performance.now() - started,
   };

@@ -1,6 +1,6 @@
 import type { Arg, Command } from '../exec/runner.js';
 import type { Op } from '../plan/ops.js';
-import { bridgeIn, execIn, ipIn } from './netns.js';
+import { bridgeIn, execIn, ipIn, netIn } from './netns.js';
 import { renderPolicyDiff, renderPolicyFull, renderPolicyRemove } from './policy-nft.js';
 
 const pidArg = (v: string, before = '', after = ''): Arg => ({ var: v, before, after });
@@ -164,7 +164,7 @@ const renderers: Renderers = {
     ),
   }),
   'nft.policy': (op) => ({
-    argv: execIn(op.netns, 'nft', '-f', '-'),
+    argv: netIn(op.netns, 'nft', '-f', '-'),
     stdin: !op.next
       ? renderPolicyRemove()
       : op.prev
@@ -173,7 +173,7 @@ const renderers: Renderers = {
   }),
   // One conntrack process per node: -R reads one command per line from the file (conntrackDeletions), and a
   // line matching nothing is not an error. (conntrack cannot read -R from a pipe.)
-  'conntrack.delete-flows': (op) => ({ argv: execIn(op.netns, 'conntrack', '-R', op.file) }),
+  'conntrack.delete-flows': (op) => ({ argv: netIn(op.netns, 'conntrack', '-R', op.file) }),
   'iptables.restore': (op) => ({
     argv: execIn(op.netns, 'iptables-restore', '--noflush'),
     stdin: op.script,

@@ -21,6 +21,9 @@ function baseLines(): string[] {
     // Priority filter: after the service proxy's DNAT (prerouting), so policies see the endpoint pod.
     `add chain ${T} ${f} { type filter hook forward priority filter; policy accept; }`,
     `add rule ${T} ${f} ct state established,related accept comment "replies and related: no policy lookup"`,
+    // With nf_conntrack_tcp_loose=0 (plan.ts), a TCP segment of a cut connection is invalid, not a new
+    // connection picked up mid-stream (which the server's side could otherwise re-open in reverse).
+    `add rule ${T} ${f} ct state invalid drop comment "cut or untracked mid-stream TCP: not a new connection"`,
     `add rule ${T} ${f} ip saddr vmap @egress-pods comment "an isolated own pod sends: its egress chain"`,
     `add rule ${T} ${f} ip daddr vmap @ingress-pods comment "an isolated own pod receives: its ingress chain"`,
   ];

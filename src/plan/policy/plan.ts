@@ -22,6 +22,13 @@ export function planPolicySync(p: PolicySyncParams): Op[] {
   if (p.prev && samePolicyModel(p.prev, p.next)) return [];
   if (!p.prev)
     return [
+      {
+        kind: 'sysctl.set',
+        netns: p.netns,
+        key: 'net.netfilter.nf_conntrack_tcp_loose',
+        value: '0',
+        note: `${node}: no mid-stream TCP pickup: a connection whose conntrack entry a policy change deleted stays cut in both directions`,
+      },
       ...(p.sysctl === false
         ? []
         : [
