@@ -175,6 +175,8 @@ function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: st
     const svc = parseServiceManifest(d.doc, d, issues);
     return svc ? [{ svc, at: d.at }] : [];
   });
+  // Namespaces and NetworkPolicies too, for the same reason.
+  const policyDocs = checkPolicyDocs(docs, issues);
   if (issues.length || !c.ok) throw new ConfigError(issues, source);
 
   const s = c.data.spec;
@@ -380,7 +382,6 @@ function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: st
   });
   services.push(...topServices);
   if (serviceCIDR) checkServices(services, serviceCIDR, issues);
-  const policyDocs = checkPolicyDocs(docs, issues);
 
   if (issues.length || !clusterCIDR || !serviceCIDR || !underlay || !group)
     throw new ConfigError(issues, source);
