@@ -5,6 +5,8 @@ import { segmentsOf } from '../cross-node/host-gw.js';
 import { IPIP_DEVICE } from '../cross-node/ipip.js';
 import { vtepIp, vtepMac, vxlanDevice } from '../cross-node/vxlan.js';
 import { planMtu } from '../mtu.js';
+import { buildPolicyModel } from '../policy/model.js';
+import { worldOf } from '../policy/world.js';
 import { buildProxyModel } from '../services/model.js';
 import type { FdbModel, NeighModel, NodeModel, RouteModel, TunnelModel } from './model.js';
 
@@ -67,6 +69,9 @@ export function buildNodeModel(cluster: Cluster, nodeName: string, opts: NodeMod
     fdb,
     neighbours,
     ...(bridged ? { proxy: buildProxyModel(cluster, node.name) } : {}),
+    ...(bridged && spec.networkPolicies?.length
+      ? { policy: buildPolicyModel(worldOf(cluster), node.name) }
+      : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { CrossNodeMode } from '../../model/cluster.js';
+import type { PolicyNodeModel } from '../policy/model.js';
 import type { ProxyModel } from '../services/model.js';
 
 /**
@@ -110,8 +111,8 @@ export interface NeighModel {
   readonly why: string;
 }
 
-/** NetworkPolicy's slot: opaque to the node planners until that issue defines it. */
-export type PolicyModel = Readonly<Record<string, unknown>>;
+/** NetworkPolicy's part (src/plan/policy/model.ts): the node's podnet-policy table as data. */
+export type PolicyModel = PolicyNodeModel;
 
 /**
  * The service proxy's objects as observed in the kernel, at element level: what planNodeSync compares a

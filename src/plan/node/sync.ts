@@ -1,4 +1,5 @@
 import type { Netns, Op } from '../ops.js';
+import { planPolicySync } from '../policy/plan.js';
 import type { ProxyModel } from '../services/model.js';
 import { planProxyChange } from '../services/plan.js';
 import { fullProxy, planProxyRepair, removeProxy } from '../services/proxy-state.js';
@@ -40,6 +41,7 @@ const RANK = {
   fdbAdd: 4,
   routeAdd: 5,
   proxy: 6,
+  policy: 6,
   routeDel: 7,
   fdbDel: 8,
   neighDel: 9,
@@ -240,6 +242,18 @@ export function diffNode(observed: NodeState, desired: NodeModel, target: NodeSy
 
   // Service proxy.
   for (const d of proxyDrift(node, ns, observed.proxy, desired.proxy)) drift(RANK.proxy, d.what, ...d.ops);
+
+  // NetworkPolicy: the model applied last (or none observed: a full table); observe does not read it back yet.
+  if (desired.policy) {
+    const ops = planPolicySync({
+      netns: ns,
+      ...(observed.policy ? { prev: observed.policy } : {}),
+      next: desired.policy,
+      sysctl: false, // br_netfilter's sysctl is among the node's sysctls
+    });
+    if (ops.length) drift(RANK.policy, observed.policy ? 'policies changed' : 'policy table missing', ...ops);
+  } else if (observed.policy)
+    drift(RANK.policy, 'policies not desired', { kind: 'nft.policy', netns: ns, prev: observed.policy });
 
   return out
     .map((d, i) => ({ d, i }))
