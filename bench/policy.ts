@@ -41,7 +41,7 @@ const NAMESPACES = 10;
 const APPS = 50;
 
 /** The generated world: `pods` addresses in 10 namespaces, `policies` policies, plus the two real pods. */
-function world(g: Gen): PolicyWorld {
+export function world(g: Gen): PolicyWorld {
   const issues: never[] = [];
   const namespaces = Array.from(
     { length: NAMESPACES },

@@ -61,10 +61,20 @@ export interface Box {
  */
 export function disjointBoxes(boxes: readonly Box[]): Box[] {
   const out: Box[] = [];
+  // Boxes with the same protocol and port range are one group whose addresses are merged once.
+  const groups = new Map<string, { proto: string; ports: Range; ips: Range[] }>();
+  for (const b of boxes) {
+    const k = `${b.proto} ${b.ports[0]} ${b.ports[1]}`;
+    const g = groups.get(k) ?? { proto: b.proto, ports: b.ports, ips: [] };
+    g.ips.push(b.ips);
+    groups.set(k, g);
+  }
   const protos = [...new Set(boxes.map((b) => b.proto))].sort();
   for (const proto of protos) {
-    const mine = boxes.filter((b) => b.proto === proto);
-    const cuts = [...new Set(mine.flatMap((b) => [b.ports[0], b.ports[1] + 1]))].sort((a, b) => a - b);
+    const mine = [...groups.values()]
+      .filter((g) => g.proto === proto)
+      .map((g) => ({ ...g, ips: mergeRanges(g.ips) }));
+    const cuts = [...new Set(mine.flatMap((g) => [g.ports[0], g.ports[1] + 1]))].sort((a, b) => a - b);
     let open: { ports: [number, number]; ips: Range[]; key: string } | undefined;
     const flush = () => {
       if (open) for (const ips of open.ips) out.push({ ips, proto, ports: open.ports });
@@ -73,8 +83,9 @@ export function disjointBoxes(boxes: readonly Box[]): Box[] {
     for (let i = 0; i + 1 < cuts.length; i++) {
       const lo = cuts[i]!;
       const hi = cuts[i + 1]! - 1;
-      const ips = mergeRanges(mine.filter((b) => b.ports[0] <= lo && b.ports[1] >= hi).map((b) => b.ips));
-      const key = ips.map((r) => r.join('-')).join(',');
+      const covering = mine.filter((g) => g.ports[0] <= lo && g.ports[1] >= hi);
+      const ips = covering.length === 1 ? covering[0]!.ips : mergeRanges(covering.flatMap((g) => g.ips));
+      const key = ips.map((r) => `${r[0]}-${r[1]}`).join(',');
       if (open && open.key === key && open.ports[1] + 1 === lo) open.ports[1] = hi;
       else {
         flush();

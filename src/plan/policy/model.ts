@@ -1,5 +1,6 @@
+import { matches } from '../../model/policy/selector.js';
 import { type NetworkPolicy, type PolicyRule, policyKey } from '../../model/policy/types.js';
-import { isolating, namedPort, type PolicyPod, type PolicyWorld, peerMatches } from './evaluate.js';
+import { namedPort, namespaceLabels, type PolicyPod, type PolicyWorld, peerMatches } from './evaluate.js';
 import {
   type Box,
   boxText,
@@ -63,14 +64,20 @@ export function buildPolicyModel(world: PolicyWorld, node: string): PolicyNodeMo
   const chains: Record<string, PolicyChain> = {};
   const sets: Record<string, string[]> = {};
   const counters = new Set<string>();
+  const peerCache = new Map<PolicyRule, Range[]>();
+  const index = indexWorld(world);
   const mine = world.pods.filter((p) => p.node === node).sort((a, b) => a.ip.value - b.ip.value);
   for (const pod of mine) {
     for (const dir of ['ingress', 'egress'] as const) {
-      const pols = isolating(world, pod, dir);
+      const type = dir === 'ingress' ? 'Ingress' : 'Egress';
+      // As the evaluator's isolating(), over the pod's namespace's policies only.
+      const pols = (index.policies.get(pod.namespace) ?? []).filter(
+        (p) => p.policyTypes.includes(type) && matches(p.podSelector, pod.labels),
+      );
       if (pols.length === 0) continue;
       const name = chainName(dir, pod);
       (dir === 'ingress' ? ingressPods : egressPods)[pod.ip.toString()] = name;
-      const { any, boxes } = allowedBy(world, pod, dir, pols);
+      const { any, boxes } = allowedBy(world, pod, dir, pols, peerCache, index);
       // A pod can always reach itself (through a ClusterIP, too).
       any.push([pod.ip.value, pod.ip.value]);
       sets[`${name}-any`] = mergeRanges(any).map(rangeText);
@@ -104,12 +111,19 @@ function allowedBy(
   pod: PolicyPod,
   dir: 'ingress' | 'egress',
   pols: readonly NetworkPolicy[],
+  peerCache: Map<PolicyRule, Range[]>,
+  index: WorldIndex,
 ): { any: Range[]; boxes: Box[] } {
   const any: Range[] = [];
   const boxes: Box[] = [];
   for (const p of pols) {
     for (const r of dir === 'ingress' ? p.ingress : p.egress) {
-      const peers = peerRanges(world, p, r);
+      // A rule's peers are the same for every pod the policy selects: computed once per world.
+      let peers = peerCache.get(r);
+      if (!peers) {
+        peers = peerRanges(index, p, r);
+        peerCache.set(r, peers);
+      }
       if (r.ports === undefined) {
         any.push(...peers);
         continue;
@@ -140,16 +154,54 @@ function allowedBy(
   return { any, boxes };
 }
 
-/** The address ranges of a rule's peers (every address when it names none). */
-function peerRanges(world: PolicyWorld, p: NetworkPolicy, r: PolicyRule): Range[] {
+/** Policies by namespace, pods by namespace, namespace labels, and peer results shared across policies. */
+interface WorldIndex {
+  readonly world: PolicyWorld;
+  readonly policies: Map<string, NetworkPolicy[]>;
+  readonly pods: Map<string, PolicyPod[]>;
+  readonly nsLabels: Map<string, Readonly<Record<string, string>>>;
+  /** `policy namespace | peer` -> the peer's pod addresses (many policies repeat the same selectors). */
+  readonly peers: Map<string, Range[]>;
+}
+
+function indexWorld(world: PolicyWorld): WorldIndex {
+  const policies = new Map<string, NetworkPolicy[]>();
+  for (const p of world.policies) policies.set(p.namespace, [...(policies.get(p.namespace) ?? []), p]);
+  const pods = new Map<string, PolicyPod[]>();
+  for (const q of world.pods) {
+    const list = pods.get(q.namespace) ?? [];
+    list.push(q);
+    pods.set(q.namespace, list);
+  }
+  const nsLabels = new Map<string, Readonly<Record<string, string>>>();
+  for (const ns of pods.keys()) nsLabels.set(ns, namespaceLabels(world, ns));
+  return { world, policies, pods, nsLabels, peers: new Map() };
+}
+
+/** The address ranges of a rule's peers (every address when it names none), as peerMatches decides them. */
+function peerRanges(index: WorldIndex, p: NetworkPolicy, r: PolicyRule): Range[] {
   if (r.peers === undefined) return [ALL];
   const out: Range[] = [];
   for (const peer of r.peers) {
-    if (peer.kind === 'ipBlock')
+    if (peer.kind === 'ipBlock') {
       out.push(...subtract(cidrRange(peer.ipBlock.cidr), peer.ipBlock.except.map(cidrRange)));
-    else
-      for (const q of world.pods)
-        if (peerMatches(world, p, peer, { pod: q })) out.push([q.ip.value, q.ip.value]);
+      continue;
+    }
+    const key = `${p.namespace}|${JSON.stringify(peer)}`;
+    let found = index.peers.get(key);
+    if (!found) {
+      found = [];
+      for (const [ns, list] of index.pods) {
+        const nsOk = peer.namespaceSelector
+          ? matches(peer.namespaceSelector, index.nsLabels.get(ns)!)
+          : ns === p.namespace;
+        if (!nsOk) continue;
+        for (const q of list)
+          if (!peer.podSelector || matches(peer.podSelector, q.labels)) found.push([q.ip.value, q.ip.value]);
+      }
+      index.peers.set(key, found);
+    }
+    out.push(...found);
   }
   return mergeRanges(out);
 }
