@@ -11,7 +11,7 @@ import { renderPolicyDiff, renderPolicyFull } from '../src/render/policy-nft.js'
 import { fmtMs, median, table } from './stats.js';
 
 /**
- * `npm run bench -- policy [--policies 1000] [--pods 1000] [--rounds 15]`: NetworkPolicy enforcement on one node
+ * `npm run bench -- policy [--policies 1000] [--pods 1000] [--local 1000] [--rounds 15]`: NetworkPolicy enforcement on one node
  * namespace the bench creates (`pq<pid>-…`, removed at the end). The pods are addresses on the node (the rule set
  * is what is measured), plus one real client and one real server pod for the connection latency:
  *   - full sync: the model built from the policies (pure), rendered, and applied as one `nft -f`;
@@ -35,6 +35,8 @@ interface Gen {
   readonly relabel?: number;
   /** A changed policy (its port moves). */
   readonly change?: number;
+  /** How many of the pods are on the benched node (the rest on other nodes: no chains here). */
+  readonly local?: number;
 }
 
 const NAMESPACES = 10;
@@ -57,7 +59,7 @@ export function world(g: Gen): PolicyWorld {
     pods.push({
       name: `p${i}`,
       namespace: `ns${i % NAMESPACES}`,
-      node: 'bench',
+      node: i < (g.local ?? g.pods) ? 'bench' : 'elsewhere',
       ip: Ip.fromNumber(Ip.parse('10.210.0.2').value + i),
       labels: { app: i === g.relabel ? 'relabelled' : `a${Math.floor(i / NAMESPACES) % APPS}` },
       ports: [{ name: 'http', containerPort: 9000, protocol: 'TCP' }],
@@ -252,6 +254,7 @@ export async function benchPolicy(args: string[]): Promise<void> {
   const nPol = flag(args, 'policies', 1000);
   const nPods = flag(args, 'pods', 1000);
   const rounds = flag(args, 'rounds', 15);
+  const local = flag(args, 'local', nPods);
   const { node, server } = await makeNode();
   const nodeNs = `/run/netns/${node}`;
   try {
@@ -261,11 +264,11 @@ export async function benchPolicy(args: string[]): Promise<void> {
     // Full sync: plan (pure) + render + one nft -f.
     const fullPlan: number[] = [];
     const fullApply: number[] = [];
-    let base = buildPolicyModel(world({ policies: nPol, pods: nPods }), 'bench');
+    let base = buildPolicyModel(world({ policies: nPol, pods: nPods, local }), 'bench');
     let script = renderPolicyFull(base);
     for (let i = 0; i < Math.min(rounds, 5); i++) {
       const p0 = performance.now();
-      base = buildPolicyModel(world({ policies: nPol, pods: nPods }), 'bench');
+      base = buildPolicyModel(world({ policies: nPol, pods: nPods, local }), 'bench');
       script = renderPolicyFull(base);
       fullPlan.push(performance.now() - p0);
       fullApply.push(await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], script));
@@ -278,8 +281,8 @@ export async function benchPolicy(args: string[]): Promise<void> {
     const session = await NftSession.open(nodeNs);
     try {
       for (const [row, g] of [
-        [change, { policies: nPol, pods: nPods, change: 8 }],
-        [relabel, { policies: nPol, pods: nPods, relabel: 123 }],
+        [change, { policies: nPol, pods: nPods, local, change: 8 }],
+        [relabel, { policies: nPol, pods: nPods, local, relabel: 123 }],
       ] as const) {
         for (let i = 0; i < rounds; i++) {
           const p0 = performance.now();
@@ -305,7 +308,7 @@ export async function benchPolicy(args: string[]): Promise<void> {
     }
     const elements = Object.values(base.sets).reduce((n, s) => n + s.length, 0);
     console.log(
-      `NetworkPolicy on one node: ${nPol} policies (+2 for the latency pair) over ${nPods} pods as addresses; model: ${Object.keys(base.chains).length} chains, ${elements} set elements, ${base.counters.length} counters; script ${script.split('\n').length} lines\n`,
+      `NetworkPolicy on one node: ${nPol} policies (+2 for the latency pair) over ${nPods} pods as addresses (${local} of them on this node); model: ${Object.keys(base.chains).length} chains, ${elements} set elements, ${base.counters.length} counters; script ${script.split('\n').length} lines\n`,
     );
     const m = (xs: number[]) => fmtMs(median(xs));
     console.log(
