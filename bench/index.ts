@@ -2,17 +2,24 @@
  * `npm run bench -- <name>`: each benchmark measures podnet side by side with the reference its issue names, in
  * the same run, and prints medians and ratios (the machine is shared and noisy: compare within one run only).
  */
+import { progress } from '../src/cli/tty.js';
+import { benchAgent } from './agent.js';
+import { benchCli } from './cli.js';
 import { benchCni } from './cni.js';
 import { benchLabUp } from './lab-up.js';
 import { benchPolicy } from './policy.js';
+import { benchReconcile } from './reconcile.js';
 import { benchServices } from './services.js';
 import { benchThroughput } from './throughput.js';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   'lab-up': benchLabUp,
   services: benchServices,
+  cli: benchCli,
   cni: benchCni,
   throughput: benchThroughput,
+  reconcile: benchReconcile,
+  agent: benchAgent,
   policy: benchPolicy,
 };
 
@@ -21,4 +28,17 @@ if (!name || !benches[name]) {
   console.error(`usage: npm run bench -- <name>\nbenchmarks: ${Object.keys(benches).join(', ')}`);
   process.exit(2);
 }
-await benches[name]!(args);
+// Benches run for seconds to minutes: a progress line on stderr when it is a terminal (nothing in logs or pipes),
+// cleared before each line of results so the two never share a line.
+const stop = progress(`bench ${name}`);
+const log = console.log;
+console.log = (...a: unknown[]) => {
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
+  log(...a);
+};
+try {
+  await benches[name]!(args);
+} finally {
+  stop();
+  console.log = log;
+}

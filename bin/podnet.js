@@ -1,5 +1,60 @@
 #!/usr/bin/env node
 // Entry point: the CNI plugin when CNI_COMMAND is set (a runtime exec'd us; see docs/cni.md), otherwise the CLI.
 // The CNI path loads only dist/src/cni (no CLI, lab or YAML code): start-up time is part of every pod's ADD.
+// The CLI is one bundled CommonJS file, dist/podnet.cjs (scripts/bundle-cli.js), compiled with V8's code cache
+// kept beside it: Node.js 20 caches no compiled code of its own. This file is CommonJS (bin/package.json):
+// Node's ES module loader, and the stream modules its `import` of node:fs pulls in, cost tens of ms per start.
+// Without the bundle (no esbuild at build time) the unbundled dist/ runs instead.
+'use strict';
+const { existsSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const DIST = join(__dirname, '..', 'dist');
+const BUNDLE = join(DIST, 'podnet.cjs');
+
 if (process.env.CNI_COMMAND) import('../dist/src/cni/main.js').then((m) => m.main());
-else import('../dist/src/cli/main.js').then((m) => m.main(process.argv.slice(2)));
+else if (!existsSync(BUNDLE)) import('../dist/src/cli/main.js').then((m) => m.main(process.argv.slice(2)));
+else runBundle();
+
+/**
+ * Which code cache a command line uses: one per command (`lab-up`), as each holds the functions its command
+ * compiled (help's is small, `lab up`'s holds the YAML parser and the schemas); `help` for any help text.
+ */
+function cacheKey(argv) {
+  const words = [];
+  for (const a of argv) {
+    if (a === '--help' || a === '-h' || a === 'help') return 'help';
+    if (a.startsWith('-') || words.length === 2) break;
+    words.push(a);
+  }
+  if (words.length === 0) return 'help';
+  return words.every((w) => /^[a-z]{1,12}$/.test(w)) ? words.join('-') : 'other';
+}
+
+/** Compiles and runs the bundle with the code cache; writes the cache when there was none or V8 refused it. */
+function runBundle() {
+  const { Script } = require('node:vm');
+  const argv = process.argv.slice(2);
+  const key = cacheKey(argv);
+  const cacheFile = `${BUNDLE}.${key}.cache`;
+  let cachedData;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {}
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(BUNDLE, 'utf8')}\n})`;
+  const script = new Script(wrapped, { filename: BUNDLE, cachedData });
+  const mod = { exports: {} };
+  script.runInThisContext()(mod.exports, require('node:module').createRequire(BUNDLE), mod, BUNDLE, DIST);
+  const save = () => {
+    try {
+      writeFileSync(`${cacheFile}.${process.pid}`, script.createCachedData());
+      renameSync(`${cacheFile}.${process.pid}`, cacheFile);
+    } catch {
+      // a read-only install: every run compiles, as without the cache
+    }
+  };
+  // Only for command lines the table knows (a typo must not leave a cache file behind).
+  if ((cachedData === undefined || script.cachedDataRejected) && mod.exports.knownCommand(key))
+    process.once('exit', save);
+  return mod.exports.main(argv);
+}

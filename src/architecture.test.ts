@@ -35,11 +35,25 @@ const allowed: Record<string, string[]> = {
   exec: [],
   observe: ['exec', 'net', 'plan', 'render'],
   apply: ['net', 'model', 'plan', 'render', 'exec'],
+  // Front doors: they compose the layers above, never each other (the CLI calls the lab and the plugin).
+  lab: ['net', 'model', 'plan', 'render', 'exec', 'apply', 'observe'],
+  cni: ['net', 'model', 'plan', 'render', 'exec', 'apply', 'observe'],
+  agent: ['net', 'model', 'plan', 'render', 'exec', 'apply', 'observe'],
+  cli: ['net', 'model', 'plan', 'lab', 'cni', 'agent'],
 };
+
+test('every folder of src/ has a row', () => {
+  const folders = [...new Set(files.map((f) => f.layer))].filter((l) => l !== '(root)');
+  assert.deepEqual(
+    folders.filter((l) => !(l in allowed)),
+    [],
+  );
+});
 
 function targetLayer(from: string, spec: string): string | undefined {
   if (!spec.startsWith('.')) return undefined;
   const resolved = relative(SRC, join(SRC, from, '..', spec));
+  if (resolved === 'errors.js') return '(root)';
   if (resolved.startsWith('..')) return '(outside src)';
   return resolved.includes('/') ? resolved.split('/')[0] : '(root)';
 }
@@ -67,6 +81,23 @@ test('only src/exec spawns processes', () => {
     spawners.filter((r) => !r.startsWith('exec/')),
     [],
   );
+});
+
+test('argv of the tools podnet runs is written only in src/exec and src/render', () => {
+  const tool =
+    /\[\s*'(ip|bridge|nft|iptables-restore|iptables-save|conntrack|nsenter|unshare|tshark|sysctl)',\s*'(-|netns|link|addr|route|neigh|fdb|list|add)/;
+  const offenders = files
+    .filter((f) => !f.rel.startsWith('exec/') && !f.rel.startsWith('render/') && tool.test(f.text))
+    .map((f) => f.rel);
+  assert.deepEqual(offenders, []);
+});
+
+test('runners are made in one place per front door (lab/runners.ts, cni/main.ts)', () => {
+  const makers = files
+    .filter((f) => !f.rel.startsWith('exec/') && /new ProcessRunner\(|\)\.ProcessRunner\(/.test(f.text))
+    .map((f) => f.rel)
+    .sort();
+  assert.deepEqual(makers, ['cni/main.ts', 'lab/runners.ts']);
 });
 
 test('no shell strings: nothing is run through sh -c', () => {

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ApplyError, CommandError } from '../errors.js';
+import { isNothingToDelete } from '../exec/kernel-answers.js';
 import { type Arg, type Command, isVarRef, type Runner, resolveArgs } from '../exec/runner.js';
 import { quote } from '../exec/shell-quote.js';
 import type { Op, Plan } from '../plan/ops.js';
@@ -74,8 +75,19 @@ async function runStep(s: Step, runner: Runner, total: number, native = false): 
     }
     await runner.run(s.cmd);
   } catch (err) {
-    throw new ApplyError(describe(s.op), s.index, total, { cause: err });
+    const e = applyError(s.op, s.index, total, err);
+    if (e) throw e;
   }
+}
+
+/**
+ * The one error rule of every applier (this one and apply/netlink.ts): a failed op stops the plan with an
+ * ApplyError naming it, except a delete whose object is already gone where the op only wants it gone
+ * (`conntrack -D` that found no flow). Returns undefined when the failure is not one.
+ */
+export function applyError(op: Op, index: number, total: number, err: unknown): ApplyError | undefined {
+  if (op.kind === 'conntrack.delete' && isNothingToDelete(err)) return undefined;
+  return new ApplyError(describe(op), index, total, { cause: err });
 }
 
 /** The argv prefix that selects the namespace of an `ip` command, and the rest; undefined if not batchable. */

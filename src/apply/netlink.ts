@@ -1,4 +1,4 @@
-import { ApplyError, KernelError } from '../errors.js';
+import { KernelError } from '../errors.js';
 import {
   type Attr,
   IFA,
@@ -31,7 +31,7 @@ import type { Runner } from '../exec/runner.js';
 import { writeOwnSysctl } from '../exec/sysctl.js';
 import type { Netns, Op, Plan } from '../plan/ops.js';
 import { render } from '../render/index.js';
-import { describe } from './apply.js';
+import { applyError } from './apply.js';
 
 /**
  * Applies a plan from inside this process over rtnetlink, for the ops a CNI attachment is made of: no `ip`
@@ -48,7 +48,7 @@ export class NetlinkApplier {
     private readonly fallback: Runner,
   ) {}
 
-  /** Runs a plan phase by phase, op by op, stopping at the first failure with ApplyError naming the op. */
+  /** Runs a plan phase by phase, op by op, with apply()'s error rule (applyError): same plans, same failures. */
   async apply(plan: Plan, onPhase?: (title: string, ms: number) => void): Promise<void> {
     const total = plan.reduce((n, p) => n + p.ops.length, 0);
     let index = 0;
@@ -58,7 +58,8 @@ export class NetlinkApplier {
         try {
           if (!this.applyOp(op)) await this.fallback.run(render(op));
         } catch (err) {
-          throw new ApplyError(describe(op), index, total, { cause: err });
+          const e = applyError(op, index, total, err);
+          if (e) throw e;
         }
         index++;
       }
@@ -170,6 +171,11 @@ export class NetlinkApplier {
   /** Whether namespace `ns` has a link called `name` (one GETLINK; no listing of every link). */
   hasLink(ns: Netns, name: string): boolean {
     return this.socket(ns).linkIndex(name) !== undefined;
+  }
+
+  /** The kind of link `name` in `ns` ('' when it has none, e.g. loopback), or undefined when it is absent. */
+  linkKind(ns: Netns, name: string): string | undefined {
+    return this.socket(ns).linkKind(name);
   }
 
   close(): void {

@@ -49,6 +49,8 @@ export async function changeCommand(
   } else {
     edit = { op: 'pod.remove', name: name! };
   }
+  const cluster = await import('../lab/cluster/change.js');
+  if (cluster.isClusterLab(lab)) return cluster.clusterChange(lab, edit, f.verbose ?? false);
   const r = await labChange(lab, edit, { verbose: f.verbose ?? false });
   const d = r.delta;
   const parts = [

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { COMMANDS, GROUPS } from './commands/index.js';
 import { alignFlags } from './help.js';
@@ -38,4 +39,26 @@ test('help resolves commands, groups and everything', () => {
 test('alignFlags puts every flag text in one column', () => {
   const out = alignFlags('usage: x\n  --a X   one\n  -b, --bee LONGER  two\nnot  a flag');
   assert.equal(out, 'usage: x\n  --a X             one\n  -b, --bee LONGER  two\nnot  a flag');
+});
+
+test('docs/lab.md documents every command, every flag, and the help text as the CLI prints it', () => {
+  const doc = readFileSync(new URL('../../../docs/lab.md', import.meta.url), 'utf8');
+  const missing: string[] = [];
+  for (const c of COMMANDS) {
+    if (!doc.includes(`### \`podnet ${c.name}\``)) missing.push(`section podnet ${c.name}`);
+    if (!doc.includes(alignFlags(c.help)))
+      missing.push(`help text of podnet ${c.name} (regenerate the reference)`);
+    for (const long of Object.keys(c.options))
+      if (!new RegExp(`--${long}\\b`).test(doc)) missing.push(`${c.name}: --${long}`);
+  }
+  assert.deepEqual(missing, []);
+});
+
+test('docs/lab.md documents the JSON kind of every command that takes --json', () => {
+  const doc = readFileSync(new URL('../../../docs/lab.md', import.meta.url), 'utf8');
+  for (const c of COMMANDS.filter((x) => 'json' in x.options)) {
+    const kind = /kind (\w+)/.exec(c.help)?.[1];
+    assert.ok(kind, `${c.name}: its --help names its JSON kind`);
+    assert.match(doc, new RegExp(`### ${kind} \\(\`${c.name} --json\`\\)`), c.name);
+  }
 });

@@ -3,22 +3,31 @@ import { ConfigError, PodnetError } from '../errors.js';
 import { type Command, usage } from './command.js';
 import { COMMANDS, GROUPS } from './commands/index.js';
 import { alignFlags, groupHelp, subcommands, topHelp } from './help.js';
+import { directConsole, errorPrefix } from './tty.js';
 
 /**
  * The CLI's front door: finds the command in the table (src/cli/commands/index.ts), parses its own flags and
  * runs it. Exit codes: 0 ok, 1 failure, 2 bad input, 3 verify found broken paths (the command's own).
  */
 export async function main(argv: string[]): Promise<void> {
+  directConsole();
   const debug = argv.includes('--debug');
   try {
     process.exitCode = await run(argv.filter((a) => a !== '--debug'));
   } catch (err) {
     if (debug) console.error(err);
-    else console.error(`podnet: ${err instanceof Error ? err.message : String(err)}`);
+    else console.error(`${errorPrefix()} ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = err instanceof ConfigError ? 2 : 1;
     if (!(err instanceof PodnetError) && !debug)
       console.error('(unexpected error: run with --debug for the stack trace)');
   }
+}
+
+/** Whether `key` (words joined by '-', or `help`) names a command or group: bin/podnet.js caches only those. */
+export function knownCommand(key: string): boolean {
+  if (key === 'help') return true;
+  const words = key.split('-');
+  return lookup(words).used === words.length;
 }
 
 /** The longest command or group whose words begin `words`. */

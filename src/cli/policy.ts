@@ -1,9 +1,9 @@
 import { ConfigError, type ConfigIssue, StateError } from '../errors.js';
-import { exec } from '../exec/process-runner.js';
 import { type LoadedLab, loadLab } from '../lab/load.js';
 import { LabNames } from '../lab/names.js';
 import {
   parseLabelArgs,
+  readPolicyCounters,
   recordLabels,
   recordPolicies,
   recordPolicyDeleted,
@@ -16,11 +16,8 @@ import { parseNetworkPolicy } from '../model/policy/parse.js';
 import { formatSelector } from '../model/policy/selector.js';
 import type { NetworkPolicy, Protocol } from '../model/policy/types.js';
 import { Ip } from '../net/ip.js';
-import { observeCounters } from '../observe/policy-counters.js';
 import { allowed, type Decision, type Endpoint, type SideDecision } from '../plan/policy/evaluate.js';
 import { findPod, worldOf } from '../plan/policy/world.js';
-import { execIn } from '../render/netns.js';
-import { POLICY_TABLE } from '../render/policy-nft.js';
 
 /** `podnet lab policy apply|delete|why`, `lab pod label`, `lab namespace label`: change, sync, explain. */
 
@@ -201,25 +198,7 @@ export async function policyWhy(lab: string, args: readonly string[], f: Flags):
   if ('pod' in src && l.status === 'up' && proto !== 'SCTP') {
     const names = new LabNames(lab);
     const nodes = [...new Set([src.pod.node, ...('pod' in dst ? [dst.pod.node] : [])])];
-    const read = async () => {
-      const all: Record<string, number> = {};
-      for (const n of nodes) {
-        const r = await exec(
-          execIn(
-            names.node(n),
-            'nft',
-            '-j',
-            'list',
-            'counters',
-            'table',
-            POLICY_TABLE.family,
-            POLICY_TABLE.name,
-          ) as string[],
-        );
-        for (const [k, v] of Object.entries(observeCounters(r.stdout))) all[`${n} ${k}`] = v;
-      }
-      return all;
-    };
+    const read = () => readPolicyCounters(names, nodes);
     const before = await read();
     const id = src.pod.namespace === 'default' ? src.pod.name : `${src.pod.namespace}-${src.pod.name}`;
     const host = 'pod' in dst ? dst.pod.ip.toString() : dst.ip.toString();

@@ -2,11 +2,10 @@ import { ConfigError } from '../errors.js';
 import { loadLab } from '../lab/load.js';
 import { LabNames } from '../lab/names.js';
 import {
-  loadProxyModels,
   manifestFromFlags,
   recordAdded,
   recordRemoved,
-  syncLabServices,
+  syncLabServices as syncCentral,
 } from '../lab/services.js';
 import { readSpecFile } from '../lab/spec-source.js';
 import { readDocuments } from '../model/documents.js';
@@ -14,7 +13,9 @@ import type { Cluster } from '../model/resolve.js';
 import { endpointSliceOf, serviceKey } from '../model/service.js';
 import type { DocWhere } from '../model/strict.js';
 import { renderIptables } from '../plan/services/iptables.js';
+import { buildProxyModel } from '../plan/services/model.js';
 import { renderNftFull } from '../plan/services/nftables.js';
+import { printJson } from './json.js';
 
 export interface ServiceFlags {
   readonly file?: string | undefined;
@@ -26,6 +27,12 @@ export interface ServiceFlags {
   readonly 'internal-local'?: boolean | undefined;
   readonly json?: boolean | undefined;
   readonly verbose?: boolean | undefined;
+}
+
+/** In cluster mode (lab up --agents) services go to etcd and the agents program them; otherwise the lab does. */
+async function syncLabServices(...a: Parameters<typeof syncCentral>): ReturnType<typeof syncCentral> {
+  const cluster = await import('../lab/cluster/services.js');
+  return cluster.isCluster(a[1]) ? cluster.syncClusterServices(a[0], a[1]) : syncCentral(...a);
 }
 
 /** `podnet lab service …`: changes the lab's services and syncs every node's proxy (partial syncs). */
@@ -103,7 +110,23 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
         ports: s.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol}`),
         endpointSlice: endpointSliceOf(s, l.cluster.pods),
       }));
-      if (f.json) console.log(JSON.stringify(rows, null, 2));
+      if (f.json)
+        printJson('ServiceList', {
+          lab,
+          exists: true,
+          services: rows.map((r) => ({
+            service: r.service,
+            clusterIP: r.clusterIP,
+            type: r.type,
+            ports: r.ports,
+            endpoints: r.endpointSlice.endpoints.map((e) => ({
+              pod: e.targetRef.name,
+              address: e.addresses[0],
+              node: e.nodeName,
+              ready: e.conditions.ready,
+            })),
+          })),
+        });
       else
         for (const r of rows)
           console.log(
@@ -136,9 +159,10 @@ function describeEndpoints(c: Cluster, name: string, namespace: string): string 
 /** The service proxy rules each node has now, for `lab explain` of a running lab. */
 export function explainProxy(lab: string): string {
   const l = loadLab(lab);
-  const models = loadProxyModels(l.state);
   const out: string[] = [];
-  for (const [node, m] of Object.entries(models)) {
+  if (l.cluster.spec.sameNode !== 'bridge') return '';
+  for (const node of l.cluster.nodes.map((n) => n.name)) {
+    const m = buildProxyModel(l.cluster, node);
     out.push(
       '',
       `# ---- ${node}: service proxy rules now (${m.mode}; docs/services.md explains the layout) ----`,

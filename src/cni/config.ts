@@ -3,6 +3,7 @@ import { gatewayOf, podCapacity, rangeBounds } from '../model/ipam.js';
 import { ifnameProblem } from '../net/ifname.js';
 import { Cidr, Ip } from '../net/ip.js';
 import { CNI_ERR, CniError } from './errors.js';
+import { prevResultProblems } from './prev-result.js';
 import { type CniDns, type CniVersion, requireSupported } from './version.js';
 
 /**
@@ -40,6 +41,8 @@ export interface NetConf {
   readonly dns?: CniDns;
   readonly prevResult?: unknown;
   readonly validAttachments?: readonly Attachment[];
+  /** Written by `podnet agent` while it holds the node's subnet lease: STATUS is not ready (50) without it. */
+  readonly agentLeaseFile?: string;
 }
 
 export const DEFAULTS = {
@@ -75,14 +78,33 @@ const KNOWN = new Set([
   'prevResult',
   'disableCheck',
   'disableGC',
+  'agentLeaseFile',
 ]);
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const show = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : (JSON.stringify(v) ?? String(v)));
 
-/** Decodes stdin; not JSON (or not an object) is the spec's code 6. */
+/** Deepest nesting a configuration may have; real ones nest 4 or 5 levels (Go's decoder stops at 10,000). */
+export const MAX_DEPTH = 512;
+
+/** How deep `v` nests, counted without recursion (so pathological input cannot overflow the stack). */
+function depthOf(v: unknown, limit: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    for (const c of Array.isArray(x) ? x : Object.values(x)) stack.push([c, d + 1]);
+  }
+  return max;
+}
+
+/** Decodes stdin; not JSON, too deeply nested, or not an object is the spec's code 6. */
 export function decodeConfig(text: string): Json {
+  const excerpt = text.length > 200 ? `${text.slice(0, 200)}…` : text;
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -90,13 +112,19 @@ export function decodeConfig(text: string): Json {
     throw new CniError(
       CNI_ERR.DECODE,
       `network configuration on stdin is not valid JSON: ${(e as Error).message}`,
-      text.length > 200 ? `${text.slice(0, 200)}…` : text,
+      excerpt,
     );
   }
+  if (depthOf(data, MAX_DEPTH) > MAX_DEPTH)
+    throw new CniError(
+      CNI_ERR.DECODE,
+      `network configuration on stdin nests deeper than ${MAX_DEPTH} levels`,
+      excerpt,
+    );
   if (!isObj(data))
     throw new CniError(
       CNI_ERR.DECODE,
-      `network configuration on stdin must be a JSON object, got ${show(data)}`,
+      `network configuration on stdin must be a JSON object, got ${Array.isArray(data) ? 'a list' : show(data)}`,
     );
   return data;
 }
@@ -164,6 +192,11 @@ export function parseConfig(raw: Json): NetConf {
 
   const ranges = parseRanges(raw, bad);
 
+  const agentLeaseFile =
+    raw.agentLeaseFile === undefined ? undefined : str(raw.agentLeaseFile, 'agentLeaseFile', '');
+  if (agentLeaseFile !== undefined && !isAbsolute(agentLeaseFile))
+    bad('agentLeaseFile', `${show(agentLeaseFile)} must be an absolute path`);
+
   let dns: CniDns | undefined;
   if (raw.dns !== undefined) {
     if (!isObj(raw.dns)) bad('dns', `${show(raw.dns)} must be an object`);
@@ -180,6 +213,9 @@ export function parseConfig(raw: Json): NetConf {
       bad('cni.dev/valid-attachments', 'must be a list of {containerID, ifname}');
     else validAttachments = va as Attachment[];
   }
+
+  // A malformed prevResult is a configuration error on every verb, as in libcni's ParsePrevResult.
+  if (raw.prevResult !== undefined) issues.push(...prevResultProblems(raw.prevResult));
 
   if (issues.length > 0)
     throw new CniError(
@@ -202,6 +238,7 @@ export function parseConfig(raw: Json): NetConf {
     ...(dns ? { dns } : {}),
     ...(raw.prevResult !== undefined ? { prevResult: raw.prevResult } : {}),
     ...(validAttachments ? { validAttachments } : {}),
+    ...(agentLeaseFile ? { agentLeaseFile } : {}),
   };
 }
 

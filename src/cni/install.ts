@@ -1,9 +1,11 @@
 import { chmodSync, mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from '../errors.js';
 import { compileNetlinkAddon } from '../exec/netlink/build.js';
 import { shortHash } from '../net/ifname.js';
+import { CODE_CACHE_DIR } from './code-cache-dir.js';
 import { loaderSource } from './loader.js';
 
 /** Options of `podnet cni install`. */
@@ -48,8 +50,7 @@ export function conflistFor(o: InstallOptions): object {
   };
 }
 
-/** Where the installed plugin keeps V8's code cache of itself (see loader.ts): tmpfs, so each boot starts clean. */
-export const CODE_CACHE_DIR = '/run/podnet/cni';
+export { CODE_CACHE_DIR } from './code-cache-dir.js';
 
 /**
  * Bundles the plugin (src/cni/main and what it imports) into one self-contained file with esbuild: no
@@ -62,7 +63,8 @@ export async function bundlePlugin(
 ): Promise<{ netlink: boolean; warning?: string }> {
   let esbuild: typeof import('esbuild');
   try {
-    esbuild = await import('esbuild');
+    // require, not import(): the CLI bundle runs as a vm.Script (bin/podnet.js), which has no import().
+    esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
   } catch (e) {
     throw new UnsupportedError(
       `cannot bundle the CNI plugin: esbuild is not installed (${(e as Error).message}); run npm install, which installs the pinned dev dependency`,
@@ -92,6 +94,8 @@ export async function bundlePlugin(
     // ESM sources may read import.meta.url at load time; in the CommonJS bundle it is the bundle's own URL.
     define: {
       'import.meta.url': '__podnetImportMeta.url',
+      // The native addon is written beside the code cache (main.ts nativeDir), not into the IPAM data.
+      __PODNET_CODE_CACHE_DIR__: JSON.stringify(codeCacheDir),
       ...(addon
         ? {
             __PODNET_NETLINK_ADDON__: JSON.stringify({

@@ -3,10 +3,11 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { cmdStatus } from './check-gc.js';
 import { parseConfig } from './config.js';
 import { CNI_ERR, CniError } from './errors.js';
 import { describeRange, IpamStore } from './ipam-store.js';
-import { cmdStatus, type PluginDeps } from './plugin.js';
+import type { PluginDeps } from './plugin.js';
 
 const root = mkdtempSync(join(tmpdir(), 'podnet-ipam-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -3,13 +3,15 @@ import { join } from 'node:path';
 import { NetlinkApplier } from '../apply/netlink.js';
 import { loadEmbeddedNative, type NativeKernel } from '../exec/netlink/native.js';
 import type { Runner } from '../exec/runner.js';
+import { cmdCheck, cmdGc, cmdStatus } from './check-gc.js';
+import { CODE_CACHE_DIR } from './code-cache-dir.js';
 import { decodeConfig, type NetConf, parseConfig } from './config.js';
 import { type CniEnv, parseEnv } from './env.js';
 import { CNI_ERR, CniError } from './errors.js';
 import { isNamespaceFile, linkNames, writeFully } from './host.js';
 import { IpamStore } from './ipam-store.js';
-import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type PluginDeps } from './plugin.js';
-import { convertResult, isSupported, LATEST, versionInfo } from './version.js';
+import { cmdAdd, cmdDel, linkKindByIp, type PluginDeps } from './plugin.js';
+import { convertResult, isSupported, LATEST, SUPPORTED_VERSIONS, versionInfo } from './version.js';
 
 /**
  * The CNI plugin's entry: CNI_* environment + config on stdin → result or error JSON on stdout (SPEC.md).
@@ -29,19 +31,29 @@ function lazyProcessRunner(): Runner {
   };
 }
 
+/** The code cache directory the bundle was built for (esbuild `define` in install.ts); absent unbundled. */
+declare const __PODNET_CODE_CACHE_DIR__: string | undefined;
+
+/** Where the embedded native addon is written: the installed plugin's code cache directory. */
+export function nativeDir(): string {
+  return typeof __PODNET_CODE_CACHE_DIR__ === 'string' ? __PODNET_CODE_CACHE_DIR__ : CODE_CACHE_DIR;
+}
+
 export function defaultDeps(env: NodeJS.ProcessEnv = process.env): PluginDeps {
   const trace = env.PODNET_CNI_TRACE
     ? (note: string) => writeFully(2, `podnet-cni: ${(process.uptime() * 1000).toFixed(1)} ms: ${note}\n`)
     : undefined;
   const runner = lazyProcessRunner();
-  // The native addon lives beside the IPAM data (the bundle carries it; dlopen needs a file). Without it, or
+  // The native addon is written beside the plugin's code cache (a directory of the plugin's own, set by
+  // `podnet cni install`), never into the IPAM data directory, which holds reservations only. Without it, or
   // with PODNET_CNI_NO_NETLINK set, every kernel change is an `ip` process, as the printed plan shows.
-  const natives = new Map<string, NativeKernel | undefined>();
-  const nativeFor = (conf: NetConf): NativeKernel | undefined => {
-    if (!natives.has(conf.dataDir)) {
-      let native: NativeKernel | undefined;
+  let native: NativeKernel | undefined;
+  let nativeTried = false;
+  const nativeFor = (_conf: NetConf): NativeKernel | undefined => {
+    if (!nativeTried) {
+      nativeTried = true;
       try {
-        if (!env.PODNET_CNI_NO_NETLINK) native = loadEmbeddedNative(join(conf.dataDir, '.native'));
+        if (!env.PODNET_CNI_NO_NETLINK) native = loadEmbeddedNative(nativeDir());
       } catch (e) {
         writeFully(
           2,
@@ -49,9 +61,8 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): PluginDeps {
         );
       }
       trace?.(native ? 'kernel changes in-process over netlink' : 'kernel changes through ip processes');
-      natives.set(conf.dataDir, native);
     }
-    return natives.get(conf.dataDir);
+    return native;
   };
   const appliers = new Map<string, NetlinkApplier | undefined>();
   return {
@@ -66,6 +77,7 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): PluginDeps {
       }
       return appliers.get(conf.dataDir);
     },
+    linkKind: (name) => linkKindByIp(runner, name),
     ...(trace ? { trace } : {}),
   };
 }
@@ -106,6 +118,12 @@ export async function runCni(
         await cmdDel(env, conf, deps);
         return { stdout: '', exitCode: 0 };
       case 'CHECK':
+        // CHECK arrived in spec 0.4.0; older configurations cannot ask for it (libcni refuses it too).
+        if (SUPPORTED_VERSIONS.indexOf(conf.cniVersion) < SUPPORTED_VERSIONS.indexOf('0.4.0'))
+          throw new CniError(
+            CNI_ERR.INCOMPATIBLE_VERSION,
+            `CHECK needs cniVersion 0.4.0 or later; the configuration says '${conf.cniVersion}'`,
+          );
         await cmdCheck(env, conf, deps);
         return { stdout: '', exitCode: 0 };
       case 'STATUS':

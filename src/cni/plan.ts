@@ -1,22 +1,24 @@
-import { shortHash } from '../net/ifname.js';
+import { HOST_VETH_RE, hostVethName, shortHash } from '../net/ifname.js';
 import { Ip } from '../net/ip.js';
 import { macFromName } from '../net/mac.js';
-import { planNodeBridge, planNodeSysctls } from '../plan/node.js';
+import type { NodeModel } from '../plan/node/model.js';
+import { emptyNodeState } from '../plan/node/model.js';
+import { planNodeSync } from '../plan/node/sync.js';
 import { HOST, type Netns, type Op, type Plan } from '../plan/ops.js';
 import { planPodAttach } from '../plan/pod.js';
 import type { NetConf, PodRange } from './config.js';
 
 /**
- * What CNI ADD/DEL change, composed from the planners the lab uses (planNodeBridge, planPodAttach): the plugin
+ * What CNI ADD/DEL change, composed from the planners the lab uses (the node model, planPodAttach): the plugin
  * only decides names and which parts apply. Pure.
  */
 
-/** The host-side veth of an attachment: `pn` + 8 hex of sha256(containerID/ifname), always ≤ 15 characters. */
+/** The host-side veth of an attachment (net/ifname.ts: the one scheme the lab uses too). */
 export const hostIfName = (containerId: string, ifname: string): string =>
-  `pn${shortHash(`${containerId}/${ifname}`)}`;
+  hostVethName(`${containerId}/${ifname}`);
 
 /** Recognises our host-side veth names (GC only touches these). */
-export const HOST_IF_RE = /^pn[0-9a-f]{8}$/;
+export const HOST_IF_RE = HOST_VETH_RE;
 
 /** A deterministic, locally administered MAC for the pod's interface, so the result can report it. */
 export const podMacOf = (containerId: string, ifname: string): string =>
@@ -25,45 +27,47 @@ export const podMacOf = (containerId: string, ifname: string): string =>
 /** The nftables table that masquerades one network's pods (ipMasq). */
 export const masqTable = (network: string): string => `podnet_cni_${shortHash(network)}`;
 
-function bridgeOps(conf: NetConf, ns: Netns): Op[] {
-  const ops: Op[] = [];
-  for (const [i, r] of conf.ranges.entries()) {
-    for (const op of planNodeBridge({
-      ns,
-      node: `network ${conf.name}`,
-      bridge: conf.bridge,
-      podCIDR: r.subnet,
-      gateway: r.gateway,
+/**
+ * The node part of a CNI network as a node model (plan/node/model.ts): the bridge with the ranges' gateway
+ * addresses (when the node is the gateway), forwarding, and the ipMasq table. Pods are not part of it.
+ */
+export function buildCniNodeModel(conf: NetConf): NodeModel {
+  const [first] = conf.ranges;
+  const gw = (r: PodRange) => `${r.gateway}/${r.subnet.prefix}`;
+  return {
+    node: `network ${conf.name}`,
+    podCIDR: first ? first.subnet.toString() : '',
+    bridge: {
+      name: conf.bridge,
+      address: conf.isGateway && first ? gw(first) : '',
+      ...(conf.isGateway && conf.ranges.length > 1 ? { moreAddresses: conf.ranges.slice(1).map(gw) } : {}),
+      // Why a fixed MAC: see BridgeModel.mac (plan/node/model.ts).
+      mac: macFromName(`bridge/${conf.bridge}/${first?.gateway}`),
       mtu: conf.mtu,
-    })) {
-      if (op.kind === 'addr.add' && !conf.isGateway) continue;
-      if (i > 0 && op.kind !== 'addr.add') continue;
-      ops.push(op);
-    }
-  }
-  return ops;
+    },
+    sysctls: conf.isGateway ? { 'net.ipv4.ip_forward': '1' } : {},
+    routes: [],
+    fdb: [],
+    neighbours: [],
+    ...(conf.ipMasq
+      ? {
+          masquerade: {
+            table: masqTable(conf.name),
+            subnets: conf.ranges.map((r) => r.subnet.toString()),
+            owner: `network ${conf.name}`,
+          },
+        }
+      : {}),
+  };
 }
 
-/** First ADD on a node: the bridge (with gateway addresses), forwarding, and masquerading when asked. */
+/**
+ * First ADD on a node (the bridge is not there): the node model synced from an empty node, the same
+ * planNodeSync every front door runs. The plugin does not repair a node it finds set up: that is the agent's.
+ */
 export function planCniNode(conf: NetConf): Plan {
-  const ops = [...bridgeOps(conf, HOST)];
-  if (conf.isGateway) ops.push(...planNodeSysctls(HOST, `network ${conf.name}`));
-  if (conf.ipMasq) {
-    const t = masqTable(conf.name);
-    const rules = conf.ranges
-      .map(
-        (r) =>
-          `    ip saddr ${r.subnet} ip daddr != ${r.subnet} masquerade comment "podnet cni ${conf.name}: pods leaving ${r.subnet}"`,
-      )
-      .join('\n');
-    ops.push({
-      kind: 'nft.apply',
-      netns: HOST,
-      script: `table ip ${t} {}\nflush table ip ${t}\ntable ip ${t} {\n  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n${rules}\n  }\n}\n`,
-      note: `network ${conf.name}: masquerade pod traffic that leaves the pod subnet (ipMasq)`,
-    });
-  }
-  return [{ title: 'node', ops }];
+  const desired = buildCniNodeModel(conf);
+  return [{ title: 'node', ops: planNodeSync(emptyNodeState(desired.node), desired, { netns: HOST }) }];
 }
 
 export interface AttachParams {
@@ -102,10 +106,22 @@ export function planCniAttach(conf: NetConf, a: AttachParams): Plan {
   return [
     {
       title: 'node side',
-      ops: [...bridgeOps(conf, HOST).filter((op) => op.kind !== 'link.add-bridge'), ...attach.filter(onNode)],
+      ops: [...bridgeAddresses(conf), ...attach.filter(onNode)],
     },
     { title: 'pod side', ops: attach.filter((op) => !onNode(op)) },
   ];
+}
+
+/** The bridge's gateway addresses, asserted again by every ADD (`addr replace`: a no-op when present). */
+function bridgeAddresses(conf: NetConf): Op[] {
+  const b = buildCniNodeModel(conf).bridge!;
+  return [b.address, ...(b.moreAddresses ?? [])].filter(Boolean).map((cidr) => ({
+    kind: 'addr.add',
+    netns: HOST,
+    dev: conf.bridge,
+    cidr,
+    note: `network ${conf.name}: give the bridge the pod CIDR's gateway address, pods' next hop off the node`,
+  }));
 }
 
 /** DEL: removing the host end removes the pair, and with it the pod's interface and its addresses/routes. */

@@ -1,18 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apply } from '../apply/apply.js';
 import type { NetlinkApplier } from '../apply/netlink.js';
 import { ApplyError, CommandError } from '../errors.js';
 import { isAlreadyExists, isNotFound } from '../exec/kernel-answers.js';
 import type { Runner } from '../exec/runner.js';
-import { podCapacity } from '../model/ipam.js';
 import { Ip } from '../net/ip.js';
 import { HOST, type Plan } from '../plan/ops.js';
-import { ipIn } from '../render/netns.js';
+import { readLink } from '../render/observe.js';
 import type { NetConf } from './config.js';
 import type { CniEnv } from './env.js';
 import { CNI_ERR, CniError } from './errors.js';
 import { IpamStore } from './ipam-store.js';
-import { HOST_IF_RE, hostIfName, planCniAttach, planCniDetach, planCniNode, podMacOf } from './plan.js';
+import { hostIfName, planCniAttach, planCniDetach, planCniNode, podMacOf } from './plan.js';
 import type { CniResult } from './version.js';
 
 /** What the verbs touch outside themselves; injected so unit tests run them against fakes. */
@@ -29,10 +29,12 @@ export interface PluginDeps {
    * unavailable, and then the plan's `ip` commands run as processes through `runner`.
    */
   readonly netlink?: (conf: NetConf) => NetlinkApplier | undefined;
+  /** The kind of a node link when netlink is unavailable (`ip -d link`); unit tests without it skip the check. */
+  readonly linkKind?: (name: string) => Promise<string | undefined>;
 }
 
 /** Runs a plan in-process over netlink when possible, else as batched `ip` processes: the same ops either way. */
-async function applyPlan(
+export async function applyPlan(
   plan: Plan,
   conf: NetConf,
   deps: PluginDeps,
@@ -44,20 +46,38 @@ async function applyPlan(
 }
 
 /** Whether the node namespace has a link by that name: one netlink request, or a read of /proc/net/dev. */
-function hasLink(conf: NetConf, deps: PluginDeps, name: string): boolean {
+export function hasLink(conf: NetConf, deps: PluginDeps, name: string): boolean {
   const nl = deps.netlink?.(conf);
   return nl ? nl.hasLink(HOST, name) : deps.links().has(name);
 }
 
-const detach = (hostIf: string): Plan => [{ title: 'detach', ops: [planCniDetach(hostIf)] }];
+/**
+ * The kind of the node's link `conf.bridge` ('' for one without a kind: loopback, a NIC), or undefined when
+ * there is none: one netlink request, or `ip -d link show` when the plugin runs without its addon.
+ */
+async function bridgeKind(conf: NetConf, deps: PluginDeps): Promise<string | undefined> {
+  const nl = deps.netlink?.(conf);
+  if (nl) return nl.linkKind(HOST, conf.bridge);
+  if (!deps.links().has(conf.bridge)) return undefined;
+  return deps.linkKind ? deps.linkKind(conf.bridge) : 'bridge';
+}
+
+/** `ip -d link show NAME` in the node namespace: the link's kind ('' when it has none). */
+export async function linkKindByIp(runner: Runner, name: string): Promise<string | undefined> {
+  const out = await runner.run(readLink(HOST, name));
+  const link = (JSON.parse(out.stdout || '[]') as { linkinfo?: { info_kind?: string } }[])[0];
+  return link ? (link.linkinfo?.info_kind ?? '') : undefined;
+}
+
+export const detach = (hostIf: string): Plan => [{ title: 'detach', ops: [planCniDetach(hostIf)] }];
 
 export const storeFor = (conf: NetConf): IpamStore => new IpamStore(join(conf.dataDir, conf.name));
 
-const kernelError = (what: string, err: unknown): CniError => {
+export const kernelError = (what: string, err: unknown): CniError => {
   const msg = err instanceof Error ? err.message : String(err);
   return new CniError(CNI_ERR.KERNEL, `${what}: ${msg}`, '', { cause: err });
 };
-const rootCause = (err: unknown): unknown => (err instanceof ApplyError ? err.cause : err);
+export const rootCause = (err: unknown): unknown => (err instanceof ApplyError ? err.cause : err);
 
 /** ADD: reserve an address, make sure the bridge exists, attach the pod; undo everything on failure. */
 export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Promise<CniResult> {
@@ -66,6 +86,14 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Prom
     throw new CniError(
       CNI_ERR.INVALID_ENV,
       `CNI_NETNS '${env.netns}' is not a network namespace file (not on nsfs)`,
+    );
+  // The bridge may exist already (made by an earlier ADD); if that name is some other device (lo, the node's
+  // uplink), refuse before anything is reserved or changed: a pod gateway must never land on it.
+  const kind = await bridgeKind(conf, deps);
+  if (kind !== undefined && kind !== 'bridge')
+    throw new CniError(
+      CNI_ERR.INVALID_CONFIG,
+      `bridge '${conf.bridge}' names an existing interface that is not a bridge (${kind ? `a ${kind} link` : 'a device without a link kind, such as loopback or a NIC'}); podnet will not touch it: name a bridge, or a name not in use`,
     );
   const hostIf = hostIfName(env.containerId, env.ifname);
   if (hasLink(conf, deps, hostIf))
@@ -142,7 +170,7 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Prom
 }
 
 /** Addresses (without prefix) that prevResult lists, when it has any usable ones. */
-function prevIps(prev: unknown): string[] {
+export function prevIps(prev: unknown): string[] {
   const ips = (prev as { ips?: { address?: unknown }[] } | undefined)?.ips;
   if (!Array.isArray(ips)) return [];
   return ips
@@ -164,162 +192,4 @@ export async function cmdDel(env: CniEnv, conf: NetConf, deps: PluginDeps): Prom
     }
   }
   deps.store(conf).releaseByOwner(env.containerId, env.ifname, prevIps(conf.prevResult)[0]);
-}
-
-interface IpJsonLink {
-  ifname: string;
-  address?: string;
-  mtu?: number;
-  flags?: string[];
-  addr_info?: { family: string; local: string; prefixlen: number }[];
-}
-
-/** CHECK: the attachment still matches prevResult (interface, MAC, MTU, addresses, routes, reservation). */
-export async function cmdCheck(env: CniEnv, conf: NetConf, deps: PluginDeps): Promise<void> {
-  const prev = conf.prevResult as CniResult | undefined;
-  if (!prev || typeof prev !== 'object')
-    throw new CniError(
-      CNI_ERR.INVALID_CONFIG,
-      'CHECK needs prevResult (the result of the ADD being checked)',
-    );
-  if (!deps.isNetns(env.netns))
-    throw new CniError(
-      CNI_ERR.INVALID_ENV,
-      `CNI_NETNS '${env.netns}' is not a network namespace file (not on nsfs)`,
-    );
-  const problems: string[] = [];
-  const hostIf = hostIfName(env.containerId, env.ifname);
-  if (!hasLink(conf, deps, hostIf)) problems.push(`host veth '${hostIf}' is missing`);
-  if (!hasLink(conf, deps, conf.bridge)) problems.push(`bridge '${conf.bridge}' is missing`);
-
-  const wanted = prevIps(prev);
-  if (wanted.length === 0) problems.push('prevResult lists no IPv4 address');
-  const store = deps.store(conf);
-  for (const ip of wanted) {
-    const r = store.read(ip);
-    if (!r) problems.push(`address ${ip} has no reservation in '${store.dir}'`);
-    else if (r.containerId !== env.containerId || r.ifname !== env.ifname)
-      problems.push(
-        `address ${ip} is reserved by ${r.containerId}/${r.ifname}, not ${env.containerId}/${env.ifname}`,
-      );
-  }
-
-  const podNs = { kind: 'path', path: env.netns } as const;
-  let link: IpJsonLink | undefined;
-  try {
-    const out = await deps.runner.run({ argv: ipIn(podNs, '-j', 'addr', 'show', 'dev', env.ifname) });
-    link = (JSON.parse(out.stdout) as IpJsonLink[])[0];
-  } catch (e) {
-    if (!isNotFound(e)) throw kernelError(`cannot read interface '${env.ifname}'`, e);
-  }
-  if (!link) problems.push(`interface '${env.ifname}' is missing in netns '${env.netns}'`);
-  else {
-    const iface = prev.interfaces?.find((i) => i.name === env.ifname && i.sandbox);
-    if (iface?.mac && link.address?.toLowerCase() !== iface.mac.toLowerCase())
-      problems.push(`interface '${env.ifname}' has MAC ${link.address}, prevResult says ${iface.mac}`);
-    if (iface?.mtu && link.mtu !== iface.mtu)
-      problems.push(`interface '${env.ifname}' has MTU ${link.mtu}, prevResult says ${iface.mtu}`);
-    if (!link.flags?.includes('UP')) problems.push(`interface '${env.ifname}' is down`);
-    const have = new Set(
-      (link.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
-    );
-    for (const ip of prev.ips ?? [])
-      if (!have.has(ip.address)) problems.push(`address ${ip.address} is missing on '${env.ifname}'`);
-    if (prev.routes?.length) {
-      const out = await deps.runner.run({ argv: ipIn(podNs, '-j', 'route', 'show') });
-      const routes = JSON.parse(out.stdout || '[]') as { dst: string; gateway?: string }[];
-      for (const rt of prev.routes) {
-        const dst = rt.dst === '0.0.0.0/0' ? 'default' : rt.dst;
-        if (!routes.some((x) => x.dst === dst && (!rt.gw || x.gateway === rt.gw)))
-          problems.push(`route ${rt.dst}${rt.gw ? ` via ${rt.gw}` : ''} is missing in netns '${env.netns}'`);
-      }
-    }
-  }
-  if (problems.length > 0)
-    throw new CniError(
-      CNI_ERR.CHECK_FAILED,
-      `attachment ${env.containerId}/${env.ifname} does not match prevResult: ${problems.join('; ')}`,
-      problems.join('\n'),
-    );
-}
-
-/** STATUS: ready when the IPAM store is usable and the range has a free address; otherwise code 50. */
-export async function cmdStatus(conf: NetConf, deps: PluginDeps): Promise<void> {
-  const store = deps.store(conf);
-  try {
-    store.ensureDir();
-  } catch (e) {
-    throw new CniError(CNI_ERR.NOT_AVAILABLE, `not ready: ${(e as Error).message}`);
-  }
-  const capacity = conf.ranges.reduce((n, r) => n + podCapacity(r.subnet, r), 0);
-  const used = store.usedIps().size;
-  if (used >= capacity)
-    throw new CniError(
-      CNI_ERR.NOT_AVAILABLE,
-      `not ready: no free address in ${conf.ranges.map((r) => r.subnet.toString()).join(', ')} (${used} of ${capacity} reserved)`,
-    );
-}
-
-/**
- * GC: release every reservation and remove every host veth of ours on the bridge whose attachment is not in
- * `cni.dev/valid-attachments`. Continues past errors and reports them all at the end.
- */
-export async function cmdGc(
-  conf: NetConf,
-  deps: PluginDeps,
-): Promise<{ released: string[]; removed: string[] }> {
-  if (!conf.validAttachments)
-    throw new CniError(
-      CNI_ERR.INVALID_CONFIG,
-      "GC needs 'cni.dev/valid-attachments' in the configuration (refusing to release every attachment)",
-    );
-  const validIfs = new Set(conf.validAttachments.map((a) => hostIfName(a.containerID, a.ifname)));
-  const valid = new Set(conf.validAttachments.map((a) => `${a.containerID}/${a.ifname}`));
-  const store = deps.store(conf);
-  const errors: string[] = [];
-  const released: string[] = [];
-  const removed: string[] = [];
-  const removeLink = async (name: string) => {
-    try {
-      await applyPlan(detach(name), conf, deps);
-      removed.push(name);
-    } catch (e) {
-      if (!isNotFound(rootCause(e))) errors.push(`veth '${name}': ${(e as Error).message}`);
-    }
-  };
-  await store.withLock(async () => {
-    for (const r of store.list()) {
-      if (valid.has(`${r.containerId}/${r.ifname}`)) continue;
-      try {
-        if (store.release(r.ip)) released.push(r.ip);
-      } catch (e) {
-        errors.push(`reservation ${r.ip}: ${(e as Error).message}`);
-      }
-      if (r.containerId) {
-        const hostIf = hostIfName(r.containerId, r.ifname);
-        if (hasLink(conf, deps, hostIf)) await removeLink(hostIf);
-      }
-    }
-    if (hasLink(conf, deps, conf.bridge)) {
-      try {
-        const out = await deps.runner.run({
-          argv: ipIn({ kind: 'host' }, '-j', 'link', 'show', 'master', conf.bridge),
-        });
-        const ports = JSON.parse(out.stdout || '[]') as { ifname: string }[];
-        for (const p of ports) {
-          const name = p.ifname.split('@')[0]!;
-          if (HOST_IF_RE.test(name) && !validIfs.has(name) && !removed.includes(name)) await removeLink(name);
-        }
-      } catch (e) {
-        errors.push(`listing ports of '${conf.bridge}': ${(e as Error).message}`);
-      }
-    }
-  });
-  if (errors.length > 0)
-    throw new CniError(
-      CNI_ERR.GC_INCOMPLETE,
-      `GC could not release everything: ${errors.join('; ')}`,
-      errors.join('\n'),
-    );
-  return { released, removed };
 }

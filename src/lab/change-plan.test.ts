@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { resolveCluster } from '../model/resolve.js';
 import { overheadOf, parseBridgeFdb, parseIpNeigh, parseWire } from '../observe/cross-node-json.js';
+import { buildNodeModel } from '../plan/node/build.js';
+import { planNodeSync } from '../plan/node/sync.js';
 import { flatten, type Op } from '../plan/ops.js';
 import { labDelta, nextNodeIp, planLabChange } from './change-plan.js';
 import type { SpecEdit } from './edits.js';
 import { LabNames } from './names.js';
+import { labHostVeth } from './plan.js';
 import { loadSpec } from './spec-source.js';
 import { LabState } from './state.js';
 import { labPaths } from './up.js';
@@ -36,21 +39,28 @@ describe('lab changes (pure)', () => {
     );
   });
 
+  const syncOf = (prev: ReturnType<typeof lab>, next: ReturnType<typeof lab>, node: string) =>
+    planNodeSync(buildNodeModel(prev, node), buildNodeModel(next, node), { netns: names.node(node) });
+
   test('adding a node: it is built whole, others get only its cross-node entries', () => {
     const prev = lab([]);
     const next = lab([add3]);
     assert.deepEqual(labDelta(prev, next).addedNodes, ['node-3']);
-    const ops = flatten(planLabChange(prev, next, names, paths));
-    const onOld = ops.filter((o) => ['t-node-0', 't-node-1', 't-node-2'].includes(nsOf(o) ?? ''));
+    const ops = flatten(planLabChange(prev, next, names, paths).build);
     assert.deepEqual(
-      onOld.map((o) => o.kind).sort(),
-      [
-        ...Array(3).fill('fdb.replace'),
-        ...Array(3).fill('neigh.replace'),
-        ...Array(3).fill('route.replace'),
-      ].sort(),
+      ops.filter((o) => ['t-node-0', 't-node-1', 't-node-2'].includes(nsOf(o) ?? '')),
+      [],
+      'the lab change itself touches no existing node',
     );
+    // The nodes that stay are synced to their new model: exactly the new peer's three entries each.
+    for (const n of ['node-0', 'node-1', 'node-2'])
+      assert.deepEqual(
+        syncOf(prev, next, n).map((o) => o.kind),
+        ['neigh.replace', 'fdb.replace', 'route.replace'],
+        n,
+      );
     assert.ok(ops.some((o) => o.kind === 'netns.add' && o.name === 't-node-3'));
+    assert.ok(ops.some((o) => o.kind === 'link.add-bridge' && nsOf(o) === 't-node-3'));
     assert.ok(
       ops.some((o) => o.kind === 'link.add-veth' && nsOf(o) === 't-switch' && o.name === 'sw-node-3'),
     );
@@ -61,31 +71,36 @@ describe('lab changes (pure)', () => {
   test('adding a pod touches only its namespace and its cable on its node', () => {
     const prev = lab([]);
     const next = lab([{ op: 'pod.add', pod: { name: 'e', node: 'node-1' } }]);
-    const ops = flatten(planLabChange(prev, next, names, paths));
+    const veth = labHostVeth(next, 'e');
+    const ops = flatten(planLabChange(prev, next, names, paths).build);
     for (const o of ops) {
       const ns = nsOf(o);
       if (ns === 't-node-1')
-        assert.ok(('name' in o && o.name === 'veth-e') || ('dev' in o && o.dev === 'veth-e'), o.kind);
+        assert.ok(('name' in o && o.name === veth) || ('dev' in o && o.dev === veth), o.kind);
       else if (ns) assert.equal(ns, 't-pod-e');
     }
     assert.ok(ops.some((o) => o.kind === 'pod.pause' && o.pod === 'e'));
+    // No cross-node change on any node; only endpoints may move (none select pod e in the default lab).
+    for (const n of ['node-0', 'node-1', 'node-2']) assert.deepEqual(syncOf(prev, next, n), [], n);
   });
 
   test('removing a node: its entries go from the others, its namespace and pods are deleted', () => {
-    const prev = lab([]);
+    const prev = lab([], 'host-gw');
     const next = lab([{ op: 'node.remove', name: 'node-2' }], 'host-gw');
-    const plan = planLabChange(lab([], 'host-gw'), next, names, paths);
-    void prev;
-    const ops = flatten(plan);
+    const plan = planLabChange(prev, next, names, paths);
+    assert.deepEqual(flatten(plan.build), []);
     assert.deepEqual(
-      ops.filter((o) => o.kind === 'route.del').map((o) => `${nsOf(o)} ${'dst' in o ? o.dst : ''}`),
-      ['t-node-0 10.200.2.0/24', 't-node-1 10.200.2.0/24'],
+      ['node-0', 'node-1'].flatMap((n) =>
+        syncOf(prev, next, n)
+          .filter((o) => o.kind !== 'nft.apply')
+          .map((o) => `${nsOf(o)} ${o.kind} ${'dst' in o ? o.dst : ''}`),
+      ),
+      ['t-node-0 route.del 10.200.2.0/24', 't-node-1 route.del 10.200.2.0/24'],
     );
     assert.deepEqual(
-      ops.filter((o) => o.kind === 'netns.del').map((o) => ('name' in o ? o.name : '')),
+      flatten(plan.remove).map((o) => ('name' in o ? o.name : '')),
       ['t-pod-c', 't-node-2'],
     );
-    assert.equal(ops.filter((o) => o.kind !== 'route.del' && o.kind !== 'netns.del').length, 0);
   });
 
   test('a new node gets the next free underlay address', () => {

@@ -7,24 +7,28 @@ import { type LabDelta, labDelta, nextNodeIp, planLabChange } from './change-pla
 import type { SpecEdit } from './edits.js';
 import { loadLab } from './load.js';
 import { LabNames } from './names.js';
+import { syncLabNodes } from './node-sync.js';
 import { IDENTITY_PORTS, planLabUp } from './plan.js';
-import { syncLabPolicies } from './policy.js';
+import { cutDeniedFlows } from './policy.js';
 import { requireCrossNodeSupport, requireRoot } from './preflight.js';
-import { syncLabServices } from './services.js';
-import { journalingRunner, labPaths, printPlan } from './up.js';
+import { journalingRunner } from './runners.js';
+import { labPaths, printPlan } from './up.js';
 
 export interface ChangeResult {
   readonly delta: LabDelta;
   readonly cluster: Cluster;
   /** Cross-node entries (routes, FDB, neighbours) changed on nodes that existed before and still exist. */
   readonly opsOnExistingNodes: number;
+  /** Every op the node sync ran on nodes that stay (entries and service proxy). */
+  readonly syncOps: number;
   readonly ms: number;
 }
 
 /**
- * Changes a running lab: adds or removes a node or a pod. The planner diffs the lab before and after; this
- * front door only stops the removed pods' processes, runs the plan, and records the edit so later commands
- * (verify, inspect, down) see the lab as it is now.
+ * Changes a running lab: adds or removes a node or a pod. The lab's own topology for what was added is built
+ * as `lab up` builds it; then every node that stays is observed and synced to its new model (new peers'
+ * entries, removed peers' entries gone, service endpoints), the same loop as `lab reconcile`; only then are
+ * removed pods' and nodes' namespaces deleted. The edit is recorded so later commands see the lab as it is.
  */
 export async function labChange(
   lab: string,
@@ -47,10 +51,7 @@ export async function labChange(
   const names = new LabNames(lab);
   const paths = labPaths(state);
   const delta = labDelta(prev, next);
-  // The service proxy is brought in line by its own sync afterwards (a diff of proxy models).
-  const plan = planLabChange(prev, next, names, paths).filter(
-    (p) => p.title !== 'services' && p.title !== 'policy',
-  );
+  const plan = planLabChange(prev, next, names, paths);
 
   const leaving = new Set([...delta.removedPods]);
   for (const r of state.pids()) {
@@ -62,22 +63,38 @@ export async function labChange(
   }
   state.writeJson('allocations.json', allocationsOf(next));
   const runner = journalingRunner(state, opts.verbose ?? false);
+  const staying = next.nodes.filter((n) => !delta.addedNodes.includes(n.name)).map((n) => n.name);
+  let synced: Awaited<ReturnType<typeof syncLabNodes>>;
   try {
-    await apply(plan, runner, { batch: true, vars: runner.vars, concurrency: 16 });
+    await apply(plan.build, runner, { batch: true, vars: runner.vars, concurrency: 16 });
+    synced = await syncLabNodes(next, names, runner, staying);
+    await apply(plan.remove, runner, { batch: true, concurrency: 16 });
+    // A pod joining or relabelled may be isolated now: its tracked connections a policy denies are cut.
+    await cutDeniedFlows(next, state, names, runner, prev);
   } finally {
     runner.close();
   }
   const record = state.record!;
   state.writeJson('lab.json', { ...record, edits: [...(record.edits ?? []), edit] });
   writeFileSync(state.path('explain.sh'), await printPlan(planLabUp(next, names, paths)));
-  if (next.spec.sameNode === 'bridge') await syncLabServices(next, state, names, opts);
-  if (next.spec.sameNode === 'bridge') await syncLabPolicies(next, state, names, opts);
   await waitListening(lab, delta.addedPods);
 
-  const opsOnExistingNodes = plan
-    .filter((p) => p.title === 'forget removed nodes' || p.title === 'reach new nodes')
-    .reduce((n, p) => n + p.ops.length, 0);
-  return { delta, cluster: next, opsOnExistingNodes, ms: performance.now() - started };
+  const ops = synced.flatMap((n) => n.drift.flatMap((d) => d.ops));
+  const crossNode = new Set([
+    'route.replace',
+    'route.del',
+    'fdb.replace',
+    'fdb.del',
+    'neigh.replace',
+    'neigh.del',
+  ]);
+  return {
+    delta,
+    cluster: next,
+    opsOnExistingNodes: ops.filter((o) => crossNode.has(o.kind)).length,
+    syncOps: ops.length,
+    ms: performance.now() - started,
+  };
 }
 
 /** Removing something that is not there, or adding a name that is taken, is a usage error. */

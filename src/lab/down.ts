@@ -1,8 +1,8 @@
 import { apply } from '../apply/apply.js';
-import { ProcessRunner } from '../exec/process-runner.js';
 import { listNamedNetns, netnsIdOf, nsOf, processesInNetns, startTimeOf } from '../observe/procs.js';
 import type { Op } from '../plan/ops.js';
 import { LabNames } from './names.js';
+import { hostRunner } from './runners.js';
 import { LabState } from './state.js';
 
 export interface DownReport {
@@ -39,7 +39,7 @@ export async function labDown(lab: string): Promise<DownReport> {
   for (const pid of processesInNetns(ids)) if (pid !== process.pid) kill(pid);
   if (namespaces.length) {
     const ops: Op[] = namespaces.map((name) => ({ kind: 'netns.del', name }));
-    await apply([{ title: 'namespaces', ops }], new ProcessRunner(), { batch: true });
+    await apply([{ title: 'namespaces', ops }], hostRunner(), { batch: true });
   }
   const stateRemoved = state.exists;
   state.remove();

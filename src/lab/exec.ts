@@ -1,5 +1,6 @@
 import { StateError } from '../errors.js';
 import { execInteractive } from '../exec/interactive.js';
+import { inPod } from '../render/observe.js';
 import type { LoadedLab } from './load.js';
 import { labPaths } from './up.js';
 
@@ -25,19 +26,7 @@ export async function labExec(
   if (container !== undefined && !names.includes(container))
     throw new StateError(`pod '${pod}' has no container '${container}'; containers: ${names.join(', ')}`);
   const spec = p.containers.find((c) => c.name === container);
-  const chroot =
-    spec?.rootfs === 'busybox' ? ['chroot', labPaths(l.state).overlay(pod, spec.name).merged] : [];
+  const chroot = spec?.rootfs === 'busybox' ? labPaths(l.state).overlay(pod, spec.name).merged : undefined;
   if (argv.length === 0) throw new StateError('give a command after --, e.g. podnet lab exec a0 -- ip addr');
-  return execInteractive([
-    'nsenter',
-    '--target',
-    String(pid),
-    '--net',
-    '--uts',
-    '--ipc',
-    '--mount',
-    `--pid=/proc/${pid}/ns/pid_for_children`,
-    ...chroot,
-    ...argv,
-  ]);
+  return execInteractive(inPod(pid, chroot, argv));
 }

@@ -1,4 +1,5 @@
 import { exec } from '../exec/process-runner.js';
+import type { Command } from '../exec/runner.js';
 import type { Cluster } from '../model/resolve.js';
 import { Cidr } from '../net/ip.js';
 import {
@@ -14,8 +15,10 @@ import {
 import { parseIpRoute, type RouteState } from '../observe/ip-json.js';
 import { backendOf } from '../plan/cross-node/index.js';
 import { ENCAP_OVERHEAD, planMtu } from '../plan/mtu.js';
+import { readFdb, readNeighbours, readRoutes, wireCapture, wirePing } from '../render/observe.js';
 import type { LoadedLab } from './load.js';
 import { LabNames } from './names.js';
+import { hostRunner } from './runners.js';
 
 /** What one node holds for reaching other nodes' pods. */
 export interface NodeInspection {
@@ -51,10 +54,13 @@ export interface Inspection {
   readonly wire?: WireMeasurement;
 }
 
-const j = async (argv: string[]): Promise<string> => {
-  const r = await exec(argv);
-  return r.exitCode === 0 ? r.stdout : '';
-};
+const reader = hostRunner();
+/** A read whose failure (a device gone) reads as nothing. */
+const j = (cmd: Command): Promise<string> =>
+  reader.run(cmd).then(
+    (r) => r.stdout,
+    () => '',
+  );
 
 /**
  * Reads back, per node, the routes, FDB and neighbour entries the cross-node backend installed (`ip -j`,
@@ -66,11 +72,11 @@ export async function inspectLab(l: LoadedLab, opts: { wire?: boolean } = {}): P
   const dev = backendOf(c)?.device(c);
   const nodes = await Promise.all(
     c.nodes.map(async (n): Promise<NodeInspection> => {
-      const ns = names.nodeNs(n.name);
+      const ns = names.node(n.name);
       const [routes, fdb, neigh] = await Promise.all([
-        j(['ip', '-n', ns, '-j', 'route', 'show']),
-        dev ? j(['bridge', '-n', ns, '-j', 'fdb', 'show', 'dev', dev]) : Promise.resolve(''),
-        dev ? j(['ip', '-n', ns, '-j', 'neigh', 'show', 'dev', dev]) : Promise.resolve(''),
+        j(readRoutes(ns)),
+        dev ? j(readFdb(ns, dev)) : Promise.resolve(''),
+        dev ? j(readNeighbours(ns, dev)) : Promise.resolve(''),
       ]);
       return {
         node: n.name,
@@ -128,49 +134,9 @@ async function measureWire(l: LoadedLab, names: LabNames): Promise<WireMeasureme
     expected: ENCAP_OVERHEAD[c.spec.crossNode],
   };
   const ping = (count: number, interval: string) =>
-    exec([
-      'ip',
-      'netns',
-      'exec',
-      names.podNs(src.name),
-      'busybox',
-      'ping',
-      '-q',
-      '-c',
-      String(count),
-      '-i',
-      interval,
-      '-s',
-      '1000',
-      '-W',
-      '1',
-      dst.ip.toString(),
-    ]);
+    exec(wirePing(names.podNs(src.name), count, interval, dst.ip.toString()));
   await ping(1, '0.2'); // neighbours and (multicast) FDB learnt before the capture
-  const capture = exec([
-    'timeout',
-    '15',
-    'ip',
-    'netns',
-    'exec',
-    names.switchNs,
-    'tshark',
-    '-n',
-    '-Q',
-    '-i',
-    'sw0',
-    '-c',
-    '4',
-    '-a',
-    'duration:10',
-    '-f',
-    filter,
-    '-T',
-    'fields',
-    '-E',
-    'separator=/t',
-    ...WIRE_FIELDS.flatMap((f) => ['-e', f]),
-  ]);
+  const capture = exec(wireCapture(names.switchNs, filter, WIRE_FIELDS));
   // tshark needs a moment before it captures; keep pinging (bounded) until it has its packets.
   const pinger = (async () => {
     await new Promise((r) => setTimeout(r, 1500));

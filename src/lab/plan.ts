@@ -1,15 +1,15 @@
-import type { Cluster, PodView } from '../model/resolve.js';
+import type { Cluster, NodeView, PodView } from '../model/resolve.js';
 import { hostVethName } from '../net/ifname.js';
-import { type CrossNodeEnv, planCrossNode } from '../plan/cross-node/index.js';
 import { planMtu } from '../plan/mtu.js';
-import { planNodeBridge, planNodeSysctls } from '../plan/node.js';
-import type { ContainerLaunch, Netns, Op, Phase, Plan } from '../plan/ops.js';
+import { buildNodeModel } from '../plan/node/build.js';
+import { emptyNodeState } from '../plan/node/model.js';
+import { planNodeSync } from '../plan/node/sync.js';
+import type { ContainerLaunch, Op, Phase, Plan } from '../plan/ops.js';
 import { planPodAttach, planVethPair } from '../plan/pod.js';
 import { planContainers, planOverlay, planPause, planSandboxNames } from '../plan/sandbox.js';
-import { planSwitch, planUplink } from '../plan/underlay.js';
+import { planSwitchBridge, planSwitchPorts, planUplink } from '../plan/underlay.js';
 import type { LabNames } from './names.js';
-import { withPolicies } from './policy.js';
-import { withServices } from './services.js';
+import { planOutside, planOutsideRoute } from './outside.js';
 
 /** Where the lab keeps per-pod files; all paths are under the lab's state directory. */
 export interface LabPaths {
@@ -27,86 +27,86 @@ export function identityLine(pod: PodView, container: string): string {
   return `pod=${pod.name} container=${container} node=${pod.node} ip=${pod.ip}\n`;
 }
 
+/** The phase titles of a lab plan, in order. */
+export const PHASES = [
+  'namespaces',
+  'underlay',
+  'nodes',
+  'pause',
+  'sandboxes',
+  'cables',
+  'pod interfaces',
+  'containers',
+] as const;
+type PhaseTitle = (typeof PHASES)[number];
+
+/** Which of a cluster's nodes and pods a topology plan builds (all of them for `lab up`, the new ones for a change). */
+export interface TopologyScope {
+  readonly nodes: readonly NodeView[];
+  readonly pods: readonly PodView[];
+  /** Build the switch itself and the outside world (only `lab up`). */
+  readonly whole: boolean;
+}
+
 /**
- * The whole lab as phases (pure): namespaces, the switch, nodes, pause processes, sandboxes, pod networking,
- * containers. Each phase's work on different namespaces is independent, so apply can batch and overlap it.
+ * The lab's own topology for some nodes and pods (pure): namespaces, switch cables, uplinks, pause processes,
+ * sandboxes, pod cables and interfaces, containers, and the outside world. No node state: that is the node
+ * model's (src/plan/node/), synced by the caller. Each phase's work on different namespaces is independent.
  */
-export function planLabUp(cluster: Cluster, names: LabNames, paths: LabPaths): Plan {
+export function planLabTopology(
+  cluster: Cluster,
+  names: LabNames,
+  paths: LabPaths,
+  scope: TopologyScope,
+): Plan {
   const { spec } = cluster;
-  const mtu = spec.underlay.mtu;
-  // Bridge, pod veths and tunnel devices: the underlay MTU minus the cross-node backend's overhead.
   const podMtu = planMtu(spec).pod;
-  const nodeNs = (n: string) => names.node(n);
-  const phases: Phase[] = [];
+  const out = new Map<PhaseTitle, Op[]>(PHASES.map((t) => [t, []]));
+  const add = (title: PhaseTitle, ...ops: Op[]) => out.get(title)!.push(...ops);
 
-  phases.push({
-    title: 'namespaces',
-    ops: [
-      { kind: 'netns.add', name: names.switchNs, note: 'underlay: a namespace standing for the LAN switch' },
-      ...cluster.nodes.map(
-        (n): Op => ({
-          kind: 'netns.add',
-          name: names.nodeNs(n.name),
-          note: `${n.name}: a namespace standing for the node (a machine)`,
-        }),
-      ),
-    ],
-  });
-  phases.push({
-    title: 'underlay',
-    ops: planSwitch({
-      switchNs: { kind: 'named', name: names.switchNs },
-      switchBridge: 'sw0',
-      subnet: spec.underlay.subnet,
-      mtu,
-      nodes: cluster.nodes.map((n) => ({
-        name: n.name,
-        ns: nodeNs(n.name),
-        ip: n.ip,
-        port: names.switchPort(n.name),
-      })),
-    }),
-  });
-
-  const nodeOps: Op[] = [];
-  for (const n of cluster.nodes) {
-    const ns = nodeNs(n.name);
-    nodeOps.push(...planUplink({ name: n.name, ns, ip: n.ip }, spec.underlay.subnet));
-    if (spec.sameNode === 'bridge') {
-      nodeOps.push(
-        ...planNodeBridge({
-          ns,
-          node: n.name,
-          bridge: spec.bridge,
-          podCIDR: n.podCIDR,
-          gateway: n.gateway,
-          mtu: podMtu,
-        }),
-      );
-    }
-    nodeOps.push(...planNodeSysctls(ns, n.name));
-    if (spec.sameNode === 'bridge') nodeOps.push(...planCrossNode(cluster, n, labCrossNodeEnv(names)));
-  }
-  for (const p of cluster.pods) {
+  if (scope.whole)
+    add('namespaces', {
+      kind: 'netns.add',
+      name: names.switchNs,
+      note: 'underlay: a namespace standing for the LAN switch',
+    });
+  for (const n of scope.nodes)
+    add('namespaces', {
+      kind: 'netns.add',
+      name: names.nodeNs(n.name),
+      note: `${n.name}: a namespace standing for the node (a machine)`,
+    });
+  const underlay = {
+    switchNs: { kind: 'named' as const, name: names.switchNs },
+    switchBridge: 'sw0',
+    subnet: spec.underlay.subnet,
+    mtu: spec.underlay.mtu,
+    nodes: scope.nodes.map((n) => ({
+      name: n.name,
+      ns: names.node(n.name),
+      ip: n.ip,
+      port: names.switchPort(n.name),
+    })),
+  };
+  if (scope.whole) add('underlay', ...planSwitchBridge(underlay));
+  add('underlay', ...planSwitchPorts(underlay));
+  for (const n of scope.nodes)
+    add('nodes', ...planUplink({ name: n.name, ns: names.node(n.name), ip: n.ip }, spec.underlay.subnet));
+  for (const p of scope.pods) {
     if (p.containers.length > 0) continue;
-    for (const c of Object.keys(IDENTITY_PORTS)) {
-      nodeOps.push({
+    for (const c of Object.keys(IDENTITY_PORTS))
+      add('nodes', {
         kind: 'file.write',
         path: `${paths.www(p.name, c)}/index.html`,
         content: identityLine(p, c),
         note: `${p.name}/${c}: the identity page this container serves`,
       });
-    }
   }
-  phases.push({ title: 'nodes', ops: nodeOps });
-
-  phases.push({
-    title: 'pause',
-    ops: cluster.pods.flatMap((p) => planPause(p.name, names.pidVar(p.name), paths.log(p.name, 'pause'))),
-  });
-  phases.push({
-    title: 'sandboxes',
-    ops: cluster.pods.flatMap((p) => [
+  for (const p of scope.pods)
+    add('pause', ...planPause(p.name, names.pidVar(p.name), paths.log(p.name, 'pause')));
+  for (const p of scope.pods)
+    add(
+      'sandboxes',
       ...planSandboxNames(p.name, names.pidVar(p.name), names.podNs(p.name)),
       ...p.containers
         .filter((c) => c.rootfs === 'busybox')
@@ -116,32 +116,34 @@ export function planLabUp(cluster: Cluster, names: LabNames, paths: LabPaths): P
             ...paths.overlay(p.name, c.name),
           }),
         ),
-    ]),
-  });
+    );
 
   // Pod networking: first the cables (node side), then each pod's own interface (pod side).
-  const cables: Op[] = [];
-  const inside: Op[] = [];
   if (spec.sameNode === 'bridge') {
-    for (const p of cluster.pods) {
+    for (const p of scope.pods) {
       const node = cluster.nodes.find((n) => n.name === p.node)!;
-      const ns = nodeNs(node.name);
-      const ops = planPodAttach({
+      const ns = names.node(node.name);
+      for (const op of planPodAttach({
         pod: p.name,
         nodeNs: ns,
         podNs: names.pod(p.name),
         bridge: spec.bridge,
-        hostIf: hostVethName(`${spec.name}/${p.name}`, p.name),
+        hostIf: labHostVeth(cluster, p.name),
         podIf: 'eth0',
         ip: p.ip,
         prefix: p.prefix,
         gateway: node.gateway,
         mtu: podMtu,
         hairpin: true,
-      });
-      for (const op of ops) (sameNs(op, ns) ? cables : inside).push(op);
+      }))
+        add(
+          'netns' in op && op.netns.kind === 'named' && op.netns.name === names.nodeNs(node.name)
+            ? 'cables'
+            : 'pod interfaces',
+          op,
+        );
     }
-  } else {
+  } else if (scope.whole) {
     const [a, b] = cluster.pods as [PodView, PodView];
     const end = (p: PodView) => ({
       pod: p.name,
@@ -151,27 +153,63 @@ export function planLabUp(cluster: Cluster, names: LabNames, paths: LabPaths): P
       prefix: p.prefix,
     });
     const pair = planVethPair(end(a), end(b), podMtu);
-    cables.push(...pair.create);
-    inside.push(...pair.configure);
+    add('cables', ...pair.create);
+    add('pod interfaces', ...pair.configure);
   }
-  phases.push({ title: 'cables', ops: cables });
-  phases.push({ title: 'pod interfaces', ops: inside });
+  for (const p of scope.pods)
+    add('containers', ...planContainers(p.name, names.pidVar(p.name), containersOf(p, paths)));
 
-  phases.push({
-    title: 'containers',
-    ops: cluster.pods.flatMap((p) => planContainers(p.name, names.pidVar(p.name), containersOf(p, paths))),
+  if (spec.outside) {
+    if (scope.whole) planOutside(cluster, names, paths, (title, ...ops) => add(title as PhaseTitle, ...ops));
+    for (const n of scope.nodes) add('pod interfaces', planOutsideRoute(cluster, names, n.name));
+  }
+  return PHASES.map((title) => ({ title, ops: out.get(title)! })).filter(
+    (p) => p.ops.length > 0 || scope.whole,
+  );
+}
+
+/** A lab node's state from scratch: its namespace was just created, so nothing of podnet's is in it yet. */
+export function planLabNodeFromScratch(cluster: Cluster, names: LabNames, node: string): Op[] {
+  const desired = buildNodeModel(cluster, node);
+  return planNodeSync(emptyNodeState(node, desired.podCIDR), desired, { netns: names.node(node) });
+}
+
+/**
+ * The whole lab (pure): the topology, and in the `nodes` phase each node's model synced from an empty
+ * namespace: exactly what `lab reconcile` would run on a node with nothing on it.
+ */
+export function planLabUp(cluster: Cluster, names: LabNames, paths: LabPaths): Plan {
+  const topology = planLabTopology(cluster, names, paths, {
+    nodes: cluster.nodes,
+    pods: cluster.pods,
+    whole: true,
   });
-  return withPolicies(withServices(phases, cluster, names, paths), cluster, names);
+  return withNodeSync(topology, cluster, names, cluster.nodes);
 }
 
-/** Cross-node planners' view of the lab: nodes are namespaces, each cabled to the switch by its eth0. */
-export function labCrossNodeEnv(names: LabNames): CrossNodeEnv {
-  return { ns: (n) => names.node(n), uplink: () => 'eth0' };
+/** Inserts each node's from-scratch sync into the `nodes` phase, right after that node's uplink. */
+export function withNodeSync(
+  plan: Plan,
+  cluster: Cluster,
+  names: LabNames,
+  nodes: readonly NodeView[],
+): Plan {
+  if (!nodes.length) return plan;
+  const inNs = (o: Op, ns: string) => 'netns' in o && o.netns.kind === 'named' && o.netns.name === ns;
+  return plan.map((p): Phase => {
+    if (p.title !== 'nodes') return p;
+    const perNode = nodes.flatMap((n) => [
+      ...p.ops.filter((o) => inNs(o, names.nodeNs(n.name))),
+      ...planLabNodeFromScratch(cluster, names, n.name),
+    ]);
+    const rest = p.ops.filter((o) => !nodes.some((n) => inNs(o, names.nodeNs(n.name))));
+    return { title: p.title, ops: [...perNode, ...rest] };
+  });
 }
 
-function sameNs(op: Op, ns: Netns): boolean {
-  return 'netns' in op && op.netns.kind === 'named' && ns.kind === 'named' && op.netns.name === ns.name;
-}
+/** The host-side veth of a lab pod (net/ifname.ts: one scheme for the lab and the CNI plugin). */
+export const labHostVeth = (cluster: Cluster, pod: string): string =>
+  hostVethName(`lab/${cluster.spec.name}/${pod}/eth0`);
 
 /** The processes a pod runs: its spec's containers, or the two identity servers. */
 export function containersOf(p: PodView, paths: LabPaths): ContainerLaunch[] {

@@ -1,25 +1,27 @@
 import { writeFileSync } from 'node:fs';
 import { ConfigError, type ConfigIssue, StateError } from '../errors.js';
-import { exec, ProcessRunner } from '../exec/process-runner.js';
+import type { Runner } from '../exec/runner.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { parseNetworkPolicy } from '../model/policy/parse.js';
 import { labelKeyProblem, labelValueProblem } from '../model/policy/selector.js';
 import { NAMESPACE_NAME_LABEL, type NetworkPolicy, policyKey } from '../model/policy/types.js';
 import type { Cluster } from '../model/resolve.js';
 import { parseConntrack } from '../observe/conntrack.js';
-import type { Op, Phase, Plan } from '../plan/ops.js';
+import { observeCounters } from '../observe/policy-counters.js';
+import type { Op } from '../plan/ops.js';
 import { planPolicyCuts } from '../plan/policy/cut.js';
 import { buildPolicyModel, type PolicyNodeModel } from '../plan/policy/model.js';
-import { planPolicySync, stricter } from '../plan/policy/plan.js';
+import { stricter } from '../plan/policy/plan.js';
 import { worldOf } from '../plan/policy/world.js';
 import { conntrackDeletions, render } from '../render/index.js';
-import { netIn } from '../render/netns.js';
+import { listConntrack, readPolicyCounters as readPolicyCountersCmd } from '../render/observe.js';
 import type { LabNames } from './names.js';
-import { runSyncOps } from './services.js';
+import { repairOps, syncLabNodes } from './node-sync.js';
+import { hostRunner } from './runners.js';
 import type { LabState } from './state.js';
 
 /**
- * The lab's NetworkPolicy part: the `policy` phase of `lab up`, run-time changes (`policy apply|delete`, pod and
+ * The lab's NetworkPolicy part (the enforcement itself is the node model's policy part): run-time changes (`policy apply|delete`, pod and
  * namespace labels) kept as an overlay in the lab's state, and live syncs that change only what differs on each
  * node and cut the connections a change denies.
  */
@@ -33,39 +35,8 @@ export function policyModels(cluster: Cluster): Record<string, PolicyNodeModel> 
   return Object.fromEntries(cluster.nodes.map((n) => [n.name, buildPolicyModel(world, n.name)]));
 }
 
-/** One sync of every node (pure). `prev`: what each node got last (absent: a first, full sync). */
-export function planLabPolicies(
-  cluster: Cluster,
-  names: LabNames,
-  prev: Readonly<Record<string, PolicyNodeModel>> = {},
-): Op[] {
-  if (!enforcing(cluster) && Object.keys(prev).length === 0) return [];
-  const models = policyModels(cluster);
-  return cluster.nodes.flatMap((n) =>
-    planPolicySync({
-      netns: names.node(n.name),
-      ...(prev[n.name] ? { prev: prev[n.name] } : {}),
-      next: models[n.name]!,
-      // The service proxy phase (always planned with bridged pods) already sets br_netfilter's sysctl.
-      sysctl: false,
-    }),
-  );
-}
-
-/** `lab up`'s plan with the policy phase after the service proxy (before the containers start). */
-export function withPolicies(plan: Plan, cluster: Cluster, names: LabNames): Plan {
-  const ops = planLabPolicies(cluster, names);
-  if (ops.length === 0) return plan;
-  const out: Phase[] = [];
-  for (const phase of plan) {
-    if (phase.title === 'containers') out.push({ title: 'policy', ops });
-    out.push(phase);
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------------------
-// State: the models applied last, and the run-time changes.
+// State: the run-time changes (nothing remembers what was applied: every sync observes).
 
 export interface PolicyOverlay {
   /** NetworkPolicy manifests applied at run time, by `namespace/name`. */
@@ -189,18 +160,10 @@ export function recordLabels(
   state.writeJson('policy.json', { ...o, [field]: { ...o[field], [name]: now } });
 }
 
-export function loadPolicyModels(state: LabState): Record<string, PolicyNodeModel> {
-  return state.readJson<Record<string, PolicyNodeModel>>('policy-models.json') ?? {};
-}
-
-export function savePolicyModels(state: LabState, cluster: Cluster): void {
-  if (enforcing(cluster) || Object.keys(loadPolicyModels(state)).length)
-    state.writeJson('policy-models.json', policyModels(cluster));
-}
-
 /**
- * Brings every node's podnet-policy table to the cluster's policies and labels (only what changed), then cuts
- * the tracked connections the new state denies (conntrack entries read on each node, judged by the evaluator).
+ * Brings every node to the cluster's policies and labels through the node loop (observe, planNodeSync, apply:
+ * only the elements, sets and chains that differ change), then cuts the tracked connections the new state
+ * denies. `before`: the lab as it was, so only newly denied flows are cut.
  */
 export async function syncLabPolicies(
   cluster: Cluster,
@@ -209,32 +172,39 @@ export async function syncLabPolicies(
   opts: { verbose?: boolean; before?: Cluster } = {},
 ): Promise<{ ops: Op[]; cuts: number; ms: number; appliedMs: number }> {
   const started = performance.now();
-  const prev = loadPolicyModels(state);
-  const ops = planLabPolicies(cluster, names, prev);
-  const runner = new ProcessRunner({ verbose: opts.verbose ?? false });
-  // Nodes are independent: one transaction each, at once.
-  const byNode = new Map<string, Op[]>();
-  for (const op of ops) {
-    const k = 'netns' in op && op.netns.kind === 'named' ? op.netns.name : '';
-    byNode.set(k, [...(byNode.get(k) ?? []), op]);
-  }
-  await Promise.all([...byNode.values()].map((list) => runSyncOps(list, runner)));
+  const runner = hostRunner(opts.verbose ?? false);
+  const report = await syncLabNodes(cluster, names, runner);
   const appliedMs = performance.now() - started;
-  savePolicyModels(state, cluster);
+  const cuts = await cutDeniedFlows(cluster, state, names, runner, opts.before);
+  return { ops: repairOps(report), appliedMs, cuts, ms: performance.now() - started };
+}
+
+/**
+ * Deletes the conntrack entries of connections `cluster`'s policies deny and `before`'s allowed (all denied
+ * ones without `before`), on the nodes whose enforcement got stricter: cutting there suffices (the other
+ * node's entry lets the packet out, this one sees it as new and drops it). Returns how many were cut.
+ */
+export async function cutDeniedFlows(
+  cluster: Cluster,
+  state: LabState,
+  names: LabNames,
+  runner: Runner,
+  before?: Cluster,
+): Promise<number> {
+  if (!enforcing(cluster)) return 0;
   const world = worldOf(cluster);
-  const before = opts.before ? worldOf(opts.before) : undefined;
+  const prevWorld = before ? worldOf(before) : undefined;
+  const prev = before && enforcing(before) ? policyModels(before) : {};
   const next = policyModels(cluster);
   const cuts = (
     await Promise.all(
-      // Only a node whose enforcement got stricter can now deny a tracked flow: cutting it there suffices
-      // (the other node's entry lets the packet out, this one sees it as new and drops it).
       cluster.nodes
         .filter((n) => !prev[n.name] || stricter(prev[n.name]!, next[n.name]!))
         .map(async (n) => {
           const ns = names.node(n.name);
-          const r = await exec(netIn(ns, 'conntrack', '-L') as string[]).catch(() => undefined);
+          const r = await runner.run(listConntrack(ns)).catch(() => undefined);
           return r
-            ? planPolicyCuts(world, ns, parseConntrack(r.stdout), before, state.path(`cuts-${n.name}.txt`))
+            ? planPolicyCuts(world, ns, parseConntrack(r.stdout), prevWorld, state.path(`cuts-${n.name}.txt`))
             : [];
         }),
     )
@@ -245,10 +215,19 @@ export async function syncLabPolicies(
       return runner.run(render(op));
     }),
   );
-  return {
-    ops,
-    appliedMs,
-    cuts: cuts.reduce((n, op) => n + (op.kind === 'conntrack.delete-flows' ? op.connections : 0), 0),
-    ms: performance.now() - started,
-  };
+  return cuts.reduce((n, op) => n + (op.kind === 'conntrack.delete-flows' ? op.connections : 0), 0);
+}
+
+/** Every podnet-policy counter of `nodes`, as `<node> <counter>` -> packets (`lab policy why`). */
+export async function readPolicyCounters(
+  names: LabNames,
+  nodes: readonly string[],
+): Promise<Record<string, number>> {
+  const runner = hostRunner();
+  const all: Record<string, number> = {};
+  for (const n of nodes) {
+    const r = await runner.run(readPolicyCountersCmd(names.node(n)));
+    for (const [k, v] of Object.entries(observeCounters(r.stdout))) all[`${n} ${k}`] = v;
+  }
+  return all;
 }

@@ -70,6 +70,10 @@ export function loadSpec(
     if (text !== undefined) notes?.push(joinedDefaultNote(source, docs));
   }
   let spec: ClusterSpec;
+  // The file is checked as written whatever the flags: an override replaces a field's value but never hides
+  // the file's own problems (the effective spec is checked again below, for what the flags change).
+  if (text !== undefined && (Object.keys(overrides).length > 0 || edits.length > 0))
+    parseClusterDocs(docs, source, known);
   if (Object.keys(overrides).length === 0 && edits.length === 0) {
     spec = parseClusterDocs(docs, source, known);
   } else {

@@ -1,8 +1,10 @@
-import { exec } from '../exec/process-runner.js';
 import { parseIpAddr } from '../observe/ip-json.js';
 import { listNamedNetns } from '../observe/procs.js';
+import { named } from '../plan/ops.js';
+import { readAddrs } from '../render/observe.js';
 import type { LoadedLab } from './load.js';
 import { LabNames } from './names.js';
+import { hostRunner } from './runners.js';
 
 export interface LabStatus {
   readonly lab: string;
@@ -31,7 +33,7 @@ export async function labStatus(l: LoadedLab): Promise<LabStatus> {
   const names = new LabNames(l.state.lab);
   const present = new Set(listNamedNetns());
   const addrs = async (ns: string) =>
-    present.has(ns) ? parseIpAddr((await exec(['ip', '-j', '-n', ns, 'addr', 'show'])).stdout) : [];
+    present.has(ns) ? parseIpAddr((await hostRunner().run(readAddrs(named(ns)))).stdout) : [];
   const nodes = await Promise.all(
     l.cluster.nodes.map(async (n) => {
       const ns = names.nodeNs(n.name);

@@ -3,17 +3,15 @@ import { join } from 'node:path';
 import { apply } from '../apply/apply.js';
 import { StateError } from '../errors.js';
 import { PrintRunner } from '../exec/print-runner.js';
-import { ProcessRunner } from '../exec/process-runner.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { allocationsOf, type Cluster, resolveCluster } from '../model/resolve.js';
-import { listeningTcpPorts, listNamedNetns, startTimeOf } from '../observe/procs.js';
+import { listeningTcpPorts, listNamedNetns } from '../observe/procs.js';
 import type { Plan } from '../plan/ops.js';
 import { labDown } from './down.js';
 import { LabNames } from './names.js';
 import { IDENTITY_PORTS, type LabPaths, planLabUp } from './plan.js';
-import { savePolicyModels } from './policy.js';
 import { requireCrossNodeSupport, requireRoot, requireTools } from './preflight.js';
-import { saveProxyModels } from './services.js';
+import { journalingRunner } from './runners.js';
 import { LabState } from './state.js';
 
 export interface UpOptions {
@@ -24,21 +22,6 @@ export interface UpOptions {
   readonly overrides?: Readonly<Record<string, string>>;
   readonly verbose?: boolean;
   readonly onPhase?: (title: string, ms: number) => void;
-}
-
-/**
- * The runner every lab change uses: processes start through the spawner helper, and each daemon's PID and start
- * time go to the lab's journal the moment it exists, so `down` finds it even if this process dies next.
- */
-export function journalingRunner(state: LabState, verbose: boolean): ProcessRunner {
-  return new ProcessRunner({
-    spawner: true,
-    verbose,
-    onDaemon: (pid, cmd) => {
-      const [pod, role] = (cmd.daemon?.tag ?? '?/?').split('/');
-      state.recordPid({ pid, start: startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });
-    },
-  });
 }
 
 /** The lab's file layout under its state directory. */
@@ -110,8 +93,6 @@ export async function labUp(o: UpOptions): Promise<Cluster> {
       runner.close();
     }
     await waitReady(cluster, state);
-    saveProxyModels(state, cluster);
-    savePolicyModels(state, cluster);
     state.writeJson('lab.json', { ...state.record, status: 'up' });
     return cluster;
   } catch (err) {
@@ -168,7 +149,7 @@ export function buildBusyboxLayer(dir: string): void {
  * Waits until every identity container listens (read from /proc/PID/net/tcp of the pause process, no probe
  * traffic), so `up` returns a lab that `verify` can use at once. Fails naming the containers that never came up.
  */
-async function waitReady(
+export async function waitReady(
   cluster: Cluster,
   state: LabState,
   // Slow machines (the VM lane emulates its CPU) may allow more: PODNET_READY_TIMEOUT_MS.

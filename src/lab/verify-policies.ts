@@ -4,8 +4,8 @@ import { endpointSliceOf } from '../model/service.js';
 import { Ip } from '../net/ip.js';
 import { allowed, type Endpoint, type PolicyPod } from '../plan/policy/evaluate.js';
 import { worldOf } from '../plan/policy/world.js';
+import { OUTSIDE } from './outside.js';
 import { IDENTITY_PORTS } from './plan.js';
-import { OUTSIDE } from './services.js';
 import { type Probe, runProbes } from './verify.js';
 
 /**

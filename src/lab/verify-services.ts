@@ -27,7 +27,8 @@ const identityPorts = new Set<number>(Object.values(IDENTITY_PORTS));
  * answer must come from an endpoint the pod's node may use, and a portal without endpoints must refuse.
  */
 export async function verifyServices(lab: string, cluster: Cluster): Promise<ServiceCheck[]> {
-  if (cluster.spec.sameNode !== 'bridge') return [];
+  // No proxy (proxy: none): ClusterIPs are another component's; nothing of podnet's to check.
+  if (cluster.spec.sameNode !== 'bridge' || cluster.spec.proxy === 'none') return [];
   const probes: Probe[] = [];
   const rows: { service: string; from: string; target: string; expected: string[] }[] = [];
   const models = new Map(cluster.nodes.map((n) => [n.name, buildProxyModel(cluster, n.name)]));

@@ -3,8 +3,11 @@ import { exec } from '../exec/process-runner.js';
 import { python3 } from '../exec/python.js';
 import type { Cluster, PodView } from '../model/resolve.js';
 import { nsOf, processesInPidNs } from '../observe/procs.js';
+import { inPodNetns } from '../render/observe.js';
 import { LabNames } from './names.js';
+import { driftLines, labDrift, type NodeDriftReport } from './node-sync.js';
 import { IDENTITY_PORTS } from './plan.js';
+import { hostRunner } from './runners.js';
 import { formatServices, type ServiceCheck, verifyServices } from './verify-services.js';
 
 /** One check verify makes. */
@@ -43,6 +46,8 @@ export interface VerifyReport {
   readonly failed: number;
   /** Every service port from every pod (lab/verify-services.ts). */
   readonly services?: readonly ServiceCheck[];
+  /** Each node's kernel against its model: the differences (`drift`, one line each); empty when in sync. */
+  readonly nodes?: readonly { readonly node: string; readonly drift: readonly string[] }[];
 }
 
 const isIdentity = (p: PodView) => p.containers.length === 0;
@@ -110,10 +115,7 @@ export async function runProbes(
         timeout: timeoutS,
         probes: list.map(({ id, kind, host, port }) => ({ id, kind, host, port })),
       });
-      const r = await exec(
-        ['nsenter', `--net=/run/netns/${names.podNs(pod)}`, python3(), PROBE_SCRIPT],
-        input,
-      );
+      const r = await exec(inPodNetns(`/run/netns/${names.podNs(pod)}`, python3(), PROBE_SCRIPT), input);
       let answers: { id: string; ok: boolean; ms?: number; answer?: string; error?: string }[] = [];
       try {
         answers = JSON.parse(r.stdout);
@@ -182,18 +184,26 @@ export async function verifyLab(
   const results = await runProbes(lab, planProbes(cluster));
   const sharedNs = checkSharedNetns(cluster.pods, pausePids);
   const services = await verifyServices(lab, cluster);
+  const nodes = nodeChecks(await labDrift(cluster, new LabNames(lab), hostRunner()));
   const failed =
     results.filter((r) => !r.ok).length +
     sharedNs.filter((s) => !s.ok).length +
-    services.filter((s) => !s.ok).length;
+    services.filter((s) => !s.ok).length +
+    nodes.filter((n) => n.drift.length).length;
   return {
     lab,
     results,
     sharedNs,
     services,
-    passed: results.length + sharedNs.length + services.length - failed,
+    nodes,
+    passed: results.length + sharedNs.length + services.length + nodes.length - failed,
     failed,
   };
+}
+
+/** One check per node: in sync, or the list of its differences. */
+function nodeChecks(r: readonly NodeDriftReport[]): { node: string; drift: string[] }[] {
+  return r.map((n) => ({ node: n.node, drift: driftLines([n]) }));
 }
 
 /** The verification table, as the terminal shows it. */
@@ -234,6 +244,12 @@ export function formatReport(cluster: Cluster, r: VerifyReport): string {
       );
   }
   out.push(...formatServices(r.services ?? []));
+  if (r.nodes?.length) {
+    out.push('', 'node state (kernel vs model; podnet lab reconcile repairs it):');
+    for (const n of r.nodes)
+      if (!n.drift.length) out.push(`  ✓ ${n.node}: in sync`);
+      else for (const d of n.drift) out.push(`  ✗ ${d}`);
+  }
   out.push('', `${r.passed} passed, ${r.failed} failed`);
   return out.join('\n');
 }

@@ -41,8 +41,11 @@ export interface ClusterSpec {
   readonly networkPolicies?: readonly NetworkPolicy[];
 }
 
-/** The service proxy's data plane: podnet's flat nftables layout, or kube-proxy's iptables layout. */
-export type ProxyMode = 'nftables' | 'iptables';
+/**
+ * The service proxy's data plane: podnet's flat nftables layout, kube-proxy's iptables layout, or none (another
+ * component serves ClusterIPs; podnet programs no proxy and no egress masquerade).
+ */
+export type ProxyMode = 'nftables' | 'iptables' | 'none';
 
 export type SameNodeMode = 'bridge' | 'veth';
 export type CrossNodeMode = 'none' | 'host-gw' | 'vxlan' | 'ipip';

@@ -52,7 +52,8 @@ export function splitDocuments(text: string, source: string): { docs: SourceDoc[
   const lc = new LineCounter();
   let parsed: ReturnType<typeof parseAllDocuments>;
   try {
-    parsed = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true });
+    // Duplicate keys are found by duplicateKeys below, which names the key and where it is.
+    parsed = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false });
   } catch (e) {
     throw new ConfigError([{ path: '(file)', message: `cannot be parsed: ${(e as Error).message}` }], source);
   }
@@ -73,6 +74,15 @@ export function splitDocuments(text: string, source: string): { docs: SourceDoc[
       value = d.toJS({ maxAliasCount: 1000 });
     } catch (e) {
       issues.push({ path: `document ${i + 1}`, message: `cannot be decoded: ${(e as Error).message}` });
+      return;
+    }
+    const prefix =
+      value && typeof value === 'object' && !Array.isArray(value)
+        ? label(i, value as Record<string, unknown>)
+        : `document ${i + 1}: `;
+    const dups = duplicateKeys(d.contents as Node | null, lc, prefix);
+    if (dups.length) {
+      issues.push(...dups);
       return;
     }
     if (value === null || value === undefined) return;
@@ -119,6 +129,36 @@ export function readDocuments(text: string, source: string): SourceDoc[] {
   const { docs, issues } = splitDocuments(text, source);
   if (issues.length) throw new ConfigError(issues, source);
   return docs;
+}
+
+/**
+ * Every key that appears twice in one mapping, named by its path as written (`spec.nodeName`) and where the
+ * repeat is; kubectl and the YAML spec refuse them, and a last-one-wins reading would hide a typo's effect.
+ */
+function duplicateKeys(root: Node | null, lc: LineCounter, prefix: string): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  const walk = (node: unknown, path: string) => {
+    if (isMap(node)) {
+      const seen = new Map<unknown, number>();
+      for (const pair of node.items) {
+        const k = isScalar(pair.key) ? pair.key.value : pair.key;
+        const here = `${path}${path ? '.' : ''}${String(k)}`;
+        const keyNode = pair.key as Node | null;
+        const pos = keyNode?.range ? lc.linePos(keyNode.range[0]) : undefined;
+        if (seen.has(k))
+          out.push({
+            path: `${prefix.replace(/: $/, '')}: ${here}`,
+            message: `duplicate key '${String(k)}' (first at line ${seen.get(k)})`,
+            hint: 'each key may appear once in a mapping',
+            ...(pos ? { line: pos.line, column: pos.col } : {}),
+          });
+        else seen.set(k, pos?.line ?? 0);
+        walk(pair.value, here);
+      }
+    } else if (isSeq(node)) for (const [i, item] of node.items.entries()) walk(item, `${path}[${i}]`);
+  };
+  walk(root, '');
+  return out;
 }
 
 /** The node at `path` (its key node when `key`), or the closest ancestor the document has. */

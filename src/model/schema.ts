@@ -62,7 +62,7 @@ export const clusterSpecSchema = z.strictObject({
   pods: z.array(podSchema).default([]),
   /** Kubernetes Service manifests (apiVersion/kind optional here); checked by model/service.ts. */
   services: z.array(z.unknown()).default([]),
-  proxy: z.enum(['nftables', 'iptables']).default('nftables'),
+  proxy: z.enum(['nftables', 'iptables', 'none']).default('nftables'),
   egressMasquerade: z.boolean().default(true),
   outside: z.boolean().default(false),
 });

@@ -42,7 +42,10 @@ test('empty file, binary, duplicate key, non-mapping: each refused with a clear 
   assert.match(issues('')[0]!.message, /holds no objects/);
   assert.match(issues('---\n---\n')[0]!.message, /holds no objects/);
   assert.match(issues('a\u0000b')[0]!.message, /NUL byte/);
-  assert.match(issues('a: 1\na: 2\n')[0]!.message, /Map keys must be unique/);
+  const dup = issues('kind: Pod\nmetadata: {name: web}\nspec:\n  x: 1\n  x: 2\n')[0]!;
+  assert.equal(dup.path, 'document 1 (Pod web): spec.x');
+  assert.match(dup.message, /duplicate key 'x' \(first at line 4\)/);
+  assert.equal(dup.line, 5);
   const all = issues(`- x\n---\n${pod('  bogus: 1\n')}`);
   assert.deepEqual(
     all.map((x) => x.path),

@@ -26,11 +26,19 @@ export interface Position {
 const IGNORED = new WeakSet<z.ZodType>();
 const REFUSED = new WeakSet<z.ZodType>();
 
-/** A field Kubernetes objects carry but podnet does not use: accepted whatever its value, and ignored. */
+let ignoredField: z.ZodOptional<z.ZodUnknown> | undefined;
+
+/**
+ * A field Kubernetes objects carry but podnet does not use: accepted whatever its value, and ignored. One shared
+ * schema for all of them (schemas are immutable): a zod schema costs tens of closures to build, and the CLI
+ * builds every kind's schemas on each start.
+ */
 export function ignored() {
-  const s = z.unknown().optional();
-  IGNORED.add(s);
-  return s;
+  if (!ignoredField) {
+    ignoredField = z.unknown().optional();
+    IGNORED.add(ignoredField);
+  }
+  return ignoredField;
 }
 
 /**

@@ -21,11 +21,13 @@ export function shortHash(text: string, n = 8): string {
 }
 
 /**
- * The host-side veth name for a pod: `veth-<pod>` when it fits (readable, as in the seed), otherwise
- * `pn` + 8 hex characters of a hash of the pod key (kube-proxy's hashAndTruncate idea).
+ * The host-side veth of a pod attachment, one scheme for the lab and the CNI plugin: `pn` + 8 hex characters
+ * of sha256(attachment key) (kube-proxy's hashAndTruncate idea), always 15 characters or fewer. Keys: the
+ * CNI plugin's `<containerID>/<ifname>`, the lab's `lab/<cluster>/<pod>/eth0`.
  */
-export function hostVethName(podKey: string, podName: string): string {
-  const readable = `veth-${podName}`;
-  if (readable.length <= IFNAMSIZ_MAX && VALID.test(readable)) return readable;
-  return `pn${shortHash(podKey)}`;
+export function hostVethName(attachment: string): string {
+  return `pn${shortHash(attachment)}`;
 }
+
+/** Every host-side veth podnet names, and nothing else: CNI GC removes only links matching it. */
+export const HOST_VETH_RE = /^pn[0-9a-f]{8}$/;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hostVethName, ifnameProblem } from './ifname.js';
+import { HOST_VETH_RE, hostVethName, ifnameProblem } from './ifname.js';
 import { Cidr, Ip } from './ip.js';
 import { macFromName } from './mac.js';
 
@@ -73,14 +73,14 @@ test('Cidr: strict parsing, containment, overlap and subnets', () => {
   assert.equal(Cidr.parse('192.168.64.0/24').broadcast.toString(), '192.168.64.255');
 });
 
-test('interface names: the 15-character limit, and hashed names when the readable one does not fit', () => {
+test('interface names: the 15-character limit; host veths hashed, one scheme for the lab and the CNI plugin', () => {
   assert.equal(ifnameProblem('cni0'), undefined);
   assert.match(ifnameProblem('a-very-long-bridge0')!, /at most 15/);
   assert.match(ifnameProblem('br;rm')!, /may only contain/);
-  assert.equal(hostVethName('c/a0', 'a0'), 'veth-a0');
-  const long = hostVethName('c/frontend-7d4f9', 'frontend-7d4f9');
-  assert.match(long, /^pn[0-9a-f]{8}$/);
-  assert.equal(long, hostVethName('c/frontend-7d4f9', 'frontend-7d4f9'), 'deterministic');
+  assert.match(hostVethName('lab/c/a0/eth0'), HOST_VETH_RE);
+  assert.notEqual(hostVethName('lab/c/a0/eth0'), hostVethName('lab/c/a1/eth0'));
+  assert.equal(hostVethName('c/frontend-7d4f9'), hostVethName('c/frontend-7d4f9'), 'deterministic');
+  assert.ok(hostVethName('x').length <= 15);
 });
 
 test('MACs derived from names are stable, unicast and locally administered', () => {

@@ -13,8 +13,16 @@ import type {
 } from '../plan/node/model.js';
 import type { Netns } from '../plan/ops.js';
 import { iptStateOfScript } from '../plan/services/proxy-state.js';
-import { readFdb, readIpState, readIptables, readNftTable, readSysctls } from '../render/observe.js';
+import {
+  readFdb,
+  readIpState,
+  readIptables,
+  readNftTable,
+  readPolicyTable,
+  readSysctls,
+} from '../render/observe.js';
 import { parseNftTable } from './nft-json.js';
+import { parsePolicyTable } from './policy.js';
 
 /** What observe needs to know of the desired state: which names and keys are podnet's on this node. */
 export interface ObserveScope {
@@ -24,9 +32,18 @@ export interface ObserveScope {
   readonly bridge?: { readonly name: string; readonly address: string };
   /** The tunnel's desired address, so a link holding several is read as holding it. */
   readonly tunnelAddress?: string;
+  /** The desired VXLAN device, whose FDB is then read alongside the rest instead of after it. */
+  readonly vxlanDevice?: string;
   readonly sysctls: readonly string[];
   /** Which proxy layout to read; undefined: look for the nftables table only. */
   readonly proxy?: 'nftables' | 'iptables';
+  /**
+   * Do not read the proxy's objects (the caller keeps what it applied last, as kube-proxy does: a resync timer
+   * then reads only links, routes, entries and sysctls; `lab verify|reconcile` read everything).
+   */
+  readonly skipProxy?: boolean;
+  /** The model has a NetworkPolicy table (it is read anyway unless skipProxy: a left-over one is drift). */
+  readonly policy?: boolean;
 }
 
 /** The scope of a desired model: its names, its sysctl keys, its proxy mode. */
@@ -36,8 +53,10 @@ export function scopeOf(m: NodeModel): ObserveScope {
     podCIDR: m.podCIDR,
     ...(m.bridge ? { bridge: { name: m.bridge.name, address: m.bridge.address } } : {}),
     ...(m.tunnel?.address ? { tunnelAddress: m.tunnel.address } : {}),
+    ...(m.tunnel?.kind === 'vxlan' ? { vxlanDevice: m.tunnel.name } : {}),
     sysctls: Object.keys(m.sysctls),
     ...(m.proxy ? { proxy: m.proxy.mode } : {}),
+    ...(m.policy ? { policy: true } : {}),
   };
 }
 
@@ -48,12 +67,20 @@ export function scopeOf(m: NodeModel): ObserveScope {
  * Four or five read-only commands; anything else on the node is not looked at.
  */
 export async function observeNode(runner: Runner, ns: Netns, scope: ObserveScope): Promise<NodeState> {
-  const nft = scope.proxy === 'iptables' ? undefined : tryRun(runner, readNftTable(ns));
+  const nft = scope.skipProxy || scope.proxy === 'iptables' ? undefined : tryRun(runner, readNftTable(ns));
   const ipt =
-    scope.proxy === 'iptables'
+    !scope.skipProxy && scope.proxy === 'iptables'
       ? Promise.all([runner.run(readIptables(ns, 'nat')), runner.run(readIptables(ns, 'filter'))])
       : undefined;
+  const pol = scope.skipProxy && !scope.policy ? undefined : tryRun(runner, readPolicyTable(ns));
   const sysctls = scope.sysctls.length ? runner.run(readSysctls(ns, scope.sysctls)) : undefined;
+  // Read alongside the rest; a device that is not there (drift) reads as no entries, and is re-read below.
+  const early = scope.vxlanDevice
+    ? runner.run(readFdb(ns, scope.vxlanDevice)).then(
+        (r) => r.stdout,
+        () => undefined,
+      )
+    : undefined;
   const [links, addrs, routes, neighs] = parseBatch((await runner.run(readIpState(ns))).stdout, 4) as [
     LinkJson[],
     LinkJson[],
@@ -119,7 +146,9 @@ export async function observeNode(runner: Runner, ns: Netns, scope: ObserveScope
   let fdb: FdbModel[] = [];
   if (tunnel?.kind === 'vxlan') {
     const group = tunnel.group;
-    fdb = (JSON.parse((await runner.run(readFdb(ns, tunnel.name))).stdout || '[]') as FdbJson[])
+    const pre = early && tunnel.name === scope.vxlanDevice ? await early : undefined;
+    const text = pre ?? (await runner.run(readFdb(ns, tunnel.name))).stdout;
+    fdb = (JSON.parse(text || '[]') as FdbJson[])
       .filter((f) => f.dst && (f.flags ?? []).includes('self') && f.state === 'permanent')
       .filter((f) => !(f.mac === '00:00:00:00:00:00' && f.dst === group))
       .map((f) => ({ dev: tunnel.name, mac: f.mac, dst: f.dst!, why: '' }));
@@ -141,6 +170,9 @@ export async function observeNode(runner: Runner, ns: Netns, scope: ObserveScope
     proxy = podnetIptables(`${nat.stdout}\n${filter.stdout}`);
   }
 
+  const polText = pol ? await pol : undefined;
+  const observedPolicy = polText === undefined ? undefined : parsePolicyTable(polText, scope.node);
+
   return {
     node: scope.node,
     podCIDR: scope.podCIDR,
@@ -152,6 +184,8 @@ export async function observeNode(runner: Runner, ns: Netns, scope: ObserveScope
     neighbours,
     ...(proxy ? { proxy } : {}),
     ...(linksDown.length ? { linksDown } : {}),
+    ...(observedPolicy && 'policy' in observedPolicy ? { policy: observedPolicy.policy } : {}),
+    ...(observedPolicy && 'damaged' in observedPolicy ? { policyDamaged: observedPolicy.damaged } : {}),
   };
 }
 

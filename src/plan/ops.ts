@@ -1,3 +1,4 @@
+import type { NftCmd } from './nft.js';
 import type { PolicyNodeModel } from './policy/model.js';
 
 /**
@@ -138,6 +139,8 @@ export type Op = { readonly note?: string } & (
     }
   | { readonly kind: 'sysctl.set'; readonly netns: Netns; readonly key: string; readonly value: string }
   | { readonly kind: 'nft.apply'; readonly netns: Netns; readonly script: string }
+  /** An nftables transaction as structured data (plan/nft.ts), rendered by src/render/nft.ts. */
+  | { readonly kind: 'nft.tx'; readonly netns: Netns; readonly tx: readonly NftCmd[] }
   | { readonly kind: 'iptables.restore'; readonly netns: Netns; readonly script: string }
   | {
       /** Delete conntrack entries of a UDP service portal that lead to a removed endpoint (kube-proxy does too). */

@@ -1,10 +1,5 @@
 import type { ContainerLaunch, Op, PidVar } from './ops.js';
 
-/** Where a pod's files live on the host (identity pages, overlay layers, logs). */
-export interface SandboxPaths {
-  readonly pauseLog: string;
-}
-
 /**
  * The pod sandbox (seed §2.1): a pause process created with unshare that owns the pod's network, UTS, IPC,
  * PID, mount and cgroup namespaces; its hostname set to the pod name; its network namespace given a name so

@@ -12,7 +12,12 @@ export interface UnderlayParams {
 
 /** The switch: a bridge, one port per node, each cabled to the node's eth0. */
 export function planSwitch(p: UnderlayParams): Op[] {
-  const ops: Op[] = [
+  return [...planSwitchBridge(p), ...planSwitchPorts(p)];
+}
+
+/** The switch's bridge alone (made once, when the lab comes up). */
+export function planSwitchBridge(p: UnderlayParams): Op[] {
+  return [
     {
       kind: 'link.add-bridge',
       netns: p.switchNs,
@@ -22,6 +27,11 @@ export function planSwitch(p: UnderlayParams): Op[] {
     },
     { kind: 'link.set', netns: p.switchNs, name: p.switchBridge, up: true, note: 'underlay: switch on' },
   ];
+}
+
+/** One switch port per node, cabled to the node's eth0. */
+export function planSwitchPorts(p: UnderlayParams): Op[] {
+  const ops: Op[] = [];
   for (const n of p.nodes) {
     ops.push(
       {

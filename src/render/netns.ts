@@ -43,11 +43,6 @@ export function execIn(ns: Netns, tool: string, ...args: Arg[]): [Arg, ...Arg[]]
   }
 }
 
-/** The netns a rendered argv acts in, as a textual prefix for `ip -batch` grouping; undefined if not ip. */
-export function netnsLabel(ns: Netns): string {
-  return ns.kind === 'host' ? 'host' : ns.kind === 'named' ? ns.name : ns.path;
-}
-
 /**
  * A tool in a namespace by nsenter alone: for named namespaces `nsenter --net=/run/netns/NAME …`, which skips
  * what `ip netns exec` adds (a mount namespace, /sys remounted) and which tools reading only netlink (nft,

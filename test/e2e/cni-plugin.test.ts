@@ -153,9 +153,9 @@ describe('CNI plugin on the real kernel', { skip }, () => {
     assert.deepEqual(results[0], results[1]);
 
     // The addon's copy on disk (dlopen needs a file) heals itself when damaged.
-    const native = join(d.ipam, '.native');
+    const native = join(d.root, 'code-cache');
     const [copy] = readdirSync(native).filter((f) => f.endsWith('.node'));
-    assert.ok(copy, 'the addon was written beside the IPAM data');
+    assert.ok(copy, 'the addon was written beside the code cache');
     writeFileSync(join(native, copy), 'damaged');
     const trace = { PODNET_CNI_TRACE: '1' };
     const add = await invoke(d.plugin, NODE, envFor('ADD', 'heal1', ns, trace), conf);

@@ -153,7 +153,7 @@ describe('cross-node backends (real kernel, 3 nodes)', { skip: needsRoot }, () =
         assert.equal(p.ipLens.length, 1, 'one IP header: routed as is, no encapsulation');
         assert.deepEqual([p.src[0], p.dst[0]], [podIp.a0, podIp.b]);
         assert.equal(p.ipProto[0], 1);
-        assert.equal(p.udpDstPort, undefined);
+        assert.equal(p.udpDstPort, null, 'no UDP: JSON says null (docs/lab.md)');
       }
       // Routes per node: O(N) except multicast vxlan's single cluster route.
       for (const n of ins.nodes) assert.equal(n.routes.length, b.name === 'vxlan multicast' ? 1 : 2, n.node);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { hostVethName } from '../../src/net/ifname.js';
 import {
   cli,
   liveProcessesMentioning,
@@ -71,7 +72,9 @@ describe('lab (real kernel)', { skip: needsRoot }, () => {
     const lab = newLab('brk');
     assert.equal((await cli(['lab', 'up', '--name', lab])).code, 0);
     // Break a1's cable on node-0: a0<->a1 must now fail.
-    const r = await run(['ip', '-n', `${lab}-node-0`, 'link', 'set', 'veth-a1', 'down']);
+    // The default cluster is named 'seed': its pods' host veths hash 'lab/seed/<pod>/eth0'.
+    const veth = hostVethName('lab/seed/a1/eth0');
+    const r = await run(['ip', '-n', `${lab}-node-0`, 'link', 'set', veth, 'down']);
     assert.equal(r.code, 0, r.stderr);
     const v = await cli(['lab', 'verify', '--name', lab]);
     assert.equal(v.code, 3, v.stdout);

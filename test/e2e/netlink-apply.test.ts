@@ -11,8 +11,9 @@ import { isAlreadyExists, isNotFound } from '../../src/exec/kernel-answers.js';
 import { compileNetlinkAddon } from '../../src/exec/netlink/build.js';
 import { loadNativeFile } from '../../src/exec/netlink/native.js';
 import { ProcessRunner } from '../../src/exec/process-runner.js';
-import { Cidr, Ip } from '../../src/net/ip.js';
-import { planNodeBridge } from '../../src/plan/node.js';
+import { Ip } from '../../src/net/ip.js';
+import { macFromName } from '../../src/net/mac.js';
+import { createBridge } from '../../src/plan/node/devices.js';
 import { named, type Plan } from '../../src/plan/ops.js';
 import { planPodAttach } from '../../src/plan/pod.js';
 import { needsRoot } from '../helpers/cli.js';
@@ -33,12 +34,10 @@ function plan(way: 'ip' | 'nl', podNs: string, third: number): Plan {
   return [
     {
       title: 'node',
-      ops: planNodeBridge({
-        ns: ns(NODE),
-        node: 'n',
-        bridge,
-        podCIDR: Cidr.parse(`10.98.${third}.0/24`),
-        gateway,
+      ops: createBridge(ns(NODE), 'n', {
+        name: bridge,
+        address: `${gateway}/24`,
+        mac: macFromName(`bridge/${bridge}/${gateway}`),
         mtu: 1450,
       }),
     },

@@ -170,6 +170,7 @@ export class KvStore implements Store {
 
   watch(from: Revision, sink: WatchSink): Watch {
     return this.kv.watch(`${this.prefix}/`, Number(from), {
+      onReady: () => sink.onReady?.(),
       onEvents: (events, revision) => {
         const out = events.map((e) => this.event(e)).filter((e): e is WatchEvent => e !== undefined);
         sink.onEvents(out, String(revision));

@@ -39,6 +39,8 @@ export interface KvEvent {
 }
 
 export interface KvWatchSink {
+  /** The watch is established (the server answered): the store is reachable. */
+  onReady?(): void;
   onEvents(events: readonly KvEvent[], revision: number): void;
   /** `fromRevision` was compacted away; the oldest revision still served is `compactRevision`. */
   onCompacted(compactRevision: number): void;

@@ -88,6 +88,7 @@ export class MemoryKv implements Kv {
       if (stopped) return;
       if (this.down) return sink.onError(new Error('memory kv is down'));
       if (fromRevision < this.compacted) return sink.onCompacted(this.compacted);
+      sink.onReady?.();
       const past = this.history.filter((h) => h.rev > fromRevision);
       for (const h of past) this.deliver(w, h.events, h.rev);
       this.watchers.add(w);

@@ -157,6 +157,8 @@ export interface ObjectRef {
 
 /** Receives a watch's output. Exactly one of onRelist / onError ends a watch; events come before it, in order. */
 export interface WatchSink {
+  /** The watch is established: the store answered. */
+  onReady?(): void;
   /** Changes in revision order; `revision` is the newest the batch reaches (resume from it). */
   onEvents(events: readonly WatchEvent[], revision: Revision): void;
   /** The store cannot continue from the requested revision (compacted): list again, then watch again. */

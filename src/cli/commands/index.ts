@@ -1,10 +1,21 @@
 import type { Command } from '../command.js';
+import { agent } from './agent.js';
 import { cniInstall } from './cni-install.js';
 import { labNodeAdd, labNodeRemove, labPodAdd, labPodRemove } from './lab-change.js';
 import { labDown } from './lab-down.js';
 import { labExec } from './lab-exec.js';
 import { labExplain } from './lab-explain.js';
+import {
+  labAgentKill,
+  labAgentStart,
+  labAgentStop,
+  labEtcdStart,
+  labEtcdStop,
+  labHeal,
+  labPartition,
+} from './lab-faults.js';
 import { labInspect } from './lab-inspect.js';
+import { labList } from './lab-list.js';
 import {
   labNamespaceLabel,
   labPodLabel,
@@ -12,6 +23,7 @@ import {
   labPolicyDelete,
   labPolicyWhy,
 } from './lab-policy.js';
+import { labReconcile } from './lab-reconcile.js';
 import { labServiceAdd, labServiceList, labServiceRemove } from './lab-service.js';
 import { labStatus } from './lab-status.js';
 import { labUp } from './lab-up.js';
@@ -26,7 +38,9 @@ export const COMMANDS: readonly Command[] = [
   labUp,
   labDown,
   labStatus,
+  labList,
   labVerify,
+  labReconcile,
   labExec,
   labExplain,
   labInspect,
@@ -42,7 +56,15 @@ export const COMMANDS: readonly Command[] = [
   labPolicyWhy,
   labPodLabel,
   labNamespaceLabel,
+  labAgentStop,
+  labAgentKill,
+  labAgentStart,
+  labEtcdStop,
+  labEtcdStart,
+  labPartition,
+  labHeal,
   cniInstall,
+  agent,
   version,
 ];
 
@@ -54,5 +76,7 @@ export const GROUPS: Readonly<Record<string, string>> = {
   'lab pod': "change a running lab's pods",
   'lab policy': "the lab's NetworkPolicies: apply, delete, why (docs/network-policy.md)",
   'lab namespace': "a running lab's namespaces (labels)",
+  'lab agent': "stop, kill or start a node's agent (cluster mode: lab up --agents)",
+  'lab etcd': "stop or start the lab's etcd (cluster mode)",
   cni: 'the CNI plugin for containerd, cnitool and other runtimes (docs/cni.md)',
 };

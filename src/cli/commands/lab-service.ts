@@ -58,10 +58,16 @@ export const labServiceList = defineCommand({
   help: `usage: podnet lab service list [--name LAB] [--json]
 
 ${NAME_HELP}
-  --json              print JSON (schema in docs/lab.md)`,
+  --json              print JSON, kind ServiceList (schema in docs/lab.md)
+
+exit codes: 0 ok, 1 no such lab (with --json: a ServiceList with "exists": false)`,
   options: { ...NAME_FLAG, json: { type: 'boolean', default: false } },
   async run({ values }) {
-    const { serviceCommand } = await import('../service.js');
-    return serviceCommand(labName(values.name), ['list'], values);
+    const lab = labName(values.name);
+    const { withLab } = await import('../read.js');
+    return withLab('ServiceList', lab, values.json, async () => {
+      const { serviceCommand } = await import('../service.js');
+      return serviceCommand(lab, ['list'], values);
+    });
   },
 });

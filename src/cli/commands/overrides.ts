@@ -8,7 +8,7 @@ export const OVERRIDE_FLAGS = {
 
 export const OVERRIDE_HELP = `  --same-node MODE       override spec.sameNode: bridge | veth
   --cross-node MODE      override spec.crossNode: none | host-gw | vxlan | ipip
-  --proxy MODE           override spec.proxy: nftables | iptables
+  --proxy MODE           override spec.proxy: nftables | iptables | none
   --vxlan-learning MODE  override spec.vxlan.learning: unicast | multicast`;
 
 /** The overrides given, keyed by the spec field they replace (dotted for nested ones). */

@@ -3,10 +3,12 @@ import { getSystemErrorName } from 'node:util';
 import { KernelError } from '../../errors.js';
 import {
   type Attr,
+  decodeAttrs,
   decodeError,
   decodeMessages,
   encodeMessage,
   IFLA,
+  IFLA_INFO,
   ifindexOf,
   ifinfomsg,
   type Message,
@@ -126,6 +128,25 @@ export class RouteSocket {
     const index = r.answers[0] && ifindexOf(r.answers[0]);
     if (index !== undefined) this.indices.set(name, index);
     return index;
+  }
+
+  /**
+   * The kind of a link of this namespace (`bridge`, `veth`, …; '' for a device without one, such as loopback
+   * or a NIC), or undefined when there is none by that name.
+   */
+  linkKind(name: string): string | undefined {
+    const r = this.exchange(RTM.GETLINK, 0, ifinfomsg(), [
+      str(IFLA.IFNAME, name),
+      u32(IFLA.EXT_MASK, RTEXT_FILTER_SKIP_STATS),
+    ]);
+    if ('errno' in r) {
+      if (r.errno === ENODEV) return undefined;
+      throw new KernelError(`ip -d link show ${name}`, r.errno, reasonOf(r.errno));
+    }
+    if (!r.answers[0]) return undefined;
+    const info = decodeAttrs(r.answers[0].payload, 16).get(IFLA.LINKINFO);
+    const kind = info && decodeAttrs(info).get(IFLA_INFO.KIND);
+    return kind ? new TextDecoder().decode(kind).replace(/\0.*$/s, '') : '';
   }
 
   forgetLinks(): void {

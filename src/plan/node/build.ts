@@ -41,7 +41,14 @@ export function buildNodeModel(cluster: Cluster, nodeName: string, opts: NodeMod
     else if (spec.crossNode === 'vxlan') tunnel = vxlan(cluster, ctx);
     else if (spec.crossNode === 'ipip') tunnel = ipip(ctx);
   }
-  if (bridged) {
+  const proxied = bridged && spec.proxy !== 'none';
+  // NetworkPolicy: bridged frames must pass the forward hook, and a cut TCP connection must stay cut.
+  const policed = bridged && (spec.networkPolicies?.length ?? 0) > 0;
+  if (policed) {
+    sysctls['net.bridge.bridge-nf-call-iptables'] = '1';
+    sysctls['net.netfilter.nf_conntrack_tcp_loose'] = '0';
+  }
+  if (proxied) {
     sysctls['net.bridge.bridge-nf-call-iptables'] = '1';
     routes.push({
       dst: spec.serviceCIDR.toString(),
@@ -57,7 +64,7 @@ export function buildNodeModel(cluster: Cluster, nodeName: string, opts: NodeMod
           bridge: {
             name: spec.bridge,
             address: `${node.gateway}/${node.podCIDR.prefix}`,
-            // Why a fixed MAC: see planNodeBridge (src/plan/node.ts).
+            // Why a fixed MAC: see BridgeModel.mac.
             mac: macFromName(`bridge/${spec.bridge}/${node.gateway}`),
             mtu,
           },
@@ -68,10 +75,8 @@ export function buildNodeModel(cluster: Cluster, nodeName: string, opts: NodeMod
     routes,
     fdb,
     neighbours,
-    ...(bridged ? { proxy: buildProxyModel(cluster, node.name) } : {}),
-    ...(bridged && spec.networkPolicies?.length
-      ? { policy: buildPolicyModel(worldOf(cluster), node.name) }
-      : {}),
+    ...(proxied ? { proxy: buildProxyModel(cluster, node.name) } : {}),
+    ...(policed ? { policy: buildPolicyModel(worldOf(cluster), node.name) } : {}),
   };
 }
 

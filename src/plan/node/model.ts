@@ -40,8 +40,22 @@ export interface NodeModel {
    * masquerade; absent when the node runs no proxy. In a NodeState observed from the kernel it is a ProxyState.
    */
   readonly proxy?: ProxyModel;
-  /** Reserved for NetworkPolicy (filled by the policy planner; plain data like the rest). */
+  /** Egress masquerade outside the service proxy (the CNI plugin's ipMasq): one owned nftables table. */
+  readonly masquerade?: MasqueradeModel;
+  /**
+   * NetworkPolicy: the node's podnet-policy table as data (absent: the cluster has no policies). Observe reads
+   * the table back into the same shape (observe/policy.ts), so diffNode compares element by element.
+   */
   readonly policy?: PolicyModel;
+}
+
+export interface MasqueradeModel {
+  /** The table, `ip <table>`, owned end to end (podnet_cni_<hash of the network name>). */
+  readonly table: string;
+  /** Pod subnets whose traffic leaving the subnet is masqueraded. */
+  readonly subnets: readonly string[];
+  /** For explanations: whose masquerade it is (`network NAME`). */
+  readonly owner: string;
 }
 
 /** The cross-node mode a model was built for, for explanations only. */
@@ -49,9 +63,15 @@ export type NodeCrossNode = CrossNodeMode;
 
 export interface BridgeModel {
   readonly name: string;
-  /** The pod CIDR's gateway address, `a.b.c.d/prefix`, on the bridge. */
+  /** The pod CIDR's gateway address, `a.b.c.d/prefix`, on the bridge; '' when the node is not the gateway. */
   readonly address: string;
-  /** Fixed, derived from the bridge name and gateway (see src/plan/node.ts for why). */
+  /** Further gateway addresses (the CNI plugin's other ranges). */
+  readonly moreAddresses?: readonly string[];
+  /**
+   * Fixed, derived from the bridge name and gateway: a bridge without its own address takes the lowest MAC of
+   * its ports and changes it when that port leaves, and every pod's ARP entry for the gateway then points
+   * nowhere until it expires.
+   */
   readonly mac: string;
   readonly mtu: number;
 }
@@ -141,6 +161,8 @@ export type NodeState = Omit<NodeModel, 'proxy'> & {
   readonly proxy?: ProxyModel | ProxyState;
   /** podnet's links (bridge, tunnel) observed administratively down. */
   readonly linksDown?: readonly string[];
+  /** The podnet-policy table is there but not in podnet's layout (a rule, set or map gone): why. */
+  readonly policyDamaged?: string;
 };
 
 /** Routes podnet adds carry this routing-protocol number: observe reads only these as podnet's. */

@@ -1,18 +1,20 @@
 import type { Netns, Op } from '../ops.js';
-import { planPolicySync } from '../policy/plan.js';
+import { planPolicySync, policyDiffSummary } from '../policy/plan.js';
 import type { ProxyModel } from '../services/model.js';
 import { planProxyChange } from '../services/plan.js';
 import { fullProxy, planProxyRepair, removeProxy } from '../services/proxy-state.js';
 import {
-  type FdbModel,
-  type NeighModel,
-  type NodeModel,
-  type NodeState,
-  type ProxyState,
-  ROUTE_PROTO,
-  type RouteModel,
-  type TunnelModel,
-} from './model.js';
+  createBridge,
+  createTunnel,
+  linkDel,
+  masqueradeOp,
+  removeMasqueradeOp,
+  sameTunnel,
+  sysctlOp,
+  tunnelAddr,
+  tunnelKey,
+} from './devices.js';
+import { type NodeModel, type NodeState, type ProxyState, ROUTE_PROTO, type RouteModel } from './model.js';
 
 /** Where a node's ops run: a lab node's namespace, or the host for the agent and the CNI plugin. */
 export interface NodeSyncTarget {
@@ -68,29 +70,7 @@ export function diffNode(observed: NodeState, desired: NodeModel, target: NodeSy
   // Bridge.
   const wb = desired.bridge;
   const sb = observed.bridge;
-  if (wb && !sb)
-    drift(
-      RANK.bridge,
-      `bridge ${wb.name} missing`,
-      {
-        kind: 'link.add-bridge',
-        netns: ns,
-        name: wb.name,
-        mtu: wb.mtu,
-        mac: wb.mac,
-        note: note(
-          `create bridge ${wb.name} with a fixed MAC, the virtual switch every pod on this node plugs into`,
-        ),
-      },
-      {
-        kind: 'addr.add',
-        netns: ns,
-        dev: wb.name,
-        cidr: wb.address,
-        note: note(`give the bridge the pod CIDR's gateway address, pods' next hop off the node`),
-      },
-      { kind: 'link.set', netns: ns, name: wb.name, up: true, note: note('bring the bridge up') },
-    );
+  if (wb && !sb) drift(RANK.bridge, `bridge ${wb.name} missing`, ...createBridge(ns, node, wb));
   else if (wb && sb) {
     if (sb.mtu !== wb.mtu || sb.mac !== wb.mac)
       drift(RANK.bridge, `bridge ${wb.name}: mtu ${sb.mtu} mac ${sb.mac}, want mtu ${wb.mtu} mac ${wb.mac}`, {
@@ -101,7 +81,7 @@ export function diffNode(observed: NodeState, desired: NodeModel, target: NodeSy
         ...(sb.mac !== wb.mac ? { mac: wb.mac } : {}),
         note: note(`restore bridge ${wb.name}'s MTU and fixed MAC`),
       });
-    if (sb.address !== wb.address)
+    if (wb.address && sb.address !== wb.address)
       drift(RANK.bridge, `bridge ${wb.name}: address ${wb.address} missing`, {
         kind: 'addr.add',
         netns: ns,
@@ -240,20 +220,37 @@ export function diffNode(observed: NodeState, desired: NodeModel, target: NodeSy
       }),
   );
 
-  // Service proxy.
-  for (const d of proxyDrift(node, ns, observed.proxy, desired.proxy)) drift(RANK.proxy, d.what, ...d.ops);
+  // Egress masquerade outside the proxy (CNI ipMasq): one table, replaced whole when it differs.
+  const wm = desired.masquerade;
+  const sm = observed.masquerade;
+  if (wm && JSON.stringify(sm) !== JSON.stringify(wm))
+    drift(RANK.proxy, `masquerade table ip ${wm.table} ${sm ? 'differs' : 'missing'}`, masqueradeOp(ns, wm));
+  else if (sm && !wm)
+    drift(RANK.proxy, `masquerade table ip ${sm.table} not desired`, removeMasqueradeOp(ns, sm));
 
-  // NetworkPolicy: the model applied last (or none observed: a full table); observe does not read it back yet.
+  // Service proxy.
+  // One drift line per difference; a shared repair (one nft or iptables transaction) goes with the first.
+  for (const d of proxyDrift(node, ns, observed.proxy, desired.proxy)) {
+    const [first, ...rest] = d.what.split('; ');
+    drift(RANK.proxy, first!, ...d.ops);
+    for (const w of rest) drift(RANK.proxy, w);
+  }
+
+  // NetworkPolicy: the observed table as a model (a damaged or missing one is replaced whole, atomically).
   if (desired.policy) {
     const ops = planPolicySync({
       netns: ns,
       ...(observed.policy ? { prev: observed.policy } : {}),
       next: desired.policy,
-      sysctl: false, // br_netfilter's sysctl is among the node's sysctls
-    });
-    if (ops.length) drift(RANK.policy, observed.policy ? 'policies changed' : 'policy table missing', ...ops);
-  } else if (observed.policy)
-    drift(RANK.policy, 'policies not desired', { kind: 'nft.policy', netns: ns, prev: observed.policy });
+    }).filter((o) => o.kind !== 'sysctl.set'); // its sysctls are among the node's, compared above
+    const what = observed.policy
+      ? `policy table differs (${policyDiffSummary(observed.policy, desired.policy)})`
+      : observed.policyDamaged
+        ? `policy table damaged (${observed.policyDamaged})`
+        : 'policy table missing';
+    if (ops.length) drift(RANK.policy, what, ...ops);
+  } else if (observed.policy || observed.policyDamaged)
+    drift(RANK.policy, 'policy table not desired', { kind: 'nft.policy', netns: ns });
 
   return out
     .map((d, i) => ({ d, i }))
@@ -298,108 +295,3 @@ function keyed<T extends { why: string }>(
 
 const routeText = (r: RouteModel) =>
   `${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${r.dev}${r.onlink ? ' onlink' : ''}`;
-
-function sysctlOp(ns: Netns, node: string, key: string, value: string): Op {
-  const why: Record<string, string> = {
-    'net.ipv4.ip_forward': 'forward packets between interfaces (bridge <-> uplink)',
-    'net.bridge.bridge-nf-call-iptables':
-      "bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack",
-  };
-  const redirects = /^net\.ipv4\.conf\.(.+)\.send_redirects$/.exec(key)?.[1];
-  return {
-    kind: 'sysctl.set',
-    netns: ns,
-    key,
-    value,
-    note: `${node}: ${
-      why[key] ??
-      (redirects
-        ? `no ICMP redirects from ${redirects === 'all' ? 'any interface' : `bridge ${redirects}`}: pods keep routing through their gateway`
-        : `set ${key}`)
-    }`,
-  };
-}
-
-/** What cannot change in place: a different value means delete and create again. */
-function tunnelKey(t: TunnelModel): string {
-  if (t.kind === 'ipip') return `ipip local ${t.local}`;
-  return `vxlan id ${t.vni} local ${t.local} dev ${t.dev} dstport ${t.port}${t.group ? ` group ${t.group}` : ''}${t.learning ? '' : ' nolearning'}${t.mac ? ` address ${t.mac}` : ''}`;
-}
-
-/** The observed device matches the wanted one (its MAC only when the model fixes one: multicast's is random). */
-const sameTunnel = (seen: TunnelModel, want: TunnelModel) =>
-  seen.name === want.name &&
-  tunnelKey(
-    seen.kind === 'vxlan' && want.kind === 'vxlan' && !want.mac ? { ...seen, mac: undefined } : seen,
-  ) === tunnelKey(want);
-
-const linkDel = (ns: Netns, node: string, name: string): Op => ({
-  kind: 'link.del',
-  netns: ns,
-  name,
-  note: `${node}: delete ${name}: not the desired device (its routes and entries go with it)`,
-});
-
-function tunnelAddr(ns: Netns, node: string, t: TunnelModel, cidr: string): Op {
-  return {
-    kind: 'addr.add',
-    netns: ns,
-    dev: t.name,
-    cidr,
-    note:
-      t.kind === 'vxlan'
-        ? `${node}: the VTEP address, the network address of the node's pod CIDR`
-        : `${node}: the tunnel's own address (the pod CIDR's network address), used when the node itself talks to remote pods`,
-  };
-}
-
-function createTunnel(ns: Netns, node: string, t: TunnelModel): Op[] {
-  if (t.kind === 'ipip')
-    return [
-      {
-        kind: 'link.add-ipip',
-        netns: ns,
-        name: t.name,
-        local: t.local,
-        mtu: t.mtu,
-        note: `${node}: IP-in-IP device with local ${t.local} and no remote: one device reaches every node`,
-      },
-      tunnelAddr(ns, node, t, t.address),
-      { kind: 'link.set', netns: ns, name: t.name, up: true, note: `${node}: bring the tunnel up` },
-    ];
-  const dev: Op = {
-    kind: 'link.add-vxlan',
-    netns: ns,
-    name: t.name,
-    vni: t.vni,
-    local: t.local,
-    dev: t.dev,
-    port: t.port,
-    ...(t.group ? { group: t.group } : {}),
-    learning: t.learning,
-    ...(t.mac ? { mac: t.mac } : {}),
-    mtu: t.mtu,
-    note: t.group
-      ? `${node}: VXLAN device (VNI ${t.vni}, UDP ${t.port}) that floods unknown MACs to group ${t.group} and learns where each MAC lives`
-      : `${node}: VXLAN device (VNI ${t.vni}, UDP ${t.port}), no learning: peers are programmed, one entry each`,
-  };
-  if (t.master)
-    return [
-      dev,
-      {
-        kind: 'link.set',
-        netns: ns,
-        name: t.name,
-        master: t.master,
-        up: true,
-        note: `${node}: plug the VXLAN device into bridge ${t.master}: all nodes' bridges form one L2 segment`,
-      },
-    ];
-  return [
-    dev,
-    ...(t.address ? [tunnelAddr(ns, node, t, t.address)] : []),
-    { kind: 'link.set', netns: ns, name: t.name, up: true, note: `${node}: bring the VXLAN device up` },
-  ];
-}
-
-export type { FdbModel, NeighModel };

@@ -58,8 +58,49 @@ export function planPolicySync(p: PolicySyncParams): Op[] {
   ];
 }
 
+/** Equal as tables: key order, and a set declared empty or not listed, do not count. */
 export function samePolicyModel(a: PolicyNodeModel, b: PolicyNodeModel): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return canonical(a) === canonical(b);
+}
+
+function canonical(m: PolicyNodeModel): string {
+  const sorted = (o: Readonly<Record<string, unknown>>) =>
+    Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, o[k]]),
+    );
+  const sets = Object.fromEntries(Object.entries(m.sets).filter(([, els]) => els.length > 0));
+  return JSON.stringify({
+    ingressPods: sorted(m.ingressPods),
+    egressPods: sorted(m.egressPods),
+    chains: sorted(m.chains),
+    sets: sorted(Object.fromEntries(Object.entries(sets).map(([k, v]) => [k, [...v].sort()]))),
+    counters: [...m.counters].sort(),
+  });
+}
+
+/** What differs between an observed table and the model, in a few words (`lab verify`'s drift line). */
+export function policyDiffSummary(observed: PolicyNodeModel, desired: PolicyNodeModel): string {
+  const out: string[] = [];
+  const keys = (a: object, b: object) => [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  for (const m of ['ingressPods', 'egressPods'] as const)
+    for (const k of keys(observed[m], desired[m]))
+      if (observed[m][k] !== desired[m][k])
+        out.push(`${m === 'ingressPods' ? 'ingress' : 'egress'}-pods ${k}`);
+  for (const k of keys(observed.chains, desired.chains))
+    if (JSON.stringify(observed.chains[k]) !== JSON.stringify(desired.chains[k])) out.push(`chain ${k}`);
+  for (const k of keys(observed.sets, desired.sets)) {
+    const a = new Set(observed.sets[k] ?? []);
+    const b = new Set(desired.sets[k] ?? []);
+    const missing = [...b].filter((e) => !a.has(e));
+    const extra = [...a].filter((e) => !b.has(e));
+    if (missing.length) out.push(`set ${k} missing ${missing.join(', ')}`);
+    if (extra.length) out.push(`set ${k} extra ${extra.join(', ')}`);
+  }
+  for (const c of desired.counters) if (!observed.counters.includes(c)) out.push(`counter ${c} missing`);
+  for (const c of observed.counters) if (!desired.counters.includes(c)) out.push(`counter ${c} extra`);
+  return out.length > 4 ? `${out.slice(0, 4).join('; ')}; ${out.length - 4} more` : out.join('; ');
 }
 
 /**

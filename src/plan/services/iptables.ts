@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from '../../net/sha256.js';
 import type { ProxyEndpoint, ProxyModel, ProxyServicePort } from './model.js';
 
 /**
@@ -31,7 +31,7 @@ export const IPT = {
 
 /** kube-proxy's hashed chain names: prefix + 16 characters of base32(sha256). At most 28 characters. */
 export function chainName(prefix: string, key: string): string {
-  const digest = createHash('sha256').update(key).digest();
+  const digest = sha256(key);
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
   let bits = 0;
   let value = 0;

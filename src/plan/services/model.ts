@@ -5,7 +5,7 @@ import { endpointSliceOf, serviceKey } from '../../model/service.js';
 /**
  * The service proxy's input for one node: every service port with the endpoints this node may send it to.
  * Plain data (JSON-serializable), built once from the cluster and rendered by the nftables and the iptables
- * renderers alike; the lab stores the last one applied, so the next sync can change only what changed.
+ * renderers alike; part of the node model (plan/node/model.ts), compared element by element with the kernel.
  */
 
 /** One endpoint as the proxy sees it. */
@@ -38,7 +38,7 @@ export interface ProxyServicePort {
 
 export interface ProxyModel {
   readonly node: string;
-  readonly mode: ProxyMode;
+  readonly mode: Exclude<ProxyMode, 'none'>;
   readonly clusterCIDR: string;
   readonly serviceCIDR: string;
   /** SNAT pod traffic leaving the cluster CIDR. */
@@ -93,7 +93,7 @@ export function buildProxyModel(cluster: Cluster, node: string): ProxyModel {
   services.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return {
     node,
-    mode: cluster.spec.proxy ?? 'nftables',
+    mode: cluster.spec.proxy === 'iptables' ? 'iptables' : 'nftables',
     clusterCIDR: cluster.spec.clusterCIDR.toString(),
     serviceCIDR: cluster.spec.serviceCIDR.toString(),
     egressMasquerade: cluster.spec.egressMasquerade ?? true,
@@ -109,12 +109,15 @@ export function staleUdpEndpoints(
   prev: ProxyModel | undefined,
   next: ProxyModel,
 ): { clusterIP: string; port: number; endpoint: string; nodePort?: number }[] {
-  if (!prev) return [];
-  const now = new Map(next.services.map((s) => [s.id, s]));
+  if (!prev || prev.services === next.services) return [];
   const out: { clusterIP: string; port: number; endpoint: string; nodePort?: number }[] = [];
+  // Both lists are sorted by id: one lockstep walk, and a port shared by reference has not changed.
+  const B = next.services;
+  let j = 0;
   for (const s of prev.services) {
-    if (s.protocol !== 'udp') continue;
-    const n = now.get(s.id);
+    while (j < B.length && B[j]!.id < s.id) j++;
+    const n = B[j]?.id === s.id ? B[j] : undefined;
+    if (s.protocol !== 'udp' || n === s) continue;
     const keep = new Set((n?.endpoints ?? []).map((e) => `${e.ip}:${e.port}`));
     for (const e of s.endpoints) {
       if (!keep.has(`${e.ip}:${e.port}`))

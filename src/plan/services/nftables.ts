@@ -213,6 +213,7 @@ const sameEndpoints = (x: readonly ProxyEndpoint[] = [], y: readonly ProxyEndpoi
 
 /** Whether two versions of a service port render to the same elements. */
 function sameServicePort(x: ProxyServicePort, y: ProxyServicePort): boolean {
+  if (x === y) return true; // a model built from the last one shares its unchanged service ports
   return (
     x.clusterIP === y.clusterIP &&
     x.protocol === y.protocol &&

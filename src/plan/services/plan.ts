@@ -5,47 +5,6 @@ import { renderNftDiff, renderNftFull, renderNftRemove } from './nftables.js';
 
 export { buildProxyModel, type ProxyModel } from './model.js';
 
-/** Where one node's proxy runs and what it needs from the node. */
-export interface ProxySyncParams {
-  readonly netns: Netns;
-  /** The model applied last on this node (undefined: nothing of ours is there yet). */
-  readonly prev?: ProxyModel;
-  readonly next: ProxyModel;
-  /** The node's pod bridge, when pods are bridged: the node's own ClusterIP traffic is routed there. */
-  readonly bridge?: string;
-  /** Force a full sync even when a diff would do (after a failed sync, as kube-proxy's needFullSync). */
-  readonly full?: boolean;
-}
-
-/**
- * One sync of one node's service proxy (pure): the Ops that take the node from `prev` to `next`. Reusable by the
- * lab (each node is a namespace) and by a node agent (the host). The data plane change is always one atomic
- * transaction (`nft -f` or `iptables-restore --noflush`); UDP conntrack entries of removed endpoints follow.
- */
-export function planProxySync(p: ProxySyncParams): Op[] {
-  const { next } = p;
-  const node = next.node;
-  const ops: Op[] = [];
-  if (p.prev === undefined) {
-    ops.push({
-      kind: 'sysctl.set',
-      netns: p.netns,
-      key: 'net.bridge.bridge-nf-call-iptables',
-      value: '1',
-      note: `${node}: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack`,
-    });
-    if (p.bridge)
-      ops.push({
-        kind: 'route.replace',
-        netns: p.netns,
-        dst: next.serviceCIDR,
-        dev: p.bridge,
-        note: `${node}: a route for the service CIDR, so the node's own connections to ClusterIPs reach the OUTPUT hook (source: the bridge address)`,
-      });
-  }
-  return [...ops, ...planProxyChange(p.netns, p.full ? undefined : p.prev, next, p.prev)];
-}
-
 /**
  * The proxy part of a node sync (pure): from the model applied last (`prev`; undefined: nothing there) to
  * `next`. `stale` is the model whose removed UDP endpoints need their conntrack entries flushed.

@@ -101,6 +101,7 @@ export function planProxyRepair(
   if (exp.kind === 'nftables' && seen.kind === 'nftables') {
     const broken = Object.keys(exp.chains).filter((c) => !same(seen.chains[c], exp.chains[c]));
     const missingMaps = Object.keys(exp.maps).filter((m) => !seen.maps[m]);
+    const out: ProxyDrift[] = [];
     if (broken.length || missingMaps.length) {
       const what = [
         ...broken.map((c) =>
@@ -110,14 +111,16 @@ export function planProxyRepair(
         ),
         ...missingMaps.map((m) => `nft map ${m} missing`),
       ].join('; ');
-      return [{ what, ops: [nftFull(node, netns, want, 'repair')] }];
+      out.push({ what, ops: [nftChainRepair(node, netns, want, broken, missingMaps)] });
     }
     const lines: string[] = [];
     const what: string[] = [];
     // Deletions first, then additions: a changed element is deleted and added in the same transaction.
     const adds: string[] = [];
+    const gone: { map: string; key: string; value: string }[] = [];
     for (const [map, want] of Object.entries(exp.maps)) {
-      const have = seen.maps[map]!;
+      const have = seen.maps[map];
+      if (!have) continue; // re-declared whole above
       const del = Object.keys(have).filter((k) => want[k] !== have[k]);
       const add = Object.keys(want).filter((k) => want[k] !== have[k]);
       if (del.length) lines.push(`delete element ${T} ${map} { ${del.map(nftKey).join(', ')} }`);
@@ -125,10 +128,10 @@ export function planProxyRepair(
         adds.push(`add element ${T} ${map} { ${add.map((k) => nftEntry(k, want[k]!)).join(', ')} }`);
       for (const k of del) if (!(k in want)) what.push(`nft ${map} element ${k} not desired`);
       for (const k of add) what.push(`nft ${map} element ${k}${k in have ? ' changed' : ' missing'}`);
+      for (const k of del) gone.push({ map, key: k, value: have[k]! });
     }
-    if (!what.length) return [];
-    return [
-      {
+    if (what.length)
+      out.push({
         what: what.join('; '),
         ops: [
           {
@@ -137,9 +140,10 @@ export function planProxyRepair(
             script: `${[...lines, ...adds].join('\n')}\n`,
             note: `${node}: service proxy: restore exactly the map elements that differ, one atomic transaction`,
           },
+          ...staleUdpFlows(node, netns, seen, exp, gone),
         ],
-      },
-    ];
+      });
+    return out;
   }
   if (exp.kind === 'iptables' && seen.kind === 'iptables') {
     const bad = Object.keys(exp.chains).filter((c) => !same(seen.chains[c], exp.chains[c]));
@@ -162,6 +166,90 @@ export function planProxyRepair(
       ops: [...removeProxy(node, netns, seen), ...fullProxy(node, netns, want)],
     },
   ];
+}
+
+/**
+ * Re-declares exactly the broken chains (flushed, their rules added again) and the missing maps (with their
+ * elements), taken from the full script, in one transaction: map declarations, chains, then elements.
+ */
+function nftChainRepair(
+  node: string,
+  netns: Netns,
+  want: ProxyModel,
+  chains: readonly string[],
+  maps: readonly string[],
+): Op {
+  const full = renderNftFull(want).split('\n');
+  const nameOf = (l: string) => l.split(' ')[4]?.replace(/;$/, '') ?? '';
+  const decl = full.filter(
+    (l) => (l.startsWith(`add map ${T} `) || l.startsWith(`add set ${T} `)) && maps.includes(nameOf(l)),
+  );
+  const body = chains.flatMap((c) => [
+    ...full.filter((l) => l.startsWith(`add chain ${T} `) && nameOf(l) === c),
+    `flush chain ${T} ${c}`,
+    ...full.filter((l) => l.startsWith(`add rule ${T} `) && nameOf(l) === c),
+  ]);
+  const elems = full.filter((l) => l.startsWith(`add element ${T} `) && maps.includes(nameOf(l)));
+  const what = [...chains.map((c) => `chain ${c}`), ...maps.map((m) => `map ${m}`)].join(', ');
+  return {
+    kind: 'nft.apply',
+    netns,
+    script: `${[...decl, ...body, ...elems].join('\n')}\n`,
+    note: `${node}: service proxy: re-declare ${what} as the model has it, one atomic transaction`,
+  };
+}
+
+/**
+ * UDP flows to endpoints whose elements a repair deletes: their conntrack entries are flushed, or clients
+ * keep sending to the old endpoint (UDP has no connection to reset). Read from the observed elements alone:
+ * a ClusterIP is UDP when an observed portal of it is, a NodePort element names its protocol.
+ */
+function staleUdpFlows(
+  node: string,
+  netns: Netns,
+  seen: Extract<ProxyState, { kind: 'nftables' }>,
+  exp: Extract<ProxyState, { kind: 'nftables' }>,
+  gone: readonly { map: string; key: string; value: string }[],
+): Op[] {
+  const udpIps = new Set(
+    Object.keys(seen.maps[NFT.serviceClasses] ?? {})
+      .map((k) => k.split(' . '))
+      .filter((f) => f[1] === 'udp')
+      .map((f) => f[0]!),
+  );
+  const still = (map: string, prefix: string, ip: string) =>
+    Object.entries(exp.maps[map] ?? {}).some(([k, v]) => k.startsWith(prefix) && v.split(' . ')[0] === ip);
+  const ops: Op[] = [];
+  const seenOp = new Set<string>();
+  for (const g of gone) {
+    const ip = g.value.split(' . ')[0]!;
+    const f = g.key.split(' . ');
+    let op: Op | undefined;
+    if (g.map === NFT.endpoints && udpIps.has(f[0]!) && !still(g.map, `${f[0]} . `, ip))
+      op = {
+        kind: 'conntrack.delete',
+        netns,
+        protocol: 'udp',
+        origDst: f[0]!,
+        replySrc: ip,
+        note: `${node}: forget UDP flows from ${f[0]} to removed endpoint ${ip}, or clients keep sending into the void`,
+      };
+    else if (g.map === NFT.nodeportEndpoints && f[0] === 'udp' && !still(g.map, `udp . ${f[1]} . `, ip))
+      op = {
+        kind: 'conntrack.delete',
+        netns,
+        protocol: 'udp',
+        origDstPort: Number(f[1]),
+        replySrc: ip,
+        note: `${node}: forget UDP flows from node port ${f[1]} to removed endpoint ${ip}`,
+      };
+    const key = op ? JSON.stringify(op) : '';
+    if (op && !seenOp.has(key)) {
+      seenOp.add(key);
+      ops.push(op);
+    }
+  }
+  return ops;
 }
 
 function missingComment(seen: readonly string[], want: readonly string[]): string {

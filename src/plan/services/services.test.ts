@@ -6,7 +6,7 @@ import { resolveCluster } from '../../model/resolve.js';
 import { chainName, probability, renderIptables } from './iptables.js';
 import { buildProxyModel, type ProxyModel } from './model.js';
 import { classChain, classMark, renderNftDiff, renderNftFull } from './nftables.js';
-import { planProxySync } from './plan.js';
+import { planProxyChange } from './plan.js';
 
 const extra = `apiVersion: v1
 kind: Service
@@ -135,16 +135,7 @@ describe('iptables renderer (kube-proxy layout)', () => {
   });
 });
 
-describe('planProxySync', () => {
-  test('first sync: br_netfilter sysctl, service CIDR route, one nft transaction', () => {
-    const ops = planProxySync({ netns: { kind: 'named', name: 'x' }, next: node0(), bridge: 'cni0' });
-    assert.deepEqual(
-      ops.map((o) => o.kind),
-      ['sysctl.set', 'route.replace', 'nft.apply'],
-    );
-    for (const o of ops) assert.ok(o.note, 'every op explains itself');
-  });
-
+describe('planProxyChange (the proxy part of planNodeSync)', () => {
   test('removing a UDP endpoint flushes its conntrack entries', () => {
     const before = node0();
     const after: ProxyModel = {
@@ -153,7 +144,7 @@ describe('planProxySync', () => {
         s.id === 'default/dns:dns-udp' ? { ...s, endpoints: s.endpoints.slice(0, 1) } : s,
       ),
     };
-    const ops = planProxySync({ netns: { kind: 'named', name: 'x' }, prev: before, next: after });
+    const ops = planProxyChange({ kind: 'named', name: 'x' }, before, after);
     const ct = ops.filter((o) => o.kind === 'conntrack.delete');
     assert.equal(ct.length, 1);
     assert.deepEqual(
@@ -172,11 +163,7 @@ describe('planProxySync', () => {
 
   test('switching mode removes the other mode first', () => {
     const before = node0();
-    const ops = planProxySync({
-      netns: { kind: 'named', name: 'x' },
-      prev: before,
-      next: { ...before, mode: 'iptables' },
-    });
+    const ops = planProxyChange({ kind: 'named', name: 'x' }, before, { ...before, mode: 'iptables' });
     assert.deepEqual(
       ops.map((o) => o.kind),
       ['nft.apply', 'iptables.restore'],

@@ -8,9 +8,9 @@ ip -n t-node-0 addr replace 10.200.0.0/32 dev pnipip0
 # node-0: bring the tunnel up
 ip -n t-node-0 link set pnipip0 up
 # node-0: node-1's pods (10.200.1.0/24) inside an outer IP header to 192.168.64.5
-ip -n t-node-0 route replace 10.200.1.0/24 via 192.168.64.5 dev pnipip0 onlink
+ip -n t-node-0 route replace 10.200.1.0/24 via 192.168.64.5 dev pnipip0 onlink proto 112
 # node-0: node-2's pods (10.200.2.0/24) inside an outer IP header to 192.168.64.6
-ip -n t-node-0 route replace 10.200.2.0/24 via 192.168.64.6 dev pnipip0 onlink
+ip -n t-node-0 route replace 10.200.2.0/24 via 192.168.64.6 dev pnipip0 onlink proto 112
 # node-1: IP-in-IP device with local 192.168.64.5 and no remote: one device reaches every node
 ip -n t-node-1 link add pnipip0 mtu 1480 type ipip local 192.168.64.5
 # node-1: the tunnel's own address (the pod CIDR's network address), used when the node itself talks to remote pods
@@ -18,9 +18,9 @@ ip -n t-node-1 addr replace 10.200.1.0/32 dev pnipip0
 # node-1: bring the tunnel up
 ip -n t-node-1 link set pnipip0 up
 # node-1: node-0's pods (10.200.0.0/24) inside an outer IP header to 192.168.64.4
-ip -n t-node-1 route replace 10.200.0.0/24 via 192.168.64.4 dev pnipip0 onlink
+ip -n t-node-1 route replace 10.200.0.0/24 via 192.168.64.4 dev pnipip0 onlink proto 112
 # node-1: node-2's pods (10.200.2.0/24) inside an outer IP header to 192.168.64.6
-ip -n t-node-1 route replace 10.200.2.0/24 via 192.168.64.6 dev pnipip0 onlink
+ip -n t-node-1 route replace 10.200.2.0/24 via 192.168.64.6 dev pnipip0 onlink proto 112
 # node-2: IP-in-IP device with local 192.168.64.6 and no remote: one device reaches every node
 ip -n t-node-2 link add pnipip0 mtu 1480 type ipip local 192.168.64.6
 # node-2: the tunnel's own address (the pod CIDR's network address), used when the node itself talks to remote pods
@@ -28,6 +28,6 @@ ip -n t-node-2 addr replace 10.200.2.0/32 dev pnipip0
 # node-2: bring the tunnel up
 ip -n t-node-2 link set pnipip0 up
 # node-2: node-0's pods (10.200.0.0/24) inside an outer IP header to 192.168.64.4
-ip -n t-node-2 route replace 10.200.0.0/24 via 192.168.64.4 dev pnipip0 onlink
+ip -n t-node-2 route replace 10.200.0.0/24 via 192.168.64.4 dev pnipip0 onlink proto 112
 # node-2: node-1's pods (10.200.1.0/24) inside an outer IP header to 192.168.64.5
-ip -n t-node-2 route replace 10.200.1.0/24 via 192.168.64.5 dev pnipip0 onlink
+ip -n t-node-2 route replace 10.200.1.0/24 via 192.168.64.5 dev pnipip0 onlink proto 112

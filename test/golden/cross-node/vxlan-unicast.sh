@@ -16,9 +16,9 @@ bridge -n t-node-0 fdb replace c6:6f:01:69:73:55 dev vxlan.1 dst 192.168.64.5 se
 # node-0: frames for node-2's VTEP MAC are tunnelled to 192.168.64.6
 bridge -n t-node-0 fdb replace 82:8c:c3:d7:1d:49 dev vxlan.1 dst 192.168.64.6 self permanent
 # node-0: node-1's pods (10.200.1.0/24) via its VTEP, on the VXLAN device
-ip -n t-node-0 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink
+ip -n t-node-0 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink proto 112
 # node-0: node-2's pods (10.200.2.0/24) via its VTEP, on the VXLAN device
-ip -n t-node-0 route replace 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 onlink
+ip -n t-node-0 route replace 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 onlink proto 112
 # node-1: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
 ip -n t-node-1 link add vxlan.1 address c6:6f:01:69:73:55 mtu 1450 type vxlan id 1 local 192.168.64.5 dev eth0 dstport 4789 nolearning
 # node-1: the VTEP address, the network address of the node's pod CIDR
@@ -34,9 +34,9 @@ bridge -n t-node-1 fdb replace 2a:a6:6e:4b:4f:cb dev vxlan.1 dst 192.168.64.4 se
 # node-1: frames for node-2's VTEP MAC are tunnelled to 192.168.64.6
 bridge -n t-node-1 fdb replace 82:8c:c3:d7:1d:49 dev vxlan.1 dst 192.168.64.6 self permanent
 # node-1: node-0's pods (10.200.0.0/24) via its VTEP, on the VXLAN device
-ip -n t-node-1 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink
+ip -n t-node-1 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink proto 112
 # node-1: node-2's pods (10.200.2.0/24) via its VTEP, on the VXLAN device
-ip -n t-node-1 route replace 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 onlink
+ip -n t-node-1 route replace 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 onlink proto 112
 # node-2: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
 ip -n t-node-2 link add vxlan.1 address 82:8c:c3:d7:1d:49 mtu 1450 type vxlan id 1 local 192.168.64.6 dev eth0 dstport 4789 nolearning
 # node-2: the VTEP address, the network address of the node's pod CIDR
@@ -52,6 +52,6 @@ bridge -n t-node-2 fdb replace 2a:a6:6e:4b:4f:cb dev vxlan.1 dst 192.168.64.4 se
 # node-2: frames for node-1's VTEP MAC are tunnelled to 192.168.64.5
 bridge -n t-node-2 fdb replace c6:6f:01:69:73:55 dev vxlan.1 dst 192.168.64.5 self permanent
 # node-2: node-0's pods (10.200.0.0/24) via its VTEP, on the VXLAN device
-ip -n t-node-2 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink
+ip -n t-node-2 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink proto 112
 # node-2: node-1's pods (10.200.1.0/24) via its VTEP, on the VXLAN device
-ip -n t-node-2 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink
+ip -n t-node-2 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink proto 112

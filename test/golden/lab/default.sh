@@ -39,6 +39,8 @@ ip -n podnet-node-0 addr replace 10.200.0.1/24 dev cni0
 ip -n podnet-node-0 link set cni0 up
 # node-0: forward packets between interfaces (bridge <-> uplink)
 ip netns exec podnet-node-0 sysctl -q -w net.ipv4.ip_forward=1
+# node-0: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
+ip netns exec podnet-node-0 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
 # node-0: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
 ip -n podnet-node-0 link add vxlan.1 address 2a:a6:6e:4b:4f:cb mtu 1450 type vxlan id 1 local 192.168.64.4 dev eth0 dstport 4789 nolearning
 # node-0: the VTEP address, the network address of the node's pod CIDR
@@ -54,201 +56,11 @@ bridge -n podnet-node-0 fdb replace c6:6f:01:69:73:55 dev vxlan.1 dst 192.168.64
 # node-0: frames for node-2's VTEP MAC are tunnelled to 192.168.64.6
 bridge -n podnet-node-0 fdb replace 82:8c:c3:d7:1d:49 dev vxlan.1 dst 192.168.64.6 self permanent
 # node-0: node-1's pods (10.200.1.0/24) via its VTEP, on the VXLAN device
-ip -n podnet-node-0 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink
+ip -n podnet-node-0 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink proto 112
 # node-0: node-2's pods (10.200.2.0/24) via its VTEP, on the VXLAN device
-ip -n podnet-node-0 route replace 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 onlink
-# node-1: bring loopback up
-ip -n podnet-node-1 link set lo up
-# node-1: the node's address on the LAN
-ip -n podnet-node-1 addr replace 192.168.64.5/24 dev eth0
-# node-1: bring the uplink up
-ip -n podnet-node-1 link set eth0 up
-# node-1: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into
-ip -n podnet-node-1 link add cni0 address 52:ef:24:13:0a:2d mtu 1450 type bridge
-# node-1: give the bridge the pod CIDR's gateway address, pods' next hop off the node
-ip -n podnet-node-1 addr replace 10.200.1.1/24 dev cni0
-# node-1: bring the bridge up
-ip -n podnet-node-1 link set cni0 up
-# node-1: forward packets between interfaces (bridge <-> uplink)
-ip netns exec podnet-node-1 sysctl -q -w net.ipv4.ip_forward=1
-# node-1: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
-ip -n podnet-node-1 link add vxlan.1 address c6:6f:01:69:73:55 mtu 1450 type vxlan id 1 local 192.168.64.5 dev eth0 dstport 4789 nolearning
-# node-1: the VTEP address, the network address of the node's pod CIDR
-ip -n podnet-node-1 addr replace 10.200.1.0/32 dev vxlan.1
-# node-1: bring the VXLAN device up
-ip -n podnet-node-1 link set vxlan.1 up
-# node-1: node-0's VTEP 10.200.0.0 has MAC 2a:a6:6e:4b:4f:cb (permanent, no ARP)
-ip -n podnet-node-1 neigh replace 10.200.0.0 lladdr 2a:a6:6e:4b:4f:cb dev vxlan.1 nud permanent
-# node-1: node-2's VTEP 10.200.2.0 has MAC 82:8c:c3:d7:1d:49 (permanent, no ARP)
-ip -n podnet-node-1 neigh replace 10.200.2.0 lladdr 82:8c:c3:d7:1d:49 dev vxlan.1 nud permanent
-# node-1: frames for node-0's VTEP MAC are tunnelled to 192.168.64.4
-bridge -n podnet-node-1 fdb replace 2a:a6:6e:4b:4f:cb dev vxlan.1 dst 192.168.64.4 self permanent
-# node-1: frames for node-2's VTEP MAC are tunnelled to 192.168.64.6
-bridge -n podnet-node-1 fdb replace 82:8c:c3:d7:1d:49 dev vxlan.1 dst 192.168.64.6 self permanent
-# node-1: node-0's pods (10.200.0.0/24) via its VTEP, on the VXLAN device
-ip -n podnet-node-1 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink
-# node-1: node-2's pods (10.200.2.0/24) via its VTEP, on the VXLAN device
-ip -n podnet-node-1 route replace 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 onlink
-# node-2: bring loopback up
-ip -n podnet-node-2 link set lo up
-# node-2: the node's address on the LAN
-ip -n podnet-node-2 addr replace 192.168.64.6/24 dev eth0
-# node-2: bring the uplink up
-ip -n podnet-node-2 link set eth0 up
-# node-2: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into
-ip -n podnet-node-2 link add cni0 address 2a:02:13:62:70:f4 mtu 1450 type bridge
-# node-2: give the bridge the pod CIDR's gateway address, pods' next hop off the node
-ip -n podnet-node-2 addr replace 10.200.2.1/24 dev cni0
-# node-2: bring the bridge up
-ip -n podnet-node-2 link set cni0 up
-# node-2: forward packets between interfaces (bridge <-> uplink)
-ip netns exec podnet-node-2 sysctl -q -w net.ipv4.ip_forward=1
-# node-2: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
-ip -n podnet-node-2 link add vxlan.1 address 82:8c:c3:d7:1d:49 mtu 1450 type vxlan id 1 local 192.168.64.6 dev eth0 dstport 4789 nolearning
-# node-2: the VTEP address, the network address of the node's pod CIDR
-ip -n podnet-node-2 addr replace 10.200.2.0/32 dev vxlan.1
-# node-2: bring the VXLAN device up
-ip -n podnet-node-2 link set vxlan.1 up
-# node-2: node-0's VTEP 10.200.0.0 has MAC 2a:a6:6e:4b:4f:cb (permanent, no ARP)
-ip -n podnet-node-2 neigh replace 10.200.0.0 lladdr 2a:a6:6e:4b:4f:cb dev vxlan.1 nud permanent
-# node-2: node-1's VTEP 10.200.1.0 has MAC c6:6f:01:69:73:55 (permanent, no ARP)
-ip -n podnet-node-2 neigh replace 10.200.1.0 lladdr c6:6f:01:69:73:55 dev vxlan.1 nud permanent
-# node-2: frames for node-0's VTEP MAC are tunnelled to 192.168.64.4
-bridge -n podnet-node-2 fdb replace 2a:a6:6e:4b:4f:cb dev vxlan.1 dst 192.168.64.4 self permanent
-# node-2: frames for node-1's VTEP MAC are tunnelled to 192.168.64.5
-bridge -n podnet-node-2 fdb replace c6:6f:01:69:73:55 dev vxlan.1 dst 192.168.64.5 self permanent
-# node-2: node-0's pods (10.200.0.0/24) via its VTEP, on the VXLAN device
-ip -n podnet-node-2 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink
-# node-2: node-1's pods (10.200.1.0/24) via its VTEP, on the VXLAN device
-ip -n podnet-node-2 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink
-# a0/web: the identity page this container serves
-install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/a0/web/index.html <<'EOF'
-pod=a0 container=web node=node-0 ip=10.200.0.2
-EOF
-# a0/sidecar: the identity page this container serves
-install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/a0/sidecar/index.html <<'EOF'
-pod=a0 container=sidecar node=node-0 ip=10.200.0.2
-EOF
-# a1/web: the identity page this container serves
-install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/a1/web/index.html <<'EOF'
-pod=a1 container=web node=node-0 ip=10.200.0.3
-EOF
-# a1/sidecar: the identity page this container serves
-install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/a1/sidecar/index.html <<'EOF'
-pod=a1 container=sidecar node=node-0 ip=10.200.0.3
-EOF
-# b/web: the identity page this container serves
-install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/b/web/index.html <<'EOF'
-pod=b container=web node=node-1 ip=10.200.1.2
-EOF
-# b/sidecar: the identity page this container serves
-install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/b/sidecar/index.html <<'EOF'
-pod=b container=sidecar node=node-1 ip=10.200.1.2
-EOF
-# c/web: the identity page this container serves
-install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/c/web/index.html <<'EOF'
-pod=c container=web node=node-2 ip=10.200.2.2
-EOF
-# c/sidecar: the identity page this container serves
-install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/c/sidecar/index.html <<'EOF'
-pod=c container=sidecar node=node-2 ip=10.200.2.2
-EOF
-# a0: start the pause process; unshare gives it new net, uts, ipc, pid, mount and cgroup namespaces, the pod's
-unshare --fork --kill-child --pid --mount-proc --net --uts --ipc --mount --cgroup sleep infinity >/run/podnet/labs/podnet/logs/a0.pause.log 2>&1 &
-A0_PID=$!
-# wait until it has its own namespaces (until then /proc/$A0_PID/ns/net is still ours)
-until [ "$(readlink /proc/$A0_PID/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
-# a1: start the pause process; unshare gives it new net, uts, ipc, pid, mount and cgroup namespaces, the pod's
-unshare --fork --kill-child --pid --mount-proc --net --uts --ipc --mount --cgroup sleep infinity >/run/podnet/labs/podnet/logs/a1.pause.log 2>&1 &
-A1_PID=$!
-# wait until it has its own namespaces (until then /proc/$A1_PID/ns/net is still ours)
-until [ "$(readlink /proc/$A1_PID/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
-# b: start the pause process; unshare gives it new net, uts, ipc, pid, mount and cgroup namespaces, the pod's
-unshare --fork --kill-child --pid --mount-proc --net --uts --ipc --mount --cgroup sleep infinity >/run/podnet/labs/podnet/logs/b.pause.log 2>&1 &
-B_PID=$!
-# wait until it has its own namespaces (until then /proc/$B_PID/ns/net is still ours)
-until [ "$(readlink /proc/$B_PID/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
-# c: start the pause process; unshare gives it new net, uts, ipc, pid, mount and cgroup namespaces, the pod's
-unshare --fork --kill-child --pid --mount-proc --net --uts --ipc --mount --cgroup sleep infinity >/run/podnet/labs/podnet/logs/c.pause.log 2>&1 &
-C_PID=$!
-# wait until it has its own namespaces (until then /proc/$C_PID/ns/net is still ours)
-until [ "$(readlink /proc/$C_PID/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
-# a0: name the pause process's network namespace podnet-pod-a0, so ip -n can reach it
-ip netns attach podnet-pod-a0 "$A0_PID"
-# a0: set the pod's hostname in its own UTS namespace
-nsenter --target "$A0_PID" --uts hostname a0
-# a1: name the pause process's network namespace podnet-pod-a1, so ip -n can reach it
-ip netns attach podnet-pod-a1 "$A1_PID"
-# a1: set the pod's hostname in its own UTS namespace
-nsenter --target "$A1_PID" --uts hostname a1
-# b: name the pause process's network namespace podnet-pod-b, so ip -n can reach it
-ip netns attach podnet-pod-b "$B_PID"
-# b: set the pod's hostname in its own UTS namespace
-nsenter --target "$B_PID" --uts hostname b
-# c: name the pause process's network namespace podnet-pod-c, so ip -n can reach it
-ip netns attach podnet-pod-c "$C_PID"
-# c: set the pod's hostname in its own UTS namespace
-nsenter --target "$C_PID" --uts hostname c
-# a0: create a veth pair, a virtual cable: veth-a0 stays on the node, eth0 goes into the pod
-ip -n podnet-node-0 link add veth-a0 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-a0
-# a0: plug the node end into bridge cni0 and bring it up
-ip -n podnet-node-0 link set veth-a0 master cni0 up
-# a0: hairpin mode, so the bridge may send a frame back out of the port it came in on
-ip -n podnet-node-0 link set dev veth-a0 type bridge_slave hairpin on
-# a1: create a veth pair, a virtual cable: veth-a1 stays on the node, eth0 goes into the pod
-ip -n podnet-node-0 link add veth-a1 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-a1
-# a1: plug the node end into bridge cni0 and bring it up
-ip -n podnet-node-0 link set veth-a1 master cni0 up
-# a1: hairpin mode, so the bridge may send a frame back out of the port it came in on
-ip -n podnet-node-0 link set dev veth-a1 type bridge_slave hairpin on
-# b: create a veth pair, a virtual cable: veth-b stays on the node, eth0 goes into the pod
-ip -n podnet-node-1 link add veth-b mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-b
-# b: plug the node end into bridge cni0 and bring it up
-ip -n podnet-node-1 link set veth-b master cni0 up
-# b: hairpin mode, so the bridge may send a frame back out of the port it came in on
-ip -n podnet-node-1 link set dev veth-b type bridge_slave hairpin on
-# c: create a veth pair, a virtual cable: veth-c stays on the node, eth0 goes into the pod
-ip -n podnet-node-2 link add veth-c mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-c
-# c: plug the node end into bridge cni0 and bring it up
-ip -n podnet-node-2 link set veth-c master cni0 up
-# c: hairpin mode, so the bridge may send a frame back out of the port it came in on
-ip -n podnet-node-2 link set dev veth-c type bridge_slave hairpin on
-# a0: bring loopback up, so containers of the pod reach each other on localhost
-ip -n podnet-pod-a0 link set lo up
-# a0: assign the pod its IP address
-ip -n podnet-pod-a0 addr replace 10.200.0.2/24 dev eth0
-# a0: bring the pod's interface up
-ip -n podnet-pod-a0 link set eth0 up
-# a0: send everything outside the pod subnet to the bridge's gateway address
-ip -n podnet-pod-a0 route replace default via 10.200.0.1 dev eth0
-# a1: bring loopback up, so containers of the pod reach each other on localhost
-ip -n podnet-pod-a1 link set lo up
-# a1: assign the pod its IP address
-ip -n podnet-pod-a1 addr replace 10.200.0.3/24 dev eth0
-# a1: bring the pod's interface up
-ip -n podnet-pod-a1 link set eth0 up
-# a1: send everything outside the pod subnet to the bridge's gateway address
-ip -n podnet-pod-a1 route replace default via 10.200.0.1 dev eth0
-# b: bring loopback up, so containers of the pod reach each other on localhost
-ip -n podnet-pod-b link set lo up
-# b: assign the pod its IP address
-ip -n podnet-pod-b addr replace 10.200.1.2/24 dev eth0
-# b: bring the pod's interface up
-ip -n podnet-pod-b link set eth0 up
-# b: send everything outside the pod subnet to the bridge's gateway address
-ip -n podnet-pod-b route replace default via 10.200.1.1 dev eth0
-# c: bring loopback up, so containers of the pod reach each other on localhost
-ip -n podnet-pod-c link set lo up
-# c: assign the pod its IP address
-ip -n podnet-pod-c addr replace 10.200.2.2/24 dev eth0
-# c: bring the pod's interface up
-ip -n podnet-pod-c link set eth0 up
-# c: send everything outside the pod subnet to the bridge's gateway address
-ip -n podnet-pod-c route replace default via 10.200.2.1 dev eth0
-# node-0: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
-ip netns exec podnet-node-0 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
+ip -n podnet-node-0 route replace 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 onlink proto 112
 # node-0: a route for the service CIDR, so the node's own connections to ClusterIPs reach the OUTPUT hook (source: the bridge address)
-ip -n podnet-node-0 route replace 10.96.0.0/12 dev cni0
+ip -n podnet-node-0 route replace 10.96.0.0/12 dev cni0 proto 112
 # node-0: service proxy, full sync: table ip podnet-services with 1 service port(s), one atomic transaction
 ip netns exec podnet-node-0 nft -f - <<'EOF'
 # podnet service proxy for node node-0: 1 service port(s), flat layout (docs/services.md)
@@ -355,10 +167,42 @@ add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10
 add element ip podnet-services hairpin { 10.200.0.2 . 10.200.0.2 }
 add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
 EOF
+# node-1: bring loopback up
+ip -n podnet-node-1 link set lo up
+# node-1: the node's address on the LAN
+ip -n podnet-node-1 addr replace 192.168.64.5/24 dev eth0
+# node-1: bring the uplink up
+ip -n podnet-node-1 link set eth0 up
+# node-1: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into
+ip -n podnet-node-1 link add cni0 address 52:ef:24:13:0a:2d mtu 1450 type bridge
+# node-1: give the bridge the pod CIDR's gateway address, pods' next hop off the node
+ip -n podnet-node-1 addr replace 10.200.1.1/24 dev cni0
+# node-1: bring the bridge up
+ip -n podnet-node-1 link set cni0 up
+# node-1: forward packets between interfaces (bridge <-> uplink)
+ip netns exec podnet-node-1 sysctl -q -w net.ipv4.ip_forward=1
 # node-1: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
 ip netns exec podnet-node-1 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
+# node-1: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
+ip -n podnet-node-1 link add vxlan.1 address c6:6f:01:69:73:55 mtu 1450 type vxlan id 1 local 192.168.64.5 dev eth0 dstport 4789 nolearning
+# node-1: the VTEP address, the network address of the node's pod CIDR
+ip -n podnet-node-1 addr replace 10.200.1.0/32 dev vxlan.1
+# node-1: bring the VXLAN device up
+ip -n podnet-node-1 link set vxlan.1 up
+# node-1: node-0's VTEP 10.200.0.0 has MAC 2a:a6:6e:4b:4f:cb (permanent, no ARP)
+ip -n podnet-node-1 neigh replace 10.200.0.0 lladdr 2a:a6:6e:4b:4f:cb dev vxlan.1 nud permanent
+# node-1: node-2's VTEP 10.200.2.0 has MAC 82:8c:c3:d7:1d:49 (permanent, no ARP)
+ip -n podnet-node-1 neigh replace 10.200.2.0 lladdr 82:8c:c3:d7:1d:49 dev vxlan.1 nud permanent
+# node-1: frames for node-0's VTEP MAC are tunnelled to 192.168.64.4
+bridge -n podnet-node-1 fdb replace 2a:a6:6e:4b:4f:cb dev vxlan.1 dst 192.168.64.4 self permanent
+# node-1: frames for node-2's VTEP MAC are tunnelled to 192.168.64.6
+bridge -n podnet-node-1 fdb replace 82:8c:c3:d7:1d:49 dev vxlan.1 dst 192.168.64.6 self permanent
+# node-1: node-0's pods (10.200.0.0/24) via its VTEP, on the VXLAN device
+ip -n podnet-node-1 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink proto 112
+# node-1: node-2's pods (10.200.2.0/24) via its VTEP, on the VXLAN device
+ip -n podnet-node-1 route replace 10.200.2.0/24 via 10.200.2.0 dev vxlan.1 onlink proto 112
 # node-1: a route for the service CIDR, so the node's own connections to ClusterIPs reach the OUTPUT hook (source: the bridge address)
-ip -n podnet-node-1 route replace 10.96.0.0/12 dev cni0
+ip -n podnet-node-1 route replace 10.96.0.0/12 dev cni0 proto 112
 # node-1: service proxy, full sync: table ip podnet-services with 1 service port(s), one atomic transaction
 ip netns exec podnet-node-1 nft -f - <<'EOF'
 # podnet service proxy for node node-1: 1 service port(s), flat layout (docs/services.md)
@@ -465,10 +309,42 @@ add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10
 add element ip podnet-services hairpin { 10.200.1.2 . 10.200.1.2 }
 add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
 EOF
+# node-2: bring loopback up
+ip -n podnet-node-2 link set lo up
+# node-2: the node's address on the LAN
+ip -n podnet-node-2 addr replace 192.168.64.6/24 dev eth0
+# node-2: bring the uplink up
+ip -n podnet-node-2 link set eth0 up
+# node-2: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into
+ip -n podnet-node-2 link add cni0 address 2a:02:13:62:70:f4 mtu 1450 type bridge
+# node-2: give the bridge the pod CIDR's gateway address, pods' next hop off the node
+ip -n podnet-node-2 addr replace 10.200.2.1/24 dev cni0
+# node-2: bring the bridge up
+ip -n podnet-node-2 link set cni0 up
+# node-2: forward packets between interfaces (bridge <-> uplink)
+ip netns exec podnet-node-2 sysctl -q -w net.ipv4.ip_forward=1
 # node-2: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
 ip netns exec podnet-node-2 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
+# node-2: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
+ip -n podnet-node-2 link add vxlan.1 address 82:8c:c3:d7:1d:49 mtu 1450 type vxlan id 1 local 192.168.64.6 dev eth0 dstport 4789 nolearning
+# node-2: the VTEP address, the network address of the node's pod CIDR
+ip -n podnet-node-2 addr replace 10.200.2.0/32 dev vxlan.1
+# node-2: bring the VXLAN device up
+ip -n podnet-node-2 link set vxlan.1 up
+# node-2: node-0's VTEP 10.200.0.0 has MAC 2a:a6:6e:4b:4f:cb (permanent, no ARP)
+ip -n podnet-node-2 neigh replace 10.200.0.0 lladdr 2a:a6:6e:4b:4f:cb dev vxlan.1 nud permanent
+# node-2: node-1's VTEP 10.200.1.0 has MAC c6:6f:01:69:73:55 (permanent, no ARP)
+ip -n podnet-node-2 neigh replace 10.200.1.0 lladdr c6:6f:01:69:73:55 dev vxlan.1 nud permanent
+# node-2: frames for node-0's VTEP MAC are tunnelled to 192.168.64.4
+bridge -n podnet-node-2 fdb replace 2a:a6:6e:4b:4f:cb dev vxlan.1 dst 192.168.64.4 self permanent
+# node-2: frames for node-1's VTEP MAC are tunnelled to 192.168.64.5
+bridge -n podnet-node-2 fdb replace c6:6f:01:69:73:55 dev vxlan.1 dst 192.168.64.5 self permanent
+# node-2: node-0's pods (10.200.0.0/24) via its VTEP, on the VXLAN device
+ip -n podnet-node-2 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink proto 112
+# node-2: node-1's pods (10.200.1.0/24) via its VTEP, on the VXLAN device
+ip -n podnet-node-2 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink proto 112
 # node-2: a route for the service CIDR, so the node's own connections to ClusterIPs reach the OUTPUT hook (source: the bridge address)
-ip -n podnet-node-2 route replace 10.96.0.0/12 dev cni0
+ip -n podnet-node-2 route replace 10.96.0.0/12 dev cni0 proto 112
 # node-2: service proxy, full sync: table ip podnet-services with 1 service port(s), one atomic transaction
 ip netns exec podnet-node-2 nft -f - <<'EOF'
 # podnet service proxy for node node-2: 1 service port(s), flat layout (docs/services.md)
@@ -574,6 +450,130 @@ add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : 
 add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
 add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
 EOF
+# a0/web: the identity page this container serves
+install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/a0/web/index.html <<'EOF'
+pod=a0 container=web node=node-0 ip=10.200.0.2
+EOF
+# a0/sidecar: the identity page this container serves
+install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/a0/sidecar/index.html <<'EOF'
+pod=a0 container=sidecar node=node-0 ip=10.200.0.2
+EOF
+# a1/web: the identity page this container serves
+install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/a1/web/index.html <<'EOF'
+pod=a1 container=web node=node-0 ip=10.200.0.3
+EOF
+# a1/sidecar: the identity page this container serves
+install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/a1/sidecar/index.html <<'EOF'
+pod=a1 container=sidecar node=node-0 ip=10.200.0.3
+EOF
+# b/web: the identity page this container serves
+install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/b/web/index.html <<'EOF'
+pod=b container=web node=node-1 ip=10.200.1.2
+EOF
+# b/sidecar: the identity page this container serves
+install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/b/sidecar/index.html <<'EOF'
+pod=b container=sidecar node=node-1 ip=10.200.1.2
+EOF
+# c/web: the identity page this container serves
+install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/c/web/index.html <<'EOF'
+pod=c container=web node=node-2 ip=10.200.2.2
+EOF
+# c/sidecar: the identity page this container serves
+install -D -m 0644 /dev/stdin /run/podnet/labs/podnet/www/c/sidecar/index.html <<'EOF'
+pod=c container=sidecar node=node-2 ip=10.200.2.2
+EOF
+# a0: start the pause process; unshare gives it new net, uts, ipc, pid, mount and cgroup namespaces, the pod's
+unshare --fork --kill-child --pid --mount-proc --net --uts --ipc --mount --cgroup sleep infinity >/run/podnet/labs/podnet/logs/a0.pause.log 2>&1 &
+A0_PID=$!
+# wait until it has its own namespaces (until then /proc/$A0_PID/ns/net is still ours)
+until [ "$(readlink /proc/$A0_PID/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
+# a1: start the pause process; unshare gives it new net, uts, ipc, pid, mount and cgroup namespaces, the pod's
+unshare --fork --kill-child --pid --mount-proc --net --uts --ipc --mount --cgroup sleep infinity >/run/podnet/labs/podnet/logs/a1.pause.log 2>&1 &
+A1_PID=$!
+# wait until it has its own namespaces (until then /proc/$A1_PID/ns/net is still ours)
+until [ "$(readlink /proc/$A1_PID/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
+# b: start the pause process; unshare gives it new net, uts, ipc, pid, mount and cgroup namespaces, the pod's
+unshare --fork --kill-child --pid --mount-proc --net --uts --ipc --mount --cgroup sleep infinity >/run/podnet/labs/podnet/logs/b.pause.log 2>&1 &
+B_PID=$!
+# wait until it has its own namespaces (until then /proc/$B_PID/ns/net is still ours)
+until [ "$(readlink /proc/$B_PID/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
+# c: start the pause process; unshare gives it new net, uts, ipc, pid, mount and cgroup namespaces, the pod's
+unshare --fork --kill-child --pid --mount-proc --net --uts --ipc --mount --cgroup sleep infinity >/run/podnet/labs/podnet/logs/c.pause.log 2>&1 &
+C_PID=$!
+# wait until it has its own namespaces (until then /proc/$C_PID/ns/net is still ours)
+until [ "$(readlink /proc/$C_PID/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
+# a0: name the pause process's network namespace podnet-pod-a0, so ip -n can reach it
+ip netns attach podnet-pod-a0 "$A0_PID"
+# a0: set the pod's hostname in its own UTS namespace
+nsenter --target "$A0_PID" --uts hostname a0
+# a1: name the pause process's network namespace podnet-pod-a1, so ip -n can reach it
+ip netns attach podnet-pod-a1 "$A1_PID"
+# a1: set the pod's hostname in its own UTS namespace
+nsenter --target "$A1_PID" --uts hostname a1
+# b: name the pause process's network namespace podnet-pod-b, so ip -n can reach it
+ip netns attach podnet-pod-b "$B_PID"
+# b: set the pod's hostname in its own UTS namespace
+nsenter --target "$B_PID" --uts hostname b
+# c: name the pause process's network namespace podnet-pod-c, so ip -n can reach it
+ip netns attach podnet-pod-c "$C_PID"
+# c: set the pod's hostname in its own UTS namespace
+nsenter --target "$C_PID" --uts hostname c
+# a0: create a veth pair, a virtual cable: pn2ae72e16 stays on the node, eth0 goes into the pod
+ip -n podnet-node-0 link add pn2ae72e16 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-a0
+# a0: plug the node end into bridge cni0 and bring it up
+ip -n podnet-node-0 link set pn2ae72e16 master cni0 up
+# a0: hairpin mode, so the bridge may send a frame back out of the port it came in on
+ip -n podnet-node-0 link set dev pn2ae72e16 type bridge_slave hairpin on
+# a1: create a veth pair, a virtual cable: pn962b1509 stays on the node, eth0 goes into the pod
+ip -n podnet-node-0 link add pn962b1509 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-a1
+# a1: plug the node end into bridge cni0 and bring it up
+ip -n podnet-node-0 link set pn962b1509 master cni0 up
+# a1: hairpin mode, so the bridge may send a frame back out of the port it came in on
+ip -n podnet-node-0 link set dev pn962b1509 type bridge_slave hairpin on
+# b: create a veth pair, a virtual cable: pn3e18d060 stays on the node, eth0 goes into the pod
+ip -n podnet-node-1 link add pn3e18d060 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-b
+# b: plug the node end into bridge cni0 and bring it up
+ip -n podnet-node-1 link set pn3e18d060 master cni0 up
+# b: hairpin mode, so the bridge may send a frame back out of the port it came in on
+ip -n podnet-node-1 link set dev pn3e18d060 type bridge_slave hairpin on
+# c: create a veth pair, a virtual cable: pnbad195b4 stays on the node, eth0 goes into the pod
+ip -n podnet-node-2 link add pnbad195b4 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-c
+# c: plug the node end into bridge cni0 and bring it up
+ip -n podnet-node-2 link set pnbad195b4 master cni0 up
+# c: hairpin mode, so the bridge may send a frame back out of the port it came in on
+ip -n podnet-node-2 link set dev pnbad195b4 type bridge_slave hairpin on
+# a0: bring loopback up, so containers of the pod reach each other on localhost
+ip -n podnet-pod-a0 link set lo up
+# a0: assign the pod its IP address
+ip -n podnet-pod-a0 addr replace 10.200.0.2/24 dev eth0
+# a0: bring the pod's interface up
+ip -n podnet-pod-a0 link set eth0 up
+# a0: send everything outside the pod subnet to the bridge's gateway address
+ip -n podnet-pod-a0 route replace default via 10.200.0.1 dev eth0
+# a1: bring loopback up, so containers of the pod reach each other on localhost
+ip -n podnet-pod-a1 link set lo up
+# a1: assign the pod its IP address
+ip -n podnet-pod-a1 addr replace 10.200.0.3/24 dev eth0
+# a1: bring the pod's interface up
+ip -n podnet-pod-a1 link set eth0 up
+# a1: send everything outside the pod subnet to the bridge's gateway address
+ip -n podnet-pod-a1 route replace default via 10.200.0.1 dev eth0
+# b: bring loopback up, so containers of the pod reach each other on localhost
+ip -n podnet-pod-b link set lo up
+# b: assign the pod its IP address
+ip -n podnet-pod-b addr replace 10.200.1.2/24 dev eth0
+# b: bring the pod's interface up
+ip -n podnet-pod-b link set eth0 up
+# b: send everything outside the pod subnet to the bridge's gateway address
+ip -n podnet-pod-b route replace default via 10.200.1.1 dev eth0
+# c: bring loopback up, so containers of the pod reach each other on localhost
+ip -n podnet-pod-c link set lo up
+# c: assign the pod its IP address
+ip -n podnet-pod-c addr replace 10.200.2.2/24 dev eth0
+# c: bring the pod's interface up
+ip -n podnet-pod-c link set eth0 up
+# c: send everything outside the pod subnet to the bridge's gateway address
+ip -n podnet-pod-c route replace default via 10.200.2.1 dev eth0
 # a0/web: start the container inside the pod's namespaces
 nsenter --target "$A0_PID" --net --uts --ipc --mount "--pid=/proc/$A0_PID/ns/pid_for_children" busybox httpd -f -p 8080 -h /run/podnet/labs/podnet/www/a0/web >/run/podnet/labs/podnet/logs/a0.web.log 2>&1 &
 # a0/sidecar: start the container inside the pod's namespaces

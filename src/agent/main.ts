@@ -1,0 +1,78 @@
+import { join } from 'node:path';
+import { NftSession } from '../apply/nft-session.js';
+import { ProcessRunner } from '../exec/process-runner.js';
+import { Agent, AgentFatal } from './agent.js';
+import type { AgentConfig } from './config.js';
+import { writeAtomic } from './files.js';
+import { serveAgentHttp } from './http.js';
+import { jsonLogger } from './log.js';
+import { AgentMetrics } from './metrics.js';
+import { Reconciler } from './reconciler.js';
+import { EtcdKv } from './store/etcd-kv.js';
+import { KvStore } from './store/kv-store.js';
+
+/**
+ * Runs the agent until SIGTERM/SIGINT (then exits 0, leaving routes, rules and the lease in place, so a
+ * restart changes nothing). Returns the exit code: 1 when it cannot start (no free subnet, wrong backend).
+ */
+export async function runAgent(c: AgentConfig): Promise<number> {
+  const log = jsonLogger();
+  const metrics = new AgentMetrics();
+  const kv = new EtcdKv(c.etcdEndpoints);
+  const store = new KvStore(kv, {
+    kind: 'etcd',
+    prefix: c.etcdPrefix,
+    onInvalid: (key, message) => log('warn', 'unreadable key skipped', { key, error: message }),
+  });
+  const runner = new ProcessRunner();
+  // The long-lived session: one endpoint change is one small transaction, no nft process per sync. Opened in
+  // the background: the lease (what the other nodes wait for) does not wait for Python to start.
+  const nft =
+    c.proxy === 'nftables'
+      ? NftSession.open(`/proc/${process.pid}/ns/net`).catch((e: Error) => {
+          log('warn', 'nft session unavailable; using nft -f -', { error: e.message });
+          return undefined;
+        })
+      : undefined;
+  const closeNft = () => void nft?.then((s) => s?.close());
+  const statusFile = join(c.stateDir, 'status.json');
+  const agent = new Agent(c, {
+    store,
+    runner,
+    reconciler: new Reconciler(runner, nft),
+    metrics,
+    log,
+    onHealth: (h) => {
+      try {
+        writeAtomic(statusFile, `${JSON.stringify(h)}\n`);
+      } catch {}
+    },
+  });
+  const { server, port } = await serveAgentHttp(c.listen, () => agent.health(), metrics);
+  log('info', 'serving /healthz and /metrics', { address: `${c.listen.host}:${port}` });
+  const done = new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      log('info', 'stopping; the data path stays as it is', { signal });
+      void agent.stop().then(() => {
+        server.close();
+        closeNft();
+        resolve(0);
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  try {
+    await agent.start();
+  } catch (e) {
+    if (agent.stopping) return done; // a signal during start-up
+    if (!(e instanceof AgentFatal)) throw e;
+    log('error', 'cannot start', { error: e.message });
+    process.stderr.write(`podnet agent: ${e.message}\n`);
+    await agent.stop();
+    server.close();
+    closeNft();
+    return 1;
+  }
+  return done;
+}
