@@ -102,6 +102,7 @@ export function verifyJson(r: VerifyReport): Doc {
       ok: c.ok,
       detail: c.detail,
     })),
+    nodes: (r.nodes ?? []).map((n) => ({ node: n.node, drift: [...n.drift] })),
   };
 }
 

@@ -225,7 +225,12 @@ export async function policyWhy(lab: string, args: readonly string[], f: Flags):
         : '  no deny counter moved',
     );
   }
-  if (f.json) console.log(JSON.stringify({ decision: d, ...(observed ? { observed } : {}) }, null, 2));
+  if (f.json)
+    (await import('./json.js')).printJson('PolicyDecision', {
+      lab,
+      decision: d,
+      ...(observed ? { observed } : {}),
+    });
   else console.log(lines.join('\n'));
   return 0;
 }

@@ -41,7 +41,8 @@ export const labPolicyWhy = defineCommand({
 
   FROM, TO            NAMESPACE/POD, a lab pod name, or an IPv4 address; PORT defaults to 80, protocol to tcp
 ${NAME_HELP}
-  --json              print JSON (the evaluator's decision, and what one real connection did)`,
+  --json              print JSON, kind PolicyDecision (schema in docs/lab.md): the evaluator's decision,
+                      and what one real connection did`,
   options: { ...NAME_FLAG, json: { type: 'boolean', default: false } },
   positionals: true,
   async run({ values, positionals }) {

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { expectGolden } from '../../../test/helpers/golden.js';
 import type { Protocol } from '../../model/policy/types.js';
 import { Ip } from '../../net/ip.js';
+import { parsePolicyTable } from '../../observe/policy.js';
 import { renderPolicyDiff, renderPolicyFull } from '../../render/policy-nft.js';
+import { named } from '../ops.js';
 import { allowed, type Endpoint, type PolicyWorld } from './evaluate.js';
 import { disjointBoxes, mergeRanges, rangeText, subtract } from './intervals.js';
 import { buildPolicyModel, type PolicyNodeModel } from './model.js';
+import { planPolicySync, policyDiffSummary, samePolicyModel } from './plan.js';
 import { SCENARIOS } from './scenarios.js';
 import { cyclonusWorld, policy, scenarioWorld } from './testworld.js';
 
@@ -116,8 +120,9 @@ describe('NetworkPolicy nftables model', () => {
     });
   }
 
-  test('golden: node-0 of the cyclonus world with three policies', () => {
-    const w = cyclonusWorld([
+  /** The golden world: node-0 of the cyclonus world with three policies. */
+  const goldenWorld = () =>
+    cyclonusWorld([
       policy('x', 'deny-ingress', { podSelector: {} }),
       {
         ...policy('x', 'allow', {
@@ -137,7 +142,47 @@ describe('NetworkPolicy nftables model', () => {
         egress: [{ ports: [{ protocol: 'UDP', port: 80, endPort: 81 }] }],
       }),
     ]);
+
+  test('golden: node-0 of the cyclonus world with three policies', () => {
+    const w = goldenWorld();
     expectGolden(renderPolicyFull(buildPolicyModel(w, 'node-0')), 'policy/node-0-full.nft');
+  });
+
+  test('observe reads the table nft made of the golden script back into the same model; drift is a diff', () => {
+    // node-0-full.nft.json: `nft -j list table inet podnet-policy` after `nft -f node-0-full.nft` (nft 1.0).
+    const json = readFileSync(
+      new URL('../../../../test/golden/policy/node-0-full.nft.json', import.meta.url),
+      'utf8',
+    );
+    const desired = buildPolicyModel(goldenWorld(), 'node-0');
+    const seen = parsePolicyTable(json, 'node-0');
+    assert.ok('policy' in seen, JSON.stringify(seen));
+    assert.ok(samePolicyModel(seen.policy, desired), JSON.stringify(seen.policy));
+    assert.deepEqual(planPolicySync({ netns: named('n0'), prev: seen.policy, next: desired }), []);
+
+    // One element deleted by hand: the diff adds exactly it back.
+    const doc = JSON.parse(json) as { nftables: { set?: { name: string; elem?: unknown[] } }[] };
+    const set = doc.nftables.find((o) => o.set?.name === 'ingress-x-a-ports')!.set!;
+    set.elem = set.elem!.slice(1);
+    const drifted = parsePolicyTable(JSON.stringify(doc), 'node-0');
+    assert.ok('policy' in drifted);
+    assert.match(
+      policyDiffSummary(drifted.policy, desired),
+      /set ingress-x-a-ports missing 10\.200\.0\.3 \. tcp \. 80/,
+    );
+    assert.equal(
+      renderPolicyDiff(drifted.policy, desired),
+      'add element inet podnet-policy ingress-x-a-ports { 10.200.0.3 . tcp . 80 }\n',
+    );
+
+    // A rule of the base chain deleted: the table is damaged, replaced whole.
+    const base = JSON.parse(json) as { nftables: { rule?: { chain: string; comment?: string } }[] };
+    base.nftables = base.nftables.filter(
+      (o) => !(o.rule?.chain === 'pod-forward' && /mid-stream/.test(o.rule.comment ?? '')),
+    );
+    assert.deepEqual(parsePolicyTable(JSON.stringify(base), 'node-0'), {
+      damaged: 'base chain pod-forward differs',
+    });
   });
 
   test('golden: a change renders only what changed (one pod relabelled)', () => {
