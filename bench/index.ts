@@ -7,6 +7,7 @@ import { benchAgent } from './agent.js';
 import { benchCli } from './cli.js';
 import { benchCni } from './cni.js';
 import { benchLabUp } from './lab-up.js';
+import { benchPolicy } from './policy.js';
 import { benchReconcile } from './reconcile.js';
 import { benchServices } from './services.js';
 import { benchThroughput } from './throughput.js';
@@ -21,6 +22,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   reconcile: benchReconcile,
   agent: benchAgent,
   trace: benchTrace,
+  policy: benchPolicy,
 };
 
 const [name, ...args] = process.argv.slice(2);

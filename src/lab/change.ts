@@ -9,6 +9,7 @@ import { loadLab } from './load.js';
 import { LabNames } from './names.js';
 import { syncLabNodes } from './node-sync.js';
 import { IDENTITY_PORTS, planLabUp } from './plan.js';
+import { cutDeniedFlows } from './policy.js';
 import { requireCrossNodeSupport, requireRoot } from './preflight.js';
 import { journalingRunner } from './runners.js';
 import { labPaths, printPlan } from './up.js';
@@ -68,6 +69,8 @@ export async function labChange(
     await apply(plan.build, runner, { batch: true, vars: runner.vars, concurrency: 16 });
     synced = await syncLabNodes(next, names, runner, staying);
     await apply(plan.remove, runner, { batch: true, concurrency: 16 });
+    // A pod joining or relabelled may be isolated now: its tracked connections a policy denies are cut.
+    await cutDeniedFlows(next, state, names, runner, prev);
   } finally {
     runner.close();
   }

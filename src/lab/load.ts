@@ -2,6 +2,7 @@ import { StateError } from '../errors.js';
 import { type Cluster, resolveCluster } from '../model/resolve.js';
 import { startTimeOf } from '../observe/procs.js';
 import type { SpecEdit } from './edits.js';
+import { overlayPolicies } from './policy.js';
 import { overlayServices } from './services.js';
 import { loadSpec } from './spec-source.js';
 import { LabState } from './state.js';
@@ -25,11 +26,14 @@ export function loadLab(lab: string, extraEdits: readonly SpecEdit[] = []): Load
     throw new StateError(
       `no lab named '${lab}' (no state in ${state.dir}); start one with 'podnet lab up --name ${lab}'`,
     );
-  const spec = overlayServices(
-    loadSpec(record.specText, record.source, record.overrides ?? {}, [
-      ...(record.edits ?? []),
-      ...extraEdits,
-    ]),
+  const spec = overlayPolicies(
+    overlayServices(
+      loadSpec(record.specText, record.source, record.overrides ?? {}, [
+        ...(record.edits ?? []),
+        ...extraEdits,
+      ]),
+      state,
+    ),
     state,
   );
   const cluster = resolveCluster(spec, state.allocations);

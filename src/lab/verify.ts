@@ -17,7 +17,7 @@ export interface Probe {
   readonly from: string;
   /** Column of the matrix: a pod name, 'gateway' or 'localhost'. */
   readonly to: string;
-  readonly kind: 'icmp' | 'tcp';
+  readonly kind: 'icmp' | 'tcp' | 'udp';
   readonly host: string;
   readonly port?: number;
   /** The identity line the answer must start with. */

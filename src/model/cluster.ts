@@ -1,4 +1,5 @@
 import type { Cidr, Ip } from '../net/ip.js';
+import type { ContainerPort, NamespaceSpec, NetworkPolicy } from './policy/types.js';
 import type { ServiceSpec } from './service.js';
 
 /**
@@ -34,6 +35,10 @@ export interface ClusterSpec {
   readonly egressMasquerade?: boolean;
   /** Lab only: a router and an "outside" host (203.0.113.10) beyond the underlay. @default false */
   readonly outside?: boolean;
+  /** `kind: Namespace` documents (labels include `kubernetes.io/metadata.name`). @default [] */
+  readonly namespaces?: readonly NamespaceSpec[];
+  /** `kind: NetworkPolicy` documents (docs/network-policy.md). @default [] */
+  readonly networkPolicies?: readonly NetworkPolicy[];
 }
 
 /**
@@ -82,6 +87,13 @@ export interface PodSpec {
   readonly labels: Readonly<Record<string, string>>;
   /** Empty when the pod runs podnet's identity containers. */
   readonly containers: readonly ContainerSpec[];
+  /**
+   * The Kubernetes namespace (`metadata.namespace` of a Pod document). @default 'default'. A pod outside
+   * 'default' is named `<namespace>-<name>` in the lab (its namespaces, veths), `<namespace>/<name>` to policies.
+   */
+  readonly namespace?: string;
+  /** `spec.containers[].ports[]`: what named NetworkPolicy ports resolve against. @default [] */
+  readonly ports?: readonly ContainerPort[];
 }
 
 export interface ContainerSpec {

@@ -4,6 +4,7 @@ import { Cidr, Ip } from '../net/ip.js';
 import type { ClusterSpec, ContainerSpec, NodeSpec, PodSpec } from './cluster.js';
 import { defaultClusterDoc } from './defaults.js';
 import { type SourceDoc, splitDocuments } from './documents.js';
+import { checkPolicyDocs, podId } from './policy/cluster-docs.js';
 import { clusterDocSchema, k8sPodSchema } from './schema.js';
 import { checkServices, parseServiceManifest } from './service.js';
 import { type DocWhere, formatPath, parsePath, strictParse, suggest } from './strict.js';
@@ -15,6 +16,8 @@ const KINDS: Readonly<Record<string, string>> = {
   Cluster: 'podnet.dev/v1alpha1',
   Pod: 'v1',
   Service: 'v1',
+  Namespace: 'v1',
+  NetworkPolicy: 'networking.k8s.io/v1',
 };
 
 /**
@@ -89,7 +92,7 @@ function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: st
       issues.push({
         path: `${d.at}kind`,
         message: `${JSON.stringify(kind)} is not supported${near ? `; did you mean '${near}'?` : ''}`,
-        hint: 'use kind: Cluster (apiVersion podnet.dev/v1alpha1), kind: Pod or kind: Service (v1)',
+        hint: 'use kind: Cluster (apiVersion podnet.dev/v1alpha1), kind: Pod, Service or Namespace (v1), kind: NetworkPolicy (networking.k8s.io/v1)',
         ...d.locate?.(['kind']),
       });
     } else if (d.doc.apiVersion !== KINDS[kind]) {
@@ -129,10 +132,22 @@ function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: st
     }
     const m = p.data.metadata;
     const ipPath = `${d.at}${formatPath(['metadata', 'annotations', 'podnet.dev/ip'])}`;
+    const ns = m.namespace ?? 'default';
+    const ports = p.data.spec.containers.flatMap((k) => k.ports ?? []);
     extraPods.push({
       at: d.at,
       pod: {
-        name: m.name,
+        name: podId(ns, m.name),
+        ...(m.namespace ? { namespace: m.namespace } : {}),
+        ...(ports.length
+          ? {
+              ports: ports.map((x) => ({
+                containerPort: x.containerPort,
+                protocol: x.protocol,
+                ...(x.name ? { name: x.name } : {}),
+              })),
+            }
+          : {}),
         node: p.data.spec.nodeName,
         labels: m.labels ?? {},
         containers: p.data.spec.containers.map((k) => ({
@@ -160,6 +175,8 @@ function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: st
     const svc = parseServiceManifest(d.doc, d, issues);
     return svc ? [{ svc, at: d.at }] : [];
   });
+  // Namespaces and NetworkPolicies too, for the same reason.
+  const policyDocs = checkPolicyDocs(docs, issues);
   if (issues.length || !c.ok) throw new ConfigError(issues, source);
 
   const s = c.data.spec;
@@ -329,6 +346,8 @@ function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: st
       labels: p.labels,
       containers: p.containers as ContainerSpec[],
       ...(ip ? { ip } : {}),
+      ...('namespace' in p && p.namespace ? { namespace: p.namespace } : {}),
+      ...('ports' in p && p.ports ? { ports: p.ports } : {}),
     });
   }
 
@@ -382,6 +401,7 @@ function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: st
     proxy: s.proxy,
     egressMasquerade: s.egressMasquerade,
     outside: s.outside,
+    ...policyDocs,
   };
 }
 

@@ -1,6 +1,6 @@
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { Cidr, Ip } from '../net/ip.js';
-import type { ClusterSpec, ContainerSpec } from './cluster.js';
+import type { ClusterSpec, ContainerSpec, PodSpec } from './cluster.js';
 import { allocateNodeCidrs, allocatePodIps, gatewayOf, isAssignable, podCapacity } from './ipam.js';
 import { allocateClusterIPs, type ServiceView, serviceKey } from './service.js';
 
@@ -22,6 +22,9 @@ export interface PodView {
   readonly prefix: number;
   readonly labels: Readonly<Record<string, string>>;
   readonly containers: readonly ContainerSpec[];
+  /** Kubernetes namespace and container ports (NetworkPolicy); see PodSpec. */
+  readonly namespace?: string;
+  readonly ports?: PodSpec['ports'];
 }
 
 /** A cluster with every address decided: what planners work from. */
@@ -129,6 +132,8 @@ export function resolveCluster(spec: ClusterSpec, previous?: Allocations): Clust
           prefix: podCIDR.prefix,
           labels: p.labels,
           containers: p.containers,
+          ...(p.namespace ? { namespace: p.namespace } : {}),
+          ...(p.ports?.length ? { ports: p.ports } : {}),
         });
     }
   }

@@ -84,7 +84,6 @@ export const IGNORED_CONTAINER_FIELDS = [
   'readinessProbe',
   'startupProbe',
   'lifecycle',
-  'ports',
   'volumeMounts',
   'volumeDevices',
   'securityContext',
@@ -140,6 +139,23 @@ const k8sContainer = k8sObject(
     env: unsupported('podnet runs the command with the environment of `podnet lab up`'),
     envFrom: unsupported('podnet runs the command with the environment of `podnet lab up`'),
     workingDir: unsupported('podnet runs the command in the root of the container'),
+    /** Read for NetworkPolicy's named ports. */
+    ports: z
+      .array(
+        k8sObject(
+          {
+            name: z
+              .string()
+              .regex(/^(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?!-))*$/, 'must be an IANA service name')
+              .max(15, 'must be at most 15 characters')
+              .optional(),
+            containerPort: z.number().int().min(1).max(65535),
+            protocol: z.enum(['TCP', 'UDP', 'SCTP']).default('TCP'),
+          },
+          ['hostPort', 'hostIP'],
+        ),
+      )
+      .optional(),
   },
   IGNORED_CONTAINER_FIELDS,
 );
@@ -155,7 +171,7 @@ export const k8sPodSchema = k8sObject(
     kind: z.literal('Pod'),
     metadata: k8sMetadata({
       name: dnsLabel,
-      namespace: z.string().optional(),
+      namespace: dnsLabel.optional(),
       labels: z.record(z.string(), z.string()).optional(),
       annotations: z.record(z.string(), z.string()).optional(),
     }),

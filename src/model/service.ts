@@ -335,6 +335,8 @@ export interface PodRef {
   readonly node: string;
   readonly ip: Ip;
   readonly labels: Readonly<Record<string, string>>;
+  /** @default 'default' */
+  readonly namespace?: string;
 }
 
 /** Whether a pod's labels satisfy a selector (an empty selector selects nothing, as in Kubernetes). */
@@ -352,7 +354,7 @@ export function selects(
  */
 export function endpointSliceOf(svc: ServiceView, pods: readonly PodRef[]): EndpointSlice {
   const chosen = pods
-    .filter((p) => selects(svc.selector, p.labels))
+    .filter((p) => (p.namespace ?? 'default') === svc.namespace && selects(svc.selector, p.labels))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     apiVersion: 'discovery.k8s.io/v1',

@@ -13,8 +13,16 @@ import type {
 } from '../plan/node/model.js';
 import type { Netns } from '../plan/ops.js';
 import { iptStateOfScript } from '../plan/services/proxy-state.js';
-import { readFdb, readIpState, readIptables, readNftTable, readSysctls } from '../render/observe.js';
+import {
+  readFdb,
+  readIpState,
+  readIptables,
+  readNftTable,
+  readPolicyTable,
+  readSysctls,
+} from '../render/observe.js';
 import { parseNftTable } from './nft-json.js';
+import { parsePolicyTable } from './policy.js';
 
 /** What observe needs to know of the desired state: which names and keys are podnet's on this node. */
 export interface ObserveScope {
@@ -34,6 +42,8 @@ export interface ObserveScope {
    * then reads only links, routes, entries and sysctls; `lab verify|reconcile` read everything).
    */
   readonly skipProxy?: boolean;
+  /** The model has a NetworkPolicy table (it is read anyway unless skipProxy: a left-over one is drift). */
+  readonly policy?: boolean;
 }
 
 /** The scope of a desired model: its names, its sysctl keys, its proxy mode. */
@@ -46,6 +56,7 @@ export function scopeOf(m: NodeModel): ObserveScope {
     ...(m.tunnel?.kind === 'vxlan' ? { vxlanDevice: m.tunnel.name } : {}),
     sysctls: Object.keys(m.sysctls),
     ...(m.proxy ? { proxy: m.proxy.mode } : {}),
+    ...(m.policy ? { policy: true } : {}),
   };
 }
 
@@ -61,6 +72,7 @@ export async function observeNode(runner: Runner, ns: Netns, scope: ObserveScope
     !scope.skipProxy && scope.proxy === 'iptables'
       ? Promise.all([runner.run(readIptables(ns, 'nat')), runner.run(readIptables(ns, 'filter'))])
       : undefined;
+  const pol = scope.skipProxy && !scope.policy ? undefined : tryRun(runner, readPolicyTable(ns));
   const sysctls = scope.sysctls.length ? runner.run(readSysctls(ns, scope.sysctls)) : undefined;
   // Read alongside the rest; a device that is not there (drift) reads as no entries, and is re-read below.
   const early = scope.vxlanDevice
@@ -158,6 +170,9 @@ export async function observeNode(runner: Runner, ns: Netns, scope: ObserveScope
     proxy = podnetIptables(`${nat.stdout}\n${filter.stdout}`);
   }
 
+  const polText = pol ? await pol : undefined;
+  const observedPolicy = polText === undefined ? undefined : parsePolicyTable(polText, scope.node);
+
   return {
     node: scope.node,
     podCIDR: scope.podCIDR,
@@ -169,6 +184,8 @@ export async function observeNode(runner: Runner, ns: Netns, scope: ObserveScope
     neighbours,
     ...(proxy ? { proxy } : {}),
     ...(linksDown.length ? { linksDown } : {}),
+    ...(observedPolicy && 'policy' in observedPolicy ? { policy: observedPolicy.policy } : {}),
+    ...(observedPolicy && 'damaged' in observedPolicy ? { policyDamaged: observedPolicy.damaged } : {}),
   };
 }
 

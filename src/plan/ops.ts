@@ -1,4 +1,5 @@
 import type { NftCmd } from './nft.js';
+import type { PolicyNodeModel } from './policy/model.js';
 
 /**
  * The Op union: podnet's central vocabulary. Planners produce Ops (pure data), renderers turn each Op into the
@@ -151,6 +152,32 @@ export type Op = { readonly note?: string } & (
       readonly origDstPort?: number;
       /** The removed endpoint (the reply source after DNAT). */
       readonly replySrc: string;
+    }
+  | {
+      /** NetworkPolicy: bring a node's `podnet-policy` table from `prev` (absent: full) to `next` (absent: remove). */
+      readonly kind: 'nft.policy';
+      readonly netns: Netns;
+      readonly prev?: PolicyNodeModel;
+      readonly next?: PolicyNodeModel;
+    }
+  | {
+      /** NetworkPolicy: cut connections a change denies (their conntrack entries; later packets meet the policy). */
+      readonly kind: 'conntrack.delete-flows';
+      readonly netns: Netns;
+      /** Where the runner finds the deletions (render/index.ts conntrackDeletions writes its content). */
+      readonly file: string;
+      readonly flows: readonly {
+        readonly protocol: 'tcp' | 'udp' | 'sctp';
+        /** Original source (the client); absent: every client of this server. */
+        readonly src?: string;
+        /** The reply's source address and port: the server pod, after any DNAT. */
+        readonly replySrc: string;
+        readonly replyPort: number;
+        /** Why it is cut. */
+        readonly why: string;
+      }[];
+      /** How many tracked connections these deletions cut. */
+      readonly connections: number;
     }
   | { readonly kind: 'file.write'; readonly path: string; readonly content: string }
   | {

@@ -1,7 +1,8 @@
 import type { Arg, Command } from '../exec/runner.js';
 import type { Op } from '../plan/ops.js';
-import { bridgeIn, execIn, ipIn } from './netns.js';
+import { bridgeIn, execIn, ipIn, netIn } from './netns.js';
 import { renderNftTx } from './nft.js';
+import { renderPolicyDiff, renderPolicyFull, renderPolicyRemove } from './policy-nft.js';
 
 const pidArg = (v: string, before = '', after = ''): Arg => ({ var: v, before, after });
 
@@ -164,6 +165,17 @@ const renderers: Renderers = {
       op.replySrc,
     ),
   }),
+  'nft.policy': (op) => ({
+    argv: netIn(op.netns, 'nft', '-f', '-'),
+    stdin: !op.next
+      ? renderPolicyRemove()
+      : op.prev
+        ? (renderPolicyDiff(op.prev, op.next) ?? '')
+        : renderPolicyFull(op.next),
+  }),
+  // One conntrack process per node: -R reads one command per line from the file (conntrackDeletions), and a
+  // line matching nothing is not an error. (conntrack cannot read -R from a pipe.)
+  'conntrack.delete-flows': (op) => ({ argv: netIn(op.netns, 'conntrack', '-R', op.file) }),
   'iptables.restore': (op) => ({
     argv: execIn(op.netns, 'iptables-restore', '--noflush'),
     stdin: op.script,
@@ -228,4 +240,14 @@ export function render(op: Op): Command {
   const r = renderers[op.kind] as (o: Op) => Omit<Command, 'note'>;
   const cmd = r(op);
   return op.note ? { ...cmd, note: op.note } : cmd;
+}
+
+/** The content of a conntrack.delete-flows op's file: one `-D` command per flow. */
+export function conntrackDeletions(op: Extract<Op, { kind: 'conntrack.delete-flows' }>): string {
+  return op.flows
+    .map(
+      (f) =>
+        `-D -p ${f.protocol}${f.src ? ` --orig-src ${f.src}` : ''} --reply-src ${f.replySrc} --reply-port-src ${f.replyPort}\n`,
+    )
+    .join('');
 }

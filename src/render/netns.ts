@@ -57,3 +57,13 @@ export function ipArgv(name: string, ...args: string[]): string[] {
 export function bridgeArgv(name: string, ...args: string[]): string[] {
   return ['bridge', '-n', name, ...args];
 }
+
+/**
+ * A tool in a namespace by nsenter alone: for named namespaces `nsenter --net=/run/netns/NAME …`, which skips
+ * what `ip netns exec` adds (a mount namespace, /sys remounted) and which tools reading only netlink (nft,
+ * conntrack) do not need. Used on the NetworkPolicy sync path, where each process start is on the clock.
+ */
+export function netIn(ns: Netns, tool: string, ...args: Arg[]): [Arg, ...Arg[]] {
+  if (ns.kind === 'named') return ['nsenter', `--net=/run/netns/${ns.name}`, tool, ...args];
+  return execIn(ns, tool, ...args);
+}

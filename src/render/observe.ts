@@ -2,7 +2,8 @@ import type { Command } from '../exec/runner.js';
 import { ROUTE_PROTO } from '../plan/node/model.js';
 import type { Netns } from '../plan/ops.js';
 import { NFT } from '../plan/services/nftables.js';
-import { bridgeIn, execIn, ipIn } from './netns.js';
+import { bridgeIn, execIn, ipIn, netIn } from './netns.js';
+import { POLICY_TABLE } from './policy-nft.js';
 
 /**
  * The read-only commands observe runs to see one node's podnet objects (docs/kernel-objects.md). Reads are
@@ -37,6 +38,24 @@ export const readSysctls = (ns: Netns, keys: readonly string[]): Command => ({
 export const readNftTable = (ns: Netns): Command => ({
   argv: execIn(ns, 'nft', '-j', 'list', 'table', NFT.family, NFT.table),
   note: `observe: table ${NFT.family} ${NFT.table}`,
+});
+
+/** The NetworkPolicy table (render/policy-nft.ts), as JSON. */
+export const readPolicyTable = (ns: Netns): Command => ({
+  argv: execIn(ns, 'nft', '-j', 'list', 'table', POLICY_TABLE.family, POLICY_TABLE.name),
+  note: `observe: table ${POLICY_TABLE.family} ${POLICY_TABLE.name}`,
+});
+
+/** The node's tracked connections (conntrack -L), for the cuts a stricter policy needs. */
+export const listConntrack = (ns: Netns): Command => ({
+  argv: netIn(ns, 'conntrack', '-L'),
+  note: 'observe: tracked connections',
+});
+
+/** The NetworkPolicy table's named counters (`lab policy why` compares them before and after a probe). */
+export const readPolicyCounters = (ns: Netns): Command => ({
+  argv: execIn(ns, 'nft', '-j', 'list', 'counters', 'table', POLICY_TABLE.family, POLICY_TABLE.name),
+  note: 'observe: policy counters',
 });
 
 export const readIptables = (ns: Netns, table: 'nat' | 'filter'): Command => ({

@@ -18,6 +18,13 @@ import {
 import { labInspect } from './lab-inspect.js';
 import { labApiserverStart, labApiserverStop, labKubeconfig } from './lab-kube.js';
 import { labList } from './lab-list.js';
+import {
+  labNamespaceLabel,
+  labPodLabel,
+  labPolicyApply,
+  labPolicyDelete,
+  labPolicyWhy,
+} from './lab-policy.js';
 import { labReconcile } from './lab-reconcile.js';
 import { labServiceAdd, labServiceList, labServiceRemove } from './lab-service.js';
 import { labStatus } from './lab-status.js';
@@ -54,6 +61,11 @@ export const COMMANDS: readonly Command[] = [
   labNodeRemove,
   labPodAdd,
   labPodRemove,
+  labPolicyApply,
+  labPolicyDelete,
+  labPolicyWhy,
+  labPodLabel,
+  labNamespaceLabel,
   labAgentStop,
   labAgentKill,
   labAgentStart,
@@ -72,6 +84,8 @@ export const GROUPS: Readonly<Record<string, string>> = {
   'lab service': "the lab's Services and their proxies (docs/services.md)",
   'lab node': "change a running lab's nodes",
   'lab pod': "change a running lab's pods",
+  'lab policy': "the lab's NetworkPolicies: apply, delete, why (docs/network-policy.md)",
+  'lab namespace': "a running lab's namespaces (labels)",
   'lab agent': "stop, kill or start a node's agent (cluster mode: lab up --agents)",
   'lab etcd': "stop or start the lab's etcd (cluster mode)",
   'lab apiserver': "stop or start the lab's kube-apiserver (lab up --agents --datastore kubernetes)",

@@ -11,7 +11,7 @@ Objects podnet does not own (docs/kernel-objects.md) are left alone. On a node i
 
 ${NAME_HELP}
   --dry-run           list the differences and print the repair; change nothing
-  --json              print JSON, kind ReconcileResult (schema in docs/lab.md)
+  --json              print JSON, kind ReconcileReport (schema in docs/lab.md)
   -v, --verbose       print each command as it runs`,
   options: {
     ...NAME_FLAG,
@@ -24,8 +24,7 @@ ${NAME_HELP}
     const { labReconcile } = await import('../../lab/reconcile.js');
     const r = await labReconcile(lab, { dryRun: values['dry-run'], verbose: values.verbose });
     if (values.json) {
-      const { printJson } = await import('../json.js');
-      printJson('ReconcileResult', { ...r });
+      (await import('../json.js')).printJson('ReconcileReport', { exists: true, ...r });
       return 0;
     }
     if (!r.drift.length) {

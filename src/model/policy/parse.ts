@@ -3,6 +3,7 @@ import { Cidr } from '../../net/ip.js';
 import { parseLabels, parseSelector, unknownFields } from './selector.js';
 import {
   type IpBlock,
+  LOG_ANNOTATION,
   NAMESPACE_NAME_LABEL,
   type NamespaceSpec,
   type NetworkPolicy,
@@ -57,7 +58,7 @@ function metadata(
   at: string,
   issues: ConfigIssue[],
   namespaced: boolean,
-): { name: string; namespace: string; labels: Record<string, string> } | undefined {
+): { name: string; namespace: string; labels: Record<string, string>; log: boolean } | undefined {
   const m = doc.metadata;
   if (!isObj(m)) {
     issues.push({
@@ -85,7 +86,8 @@ function metadata(
   }
   const labels = parseLabels(m.labels, `${at}metadata.labels`, issues);
   if (issues.length > before || typeof name !== 'string' || !labels) return undefined;
-  return { name, namespace, labels };
+  const log = isObj(m.annotations) && m.annotations[LOG_ANNOTATION] === 'true';
+  return { name, namespace, labels, log };
 }
 
 function typeMeta(doc: Doc, at: string, apiVersion: string, kind: string, issues: ConfigIssue[]): void {
@@ -161,6 +163,7 @@ export function parseNetworkPolicy(doc: Doc, at: string, issues: ConfigIssue[]):
     policyTypes: types,
     ingress: types.includes('Ingress') ? ingress : [],
     egress: types.includes('Egress') ? egress : [],
+    ...(m.log ? { log: true } : {}),
   };
 }
 

@@ -64,6 +64,8 @@ export interface NetworkPolicy {
   readonly policyTypes: readonly PolicyType[];
   readonly ingress: readonly PolicyRule[];
   readonly egress: readonly PolicyRule[];
+  /** Annotation `podnet.dev/log-denied: "true"`: denied connections are also logged (`nft log`). */
+  readonly log?: boolean;
 }
 
 export interface NamespaceSpec {
@@ -84,3 +86,6 @@ export const policyKey = (p: { namespace: string; name: string }): string => `${
 
 /** The label the API server puts on every namespace. */
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/** The annotation that turns on logging of a policy's denials. */
+export const LOG_ANNOTATION = 'podnet.dev/log-denied';

@@ -5,6 +5,8 @@ import { segmentsOf } from '../cross-node/host-gw.js';
 import { IPIP_DEVICE } from '../cross-node/ipip.js';
 import { vtepIp, vtepMac, vxlanDevice } from '../cross-node/vxlan.js';
 import { planMtu } from '../mtu.js';
+import { buildPolicyModel } from '../policy/model.js';
+import { worldOf } from '../policy/world.js';
 import { buildProxyModel } from '../services/model.js';
 import type { FdbModel, NeighModel, NodeModel, RouteModel, TunnelModel } from './model.js';
 
@@ -40,6 +42,12 @@ export function buildNodeModel(cluster: Cluster, nodeName: string, opts: NodeMod
     else if (spec.crossNode === 'ipip') tunnel = ipip(ctx);
   }
   const proxied = bridged && spec.proxy !== 'none';
+  // NetworkPolicy: bridged frames must pass the forward hook, and a cut TCP connection must stay cut.
+  const policed = bridged && (spec.networkPolicies?.length ?? 0) > 0;
+  if (policed) {
+    sysctls['net.bridge.bridge-nf-call-iptables'] = '1';
+    sysctls['net.netfilter.nf_conntrack_tcp_loose'] = '0';
+  }
   if (proxied) {
     sysctls['net.bridge.bridge-nf-call-iptables'] = '1';
     routes.push({
@@ -68,6 +76,7 @@ export function buildNodeModel(cluster: Cluster, nodeName: string, opts: NodeMod
     fdb,
     neighbours,
     ...(proxied ? { proxy: buildProxyModel(cluster, node.name) } : {}),
+    ...(policed ? { policy: buildPolicyModel(worldOf(cluster), node.name) } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { CrossNodeMode } from '../../model/cluster.js';
+import type { PolicyNodeModel } from '../policy/model.js';
 import type { ProxyModel } from '../services/model.js';
 
 /**
@@ -42,8 +43,8 @@ export interface NodeModel {
   /** Egress masquerade outside the service proxy (the CNI plugin's ipMasq): one owned nftables table. */
   readonly masquerade?: MasqueradeModel;
   /**
-   * NetworkPolicy's slot (the policy issue fills it: plain data like the rest). diffNode passes it through
-   * untouched until that planner exists; observe leaves it undefined.
+   * NetworkPolicy: the node's podnet-policy table as data (absent: the cluster has no policies). Observe reads
+   * the table back into the same shape (observe/policy.ts), so diffNode compares element by element.
    */
   readonly policy?: PolicyModel;
 }
@@ -130,8 +131,8 @@ export interface NeighModel {
   readonly why: string;
 }
 
-/** NetworkPolicy's slot: opaque to the node planners until that issue defines it. */
-export type PolicyModel = Readonly<Record<string, unknown>>;
+/** NetworkPolicy's part (src/plan/policy/model.ts): the node's podnet-policy table as data. */
+export type PolicyModel = PolicyNodeModel;
 
 /**
  * The service proxy's objects as observed in the kernel, at element level: what planNodeSync compares a
@@ -162,6 +163,8 @@ export type NodeState = Omit<NodeModel, 'proxy'> & {
   readonly proxy?: ProxyModel | ProxyState;
   /** podnet's links (bridge, tunnel) observed administratively down. */
   readonly linksDown?: readonly string[];
+  /** The podnet-policy table is there but not in podnet's layout (a rule, set or map gone): why. */
+  readonly policyDamaged?: string;
 };
 
 /** Routes podnet adds carry this routing-protocol number: observe reads only these as podnet's. */

@@ -1,4 +1,5 @@
 import type { Netns, Op } from '../ops.js';
+import { planPolicySync, policyDiffSummary } from '../policy/plan.js';
 import type { ProxyModel } from '../services/model.js';
 import { planProxyChange } from '../services/plan.js';
 import { fullProxy, planProxyRepair, removeProxy } from '../services/proxy-state.js';
@@ -42,6 +43,7 @@ const RANK = {
   fdbAdd: 4,
   routeAdd: 5,
   proxy: 6,
+  policy: 6,
   routeDel: 7,
   fdbDel: 8,
   neighDel: 9,
@@ -233,6 +235,22 @@ export function diffNode(observed: NodeState, desired: NodeModel, target: NodeSy
     drift(RANK.proxy, first!, ...d.ops);
     for (const w of rest) drift(RANK.proxy, w);
   }
+
+  // NetworkPolicy: the observed table as a model (a damaged or missing one is replaced whole, atomically).
+  if (desired.policy) {
+    const ops = planPolicySync({
+      netns: ns,
+      ...(observed.policy ? { prev: observed.policy } : {}),
+      next: desired.policy,
+    }).filter((o) => o.kind !== 'sysctl.set'); // its sysctls are among the node's, compared above
+    const what = observed.policy
+      ? `policy table differs (${policyDiffSummary(observed.policy, desired.policy)})`
+      : observed.policyDamaged
+        ? `policy table damaged (${observed.policyDamaged})`
+        : 'policy table missing';
+    if (ops.length) drift(RANK.policy, what, ...ops);
+  } else if (observed.policy || observed.policyDamaged)
+    drift(RANK.policy, 'policy table not desired', { kind: 'nft.policy', netns: ns });
 
   return out
     .map((d, i) => ({ d, i }))

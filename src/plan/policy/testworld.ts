@@ -57,3 +57,24 @@ export const policy = (namespace: string, name: string, spec: Record<string, unk
   metadata: { name, namespace },
   spec,
 });
+
+/** cyclonusWorld with a scenario's policies and label changes (the well-known namespace label stays). */
+export function scenarioWorld(s: {
+  policies: readonly Record<string, unknown>[];
+  podLabels?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  nsLabels?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}): PolicyWorld {
+  const w = cyclonusWorld(s.policies);
+  return {
+    ...w,
+    namespaces: w.namespaces.map((n) =>
+      s.nsLabels?.[n.name]
+        ? { name: n.name, labels: { ...s.nsLabels[n.name], 'kubernetes.io/metadata.name': n.name } }
+        : n,
+    ),
+    pods: w.pods.map((p) => {
+      const l = s.podLabels?.[`${p.namespace}/${p.name}`];
+      return l ? { ...p, labels: l } : p;
+    }),
+  };
+}

@@ -52,7 +52,13 @@ export const MAX_ENDPOINTS = 1023;
 
 /** The proxy model of one node (pure). */
 export function buildProxyModel(cluster: Cluster, node: string): ProxyModel {
-  const pods = cluster.pods.map((p) => ({ name: p.name, node: p.node, ip: p.ip, labels: p.labels }));
+  const pods = cluster.pods.map((p) => ({
+    name: p.name,
+    node: p.node,
+    ip: p.ip,
+    labels: p.labels,
+    ...(p.namespace ? { namespace: p.namespace } : {}),
+  }));
   const services: ProxyServicePort[] = [];
   for (const svc of cluster.services) {
     const slice = endpointSliceOf(svc, pods);

@@ -1,0 +1,124 @@
+import type { Netns, Op } from '../ops.js';
+import { type Range, rangeOfText } from './intervals.js';
+import type { PolicyNodeModel } from './model.js';
+
+/** Where one node's policy table lives and what it held last. */
+export interface PolicySyncParams {
+  readonly netns: Netns;
+  /** The model applied last on this node (absent: nothing of ours there yet, or a full resync). */
+  readonly prev?: PolicyNodeModel;
+  readonly next: PolicyNodeModel;
+  /** Set br_netfilter's sysctl on the first sync (false when the service proxy phase already does). @default true */
+  readonly sysctl?: boolean;
+}
+
+/**
+ * One sync of one node's NetworkPolicy enforcement (pure): a full table the first time (with the sysctl that
+ * makes bridged same-node traffic pass the forward hook), afterwards only the changed elements, sets and
+ * chains; nothing when the models are equal.
+ */
+export function planPolicySync(p: PolicySyncParams): Op[] {
+  const node = p.next.node;
+  if (p.prev && samePolicyModel(p.prev, p.next)) return [];
+  if (!p.prev)
+    return [
+      {
+        kind: 'sysctl.set',
+        netns: p.netns,
+        key: 'net.netfilter.nf_conntrack_tcp_loose',
+        value: '0',
+        note: `${node}: no mid-stream TCP pickup: a connection whose conntrack entry a policy change deleted stays cut in both directions`,
+      },
+      ...(p.sysctl === false
+        ? []
+        : [
+            {
+              kind: 'sysctl.set' as const,
+              netns: p.netns,
+              key: 'net.bridge.bridge-nf-call-iptables',
+              value: '1',
+              note: `${node}: bridged frames (pod to pod on this node) pass the IP forward hook (br_netfilter), where policies are enforced`,
+            },
+          ]),
+      {
+        kind: 'nft.policy',
+        netns: p.netns,
+        next: p.next,
+        note: `${node}: NetworkPolicy table podnet-policy (${Object.keys(p.next.chains).length} isolated pod direction(s))`,
+      },
+    ];
+  return [
+    {
+      kind: 'nft.policy',
+      netns: p.netns,
+      prev: p.prev,
+      next: p.next,
+      note: `${node}: NetworkPolicy changes only (elements, sets, chains that differ)`,
+    },
+  ];
+}
+
+/** Equal as tables: key order, and a set declared empty or not listed, do not count. */
+export function samePolicyModel(a: PolicyNodeModel, b: PolicyNodeModel): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(m: PolicyNodeModel): string {
+  const sorted = (o: Readonly<Record<string, unknown>>) =>
+    Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, o[k]]),
+    );
+  const sets = Object.fromEntries(Object.entries(m.sets).filter(([, els]) => els.length > 0));
+  return JSON.stringify({
+    ingressPods: sorted(m.ingressPods),
+    egressPods: sorted(m.egressPods),
+    chains: sorted(m.chains),
+    sets: sorted(Object.fromEntries(Object.entries(sets).map(([k, v]) => [k, [...v].sort()]))),
+    counters: [...m.counters].sort(),
+  });
+}
+
+/** What differs between an observed table and the model, in a few words (`lab verify`'s drift line). */
+export function policyDiffSummary(observed: PolicyNodeModel, desired: PolicyNodeModel): string {
+  const out: string[] = [];
+  const keys = (a: object, b: object) => [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  for (const m of ['ingressPods', 'egressPods'] as const)
+    for (const k of keys(observed[m], desired[m]))
+      if (observed[m][k] !== desired[m][k])
+        out.push(`${m === 'ingressPods' ? 'ingress' : 'egress'}-pods ${k}`);
+  for (const k of keys(observed.chains, desired.chains))
+    if (JSON.stringify(observed.chains[k]) !== JSON.stringify(desired.chains[k])) out.push(`chain ${k}`);
+  for (const k of keys(observed.sets, desired.sets)) {
+    const a = new Set(observed.sets[k] ?? []);
+    const b = new Set(desired.sets[k] ?? []);
+    const missing = [...b].filter((e) => !a.has(e));
+    const extra = [...a].filter((e) => !b.has(e));
+    if (missing.length) out.push(`set ${k} missing ${missing.join(', ')}`);
+    if (extra.length) out.push(`set ${k} extra ${extra.join(', ')}`);
+  }
+  for (const c of desired.counters) if (!observed.counters.includes(c)) out.push(`counter ${c} missing`);
+  for (const c of observed.counters) if (!desired.counters.includes(c)) out.push(`counter ${c} extra`);
+  return out.length > 4 ? `${out.slice(0, 4).join('; ')}; ${out.length - 4} more` : out.join('; ');
+}
+
+/**
+ * Whether `next` may deny something `prev` allowed: a newly isolated pod direction, an address range no longer
+ * allowed on every port, or a port box gone (compared as text: a re-cut box counts, which only costs a look).
+ */
+export function stricter(prev: PolicyNodeModel, next: PolicyNodeModel): boolean {
+  for (const name of Object.keys(next.chains)) if (!prev.chains[name]) return true;
+  for (const [set, els] of Object.entries(prev.sets)) {
+    const now = next.sets[set];
+    if (!now) continue;
+    if (set.endsWith('-any')) {
+      const cover: Range[] = now.map(rangeOfText);
+      if (els.map(rangeOfText).some(([lo, hi]) => !cover.some(([a, b]) => a <= lo && hi <= b))) return true;
+    } else {
+      const have = new Set(now);
+      if (els.some((e) => !have.has(e))) return true;
+    }
+  }
+  return false;
+}
