@@ -210,6 +210,9 @@ export async function syncLabPolicies(
 ): Promise<{ ops: Op[]; cuts: number; ms: number; appliedMs: number }> {
   const started = performance.now();
   const prev = loadPolicyModels(state);
+  // A lab that never had policies: nothing to sync, nothing to cut.
+  if (!enforcing(cluster) && Object.keys(prev).length === 0)
+    return { ops: [], appliedMs: 0, cuts: 0, ms: performance.now() - started };
   const ops = planLabPolicies(cluster, names, prev);
   const runner = new ProcessRunner({ verbose: opts.verbose ?? false });
   // Nodes are independent: one transaction each, at once.
