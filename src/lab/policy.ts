@@ -172,6 +172,9 @@ export async function syncLabPolicies(
   opts: { verbose?: boolean; before?: Cluster } = {},
 ): Promise<{ ops: Op[]; cuts: number; ms: number; appliedMs: number }> {
   const started = performance.now();
+  // A lab that has no policies and had none: nothing to sync, nothing to cut.
+  if (!enforcing(cluster) && !(opts.before && enforcing(opts.before)))
+    return { ops: [], appliedMs: 0, cuts: 0, ms: performance.now() - started };
   const runner = hostRunner(opts.verbose ?? false);
   const report = await syncLabNodes(cluster, names, runner);
   const appliedMs = performance.now() - started;
