@@ -31,6 +31,22 @@ import {
   uniqueLab,
 } from '../helpers/cli.js';
 
+/** The node-side end of a pod's cable, read from the kernel: the link whose index is the pod eth0's peer index. */
+async function hostVeth(lab: string, node: string, pod: string): Promise<string> {
+  const [eth0] = JSON.parse(
+    (await run(['ip', '-n', `${lab}-pod-${pod}`, '-j', 'link', 'show', 'eth0'])).stdout,
+  ) as {
+    link_index: number;
+  }[];
+  const links = JSON.parse((await run(['ip', '-n', `${lab}-${node}`, '-j', 'link', 'show'])).stdout) as {
+    ifindex: number;
+    ifname: string;
+  }[];
+  const peer = links.find((l) => l.ifindex === eth0!.link_index);
+  assert.ok(peer, `${pod}'s host veth on ${node}`);
+  return peer.ifname;
+}
+
 interface Addr {
   ip: string;
   port?: number;
@@ -245,8 +261,8 @@ describe('lab trace, vxlan (real kernel)', { skip: needsRoot }, () => {
     assertHealthy(r);
     assert.deepEqual(seenOnPath(r.request), ['pod a1', 'node-0', 'pod a0']);
     const n0 = hopAt(r.request, 'node-0');
-    assert.equal(n0.in, 'veth-a1');
-    assert.equal(n0.out, 'veth-a0');
+    assert.equal(n0.in, await hostVeth(lab, 'node-0', 'a1'));
+    assert.equal(n0.out, await hostVeth(lab, 'node-0', 'a0'));
     assert.match(hopAt(r.request, 'pod a0').delivered ?? '', /:8080 \(busybox, pid \d+\)/);
     assert.deepEqual(seenOnPath(r.reply), ['pod a0', 'node-0', 'pod a1']);
     assert.ok(
@@ -344,8 +360,9 @@ describe('lab trace, vxlan (real kernel)', { skip: needsRoot }, () => {
     }
     assert.ok(hair, 'a0 chose itself in 16 traces');
     const n0 = hopAt(hair.request, 'node-0');
-    assert.equal(n0.in, 'veth-a0');
-    assert.equal(n0.out, 'veth-a0', 'out the port it came in: hairpin');
+    const a0 = await hostVeth(lab, 'node-0', 'a0');
+    assert.equal(n0.in, a0);
+    assert.equal(n0.out, a0, 'out the port it came in: hairpin');
     assert.equal(n0.dnat?.to.ip, '10.200.0.2');
     assert.equal(n0.snat?.to.ip, '10.200.0.1', 'masqueraded to the bridge address');
     assert.deepEqual(seenOnPath(hair.request), ['pod a0', 'node-0', 'pod a0']);
@@ -522,9 +539,12 @@ describe('lab trace, vxlan (real kernel)', { skip: needsRoot }, () => {
       assert.equal(r.probe.verdict, 'timeout');
       assert.equal(r.answer?.kind, 'mtu');
       assert.equal(r.answer?.node, 'pod c');
-      assert.match(
-        r.answer?.answer ?? '',
-        /^pod c's eth0 has MTU 1500, the model sets 1450; its peer veth-c on node-2 has 1450: the 1468-byte packet/,
+      const peer = await hostVeth(lab, 'node-2', 'c');
+      assert.ok(
+        (r.answer?.answer ?? '').startsWith(
+          `pod c's eth0 has MTU 1500, the model sets 1450; its peer ${peer} on node-2 has 1450: the 1468-byte packet`,
+        ),
+        r.answer?.answer,
       );
       const small = await trace(lab, 'c', 'b', '--proto', 'icmp', '--size', '1000');
       assert.equal(small.probe.verdict, 'answered', 'packets that fit the path still pass');
@@ -616,7 +636,7 @@ describe('lab trace, host-gw (real kernel)', { skip: needsRoot }, () => {
       assert.equal(r.answer?.kind, 'no-route');
       assert.match(r.answer?.answer ?? '', /^no route on node-2 for 10\.200\.1\.0\/24/);
       const n2 = hopAt(r.request, 'node-2');
-      assert.equal(n2.in, 'veth-c');
+      assert.equal(n2.in, await hostVeth(lab, 'node-2', 'c'));
       assert.equal(n2.out, undefined, 'it left by no interface');
     } finally {
       await exec(ns, 'ip', 'route', 'replace', '10.200.1.0/24', 'via', '192.168.64.5', 'dev', 'eth0');
