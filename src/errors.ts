@@ -18,6 +18,8 @@ export interface ConfigIssue {
   /** Where in the user's file (1-based), when the parser knows. */
   readonly line?: number;
   readonly column?: number;
+  /** Locate the issue at its path's key rather than its value (an unknown field is its key). */
+  readonly atKey?: boolean;
 }
 
 /** `path (line 3, column 5): message (hint: …)`, one problem as ConfigError lists it. */

@@ -72,7 +72,7 @@ function positioned(issues: readonly ConfigIssue[], docs: readonly SourceDoc[]):
   return issues.map((i) => {
     if (i.line !== undefined) return i;
     const d = sorted.find((x) => i.path.startsWith(x.at));
-    const p = d?.locate?.(parsePath(i.path.slice(d.at.length)));
+    const p = d?.locate?.(parsePath(i.path.slice(d.at.length)), i.atKey);
     return p ? { ...i, line: p.line, column: p.column } : i;
   });
 }

@@ -137,8 +137,19 @@ spec:
       'results',
       'sharedNs',
       'services',
+      'nodes',
+      'nodeStateBy',
     ]);
     assert.equal(doc.failed, 0);
+    assert.deepEqual(
+      (doc.nodes as { node: string; drift: string[] }[]).map((n) => [n.node, n.drift]),
+      [
+        ['n1', []],
+        ['n2', []],
+      ],
+      'each node in sync with its model',
+    );
+    assert.equal(doc.nodeStateBy, null);
     const probes = doc.results as Record<string, unknown>[];
     assert.ok(probes.length > 0);
     assert.deepEqual(Object.keys(probes[0]!), [

@@ -85,13 +85,14 @@ spec: {podSelector: {}}
   assert.ok(e instanceof ConfigError);
   const paths = e.issues.map((i) => i.path);
   for (const want of [
-    'document 2 (Namespace x): metadata',
+    'document 2 (Namespace x): metadata.lables',
     'document 3 (Pod a): spec.containers[0].ports[0].protocl',
-    'document 4 (NetworkPolicy p): spec',
+    'document 4 (NetworkPolicy p): spec.ingres',
     'document 4 (NetworkPolicy p): spec.egress[0].to[0].ipBlock.except[0]',
     'document 4 (NetworkPolicy p): spec.egress[0].ports[0].endPort',
   ])
     assert.ok(paths.includes(want), `${want} in ${paths.join(' | ')}`);
   assert.ok(e.issues.some((i) => /already defined/.test(i.message)));
+  assert.match(e.issues.find((i) => i.path.endsWith('spec.ingres'))!.message, /did you mean 'ingress'/);
   assert.ok(e.issues.filter((i) => i.path.startsWith('document 4')).every((i) => i.line !== undefined));
 });

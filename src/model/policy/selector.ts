@@ -1,4 +1,5 @@
 import type { ConfigIssue } from '../../errors.js';
+import { suggest } from '../strict.js';
 import type { LabelSelector, SelectorRequirement } from './types.js';
 
 /** Whether labels satisfy a selector: every matchLabels pair and every expression (an empty selector: all). */
@@ -154,13 +155,15 @@ export function parseSelector(v: unknown, path: string, issues: ConfigIssue[]): 
   return issues.length > before ? undefined : { matchLabels, matchExpressions };
 }
 
-/** Reports fields not in `known` (kubectl --validate=strict). */
+/** Reports each field not in `known` at its own path, with a "did you mean" (kubectl --validate=strict). */
 export function unknownFields(v: Doc, known: readonly string[], path: string, issues: ConfigIssue[]): void {
-  const extra = Object.keys(v).filter((k) => !known.includes(k));
-  if (extra.length)
+  for (const k of Object.keys(v).filter((x) => !known.includes(x))) {
+    const near = suggest(k, known);
     issues.push({
-      path: path || '(top level)',
-      message: `unknown field(s) ${extra.map((k) => `'${k}'`).join(', ')}`,
-      hint: `known here: ${known.join(', ')}`,
+      path: !path || path.endsWith(' ') ? `${path}${k}` : `${path}.${k}`,
+      atKey: true,
+      message: `unknown field${near ? `; did you mean '${near}'?` : ''}`,
+      hint: `allowed here: ${known.join(', ')}`,
     });
+  }
 }
