@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { decodeRevision } from '../../agent/store/kube-codec.js';
 import { AGENT_CLUSTER_ROLE, agentClusterRoleBinding } from '../../agent/store/kube-rbac.js';
 import { ConfigError, StateError } from '../../errors.js';
@@ -9,7 +8,6 @@ import type { Command } from '../../exec/runner.js';
 import { allocationsOf, type Cluster } from '../../model/resolve.js';
 import { selects } from '../../model/service.js';
 import { listNamedNetns } from '../../observe/procs.js';
-import { netnsExec } from '../../render/netns.js';
 import { labDown } from '../down.js';
 import { LabNames } from '../names.js';
 import { requireRoot, requireTools } from '../preflight.js';
@@ -32,7 +30,15 @@ import {
 } from './kube-control-plane.js';
 import { list, netConfObject, nodeObject, podObject, podStatus, serviceObject } from './kube-objects.js';
 import { createPods } from './pods.js';
-import { agentDirs, agentHealth, type ClusterRecord, CP_NODE, etcdCommand, livePid } from './record.js';
+import {
+  agentDirs,
+  agentHealth,
+  type ClusterRecord,
+  CP_NODE,
+  etcdCommand,
+  labAgentCommand,
+  livePid,
+} from './record.js';
 import {
   buildLan,
   type ClusterUpOptions,
@@ -43,8 +49,6 @@ import {
   waitFor,
   waitForAgents,
 } from './up.js';
-
-const CLI = fileURLToPath(new URL('../../../../bin/podnet.js', import.meta.url));
 
 /**
  * `lab up --agents --datastore kubernetes`: the LAN, etcd, then a real kube-apiserver and
@@ -246,40 +250,12 @@ export function kubeAgentCommand(
   rec: ClusterRecord,
   node: string,
 ): Command {
-  const d = agentDirs(state, node);
-  return {
-    argv: [
-      ...netnsExec(names.nodeNs(node)),
-      process.execPath,
-      // as the etcd lab's agents (record.ts): V8 lite mode, less resident memory
-      '--lite-mode',
-      '--no-expose-wasm',
-      CLI,
-      'agent',
-      '--node',
-      node,
-      '--datastore',
-      'kubernetes',
-      '--kubeconfig',
-      kubePaths(state).agent,
-      '--proxy',
-      rec.proxy,
-      '--iface',
-      'eth0',
-      '--lease-ttl-seconds',
-      String(rec.leaseTTLSeconds),
-      '--resync-seconds',
-      String(rec.resyncSeconds),
-      '--listen',
-      '127.0.0.1:9653',
-      '--state-dir',
-      d.state,
-      '--cni-conf-dir',
-      d.netd,
-      '--cni-data-dir',
-      d.ipam,
-    ],
-    daemon: { log: d.log, tag: `${node}/agent` },
-    note: `${node}: start podnet agent on the Kubernetes API (Node podCIDR, annotations, watches)`,
-  };
+  return labAgentCommand(
+    state,
+    names,
+    rec,
+    node,
+    ['--datastore', 'kubernetes', '--kubeconfig', kubePaths(state).agent],
+    `${node}: start podnet agent on the Kubernetes API (Node podCIDR, annotations, watches)`,
+  );
 }

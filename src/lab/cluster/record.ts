@@ -82,8 +82,27 @@ export const agentDirs = (state: LabState, node: string) => ({
   log: state.path('logs', `${node}.agent.log`),
 });
 
-/** A real `podnet agent` process inside the node's namespace. */
+/** A real `podnet agent` process inside the node's namespace, on etcd. */
 export function agentCommand(state: LabState, names: LabNames, rec: ClusterRecord, node: string): Command {
+  return labAgentCommand(
+    state,
+    names,
+    rec,
+    node,
+    ['--datastore', 'etcd', '--etcd-endpoints', etcdEndpoint(rec), '--etcd-prefix', rec.prefix],
+    `${node}: start podnet agent (lease, watch, sync) inside the node`,
+  );
+}
+
+/** The agent's command line in a lab, whatever its store (`store`: the datastore flags). */
+export function labAgentCommand(
+  state: LabState,
+  names: LabNames,
+  rec: ClusterRecord,
+  node: string,
+  store: readonly string[],
+  note: string,
+): Command {
   const d = agentDirs(state, node);
   return {
     argv: [
@@ -96,12 +115,7 @@ export function agentCommand(state: LabState, names: LabNames, rec: ClusterRecor
       'agent',
       '--node',
       node,
-      '--datastore',
-      'etcd',
-      '--etcd-endpoints',
-      etcdEndpoint(rec),
-      '--etcd-prefix',
-      rec.prefix,
+      ...store,
       '--proxy',
       rec.proxy,
       '--iface',
@@ -120,7 +134,7 @@ export function agentCommand(state: LabState, names: LabNames, rec: ClusterRecor
       d.ipam,
     ],
     daemon: { log: d.log, tag: `${node}/agent` },
-    note: `${node}: start podnet agent (lease, watch, sync) inside the node`,
+    note,
   };
 }
 
