@@ -238,6 +238,9 @@ function captureVxlan(lab: string): { stop: () => Promise<string[][]> } {
   return {
     async stop() {
       await ready;
+      // libpcap gets the kernel's ring in blocks: a SIGINT before the block is retired loses its packets.
+      for (let t = Date.now(); !out && child.exitCode === null && Date.now() - t < 3000; )
+        await new Promise((r) => setTimeout(r, 20));
       const closed = new Promise((r) => child.on('close', r));
       child.kill('SIGINT');
       await closed;

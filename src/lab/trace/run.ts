@@ -264,7 +264,14 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     }
     mark('settled');
     if (capture) {
-      const rows = await capture.stop();
+      // Every outer packet the switch's monitor saw crossed sw0: tshark must have it too.
+      const crossed = visitsOf(
+        names.switchNs,
+        monitors.find((m) => m.netns === names.switchNs)?.lines ?? [],
+        tableName(tag),
+        vxlanPort,
+      );
+      const rows = await capture.stop(crossed.filter((v) => v.layer === 'outer').length);
       wire = wireOf(rows);
     }
   } finally {
