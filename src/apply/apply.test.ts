@@ -82,3 +82,24 @@ test('daemons pass their PID to later commands through variables', async () => {
     /unshare .* sleep infinity >\/tmp\/a0\.log 2>&1 &\nA0_PID=\$!\n# wait until .*\nuntil \[ "\$\(readlink \/proc\/\$A0_PID\/ns\/net\)" != .*; done\nip netns attach lab-pod-a0 "\$A0_PID"/,
   );
 });
+
+test('conntrack -R that met a flow ending under it runs again; a lasting failure still stops the plan', async () => {
+  const op = {
+    kind: 'conntrack.delete-flows',
+    netns: named('n1'),
+    file: '/tmp/cuts.txt',
+    flows: [{ protocol: 'tcp', replySrc: '10.200.0.2', replyPort: 80, why: 'denied' }],
+    connections: 1,
+  } as const;
+  const cmd = 'nsenter --net=/run/netns/n1 conntrack -R /tmp/cuts.txt';
+  const gone = {
+    exitCode: 1,
+    stderr: "conntrack v1.4.7 (conntrack-tools): Operation failed: such conntrack doesn't exist",
+  };
+  const raced = new FakeRunner([{ expect: cmd, result: gone }, { expect: cmd }]);
+  await apply([{ title: 'cut', ops: [op] }], raced);
+  assert.equal(raced.calls.length, 2);
+  const broken = new FakeRunner(Array.from({ length: 5 }, () => ({ expect: cmd, result: gone })));
+  await assert.rejects(apply([{ title: 'cut', ops: [op] }], broken), ApplyError);
+  assert.equal(broken.calls.length, 5);
+});

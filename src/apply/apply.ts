@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ApplyError, CommandError } from '../errors.js';
-import { isNothingToDelete } from '../exec/kernel-answers.js';
+import { isFlowGone, isNothingToDelete } from '../exec/kernel-answers.js';
 import { type Arg, type Command, isVarRef, type Runner, resolveArgs } from '../exec/runner.js';
 import { quote } from '../exec/shell-quote.js';
 import type { Op, Plan } from '../plan/ops.js';
@@ -73,10 +73,25 @@ async function runStep(s: Step, runner: Runner, total: number, native = false): 
       writeFileSync(s.op.path, s.op.content);
       return;
     }
-    await runner.run(s.cmd);
+    await runOp(s.op, s.cmd, runner);
   } catch (err) {
     const e = applyError(s.op, s.index, total, err);
     if (e) throw e;
+  }
+}
+
+/**
+ * `conntrack -R` stops at the first flow that ended between its dump and its delete (ENOENT): run the file again,
+ * so the flows after that one are cut too (seen in the policy e2e under load).
+ */
+export async function runOp(op: Op, cmd: Command, runner: Runner): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runner.run(cmd);
+      return;
+    } catch (err) {
+      if (op.kind !== 'conntrack.delete-flows' || !isFlowGone(err) || attempt >= 5) throw err;
+    }
   }
 }
 

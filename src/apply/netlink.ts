@@ -31,7 +31,7 @@ import type { Runner } from '../exec/runner.js';
 import { writeOwnSysctl } from '../exec/sysctl.js';
 import type { Netns, Op, Plan } from '../plan/ops.js';
 import { render } from '../render/index.js';
-import { applyError } from './apply.js';
+import { applyError, runOp } from './apply.js';
 
 /**
  * Applies a plan from inside this process over rtnetlink, for the ops a CNI attachment is made of: no `ip`
@@ -56,7 +56,7 @@ export class NetlinkApplier {
       const started = onPhase ? process.uptime() * 1000 : 0;
       for (const op of phase.ops) {
         try {
-          if (!this.applyOp(op)) await this.fallback.run(render(op));
+          if (!this.applyOp(op)) await runOp(op, render(op), this.fallback);
         } catch (err) {
           const e = applyError(op, index, total, err);
           if (e) throw e;

@@ -19,3 +19,8 @@ export function isAlreadyExists(err: unknown): boolean {
 export function isNothingToDelete(err: unknown): boolean {
   return err instanceof CommandError && /0 flow entries have been deleted/.test(err.stderr);
 }
+
+/** `conntrack -D` raced with the flow's own end: the entry it listed was gone when it came to delete it. */
+export function isFlowGone(err: unknown): boolean {
+  return err instanceof CommandError && /such conntrack doesn't exist/.test(err.stderr);
+}

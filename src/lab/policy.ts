@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { runOp } from '../apply/apply.js';
 import { ConfigError, type ConfigIssue, StateError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
 import type { ClusterSpec } from '../model/cluster.js';
@@ -215,7 +216,7 @@ export async function cutDeniedFlows(
   await Promise.all(
     cuts.map((op) => {
       if (op.kind === 'conntrack.delete-flows') writeFileSync(op.file, conntrackDeletions(op));
-      return runner.run(render(op));
+      return runOp(op, render(op), runner);
     }),
   );
   return cuts.reduce((n, op) => n + (op.kind === 'conntrack.delete-flows' ? op.connections : 0), 0);
