@@ -7,6 +7,7 @@ import { bridgeArgv, ipArgv } from '../../render/netns.js';
 import type { LabNames } from '../names.js';
 import type { Station } from './expect.js';
 import { type Hop, routeFor, routeText } from './hops.js';
+import type { HopPolicy } from './policy-hop.js';
 import type { TraceRequest } from './target.js';
 
 /**
@@ -41,6 +42,8 @@ export interface Diagnosis {
   readonly answer: string;
   readonly node?: string;
   readonly kind: 'drop' | 'no-route' | 'route-type' | 'no-neighbour' | 'no-fdb' | 'mtu' | 'lost' | 'refused';
+  /** kind 'drop' by a NetworkPolicy: the policies named (as on the hop). */
+  readonly policy?: HopPolicy;
 }
 
 /** The prefix the model routes a destination by: the pod CIDR of the node it lives on, else the address. */
@@ -74,6 +77,14 @@ export async function diagnose(o: {
   }
   if (h?.drop) {
     const d = h.drop;
+    const p = h.policy?.verdict === 'dropped' ? h.policy : undefined;
+    if (p?.policies.length)
+      return {
+        kind: 'drop',
+        node: h.place,
+        policy: p,
+        answer: `dropped at ${h.place} by ${p.policies.length > 1 ? 'policies' : 'policy'} ${p.policies.join(', ')}${p.pod ? ` (${p.direction} of ${p.pod}: isolated, and no rule of ${p.policies.length > 1 ? 'theirs' : 'its'} allows it)` : ''}, ${d.family} table ${d.table}, chain ${d.chain}${'handle' in d && d.handle !== undefined ? `, rule handle ${d.handle}` : ''}`,
+      };
     return {
       kind: 'drop',
       node: h.place,

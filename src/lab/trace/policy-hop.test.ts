@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildPolicyModel } from '../../plan/policy/model.js';
+import { cyclonusWorld, policy } from '../../plan/policy/testworld.js';
+import { renderPolicyFull } from '../../render/policy-nft.js';
+import { type PolicyContext, policyAction, policyContext, policyOf } from './policy-hop.js';
+import type { MatchedRule, Visit } from './visits.js';
+
+const world = cyclonusWorld([
+  policy('x', 'deny-in', { podSelector: {} }),
+  policy('x', 'web', { podSelector: { matchLabels: { pod: 'a' } }, ingress: [] }),
+  policy('y', 'deny-in', { podSelector: {} }),
+  policy('y', 'from-x', {
+    podSelector: { matchLabels: { pod: 'b' } },
+    ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'x' } } }], ports: [{ port: 80 }] }],
+  }),
+]);
+
+/** A rule of node-0's rendered table as `nft monitor trace` prints it (counter names quoted, `add rule T C` cut). */
+function traced(node: string, chain: string, match: RegExp): MatchedRule {
+  const line = renderPolicyFull(buildPolicyModel(world, node))
+    .split('\n')
+    .find((l) => l.startsWith(`add rule inet podnet-policy ${chain} `) && match.test(l));
+  assert.ok(line, `a rule of ${chain} matching ${match}`);
+  const rule = line
+    .slice(`add rule inet podnet-policy ${chain} `.length)
+    .replace(/counter name (\S+)/g, 'counter name "$1"');
+  const verdict = / drop /.test(rule) ? 'drop' : / return /.test(rule) ? 'return' : 'continue';
+  return { family: 'inet', table: 'podnet-policy', chain, rule, verdict, handle: 9 };
+}
+
+const visit = (rules: MatchedRule[]): Visit => ({
+  ns: 'lab-node-0',
+  direction: 'request',
+  layer: 'inner',
+  seen: [],
+  rules,
+});
+
+test("a policy drop names every policy isolating the pod, read from the deny rule's counters", () => {
+  const vmap: MatchedRule = {
+    family: 'inet',
+    table: 'podnet-policy',
+    chain: 'pod-forward',
+    rule: 'ip daddr vmap @ingress-pods',
+    verdict: 'jump ingress-x-a',
+    handle: 7,
+  };
+  const p = policyOf(visit([vmap, traced('node-0', 'ingress-x-a', /drop/)]));
+  assert.ok(p);
+  assert.deepEqual(
+    [p.verdict, p.direction, p.pod, p.policies, p.namedBy, p.chain, p.handle],
+    ['dropped', 'ingress', 'x/a', ['x/deny-in', 'x/web'], 'rule', 'ingress-x-a', 9],
+  );
+  assert.equal(
+    policyAction(p),
+    'DROPPED by policies x/deny-in, x/web (ingress of x/a isolated, no rule of theirs allows it; rule inet podnet-policy chain ingress-x-a handle 9)',
+  );
+});
+
+test('an allow names the allowing policy from the evaluator, and says the set merges the policies', () => {
+  // x/a (10.200.0.2) → y/b (10.200.1.3):80, on node-1: y/b's ingress chain returns by its port set.
+  const ctx = policyContext(world, '10.200.0.2', { ip: '10.200.1.3', port: 80 }, 'tcp') as PolicyContext;
+  assert.equal(ctx.decision?.allowed, true);
+  const p = policyOf(visit([traced('node-1', 'ingress-y-b', /allowed port/)]), ctx);
+  assert.ok(p);
+  assert.deepEqual(
+    [p.verdict, p.direction, p.pod, p.policies, p.namedBy, p.rules],
+    ['allowed', 'ingress', 'y/b', ['y/from-x'], 'evaluator', ['y/from-x ingress[0]']],
+  );
+  assert.match(
+    policyAction(p),
+    /^allowed by policy y\/from-x \(ingress of y\/b: rule inet podnet-policy chain ingress-y-b handle 9, allowed port;/,
+  );
+  // The same port from z is denied: the evaluator names no allowing rule, and the drop names both policies.
+  const deny = policyContext(world, '10.200.0.4', { ip: '10.200.1.3', port: 80 }, 'tcp');
+  assert.equal(deny?.decision?.allowed, false);
+  const d = policyOf(visit([traced('node-1', 'ingress-y-b', /drop/)]), deny);
+  assert.deepEqual(d?.policies, ['y/deny-in', 'y/from-x']);
+});
+
+test('no policies: no context; other tables and the invalid-state drop are not a policy by name', () => {
+  assert.equal(
+    policyContext(cyclonusWorld(), '10.200.0.2', { ip: '10.200.1.3', port: 80 }, 'tcp'),
+    undefined,
+  );
+  assert.equal(
+    policyOf(
+      visit([{ family: 'inet', table: 'handmade', chain: 'f', rule: 'tcp dport 80 drop', verdict: 'drop' }]),
+    ),
+    undefined,
+  );
+  const inv = policyOf(visit([traced('node-0', 'pod-forward', /invalid drop/)]));
+  assert.deepEqual([inv?.verdict, inv?.policies, inv?.namedBy], ['dropped', [], 'none']);
+  assert.match(
+    policyAction(inv!),
+    /^DROPPED by rule inet podnet-policy chain pod-forward handle 9: ct state invalid drop/,
+  );
+});
