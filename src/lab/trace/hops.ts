@@ -295,13 +295,15 @@ export function buildHops(input: HopsInput): Hops {
   const delivered = req.hops.some((h) => h.delivered && h.onPath);
   // Without a delivery there is no reply to expect; ICMP errors and resets sent back are still shown.
   const rep = direction('reply', delivered ? input.expected.reply : [], input);
+  // A path the model expects to end in a drop (a policy's) has no missing station: the drop is where it stopped.
+  const stoppedAfter = req.stoppedAfter ?? req.hops.find((h) => h.seen && h.onPath && h.drop);
   let n = 0;
   const number = (hs: Hop[]) => hs.map((h) => (h.seen ? { ...h, n: ++n } : h));
   return {
     request: number(req.hops),
     reply: number(rep.hops),
     ...(req.missing ? { missing: req.missing } : {}),
-    ...(req.stoppedAfter ? { stoppedAfter: req.stoppedAfter } : {}),
+    ...(stoppedAfter ? { stoppedAfter } : {}),
   };
 }
 

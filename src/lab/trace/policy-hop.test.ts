@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { buildPolicyModel } from '../../plan/policy/model.js';
 import { cyclonusWorld, policy } from '../../plan/policy/testworld.js';
 import { renderPolicyFull } from '../../render/policy-nft.js';
-import { type PolicyContext, policyAction, policyContext, policyOf } from './policy-hop.js';
+import { type PolicyContext, policyAction, policyContext, policyExpected, policyOf } from './policy-hop.js';
 import type { MatchedRule, Visit } from './visits.js';
 
 const world = cyclonusWorld([
@@ -95,5 +95,31 @@ test('no policies: no context; other tables and the invalid-state drop are not a
   assert.match(
     policyAction(inv!),
     /^DROPPED by rule inet podnet-policy chain pod-forward handle 9: ct state invalid drop/,
+  );
+});
+
+test('a connection the evaluator denies is expected to end at the dropping node, with no reply', () => {
+  const st = (ns: string, layer: 'inner' | 'outer' = 'inner') => ({ ns, place: ns, layer, expect: 'x' });
+  const path = {
+    request: [st('pod z-a'), st('node-0'), st('switch'), st('node-1'), st('pod y-b')],
+    reply: [st('pod y-b')],
+  };
+  // z/a (10.200.0.4) → y/b:80: y/b's ingress denies it, so the path ends on node-1 (y/b's node).
+  const ctx = policyContext(world, '10.200.0.4', { ip: '10.200.1.3', port: 80 }, 'tcp');
+  const p = policyExpected(path, ctx, (n) => n, 'node-0', 'node-1');
+  assert.deepEqual(
+    p.request.map((s) => s.ns),
+    ['pod z-a', 'node-0', 'switch', 'node-1'],
+  );
+  assert.equal(
+    p.request[3]!.expect,
+    'dropped by policies y/deny-in, y/from-x (ingress of y/b: no rule allows it)',
+  );
+  assert.deepEqual(p.reply, []);
+  // Allowed: unchanged.
+  const ok = policyContext(world, '10.200.0.2', { ip: '10.200.1.3', port: 80 }, 'tcp');
+  assert.equal(
+    policyExpected(path, ok, (n) => n, 'node-0', 'node-1'),
+    path,
   );
 });

@@ -2,6 +2,7 @@ import { Ip } from '../../net/ip.js';
 import { allowed, type Decision, type Endpoint, type PolicyWorld } from '../../plan/policy/evaluate.js';
 import { chainName } from '../../plan/policy/model.js';
 import { POLICY_TABLE } from '../../render/policy-nft.js';
+import type { ExpectedPath } from './expect.js';
 import type { MatchedRule, Visit } from './visits.js';
 
 /**
@@ -141,4 +142,31 @@ export function policyFindings(
     return [`${dropped.place}: a policy rule dropped it, but the evaluator allows it (${d.reason})`];
   if (!d.allowed && delivered) return [`delivered, but the evaluator denies it (${d.reason})`];
   return [];
+}
+
+/**
+ * The expected path when the evaluator denies the connection: it ends at the node whose policy chain drops it
+ * (the client's node for an egress denial, the endpoint's for an ingress one), and there is no reply.
+ */
+export function policyExpected(
+  path: ExpectedPath,
+  ctx: PolicyContext | undefined,
+  nodeNs: (node: string) => string,
+  clientNode: string | undefined,
+  endpointNode: string | undefined,
+): ExpectedPath {
+  const d = ctx?.decision;
+  if (!d || d.allowed) return path;
+  const side = d.egress && !d.egress.allowed ? d.egress : d.ingress;
+  const node = side === d.egress ? clientNode : endpointNode;
+  if (!side || !node) return path;
+  const ns = nodeNs(node);
+  const i =
+    side === d.egress
+      ? path.request.findIndex((s) => s.ns === ns && s.layer === 'inner')
+      : path.request.map((s) => s.ns === ns && s.layer === 'inner').lastIndexOf(true);
+  if (i < 0) return path;
+  const st = path.request[i]!;
+  const why = `dropped by ${side.isolatedBy.length > 1 ? 'policies' : 'policy'} ${side.isolatedBy.join(', ')} (${side === d.egress ? 'egress' : 'ingress'} of ${side.pod}: no rule allows it)`;
+  return { ...path, request: [...path.request.slice(0, i), { ...st, expect: why }], reply: [] };
 }

@@ -22,7 +22,7 @@ import { type ExpectedPath, expectedPath } from './expect.js';
 import { findingsOf, WIRE, type WireVxlan, wireFindings, wireOf } from './findings.js';
 import { buildHops, chosenEndpoint, type Hop } from './hops.js';
 import { isOpening, joinVisits } from './join.js';
-import { policyContext, policyFindings } from './policy-hop.js';
+import { policyContext, policyExpected, policyFindings } from './policy-hop.js';
 import { listeningSockets, readAllRoutes } from './reads.js';
 import { resolveTrace, type TraceRequest } from './target.js';
 import { endsOf, type Visit, visitsOf } from './visits.js';
@@ -303,8 +303,15 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
       return true;
     });
   const endpoint = chosenEndpoint(req, visits, names) ?? req.target.endpoints[0];
-  const expected = expectedPath(cluster, names, req, endpoint);
   const policy = policyContext(worldOf(cluster), req.client.ip, endpoint, req.target.proto);
+  // What the model expects includes its policies: a denied connection ends at the node that drops it.
+  const expected = policyExpected(
+    expectedPath(cluster, names, req, endpoint),
+    policy,
+    (n) => names.nodeNs(n),
+    req.client.kind === 'pod' ? req.client.node : undefined,
+    endpoint?.node,
+  );
   const [routes, sockets] = await Promise.all([routesRead, socketsRead]);
   mark('routes');
   const hops = buildHops({
