@@ -38,7 +38,7 @@ interface Report {
   findings: string[];
 }
 
-const lab = uniqueLab('trp');
+const lab = uniqueLab('tpol');
 const ARTIFACTS = join(ROOT, 'dist', 'test-artifacts', 'trace-policy');
 const nsExec = (ns: string, ...argv: string[]) => run(['ip', 'netns', 'exec', `${lab}-${ns}`, ...argv]);
 
@@ -82,11 +82,14 @@ describe('lab trace through NetworkPolicy (real kernel)', { skip: needsRoot }, (
     );
     assert.deepEqual([h.policy.table, h.policy.chain], ['inet podnet-policy', 'ingress-x-a']);
     assert.equal(h.policy.handle, before.handle, 'the handle nft -a lists for the deny rule');
-    const answer = `dropped at node-0 by policy x/deny-in (ingress of x/a: isolated, and no rule of its allows it), inet table podnet-policy, chain ingress-x-a, rule handle ${before.handle}`;
+    const answer = `dropped at node-0 by policy x/deny-in (ingress of x/a: isolated, none of its rules allows it), hook forward, inet table podnet-policy, chain ingress-x-a (from pod-forward), rule handle ${before.handle}`;
     assert.equal(r.answer?.answer, answer);
     assert.equal(r.answer?.policy?.policies[0], 'x/deny-in');
     assert.ok(text.includes(`answer: ${answer}`), text);
-    assert.match(text, /DROPPED by policy x\/deny-in \(ingress of x\/a isolated/);
+    assert.match(
+      text,
+      /DROPPED by policy x\/deny-in \(ingress of x\/a: isolated, none of its rules allows it; rule inet podnet-policy chain ingress-x-a handle \d+\)/,
+    );
     assert.ok(!r.request.some((x) => x.place === 'pod x-a' && x.seen), 'x-a never saw it');
     assert.deepEqual(r.findings, [], 'the model (its policies included) expected this drop');
     assert.match(text, /expected: +dropped by policy x\/deny-in \(ingress of x\/a: no rule allows it\) ✓/);
@@ -101,7 +104,7 @@ describe('lab trace through NetworkPolicy (real kernel)', { skip: needsRoot }, (
     assert.equal(r.answer?.node, 'node-1');
     assert.equal(
       r.answer?.answer,
-      `dropped at node-1 by policies y/deny-in, y/from-x (ingress of y/b: isolated, and no rule of theirs allows it), inet table podnet-policy, chain ingress-y-b, rule handle ${handle}`,
+      `dropped at node-1 by policies y/deny-in, y/from-x (ingress of y/b: isolated, none of their rules allows it), hook forward, inet table podnet-policy, chain ingress-y-b (from pod-forward), rule handle ${handle}`,
     );
     assert.match(text, /DROPPED by policies y\/deny-in, y\/from-x/);
     const untraced = await cli(['lab', 'trace', '--name', lab, 'y-c', 'y-b:8081', '--no-observe', '--json']);

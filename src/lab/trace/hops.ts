@@ -49,7 +49,10 @@ export interface Hop {
     readonly sport?: number;
     readonly dport?: number;
   };
-  readonly drop?: MatchedRule | { family: string; table: string; chain: string; rule: string };
+  /** What ended the packet here; `base`: the base chain it entered the table by (its hook is the answer's). */
+  readonly drop?:
+    | (MatchedRule & { readonly base?: string })
+    | { family: string; table: string; chain: string; rule: string };
   readonly delivered?: string;
   /** A NetworkPolicy decision here: the policy named, and the podnet-policy rule matched. */
   readonly policy?: HopPolicy;

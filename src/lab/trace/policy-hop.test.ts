@@ -54,7 +54,7 @@ test("a policy drop names every policy isolating the pod, read from the deny rul
   );
   assert.equal(
     policyAction(p),
-    'DROPPED by policies x/deny-in, x/web (ingress of x/a isolated, no rule of theirs allows it; rule inet podnet-policy chain ingress-x-a handle 9)',
+    'DROPPED by policies x/deny-in, x/web (ingress of x/a: isolated, none of their rules allows it; rule inet podnet-policy chain ingress-x-a handle 9)',
   );
 });
 

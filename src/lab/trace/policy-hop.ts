@@ -94,6 +94,10 @@ export function policyOf(v: Visit, ctx?: PolicyContext): HopPolicy | undefined {
   };
 }
 
+/** "none of its rules allows it" / "none of their rules allows it". */
+export const noneOf = (policies: readonly string[]): string =>
+  `none of ${policies.length > 1 ? 'their' : 'its'} rules allows it`;
+
 /** The hop's action line for a policy decision. */
 export function policyAction(p: HopPolicy): string {
   const at = `rule ${p.table} chain ${p.chain}${p.handle !== undefined ? ` handle ${p.handle}` : ''}`;
@@ -101,7 +105,7 @@ export function policyAction(p: HopPolicy): string {
   const plural = p.policies.length > 1 ? 'policies' : 'policy';
   if (p.verdict === 'dropped') {
     if (!p.policies.length) return `DROPPED by ${at}: ${p.rule}`;
-    return `DROPPED by ${plural} ${p.policies.join(', ')} (${side ? `${side} isolated, no rule of theirs allows it; ` : ''}${at})`;
+    return `DROPPED by ${plural} ${p.policies.join(', ')} (${side ? `${side}: isolated, ${noneOf(p.policies)}; ` : ''}${at})`;
   }
   const note = COMMENT.exec(p.rule)?.[1] ?? p.rule;
   if (!p.policies.length) return `allowed by ${at} (${note})${side ? ` for the ${side}` : ''}`;
