@@ -123,3 +123,22 @@ test('a connection the evaluator denies is expected to end at the dropping node,
     path,
   );
 });
+
+test('explain --walk with policies: a denied connection ends at the node whose policy drops it', async () => {
+  const { resolveCluster } = await import('../../model/resolve.js');
+  const { loadSpec } = await import('../spec-source.js');
+  const { walkText } = await import('./walk.js');
+  const docs = [
+    'apiVersion: podnet.dev/v1alpha1\nkind: Cluster\nmetadata: {name: w}\nspec:\n  crossNode: host-gw\n  nodes: [{name: node-0, ip: 192.168.64.4}, {name: node-1, ip: 192.168.64.5}]\n  pods: [{name: a, node: node-0, labels: {pod: a}}, {name: b, node: node-1, labels: {pod: b}}]\n',
+    'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-in, namespace: default}\nspec: {podSelector: {matchLabels: {pod: b}}}\n',
+  ];
+  const c = resolveCluster(loadSpec(docs.join('---\n'), 'test'));
+  const w = walkText(c, 'lab', 'a', 'b');
+  assert.match(
+    w,
+    / 4\. node-1: dropped by policy default\/deny-in \(ingress of default\/b: no rule allows it\)\n/,
+  );
+  assert.match(w, /no reply: the connection is denied/);
+  assert.doesNotMatch(w, /pod b:/, 'the walk stops at the drop');
+  assert.match(walkText(c, 'lab', 'b', 'a'), /the reply goes back/, 'the other way is not isolated');
+});
