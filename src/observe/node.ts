@@ -74,6 +74,9 @@ export async function observeNode(runner: Runner, ns: Netns, scope: ObserveScope
       : undefined;
   const pol = scope.skipProxy && !scope.policy ? undefined : tryRun(runner, readPolicyTable(ns));
   const sysctls = scope.sysctls.length ? runner.run(readSysctls(ns, scope.sysctls)) : undefined;
+  // Awaited below; if an earlier await throws first (the namespace went away), their rejection is not unhandled.
+  for (const p of [nft, ipt, pol]) p?.catch(() => {});
+  sysctls?.catch(() => {});
   // Read alongside the rest; a device that is not there (drift) reads as no entries, and is re-read below.
   const early = scope.vxlanDevice
     ? runner.run(readFdb(ns, scope.vxlanDevice)).then(

@@ -334,6 +334,9 @@ describe('lab trace, vxlan (real kernel)', { skip: needsRoot }, () => {
     const d = hopAt(r.request, 'node-2').dnat;
     assert.deepEqual(d?.from, { ip: '10.96.0.2', port: 8080 });
     assert.equal(d?.endpoint, r.endpoint);
+    // The DNAT target is the chosen endpoint's own address, and the packet came in by c's cable.
+    assert.deepEqual(d?.to, { ip: r.endpoint === 'a0' ? '10.200.0.2' : '10.200.1.2', port: 8080 });
+    assert.equal(hopAt(r.request, 'node-2').in, await hostVeth(lab, 'node-2', 'c'));
     assert.ok(hopAt(r.request, `pod ${r.endpoint}`).delivered);
     assert.match(
       hopAt(r.reply, 'node-2').actions.join(';'),
@@ -506,7 +509,7 @@ describe('lab trace, vxlan (real kernel)', { skip: needsRoot }, () => {
     }
   });
 
-  test('fault: a drop rule added by hand is named with its table, chain and handle; the verdict is the same untraced', async () => {
+  test('fault: a drop rule added by hand is named with its hook, table, chain and handle; the verdict is the same untraced', async () => {
     const ns = `${lab}-node-1`;
     const rules =
       'table inet handmade {\n chain f {\n  type filter hook forward priority 0; policy accept;\n  ip daddr 10.200.1.2 tcp dport 8080 drop\n }\n}\n';
@@ -523,7 +526,7 @@ describe('lab trace, vxlan (real kernel)', { skip: needsRoot }, () => {
       assert.equal(r.answer?.node, 'node-1');
       assert.equal(
         r.answer?.answer,
-        `dropped at node-1, inet table handmade, chain f, rule handle ${handle}: ip daddr 10.200.1.2 tcp dport 8080 drop`,
+        `dropped at node-1, hook forward, inet table handmade, chain f, rule handle ${handle}: ip daddr 10.200.1.2 tcp dport 8080 drop`,
       );
       const h = hopAt(r.request, 'node-1');
       assert.equal(h.drop?.table, 'handmade');

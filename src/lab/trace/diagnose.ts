@@ -3,10 +3,11 @@ import type { Cluster } from '../../model/resolve.js';
 import { Ip } from '../../net/ip.js';
 import { vtepMac } from '../../plan/cross-node/vxlan.js';
 import { planMtu } from '../../plan/mtu.js';
-import { bridgeArgv, ipArgv } from '../../render/netns.js';
+import { bridgeArgv, ipArgv, netIn } from '../../render/netns.js';
 import type { LabNames } from '../names.js';
 import type { Station } from './expect.js';
 import { type Hop, routeFor, routeText } from './hops.js';
+import { type HopPolicy, noneOf } from './policy-hop.js';
 import type { TraceRequest } from './target.js';
 
 /**
@@ -37,10 +38,25 @@ export async function readRoutes(ns: string): Promise<RawRoute[]> {
   return (await ipj(ns, 'route', 'show')) as RawRoute[];
 }
 
+/** The hook of a base chain in a namespace (`nft -j list chains`), or undefined when it cannot be read. */
+async function hookOf(ns: string, family: string, table: string, chain: string): Promise<string | undefined> {
+  const r = await exec(netIn({ kind: 'named', name: ns }, 'nft', '-j', 'list', 'chains', family) as string[]);
+  try {
+    const items = (
+      JSON.parse(r.stdout) as { nftables: { chain?: { table: string; name: string; hook?: string } }[] }
+    ).nftables;
+    return items.find((i) => i.chain?.table === table && i.chain.name === chain)?.chain?.hook;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface Diagnosis {
   readonly answer: string;
   readonly node?: string;
   readonly kind: 'drop' | 'no-route' | 'route-type' | 'no-neighbour' | 'no-fdb' | 'mtu' | 'lost' | 'refused';
+  /** kind 'drop' by a NetworkPolicy: the policies named (as on the hop). */
+  readonly policy?: HopPolicy;
 }
 
 /** The prefix the model routes a destination by: the pod CIDR of the node it lives on, else the address. */
@@ -74,10 +90,22 @@ export async function diagnose(o: {
   }
   if (h?.drop) {
     const d = h.drop;
+    const p = h.policy?.verdict === 'dropped' ? h.policy : undefined;
+    // The hook: the base chain's, read from the kernel (a jumped-to chain has none of its own).
+    const base = ('base' in d && d.base) || d.chain;
+    const hook = await hookOf(h.ns, d.family, d.table, base);
+    const where = `${hook ? `hook ${hook}, ` : ''}${d.family} table ${d.table}, chain ${d.chain}${base !== d.chain ? ` (from ${base})` : ''}${'handle' in d && d.handle !== undefined ? `, rule handle ${d.handle}` : ''}`;
+    if (p?.policies.length)
+      return {
+        kind: 'drop',
+        node: h.place,
+        policy: p,
+        answer: `dropped at ${h.place} by ${p.policies.length > 1 ? 'policies' : 'policy'} ${p.policies.join(', ')}${p.pod ? ` (${p.direction} of ${p.pod}: isolated, ${noneOf(p.policies)})` : ''}, ${where}`,
+      };
     return {
       kind: 'drop',
       node: h.place,
-      answer: `dropped at ${h.place}, ${d.family} table ${d.table}, chain ${d.chain}${'handle' in d && d.handle !== undefined ? `, rule handle ${d.handle}` : ''}: ${d.rule}`,
+      answer: `dropped at ${h.place}, ${where}: ${d.rule}`,
     };
   }
   if (!missing) return undefined;

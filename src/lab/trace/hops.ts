@@ -2,6 +2,7 @@ import type { RouteState } from '../../observe/ip-json.js';
 import type { TracedPacket } from '../../observe/nft-trace.js';
 import type { LabNames } from '../names.js';
 import type { ExpectedPath, Station } from './expect.js';
+import { type HopPolicy, type PolicyContext, policyAction, policyOf } from './policy-hop.js';
 import type { TraceEndpoint, TraceRequest } from './target.js';
 import { dropOf, endsOf, hooksOf, type MatchedRule, type Visit } from './visits.js';
 
@@ -48,8 +49,13 @@ export interface Hop {
     readonly sport?: number;
     readonly dport?: number;
   };
-  readonly drop?: MatchedRule | { family: string; table: string; chain: string; rule: string };
+  /** What ended the packet here; `base`: the base chain it entered the table by (its hook is the answer's). */
+  readonly drop?:
+    | (MatchedRule & { readonly base?: string })
+    | { family: string; table: string; chain: string; rule: string };
   readonly delivered?: string;
+  /** A NetworkPolicy decision here: the policy named, and the podnet-policy rule matched. */
+  readonly policy?: HopPolicy;
 }
 
 export interface HopsInput {
@@ -63,6 +69,8 @@ export interface HopsInput {
   /** The client's namespace: where the reply reaches the probe's own socket. */
   readonly clientNs: string;
   readonly vxlanDevice?: string;
+  /** The lab's policies and the evaluator's decision for the probe (names the allowing policy). */
+  readonly policy?: PolicyContext;
 }
 
 export interface Hops {
@@ -207,11 +215,18 @@ function describe(v: Visit, input: HopsInput): Omit<Hop, 'n' | 'expected' | 'onP
     }
   }
   const drop = dropOf(v);
+  // A NetworkPolicy's verdict names the policy (and says the rule); any other drop names the rule.
+  const pol = policyOf(v, input.policy);
+  if (pol) {
+    out.policy = pol;
+    actions.push(policyAction(pol));
+  }
   if (drop) {
     out.drop = drop;
-    actions.push(
-      `DROPPED by ${drop.family} ${drop.table} chain ${drop.chain} handle ${drop.handle}: ${drop.rule}`,
-    );
+    if (pol?.verdict !== 'dropped')
+      actions.push(
+        `DROPPED by ${drop.family} ${drop.table} chain ${drop.chain} handle ${drop.handle}: ${drop.rule}`,
+      );
   } else if (v.policyDrop) {
     out.drop = { ...v.policyDrop, rule: 'policy drop' };
     actions.push(
@@ -283,13 +298,15 @@ export function buildHops(input: HopsInput): Hops {
   const delivered = req.hops.some((h) => h.delivered && h.onPath);
   // Without a delivery there is no reply to expect; ICMP errors and resets sent back are still shown.
   const rep = direction('reply', delivered ? input.expected.reply : [], input);
+  // A path the model expects to end in a drop (a policy's) has no missing station: the drop is where it stopped.
+  const stoppedAfter = req.stoppedAfter ?? req.hops.find((h) => h.seen && h.onPath && h.drop);
   let n = 0;
   const number = (hs: Hop[]) => hs.map((h) => (h.seen ? { ...h, n: ++n } : h));
   return {
     request: number(req.hops),
     reply: number(rep.hops),
     ...(req.missing ? { missing: req.missing } : {}),
-    ...(req.stoppedAfter ? { stoppedAfter: req.stoppedAfter } : {}),
+    ...(stoppedAfter ? { stoppedAfter } : {}),
   };
 }
 

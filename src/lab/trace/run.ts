@@ -7,6 +7,7 @@ import { Capture, HeldProcess, TraceMonitor, TraceSession } from '../../exec/tra
 import type { Cluster } from '../../model/resolve.js';
 import { type ConntrackEvent, parseConntrackEvent } from '../../observe/conntrack-events.js';
 import { vxlanDevice } from '../../plan/cross-node/vxlan.js';
+import { worldOf } from '../../plan/policy/world.js';
 import {
   conntrackEventsArgv,
   monitorArgv,
@@ -21,6 +22,7 @@ import { type ExpectedPath, expectedPath } from './expect.js';
 import { findingsOf, WIRE, type WireVxlan, wireFindings, wireOf } from './findings.js';
 import { buildHops, chosenEndpoint, type Hop } from './hops.js';
 import { isOpening, joinVisits } from './join.js';
+import { policyContext, policyExpected, policyFindings } from './policy-hop.js';
 import { listeningSockets, readAllRoutes } from './reads.js';
 import { resolveTrace, type TraceRequest } from './target.js';
 import { endsOf, type Visit, visitsOf } from './visits.js';
@@ -301,7 +303,15 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
       return true;
     });
   const endpoint = chosenEndpoint(req, visits, names) ?? req.target.endpoints[0];
-  const expected = expectedPath(cluster, names, req, endpoint);
+  const policy = policyContext(worldOf(cluster), req.client.ip, endpoint, req.target.proto);
+  // What the model expects includes its policies: a denied connection ends at the node that drops it.
+  const expected = policyExpected(
+    expectedPath(cluster, names, req, endpoint),
+    policy,
+    (n) => names.nodeNs(n),
+    req.client.kind === 'pod' ? req.client.node : undefined,
+    endpoint?.node,
+  );
   const [routes, sockets] = await Promise.all([routesRead, socketsRead]);
   mark('routes');
   const hops = buildHops({
@@ -313,6 +323,7 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     sockets,
     clientNs,
     ...(vxlanPort !== undefined ? { vxlanDevice: vxlanDevice(cluster) } : {}),
+    ...(policy ? { policy } : {}),
   });
   const icmpErrors = hops.reply.filter((h) => h.actions.some((a) => a.startsWith('ICMP ')));
   const delivered = hops.request.some((h) => h.onPath && h.delivered);
@@ -344,6 +355,7 @@ export async function traceLab(lab: string, cluster: Cluster, o: TraceOptions): 
     findings: [
       ...findingsOf(cluster, req, hops.request, hops.reply, expected),
       ...(wire ? wireFindings(wire, [...hops.request, ...hops.reply]) : []),
+      ...policyFindings(policy, hops.request, delivered),
     ],
     ...(wire ? { wire } : {}),
     namespaces: spaces.map((s) => s.ns),

@@ -113,9 +113,21 @@ export function isOuter(p: TracedPacket, vxlanPort?: number): boolean {
   return vxlanPort !== undefined && p.proto === 'udp' && p.dport === vxlanPort && p.vni !== undefined;
 }
 
-/** The rule that dropped or rejected the packet, if one did. */
-export function dropOf(v: Visit): MatchedRule | undefined {
-  return v.rules.find((r) => /^(drop|reject|stolen)/.test(r.verdict) || / reject( |$)/.test(r.rule));
+/** The rule that dropped or rejected the packet, if one did, with the base chain it entered its table by. */
+export function dropOf(v: Visit): (MatchedRule & { readonly base: string }) | undefined {
+  const d = v.rules.find((r) => /^(drop|reject|stolen)/.test(r.verdict) || / reject( |$)/.test(r.rule));
+  if (!d) return undefined;
+  // Up the jumps (and gotos) the packet took in this table: the chain no rule jumped to is the base chain.
+  let base = d.chain;
+  for (let i = 0; i < 16; i++) {
+    const from = v.rules.find(
+      (r) =>
+        r.table === d.table && r.family === d.family && /^(jump|goto) (\S+)/.exec(r.verdict)?.[2] === base,
+    );
+    if (!from || from.chain === base) break;
+    base = from.chain;
+  }
+  return { ...d, base };
 }
 
 /** The first and last look at the packet in this namespace, and its interfaces in and out. */

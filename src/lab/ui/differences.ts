@@ -1,8 +1,11 @@
 import { exec } from '../../exec/process-runner.js';
 import { parseIpRoute } from '../../observe/ip-json.js';
 import { ipArgv } from '../../render/netns.js';
+import { isClusterLab } from '../cluster/change.js';
 import type { LoadedLab } from '../load.js';
 import { LabNames } from '../names.js';
+import { labDrift } from '../node-sync.js';
+import { hostRunner } from '../runners.js';
 import type { LabStatus } from '../status.js';
 
 /** One node's differences between what the model wants and what its namespace holds now. */
@@ -13,11 +16,19 @@ export interface NodeDifferences {
 
 /**
  * Desired vs observed per node (for the page): the node's namespace and uplink address, each of its pods
- * running with its address, and a route to every other node's pod CIDR (when a cross-node backend is on).
+ * running with its address, a route to every other node's pod CIDR (when a cross-node backend is on), and the
+ * node model's drift as `lab verify` reports it (bridge, routes, sysctls, the service and policy tables) —
+ * except in cluster mode, where each node's agent owns that state.
  */
 export async function nodeDifferences(l: LoadedLab, s: LabStatus): Promise<NodeDifferences[]> {
   const names = new LabNames(l.state.lab);
   const c = l.cluster;
+  const present = c.nodes.filter((n) => s.nodes.find((x) => x.name === n.name)?.present).map((n) => n.name);
+  const drift = isClusterLab(l.state.lab)
+    ? []
+    : await labDrift(c, names, hostRunner(), present).catch((e: unknown) => [
+        { node: '*', error: e instanceof Error ? e.message : String(e) },
+      ]);
   return Promise.all(
     c.nodes.map(async (n) => {
       const d: string[] = [];
@@ -36,7 +47,10 @@ export async function nodeDifferences(l: LoadedLab, s: LabStatus): Promise<NodeD
           if (o.name !== n.name && !routes.some((r) => r.dst === o.podCIDR.toString()))
             d.push(`no route for ${o.podCIDR} (${o.name}'s pods)`);
       }
-      return { node: n.name, differences: d };
+      for (const r of drift)
+        if ('error' in r) d.push(`node model not read: ${r.error}`);
+        else if (r.node === n.name) d.push(...r.drift.map((x) => x.what));
+      return { node: n.name, differences: [...new Set(d)] };
     }),
   );
 }

@@ -1,8 +1,9 @@
 /**
  * The page `podnet lab ui` serves: plain HTML and one script (no framework, no build step). It shows the live
  * topology (SVG from /api/topology, refreshed on every `change` event from /events), each node's
- * desired-vs-observed differences, the verify matrix on demand, and a form that traces between two endpoints
- * and draws the result on the topology.
+ * desired-vs-observed differences, the verify matrix on demand, the policy matrix when the lab has policies
+ * (the evaluator's expectation, probed on demand), and a form that traces between two endpoints and draws the
+ * result on the topology.
  */
 export const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>podnet lab</title>
@@ -13,6 +14,9 @@ export const PAGE = `<!doctype html>
  #topology svg { max-width: 100%; height: auto; border: 1px solid #ddd; }
  form > * { margin-right: .5em; } .bad { color: #b00; } .ok { color: #070; }
  #health { float: right; font-size: .9em; }
+ table.policy { border-collapse: collapse; font: 12px monospace; margin: .4em 0 1em; }
+ table.policy th, table.policy td { border: 1px solid #ddd; padding: 2px 6px; text-align: center; }
+ td.allow { background: #e8f6e8; } td.deny { background: #fbe4e4; } td.mismatch { outline: 2px solid #b00; font-weight: bold; }
 </style></head>
 <body>
 <span id="health">health: …</span>
@@ -25,7 +29,12 @@ export const PAGE = `<!doctype html>
 </form>
 <div id="topology" data-version="0">loading…</div>
 <h2>trace</h2><pre id="trace-text">(none yet)</pre>
-<h2>nodes: desired vs observed</h2><ul id="differences"></ul>
+<h2>nodes: desired vs observed</h2><button id="differences-go">check again</button><ul id="differences"></ul>
+<section id="policy" hidden>
+<h2>policy matrix</h2><p id="policy-list"></p>
+<button id="policy-probe">probe every cell (verify --policies)</button> <span id="policy-status"></span>
+<div id="policy-matrix"></div>
+</section>
 <h2>verify matrix</h2><button id="verify-go">run verify</button><pre id="verify-text">(not run)</pre>
 <script>
 const $ = (id) => document.getElementById(id);
@@ -49,6 +58,7 @@ async function topology() {
     if (keep) sel.value = keep;
   } catch (e) { $('topology').textContent = 'topology unavailable: ' + e.message; }
   differences();
+  policies(false);
 }
 async function differences() {
   try {
@@ -57,6 +67,42 @@ async function differences() {
       (n.differences.length ? n.differences.join('; ') : 'as desired') + '</li>').join('');
   } catch (e) { $('differences').textContent = 'unavailable: ' + e.message; }
 }
+const esc = (t) => String(t).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+// One table per protocol/port: rows are sources, columns destinations; '.' connects, 'X' is blocked; once
+// probed the symbol is what the probe saw, and '!' marks a cell where it differs from the evaluator.
+function policyTable(m, pp) {
+  const cells = m.cells.filter((c) => c.protocol + '/' + c.port === pp);
+  const cols = [...new Set(cells.map((c) => c.to))];
+  const head = '<tr><th>' + esc(pp) + '</th>' + cols.map((c) => '<th>' + esc(c) + '</th>').join('') + '</tr>';
+  const rows = m.pods.map((from) => '<tr><th>' + esc(from) + '</th>' + cols.map((to) => {
+    const c = cells.find((x) => x.from === from && x.to === to);
+    if (!c) return '<td></td>';
+    const seen = c.observed === undefined ? c.expected : c.observed;
+    const bad = c.observed !== undefined && c.observed !== c.expected;
+    return '<td class="cell ' + (seen ? 'allow' : 'deny') + (bad ? ' mismatch' : '') + '" data-from="' + esc(from) +
+      '" data-to="' + esc(to) + '" data-port="' + esc(pp) + '" data-expected="' + c.expected + '"' +
+      (c.observed === undefined ? '' : ' data-observed="' + c.observed + '"') + ' title="' + esc(c.reason) + '">' +
+      (seen ? '.' : 'X') + (bad ? '!' : '') + '</td>';
+  }).join('') + '</tr>').join('');
+  return '<table class="policy">' + head + rows + '</table>';
+}
+async function policies(probe) {
+  try {
+    if (probe) $('policy-status').textContent = 'probing…';
+    const m = await get('/api/policies' + (probe ? '?probe=1' : ''));
+    $('policy').hidden = m.policies.length === 0;
+    if (!m.policies.length) return;
+    $('policy-list').textContent = m.policies.length + ' polic' + (m.policies.length === 1 ? 'y' : 'ies') + ': ' + m.policies.join(', ');
+    $('policy-status').textContent = m.mismatches === undefined
+      ? 'expected, from the evaluator (not probed)'
+      : 'observed: ' + (m.cells.length - m.mismatches) + ' of ' + m.cells.length + ' cells match the evaluator, ' + m.mismatches + ' mismatch(es), ' + m.ms + ' ms';
+    $('policy-status').dataset.probed = String(m.mismatches !== undefined);
+    const pps = [...new Set(m.cells.map((c) => c.protocol + '/' + c.port))];
+    $('policy-matrix').innerHTML = pps.map((pp) => policyTable(m, pp)).join('');
+  } catch (e) { $('policy-status').textContent = 'unavailable: ' + e.message; }
+}
+$('policy-probe').addEventListener('click', () => policies(true));
+$('differences-go').addEventListener('click', () => differences());
 async function health() {
   try { const h = await get('/health'); $('health').textContent = 'health: ' + h.status + (h.lastError ? ' (' + h.lastError.message + ')' : ''); }
   catch (e) { $('health').textContent = 'health: server unreachable'; }

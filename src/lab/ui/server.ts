@@ -10,6 +10,7 @@ import { traceLab } from '../trace/run.js';
 import { formatReport, verifyLab } from '../verify.js';
 import { nodeDifferences } from './differences.js';
 import { PAGE } from './page.js';
+import { policyMatrix } from './policies.js';
 
 /**
  * `podnet lab ui`: a small HTTP server on loopback with one page (page.ts, plain HTML + script, no build step)
@@ -39,7 +40,7 @@ export interface UiServer {
   close(): Promise<void>;
 }
 
-const STATE_FILES = ['lab.json', 'allocations.json', 'services.json', 'pids'];
+const STATE_FILES = ['lab.json', 'allocations.json', 'services.json', 'policy.json', 'pids'];
 
 export async function startUi(lab: string, host: string, port: number): Promise<UiServer> {
   const started = Date.now();
@@ -135,6 +136,11 @@ export async function startUi(lab: string, host: string, port: number): Promise<
       const l = loadLabQuiet();
       const r = await verifyLab(lab, l.cluster, l.pausePids);
       json(res, 200, { passed: r.passed, failed: r.failed, text: formatReport(l.cluster, r) });
+    },
+    'GET /api/policies': async (q, res) => {
+      const l = loadLabQuiet();
+      const probe = new URL(q.url ?? '/', 'http://x').searchParams.get('probe') === '1';
+      json(res, 200, await policyMatrix(lab, l, probe));
     },
     'GET /api/differences': async (_q, res) => {
       const l = loadLabQuiet();
