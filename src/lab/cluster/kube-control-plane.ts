@@ -17,7 +17,7 @@ import { CP_NODE, ETCD_CLIENT_PORT } from './record.js';
 
 export const K8S_VERSION = '1.20.2';
 export const API_PORT = 6443;
-const KCM_PORT = 10257;
+export const KCM_PORT = 10257;
 export const AGENT_GROUP = 'podnet:agents';
 
 /** Where the built binaries are (PODNET_K8S_CACHE as in the build script), or undefined when not built. */
