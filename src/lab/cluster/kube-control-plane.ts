@@ -19,6 +19,7 @@ export const K8S_VERSION = '1.20.2';
 export const API_PORT = 6443;
 export const KCM_PORT = 10257;
 export const AGENT_GROUP = 'podnet:agents';
+export const AGENT_USER = 'podnet-agent';
 
 /** Where the built binaries are (PODNET_K8S_CACHE as in the build script), or undefined when not built. */
 export function k8sBinDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -50,14 +51,17 @@ export const kubePaths = (state: LabState) => ({
 });
 
 /**
- * The audit policy: when the server received each write of a Node or a Pod's status (microseconds), so a
- * bench can time "kubelet reported" to "every node programmed" without the kubectl start-up in between.
+ * The audit policy: every request of the agents' user with its answer's code (so a test sees that the
+ * ClusterRole allowed each call the agents made), and when the server received each write of a Node or a Pod's
+ * status (microseconds), so a bench can time "kubelet reported" to "every node programmed" without kubectl's
+ * start-up in between.
  */
 export const AUDIT_POLICY = {
   apiVersion: 'audit.k8s.io/v1',
   kind: 'Policy',
   omitStages: ['RequestReceived'],
   rules: [
+    { level: 'Metadata', users: [AGENT_USER] },
     {
       level: 'Metadata',
       verbs: ['create', 'update', 'patch', 'delete'],
@@ -70,7 +74,7 @@ export const AUDIT_POLICY = {
 /** tokens.csv for --token-auth-file: `token,user,uid,"groups"`. */
 export function tokenFile(k: KubeRecord): string {
   const lines = [`${k.adminToken},lab-admin,lab-admin,"system:masters"`];
-  lines.push(`${k.agentToken},podnet-agent,podnet-agent,"${AGENT_GROUP}"`);
+  lines.push(`${k.agentToken},${AGENT_USER},${AGENT_USER},"${AGENT_GROUP}"`);
   return `${lines.join('\n')}\n`;
 }
 

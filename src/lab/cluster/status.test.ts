@@ -33,7 +33,12 @@ test('cluster status, kubernetes mode: etcd, kube-apiserver and kube-controller-
     { component: 'kube-controller-manager', address: 'https://192.168.64.254:10257', running: false },
   ]);
   const text = formatClusterStatus(st);
-  assert.match(text, new RegExp(`control plane: kube-apiserver https://192\\.168\\.64\\.254:6443 running \\(PID ${process.pid}\\)`));
+  assert.match(
+    text,
+    new RegExp(
+      `control plane: kube-apiserver https://192\\.168\\.64\\.254:6443 running \\(PID ${process.pid}\\)`,
+    ),
+  );
   assert.match(text, /control plane: kube-controller-manager https:\/\/192\.168\.64\.254:10257 STOPPED/);
   assert.match(text, /agents \(datastore kubernetes\):/);
 });
