@@ -157,7 +157,7 @@ function agentCalls(lab: string): Set<string> {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Audit)
-    .filter((e) => e.user.username === 'podnet-agent');
+    .filter((e) => e.user.username === 'system:serviceaccount:podnet-system:podnet');
   const denied = calls.filter((e) => e.responseStatus?.code === 403);
   assert.deepEqual(
     denied.map((e) => `${e.verb} ${e.requestURI}`),
@@ -250,7 +250,10 @@ describe('lab on a real kube-apiserver and kube-controller-manager', { skip }, (
     );
   });
 
-  test('the agents hold only the podnet-agent ClusterRole', async () => {
+  test("the agents hold only the podnet-agent ClusterRole, through the manifest's ServiceAccount", async () => {
+    const who = JSON.parse(readFileSync(join(kubeDir(lab), 'agent.kubeconfig'), 'utf8'));
+    const jwt = JSON.parse(Buffer.from(who.users[0].user.token.split('.')[1], 'base64url').toString());
+    assert.equal(jwt.sub, 'system:serviceaccount:podnet-system:podnet', 'a ServiceAccount token');
     const can = async (verb: string, what: string) =>
       (await kubectl(lab, ['auth', 'can-i', verb, what], 'agent')).stdout.trim();
     assert.equal(await can('watch', 'endpointslices.discovery.k8s.io'), 'yes');
@@ -370,8 +373,7 @@ describe('lab on a real kube-apiserver and kube-controller-manager', { skip }, (
 
   test("deploy/kubernetes/podnet.yaml passes the API server's validation (server-side dry run)", async () => {
     const file = join(ROOT, 'deploy', 'kubernetes', 'podnet.yaml');
-    const ns = await kubectl(lab, ['create', 'namespace', 'podnet-system']);
-    assert.equal(ns.code, 0, ns.stderr);
+    // (its Namespace, ServiceAccount and RBAC objects exist already: the lab made them for its agents)
     const r = await kubectl(
       lab,
       ['apply', '--dry-run=server', '-f', '-'],
