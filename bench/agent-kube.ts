@@ -169,7 +169,8 @@ function sideBySide(e: AgentFigures, k: KubeFigures): string {
     a.length ? fmtMs(percentile(a, 99)) : '-',
     b.length ? fmtMs(median(b)) : '-',
     b.length ? fmtMs(percentile(b, 99)) : '-',
-    a.length && b.length ? `${(median(b) / median(a)).toFixed(2)}x` : '-',
+    // a ratio of medians only when both are durations (an "exit" bound can be negative: kubectl exits late)
+    a.length && b.length && median(a) > 0 && median(b) > 0 ? `${(median(b) / median(a)).toFixed(2)}x` : '-',
     target,
   ];
   const use = (what: string, a: number, b: number, fmt: (x: number) => string) => [
