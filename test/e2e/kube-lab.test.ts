@@ -2,7 +2,8 @@
  * Cluster mode on a real Kubernetes control plane: `lab up --agents --datastore kubernetes` runs etcd, the
  * kube-apiserver and kube-controller-manager built by scripts/k8s/build-control-plane.sh (v1.20.2, so
  * EndpointSlices are discovery.k8s.io/v1beta1) in the lab's control-plane namespace, and one `podnet agent
- * --datastore kubernetes` per node with the agents' token, which holds only the podnet-agent ClusterRole.
+ * --datastore kubernetes` per node with a token of the deploy manifest's ServiceAccount, which holds only the
+ * podnet-agent ClusterRole.
  * Every pod CIDR comes from the controller manager, every EndpointSlice from its endpointslice controller.
  * Conventions: test/helpers/cli.ts; labs are `uniqueLab()` and torn down in `after`, even after a failure.
  */
