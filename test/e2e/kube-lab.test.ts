@@ -421,6 +421,58 @@ describe('lab on a real kube-apiserver and kube-controller-manager', { skip }, (
     await verify(lab);
   });
 
+  test('a terminating pod (the real controller sets serving/terminating): out while another is ready, carries traffic when none is (drain)', async () => {
+    const add = await cli([
+      'lab',
+      'pod',
+      'add',
+      '--name',
+      lab,
+      'd2',
+      '--node',
+      'node-1',
+      '--label',
+      'app=web',
+    ]);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const ip = await podIp(lab, 'd2');
+    await untilEveryKernel(lab, nodes, ip, true);
+    // a graceful delete: no kubelet finishes it, so the Pod stays terminating for the grace period
+    const del = await kubectl(lab, ['delete', 'pod', 'd2', '--grace-period=300', '--wait=false']);
+    assert.equal(del.code, 0, del.stderr);
+    await untilEveryKernel(lab, nodes, ip, false);
+    const slices = await kubeJson<{
+      items: {
+        endpoints: { addresses: string[]; nodeName?: string; conditions: Record<string, boolean> }[];
+      }[];
+    }>(lab, [
+      'get',
+      'endpointslices.v1beta1.discovery.k8s.io',
+      '-n',
+      'default',
+      '-l',
+      'kubernetes.io/service-name=web',
+    ]);
+    const d2 = slices.items.flatMap((x) => x.endpoints).find((e) => e.addresses[0] === ip);
+    assert.deepEqual(d2?.conditions, { ready: false, serving: true, terminating: true });
+    assert.equal(d2?.nodeName, 'node-1');
+    // no endpoint ready any more: the serving, terminating d2 takes the Service's traffic
+    await setReady(lab, 'a0', false);
+    await setReady(lab, 'b', false);
+    try {
+      await untilEveryKernel(lab, nodes, ip, true);
+      const r = await client(`${lab}-pod-c`, 'http', '10.96.0.2', 8080, 10);
+      assert.deepEqual(r.pods, { d2: 10 }, JSON.stringify(r));
+    } finally {
+      await setReady(lab, 'a0', true);
+      await setReady(lab, 'b', true);
+    }
+    await untilEveryKernel(lab, nodes, ip, false);
+    const rm = await cli(['lab', 'pod', 'remove', '--name', lab, 'd2']);
+    assert.equal(rm.code, 0, rm.stdout + rm.stderr);
+    await verify(lab);
+  });
+
   test('agent killed and started again: no ping lost, zero kernel writes', async () => {
     const [sent, got] = await pingsDuring(lab, 'a0', 'c', async () => {
       assert.equal((await cli(['lab', 'agent', 'kill', '--name', lab, 'node-0'])).code, 0);

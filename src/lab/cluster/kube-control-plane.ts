@@ -25,6 +25,12 @@ export const AGENT_USER = `system:serviceaccount:${AGENT_SA.namespace}:${AGENT_S
 /** How long the agents' token is valid: longer than any lab lives. */
 export const AGENT_TOKEN_SECONDS = 30 * 86400;
 
+/**
+ * v1.20's alpha EndpointSlice fields, on in the lab so the agents see what current servers serve by default:
+ * `conditions.serving`/`terminating` (GA in v1.26) and `endpoints[].nodeName` (GA in v1.21).
+ */
+export const FEATURE_GATES = 'EndpointSliceTerminatingCondition=true,EndpointSliceNodeName=true';
+
 /** Where the built binaries are (PODNET_K8S_CACHE as in the build script), or undefined when not built. */
 export function k8sBinDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const dir = join(env.PODNET_K8S_CACHE ?? '/var/cache/podnet-k8s', `v${K8S_VERSION}`);
@@ -145,6 +151,7 @@ export function apiserverCommand(
       `--token-auth-file=${p.tokens}`,
       `--audit-policy-file=${p.auditPolicy}`,
       `--audit-log-path=${p.auditLog}`,
+      `--feature-gates=${FEATURE_GATES}`,
     ]),
     daemon: { log: state.path('logs', 'kube-apiserver.log'), tag: `${CP_NODE}/kube-apiserver` },
     note: `control plane: kube-apiserver v${K8S_VERSION} on ${k.server}, stored in the lab's etcd`,
@@ -176,6 +183,7 @@ export function controllerManagerCommand(
       `--bind-address=${cpIP}`,
       `--secure-port=${KCM_PORT}`,
       '--use-service-account-credentials=false',
+      `--feature-gates=${FEATURE_GATES}`,
     ]),
     daemon: {
       log: state.path('logs', 'kube-controller-manager.log'),
