@@ -7,6 +7,7 @@ import { labUpKube } from '../src/lab/cluster/kube-up.js';
 import { agentDirs, livePid, requireCluster } from '../src/lab/cluster/record.js';
 import { labDown } from '../src/lab/down.js';
 import { loadSpec } from '../src/lab/spec-source.js';
+import type { AgentFigures, Usage } from './agent.js';
 import { fmtMs, median, percentile, table } from './stats.js';
 
 /**
@@ -20,7 +21,10 @@ import { fmtMs, median, percentile, table } from './stats.js';
  *   that changed its kernel; also from kubectl's start and exit (bounds that do not need the audit log);
  * - agent CPU and RSS at idle (10 s) and during that churn, from /proc.
  */
-export async function benchAgentKube(args: string[], etcd: (args: string[]) => Promise<void>): Promise<void> {
+export async function benchAgentKube(
+  args: string[],
+  etcd: (args: string[]) => Promise<AgentFigures | undefined>,
+): Promise<void> {
   const opt = (name: string, dflt: string) => {
     const i = args.indexOf(`--${name}`);
     return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
@@ -29,7 +33,7 @@ export async function benchAgentKube(args: string[], etcd: (args: string[]) => P
   const reps = Number(opt('reps', '10'));
   const backend = opt('backend', 'vxlan');
   console.log(`== etcd mode (${nodes} nodes, ${reps} reps) ==`);
-  await etcd(['--nodes', String(nodes), '--reps', String(reps), '--backend', backend]);
+  const e = await etcd(['--nodes', String(nodes), '--reps', String(reps), '--backend', backend]);
   console.log(`\n== kubernetes mode (${nodes} nodes, ${reps} reps; kube-apiserver v1.20.2) ==`);
   const lab = `bak${process.pid % 10000}`;
   const lines = ['apiVersion: podnet.dev/v1alpha1', 'kind: Cluster', 'metadata: {name: bench}', 'spec:'];
@@ -138,9 +142,59 @@ export async function benchAgentKube(args: string[], etcd: (args: string[]) => P
         ],
       ),
     );
+    if (e)
+      console.log(
+        `\n== side by side (same run, ${nodes - 1} nodes, ${reps} reps; ratio = kubernetes / etcd) ==\n${sideBySide(e, { join, fromCidr, fromApi, upper, lower, idle, churn: used })}`,
+      );
   } finally {
     await labDown(lab);
   }
+}
+
+interface KubeFigures {
+  readonly join: number[];
+  readonly fromCidr: number[];
+  readonly fromApi: number[];
+  readonly upper: number[];
+  readonly lower: number[];
+  readonly idle: Usage;
+  readonly churn: Usage;
+}
+
+/** One table: each measure in the etcd mode and the kubernetes mode, medians, p99s and the ratio of medians. */
+function sideBySide(e: AgentFigures, k: KubeFigures): string {
+  const ms = (what: string, a: number[], b: number[], target: string) => [
+    what,
+    a.length ? fmtMs(median(a)) : '-',
+    a.length ? fmtMs(percentile(a, 99)) : '-',
+    b.length ? fmtMs(median(b)) : '-',
+    b.length ? fmtMs(percentile(b, 99)) : '-',
+    // a ratio of medians only when both are durations (an "exit" bound can be negative: kubectl exits late)
+    a.length && b.length && median(a) > 0 && median(b) > 0 ? `${(median(b) / median(a)).toFixed(2)}x` : '-',
+    target,
+  ];
+  const use = (what: string, a: number, b: number, fmt: (x: number) => string) => [
+    what,
+    fmt(a),
+    '',
+    fmt(b),
+    '',
+    `${(b / a).toFixed(2)}x`,
+    '',
+  ];
+  return table(
+    ['measure (etcd | kubernetes)', 'etcd p50', 'etcd p99', 'kube p50', 'kube p99', 'ratio p50', 'target'],
+    [
+      ms('join: agent start | Node create received -> last node programmed', e.join, k.join, 'p99 <= 1 s'),
+      ms('join: lease written | pod CIDR seen -> last node programmed', e.joinFromLease, k.fromCidr, ''),
+      ms('endpoint: etcdctl | kubectl start -> every node programmed', e.endpointUpper, k.upper, ''),
+      ms('endpoint: etcdctl | kubectl exit -> every node programmed', e.endpointLower, k.lower, ''),
+      ms('endpoint: (no receipt time) | status PUT received -> every node', [], k.fromApi, 'p99 <= 200 ms'),
+      use('agent CPU idle, % of a core per agent', e.idle.cpu, k.idle.cpu, (x) => x.toFixed(2)),
+      use('agent CPU under endpoint churn', e.churn.cpu, k.churn.cpu, (x) => x.toFixed(2)),
+      use('agent RSS median (idle)', median(e.idle.rss), median(k.idle.rss), mib),
+    ],
+  );
 }
 
 const row = (what: string, xs: number[], target: string) => [

@@ -20,13 +20,32 @@ import { fmtMs, median, percentile, table } from './stats.js';
  * No reference runs here: kindnetd polls every 10 s, flannel publishes no figure; the issue's targets are shown.
  */
 export async function benchAgent(args: string[]): Promise<void> {
+  await runAgentBench(args);
+}
+
+/** The etcd bench's figures, for the kubernetes bench's side-by-side table. */
+export interface AgentFigures {
+  /** agent process start -> last node programmed. */
+  readonly join: number[];
+  /** lease written -> last node programmed. */
+  readonly joinFromLease: number[];
+  /** etcdctl start / exit -> every node programmed. */
+  readonly endpointUpper: number[];
+  readonly endpointLower: number[];
+  readonly idle: Usage;
+  readonly churn: Usage;
+}
+
+export async function runAgentBench(args: string[]): Promise<AgentFigures | undefined> {
   const opt = (name: string, dflt: string) => {
     const i = args.indexOf(`--${name}`);
     return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
   };
   // --datastore kubernetes: this bench, then the same figures on a real API server, side by side.
-  if (opt('datastore', 'etcd') === 'kubernetes')
-    return (await import('./agent-kube.js')).benchAgentKube(args, benchAgent);
+  if (opt('datastore', 'etcd') === 'kubernetes') {
+    await (await import('./agent-kube.js')).benchAgentKube(args, runAgentBench);
+    return undefined;
+  }
   const nodes = Number(opt('nodes', '20'));
   const reps = Number(opt('reps', '20'));
   const backend = opt('backend', 'vxlan');
@@ -165,6 +184,14 @@ export async function benchAgent(args: string[]): Promise<void> {
         ],
       ),
     );
+    return {
+      join,
+      joinFromLease: fromLease,
+      endpointUpper: endpoint,
+      endpointLower: endpointLow,
+      idle,
+      churn,
+    };
   } finally {
     await labDown(lab);
   }
@@ -240,7 +267,7 @@ function sample(state: ReturnType<typeof requireCluster>['state'], nodes: readon
   });
 }
 
-interface Usage {
+export interface Usage {
   /** Mean CPU per agent, % of one core. */
   readonly cpu: number;
   readonly rss: number[];

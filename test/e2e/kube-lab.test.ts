@@ -2,7 +2,8 @@
  * Cluster mode on a real Kubernetes control plane: `lab up --agents --datastore kubernetes` runs etcd, the
  * kube-apiserver and kube-controller-manager built by scripts/k8s/build-control-plane.sh (v1.20.2, so
  * EndpointSlices are discovery.k8s.io/v1beta1) in the lab's control-plane namespace, and one `podnet agent
- * --datastore kubernetes` per node with the agents' token, which holds only the podnet-agent ClusterRole.
+ * --datastore kubernetes` per node with a token of the deploy manifest's ServiceAccount, which holds only the
+ * podnet-agent ClusterRole.
  * Every pod CIDR comes from the controller manager, every EndpointSlice from its endpointslice controller.
  * Conventions: test/helpers/cli.ts; labs are `uniqueLab()` and torn down in `after`, even after a failure.
  */
@@ -12,6 +13,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { cli, needsRoot, netnsWithPrefix, ROOT, run, STATE_DIR, uniqueLab } from '../helpers/cli.js';
+import { type ClientReport, client, ECHO, uniformBounds, waitAnswer } from '../helpers/services.js';
 
 const BIN = '/var/cache/podnet-k8s/v1.20.2';
 const skip: string | false =
@@ -140,6 +142,39 @@ async function pingsDuring(lab: string, from: string, to: string, action: () => 
   return [Number(m[1]), Number(m[2])] as const;
 }
 
+/**
+ * What the agents asked the API server (its audit log of their user: `verb resource[/subresource]`), after
+ * asserting that none of it was forbidden: the ClusterRole covers every call they make.
+ */
+function agentCalls(lab: string): Set<string> {
+  type Audit = {
+    user: { username: string };
+    verb: string;
+    requestURI: string;
+    objectRef?: { resource?: string; subresource?: string };
+    responseStatus?: { code?: number };
+  };
+  const calls = readFileSync(join(STATE_DIR, lab, 'logs', 'kube-audit.log'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Audit)
+    .filter((e) => e.user.username === 'system:serviceaccount:podnet-system:podnet');
+  const denied = calls.filter((e) => e.responseStatus?.code === 403);
+  assert.deepEqual(
+    denied.map((e) => `${e.verb} ${e.requestURI}`),
+    [],
+    'no call of the agents was forbidden',
+  );
+  assert.ok(calls.length > 0, "the audit log holds the agents' calls");
+  return new Set(
+    calls.map((e) =>
+      e.objectRef?.resource
+        ? `${e.verb} ${e.objectRef.resource}${e.objectRef.subresource ? `/${e.objectRef.subresource}` : ''}`
+        : `${e.verb} ${e.requestURI}`,
+    ),
+  );
+}
+
 describe('lab on a real kube-apiserver and kube-controller-manager', { skip }, () => {
   const lab = uniqueLab('k8s');
   labs.push(lab);
@@ -151,6 +186,24 @@ describe('lab on a real kube-apiserver and kube-controller-manager', { skip }, (
     await verify(lab);
     const kc = await cli(['lab', 'kubeconfig', '--name', lab]);
     assert.equal(kc.stdout.trim(), join(kubeDir(lab), 'admin.kubeconfig'));
+    // lab status: the three control-plane processes, their addresses and PIDs
+    const st = await cli(['lab', 'status', '--name', lab]);
+    for (const [c, addr] of [
+      ['etcd', 'http://192.168.64.254:2379'],
+      ['kube-apiserver', 'https://192.168.64.254:6443'],
+      ['kube-controller-manager', 'https://192.168.64.254:10257'],
+    ])
+      assert.match(st.stdout, new RegExp(`control plane: ${c} ${addr} running \\(PID \\d+\\)`), st.stdout);
+    const sj = JSON.parse((await cli(['lab', 'status', '--name', lab, '--json'])).stdout);
+    assert.equal(sj.cluster.datastore, 'kubernetes');
+    assert.deepEqual(
+      sj.cluster.controlPlane.map((c: { component: string; running: boolean }) => [c.component, c.running]),
+      [
+        ['etcd', true],
+        ['kube-apiserver', true],
+        ['kube-controller-manager', true],
+      ],
+    );
 
     type Node = {
       metadata: { name: string; annotations?: Record<string, string> };
@@ -198,7 +251,10 @@ describe('lab on a real kube-apiserver and kube-controller-manager', { skip }, (
     );
   });
 
-  test('the agents hold only the podnet-agent ClusterRole', async () => {
+  test("the agents hold only the podnet-agent ClusterRole, through the manifest's ServiceAccount", async () => {
+    const who = JSON.parse(readFileSync(join(kubeDir(lab), 'agent.kubeconfig'), 'utf8'));
+    const jwt = JSON.parse(Buffer.from(who.users[0].user.token.split('.')[1], 'base64url').toString());
+    assert.equal(jwt.sub, 'system:serviceaccount:podnet-system:podnet', 'a ServiceAccount token');
     const can = async (verb: string, what: string) =>
       (await kubectl(lab, ['auth', 'can-i', verb, what], 'agent')).stdout.trim();
     assert.equal(await can('watch', 'endpointslices.discovery.k8s.io'), 'yes');
@@ -209,12 +265,116 @@ describe('lab on a real kube-apiserver and kube-controller-manager', { skip }, (
     assert.equal(await can('create', 'pods'), 'no');
     assert.equal(await can('get', 'secrets'), 'no');
     assert.equal(await can('update', 'endpointslices.discovery.k8s.io'), 'no');
+    // every call the agents made so far (the API server's audit log of their user) was allowed by that role
+    const kinds = agentCalls(lab);
+    for (const k of [
+      'get nodes',
+      'list nodes',
+      'watch nodes',
+      'patch nodes',
+      'patch nodes/status',
+      'list services',
+      'list endpointslices',
+      'list configmaps',
+    ])
+      assert.ok(kinds.has(k), `the agents made '${k}': ${[...kinds].sort().join(', ')}`);
+  });
+
+  test("the seed's three ClusterIP client cases, and externalTrafficPolicy Local, through the controller's slices", async () => {
+    // who-am-I echo servers in a0 and b (the endpoints of web), and a Service over them on port 9000
+    const echo = ['a0', 'b'].map((p) =>
+      spawn('ip', ['netns', 'exec', `${lab}-pod-${p}`, 'python3', ECHO, p, '9000'], { stdio: 'ignore' }),
+    );
+    try {
+      const svc = {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'echo', namespace: 'default' },
+        spec: { clusterIP: '10.96.0.60', selector: { app: 'web' }, ports: [{ name: 'tcp', port: 9000 }] },
+      };
+      const r = await kubectl(lab, ['create', '-f', '-'], 'admin', JSON.stringify(svc));
+      assert.equal(r.code, 0, r.stderr);
+      await untilEveryKernel(lab, nodes, '10.96.0.60', true);
+      const [a0, a1, b, c] = (await Promise.all(['a0', 'a1', 'b', 'c'].map((p) => podIp(lab, p)))) as [
+        string,
+        string,
+        string,
+        string,
+      ];
+      for (const ip of [a0, b]) await waitAnswer(`${lab}-pod-c`, 'tcp', ip, 9000);
+      const N = 200;
+      const uniform = (r: ClientReport, who: string) => {
+        assert.deepEqual(r.errors, [], `${who}: no failed connection`);
+        assert.deepEqual(Object.keys(r.pods).sort(), ['a0', 'b'], `${who}: ${JSON.stringify(r.pods)}`);
+        const [lo, hi] = uniformBounds(N, 2);
+        for (const e of ['a0', 'b'])
+          assert.ok(r.pods[e]! >= lo && r.pods[e]! <= hi, `${who}: ${JSON.stringify(r.pods)} not uniform`);
+      };
+      // case 1: c, on node-2 which has no endpoint: both endpoints, and they see c itself
+      const one = await client(`${lab}-pod-c`, 'tcp', '10.96.0.60', 9000, N);
+      uniform(one, 'c');
+      assert.deepEqual(Object.keys(one.clients), [c], 'no masquerade from c');
+      // case 2: a1, on node-0 with the endpoint a0: both endpoints, and they see a1 itself
+      const two = await client(`${lab}-pod-a1`, 'tcp', '10.96.0.60', 9000, N);
+      uniform(two, 'a1');
+      assert.deepEqual(Object.keys(two.clients), [a1], 'no masquerade from a1');
+      // case 3: a0 reaches b AND itself; b sees a0, a0 sees its own connections masqueraded (hairpin)
+      const three = await client(`${lab}-pod-a0`, 'tcp', '10.96.0.60', 9000, N);
+      uniform(three, 'a0');
+      const masq = Object.keys(three.clients).filter((ip) => ip !== a0);
+      assert.equal(masq.length, 1, `one masquerade address: ${JSON.stringify(three.clients)}`);
+      assert.equal(three.clients[a0], three.pods.b, 'b sees a0 itself');
+      assert.equal(three.clients[masq[0]!], three.pods.a0, `a0 sees its own connections from ${masq[0]}`);
+      const gw = health(lab, 'node-0').lease!.subnet.replace(/\.0\/\d+$/, '.1');
+      assert.equal(masq[0], gw, "hairpin is masqueraded to node-0's bridge address");
+      // externalTrafficPolicy Local (a field v1.20 has): the agents tell local endpoints by the v1beta1 slices'
+      // topology hostname. From node-2: node-0's NodePort answers with a0 only, the client IP kept; node-2 has
+      // no endpoint of its own, so its NodePort refuses.
+      const np = {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'echo-local', namespace: 'default' },
+        spec: {
+          type: 'NodePort',
+          clusterIP: '10.96.0.61',
+          externalTrafficPolicy: 'Local',
+          selector: { app: 'web' },
+          ports: [{ name: 'tcp', port: 9001, targetPort: 9000, nodePort: 30091 }],
+        },
+      };
+      const created = await kubectl(lab, ['create', '-f', '-'], 'admin', JSON.stringify(np));
+      assert.equal(created.code, 0, created.stderr);
+      await untilEveryKernel(lab, nodes, '10.96.0.61', true);
+      const ips = Object.fromEntries(
+        (
+          await kubeJson<{
+            items: {
+              metadata: { name: string };
+              status: { addresses: { type: string; address: string }[] };
+            }[];
+          }>(lab, ['get', 'nodes'])
+        ).items.map((n) => [
+          n.metadata.name,
+          n.status.addresses.find((a) => a.type === 'InternalIP')!.address,
+        ]),
+      );
+      await waitAnswer(`${lab}-node-2`, 'tcp', ips['node-0']!, 30091);
+      const local = await client(`${lab}-node-2`, 'tcp', ips['node-0']!, 30091, 20);
+      assert.deepEqual(local.errors, []);
+      assert.deepEqual(local.pods, { a0: 20 }, 'only node-0 own endpoint');
+      assert.deepEqual(Object.keys(local.clients), [ips['node-2']], 'client IP preserved');
+      const none = await client(`${lab}-node-2`, 'tcp', ips['node-2']!, 30091, 1, ['--timeout', '1']);
+      assert.equal(none.errors.length, 1, 'no endpoint on node-2: refused');
+      for (const name of ['echo', 'echo-local'])
+        assert.equal((await kubectl(lab, ['delete', 'service', name])).code, 0);
+    } finally {
+      for (const e of echo) e.kill();
+    }
   });
 
   test("deploy/kubernetes/podnet.yaml passes the API server's validation (server-side dry run)", async () => {
     const file = join(ROOT, 'deploy', 'kubernetes', 'podnet.yaml');
-    const ns = await kubectl(lab, ['create', 'namespace', 'podnet-system']);
-    assert.equal(ns.code, 0, ns.stderr);
+    // (its Namespace, ServiceAccount and RBAC objects exist already: the lab made them for its agents)
     const r = await kubectl(
       lab,
       ['apply', '--dry-run=server', '-f', '-'],
@@ -258,6 +418,58 @@ describe('lab on a real kube-apiserver and kube-controller-manager', { skip }, (
     const rm = await cli(['lab', 'pod', 'remove', '--name', lab, 'd']);
     assert.equal(rm.code, 0, rm.stdout + rm.stderr);
     await untilEveryKernel(lab, nodes, ip, false);
+    await verify(lab);
+  });
+
+  test('a terminating pod (the real controller sets serving/terminating): out while another is ready, carries traffic when none is (drain)', async () => {
+    const add = await cli([
+      'lab',
+      'pod',
+      'add',
+      '--name',
+      lab,
+      'd2',
+      '--node',
+      'node-1',
+      '--label',
+      'app=web',
+    ]);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const ip = await podIp(lab, 'd2');
+    await untilEveryKernel(lab, nodes, ip, true);
+    // a graceful delete: no kubelet finishes it, so the Pod stays terminating for the grace period
+    const del = await kubectl(lab, ['delete', 'pod', 'd2', '--grace-period=300', '--wait=false']);
+    assert.equal(del.code, 0, del.stderr);
+    await untilEveryKernel(lab, nodes, ip, false);
+    const slices = await kubeJson<{
+      items: {
+        endpoints: { addresses: string[]; nodeName?: string; conditions: Record<string, boolean> }[];
+      }[];
+    }>(lab, [
+      'get',
+      'endpointslices.v1beta1.discovery.k8s.io',
+      '-n',
+      'default',
+      '-l',
+      'kubernetes.io/service-name=web',
+    ]);
+    const d2 = slices.items.flatMap((x) => x.endpoints).find((e) => e.addresses[0] === ip);
+    assert.deepEqual(d2?.conditions, { ready: false, serving: true, terminating: true });
+    assert.equal(d2?.nodeName, 'node-1');
+    // no endpoint ready any more: the serving, terminating d2 takes the Service's traffic
+    await setReady(lab, 'a0', false);
+    await setReady(lab, 'b', false);
+    try {
+      await untilEveryKernel(lab, nodes, ip, true);
+      const r = await client(`${lab}-pod-c`, 'http', '10.96.0.2', 8080, 10);
+      assert.deepEqual(r.pods, { d2: 10 }, JSON.stringify(r));
+    } finally {
+      await setReady(lab, 'a0', true);
+      await setReady(lab, 'b', true);
+    }
+    await untilEveryKernel(lab, nodes, ip, false);
+    const rm = await cli(['lab', 'pod', 'remove', '--name', lab, 'd2']);
+    assert.equal(rm.code, 0, rm.stdout + rm.stderr);
     await verify(lab);
   });
 
@@ -310,6 +522,8 @@ describe('lab on a real kube-apiserver and kube-controller-manager', { skip }, (
     const left = await kubeJson<{ items: unknown[] }>(lab, ['get', 'nodes']);
     assert.equal(left.items.length, 2);
     await verify(lab);
+    // through restarts, the API server's outage and a Node's deletion, still no call of the agents was denied
+    agentCalls(lab);
   });
 });
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { AGENT_SA } from '../../lab/cluster/kube-control-plane.js';
 import { parseAgentConfig } from '../config.js';
 import { AGENT_CLUSTER_ROLE } from './kube-rbac.js';
 
@@ -25,6 +26,11 @@ test('deploy manifest: its ClusterRole is exactly the one the lab runs the agent
       namespace: ds.metadata.namespace,
     },
   ]);
+  // the lab's agents authenticate as that same ServiceAccount
+  assert.deepEqual(
+    { namespace: ds.metadata.namespace, name: ds.spec.template.spec.serviceAccountName },
+    AGENT_SA,
+  );
 });
 
 test('deploy manifest: the DaemonSet runs the agent with flags it accepts, on the host network, privileged', () => {

@@ -5,6 +5,9 @@ export const labStatus = defineCommand({
   summary: "a lab's nodes and pods as the kernel has them now",
   help: `usage: podnet lab status [--name LAB] [--json]
 
+In cluster mode (lab up --agents) also the control plane — etcd, and with --datastore kubernetes
+kube-apiserver and kube-controller-manager: address, PID, running or STOPPED — and each node's agent.
+
 ${NAME_HELP}
   --json              print JSON, kind LabStatus (schema in docs/lab.md)
 

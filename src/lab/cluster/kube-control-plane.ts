@@ -10,15 +10,26 @@ import { CP_NODE, ETCD_CLIENT_PORT } from './record.js';
 /**
  * A lab's Kubernetes control plane (`lab up --agents --datastore kubernetes`): kube-apiserver on the lab's
  * etcd and kube-controller-manager (nodeipam, endpointslice), both built by scripts/k8s/build-control-plane.sh,
- * running in the control-plane namespace. Authentication is a static token file: the lab's admin token
- * (system:masters) and the agents' token, whose user is in group `podnet:agents`, bound to the agent's
- * ClusterRole only (so the agents run with exactly its permissions). This file builds argv and file contents.
+ * running in the control-plane namespace. The lab's admin authenticates with a static token (system:masters);
+ * the agents with a token of the ServiceAccount `podnet-system/podnet` (TokenRequest), which the deploy
+ * manifest's ClusterRoleBinding binds to the agent ClusterRole only, so the agents run with exactly its
+ * permissions, as a DaemonSet's pods do. This file builds argv and file contents.
  */
 
 export const K8S_VERSION = '1.20.2';
 export const API_PORT = 6443;
-const KCM_PORT = 10257;
-export const AGENT_GROUP = 'podnet:agents';
+export const KCM_PORT = 10257;
+/** The agents' ServiceAccount: the one deploy/kubernetes/podnet.yaml creates and binds (a unit test checks). */
+export const AGENT_SA = { namespace: 'podnet-system', name: 'podnet' } as const;
+export const AGENT_USER = `system:serviceaccount:${AGENT_SA.namespace}:${AGENT_SA.name}`;
+/** How long the agents' token is valid: longer than any lab lives. */
+export const AGENT_TOKEN_SECONDS = 30 * 86400;
+
+/**
+ * v1.20's alpha EndpointSlice fields, on in the lab so the agents see what current servers serve by default:
+ * `conditions.serving`/`terminating` (GA in v1.26) and `endpoints[].nodeName` (GA in v1.21).
+ */
+export const FEATURE_GATES = 'EndpointSliceTerminatingCondition=true,EndpointSliceNodeName=true';
 
 /** Where the built binaries are (PODNET_K8S_CACHE as in the build script), or undefined when not built. */
 export function k8sBinDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -33,8 +44,6 @@ export interface KubeRecord {
   readonly bin: string;
   readonly server: string;
   readonly adminToken: string;
-  /** Every agent's token (one identity for all, as a DaemonSet's service account is). */
-  readonly agentToken: string;
 }
 
 export const kubePaths = (state: LabState) => ({
@@ -50,14 +59,17 @@ export const kubePaths = (state: LabState) => ({
 });
 
 /**
- * The audit policy: when the server received each write of a Node or a Pod's status (microseconds), so a
- * bench can time "kubelet reported" to "every node programmed" without the kubectl start-up in between.
+ * The audit policy: every request of the agents' user with its answer's code (so a test sees that the
+ * ClusterRole allowed each call the agents made), and when the server received each write of a Node or a Pod's
+ * status (microseconds), so a bench can time "kubelet reported" to "every node programmed" without kubectl's
+ * start-up in between.
  */
 export const AUDIT_POLICY = {
   apiVersion: 'audit.k8s.io/v1',
   kind: 'Policy',
   omitStages: ['RequestReceived'],
   rules: [
+    { level: 'Metadata', users: [AGENT_USER] },
     {
       level: 'Metadata',
       verbs: ['create', 'update', 'patch', 'delete'],
@@ -67,11 +79,9 @@ export const AUDIT_POLICY = {
   ],
 } as const;
 
-/** tokens.csv for --token-auth-file: `token,user,uid,"groups"`. */
+/** tokens.csv for --token-auth-file (`token,user,uid,"groups"`): the lab's admin only. */
 export function tokenFile(k: KubeRecord): string {
-  const lines = [`${k.adminToken},lab-admin,lab-admin,"system:masters"`];
-  lines.push(`${k.agentToken},podnet-agent,podnet-agent,"${AGENT_GROUP}"`);
-  return `${lines.join('\n')}\n`;
+  return `${k.adminToken},lab-admin,lab-admin,"system:masters"\n`;
 }
 
 /**
@@ -141,6 +151,7 @@ export function apiserverCommand(
       `--token-auth-file=${p.tokens}`,
       `--audit-policy-file=${p.auditPolicy}`,
       `--audit-log-path=${p.auditLog}`,
+      `--feature-gates=${FEATURE_GATES}`,
     ]),
     daemon: { log: state.path('logs', 'kube-apiserver.log'), tag: `${CP_NODE}/kube-apiserver` },
     note: `control plane: kube-apiserver v${K8S_VERSION} on ${k.server}, stored in the lab's etcd`,
@@ -172,12 +183,25 @@ export function controllerManagerCommand(
       `--bind-address=${cpIP}`,
       `--secure-port=${KCM_PORT}`,
       '--use-service-account-credentials=false',
+      `--feature-gates=${FEATURE_GATES}`,
     ]),
     daemon: {
       log: state.path('logs', 'kube-controller-manager.log'),
       tag: `${CP_NODE}/kube-controller-manager`,
     },
     note: 'control plane: kube-controller-manager (node pod CIDRs from --cluster-cidr, EndpointSlices)',
+  };
+}
+
+/** The TokenRequest that gives the agents their ServiceAccount's token (`kubectl create --raw` body). */
+export function agentTokenRequest(): { path: string; body: string } {
+  return {
+    path: `/api/v1/namespaces/${AGENT_SA.namespace}/serviceaccounts/${AGENT_SA.name}/token`,
+    body: JSON.stringify({
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: AGENT_TOKEN_SECONDS },
+    }),
   };
 }
 

@@ -15,9 +15,10 @@ import { journalingRunner } from '../runners.js';
 import { LabState } from '../state.js';
 import { buildBusyboxLayer, labPaths } from '../up.js';
 import {
-  AGENT_GROUP,
+  AGENT_SA,
   API_PORT,
   AUDIT_POLICY,
+  agentTokenRequest,
   apiserverCommand,
   controllerManagerCommand,
   type KubeRecord,
@@ -91,7 +92,6 @@ export async function labUpKube(o: ClusterUpOptions): Promise<Cluster> {
     bin,
     server: `https://${cpIP}:${API_PORT}`,
     adminToken: token(),
-    agentToken: token(),
   };
   state.create();
   state.writeJson('lab.json', {
@@ -121,7 +121,6 @@ export async function labUpKube(o: ClusterUpOptions): Promise<Cluster> {
     writeFileSync(p.tokens, tokenFile(k), { mode: 0o600 });
     writeFileSync(p.auditPolicy, JSON.stringify(AUDIT_POLICY));
     writeFileSync(p.admin, kubeconfigText(k.server, 'lab-admin', k.adminToken), { mode: 0o600 });
-    writeFileSync(p.agent, kubeconfigText(k.server, 'podnet-agent', k.agentToken), { mode: 0o600 });
     for (const c of saKeyCommands(state)) await mustRun(runner, c);
     await startDaemon(runner, etcdCommand(state, names, rec));
     await startDaemon(runner, apiserverCommand(state, names, spec, k, cpIP));
@@ -138,12 +137,22 @@ export async function labUpKube(o: ClusterUpOptions): Promise<Cluster> {
       JSON.stringify(
         list([
           netConfObject(networkConfigOf(spec)),
+          { apiVersion: 'v1', kind: 'Namespace', metadata: { name: AGENT_SA.namespace } },
+          { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { ...AGENT_SA } },
           AGENT_CLUSTER_ROLE,
-          agentClusterRoleBinding({ kind: 'Group', name: AGENT_GROUP }),
+          agentClusterRoleBinding({ kind: 'ServiceAccount', ...AGENT_SA }),
           ...spec.nodes.map((n) => nodeObject(n.name, n.ip.toString())),
         ]),
       ),
     );
+    // The agents' credentials: a token of that ServiceAccount, as a DaemonSet's pod would hold.
+    const tr = agentTokenRequest();
+    const issued = JSON.parse(await kc(['create', '--raw', tr.path, '-f', '-'], tr.body)) as {
+      status?: { token?: string };
+    };
+    if (!issued.status?.token)
+      throw new StateError(`TokenRequest for ${AGENT_SA.name}: no token in the answer`);
+    writeFileSync(p.agent, kubeconfigText(k.server, AGENT_SA.name, issued.status.token), { mode: 0o600 });
     await startDaemon(runner, controllerManagerCommand(state, names, spec, k, cpIP));
     for (const n of spec.nodes) await startDaemon(runner, kubeAgentCommand(state, names, rec, n.name));
     const subnets = await waitForAgents(
@@ -243,7 +252,7 @@ export async function waitForSlices(kc: Kc, state: LabState, cluster: Cluster, m
     );
 }
 
-/** A node's agent on the Kubernetes API, with that node's own kubeconfig (the agents' token: the agent role only). */
+/** A node's agent on the Kubernetes API, with the agents' kubeconfig (the ServiceAccount's token: the agent role only). */
 export function kubeAgentCommand(
   state: LabState,
   names: LabNames,

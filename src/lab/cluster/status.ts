@@ -1,5 +1,6 @@
 import { LabState } from '../state.js';
-import { agentHealth, CP_NODE, livePid, readCluster } from './record.js';
+import { API_PORT, KCM_PORT, type KubeRecord } from './kube-control-plane.js';
+import { agentHealth, CP_NODE, ETCD_CLIENT_PORT, livePid, readCluster } from './record.js';
 
 /** One agent as `lab status` shows it: its process, its lease, its last sync, its health. */
 export interface AgentStatus {
@@ -16,8 +17,20 @@ export interface AgentStatus {
   readonly lastError?: string;
 }
 
+/** One control-plane process: what it is, where it listens, whether its journaled PID still runs. */
+export interface ComponentStatus {
+  readonly component: 'etcd' | 'kube-apiserver' | 'kube-controller-manager';
+  readonly address: string;
+  readonly pid?: number;
+  readonly running: boolean;
+}
+
 export interface ClusterStatus {
+  /** `etcd` or `kubernetes` (the agents' store). */
+  readonly datastore: 'etcd' | 'kubernetes';
   readonly etcd: { readonly endpoint: string; readonly pid?: number; readonly running: boolean };
+  /** etcd, then in the kubernetes mode kube-apiserver and kube-controller-manager. */
+  readonly controlPlane: readonly ComponentStatus[];
   readonly agents: readonly AgentStatus[];
   readonly partitioned: readonly string[];
 }
@@ -27,13 +40,24 @@ export function clusterStatus(lab: string): ClusterStatus | undefined {
   const state = new LabState(lab);
   const rec = readCluster(state);
   if (!rec) return undefined;
-  const etcdPid = livePid(state, CP_NODE, 'etcd');
+  const kube = state.readJson<KubeRecord>('kube.json');
+  const component = (c: ComponentStatus['component'], address: string): ComponentStatus => {
+    const pid = livePid(state, CP_NODE, c);
+    return { component: c, address, ...(pid ? { pid } : {}), running: pid !== undefined };
+  };
+  const etcd = component('etcd', `http://${rec.cpIP}:${ETCD_CLIENT_PORT}`);
   return {
-    etcd: {
-      endpoint: `http://${rec.cpIP}:2379`,
-      ...(etcdPid ? { pid: etcdPid } : {}),
-      running: etcdPid !== undefined,
-    },
+    datastore: kube ? 'kubernetes' : 'etcd',
+    etcd: { endpoint: etcd.address, ...(etcd.pid ? { pid: etcd.pid } : {}), running: etcd.running },
+    controlPlane: [
+      etcd,
+      ...(kube
+        ? [
+            component('kube-apiserver', `https://${rec.cpIP}:${API_PORT}`),
+            component('kube-controller-manager', `https://${rec.cpIP}:${KCM_PORT}`),
+          ]
+        : []),
+    ],
     agents: Object.keys(rec.nodes).map((node): AgentStatus => {
       const pid = livePid(state, node, 'agent');
       const h = agentHealth(state, node);
@@ -55,8 +79,10 @@ export function clusterStatus(lab: string): ClusterStatus | undefined {
 
 export function formatClusterStatus(s: ClusterStatus): string {
   const lines = [
-    `control plane: etcd ${s.etcd.endpoint} ${s.etcd.running ? `running (PID ${s.etcd.pid})` : 'STOPPED'}`,
-    'agents:',
+    ...s.controlPlane.map(
+      (c) => `control plane: ${c.component} ${c.address} ${c.running ? `running (PID ${c.pid})` : 'STOPPED'}`,
+    ),
+    `agents (datastore ${s.datastore}):`,
     `  ${'node'.padEnd(10)}${'pid'.padEnd(9)}${'subnet'.padEnd(16)}${'lease expires'.padEnd(15)}${'last sync'.padEnd(20)}health`,
   ];
   for (const a of s.agents) {
