@@ -43,12 +43,16 @@ export async function runAgent(c: AgentConfig): Promise<number> {
             return undefined;
           })
       : undefined;
-  const closeNft = () => void nft?.then((s) => s?.close());
+  const closeNft = () => {
+    reconciler.close();
+    void nft?.then((s) => s?.close());
+  };
   const statusFile = join(c.stateDir, 'status.json');
+  const reconciler = new Reconciler(runner, nft, true);
   const agent = new Agent(c, {
     store,
     runner,
-    reconciler: new Reconciler(runner, nft),
+    reconciler,
     metrics,
     log,
     ...(kube ? { onSynced: kube.onSynced } : {}),
