@@ -10,7 +10,8 @@ const { existsSync, readFileSync, renameSync, writeFileSync } = require('node:fs
 const { join } = require('node:path');
 
 const DIST = join(__dirname, '..', 'dist');
-const BUNDLE = join(DIST, 'podnet.cjs');
+// `podnet agent` has a bundle of its own (the agent's code only): its start-up is on every node join's path.
+const BUNDLE = join(DIST, process.argv[2] === 'agent' ? 'podnet-agent.cjs' : 'podnet.cjs');
 
 if (process.env.CNI_COMMAND) import('../dist/src/cni/main.js').then((m) => m.main());
 else if (!existsSync(BUNDLE)) import('../dist/src/cli/main.js').then((m) => m.main(process.argv.slice(2)));

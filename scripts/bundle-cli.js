@@ -48,34 +48,44 @@ const ownUrl = {
   },
 };
 
-const built = await esbuild.build({
-  entryPoints: [join(dist, 'src', 'cli', 'main.js')],
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  minify: true,
-  legalComments: 'none',
-  define: { __PODNET_VERSION__: JSON.stringify(pkg.version) },
-  // esbuild (the CNI plugin's bundler, loaded only by `cni install`) stays a package of its own.
-  external: ['esbuild'],
-  banner: {
-    js: "const __podnetUrl = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, p)).href;",
-  },
-  plugins: [ownUrl],
-  write: false,
-  logLevel: 'warning',
-});
-const code = built.outputFiles[0].text;
-// esbuild escapes non-ASCII text (charset ascii), but not inside regular expressions: one such character would
-// make the whole bundle a two-byte string for V8, twice the memory and a slower read. Write \uXXXX in sources.
-const wide = /[^\x00-\x7f]/.exec(code);
-if (wide) console.error(`bundle-cli: warning: non-ASCII '${wide[0]}' in the bundle near: ${code.slice(wide.index - 40, wide.index + 10)}`);
-const tmp = `${outfile}.tmp-${process.pid}`;
-writeFileSync(tmp, code);
-renameSync(tmp, outfile);
-// Caches of the previous bundle would be refused by V8 (other code); remove them rather than leave them.
-for (const f of readdirSync(dist)) if (/^podnet\.cjs\.[a-z-]+\.cache$/.test(f)) rmSync(join(dist, f));
+/** Bundles `entry` (a dist/src module exporting main and knownCommand) into `out`; drops its stale caches. */
+async function bundle(entry, out) {
+  const built = await esbuild.build({
+    entryPoints: [join(dist, 'src', ...entry.split('/'))],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    legalComments: 'none',
+    define: { __PODNET_VERSION__: JSON.stringify(pkg.version) },
+    // esbuild (the CNI plugin's bundler, loaded only by `cni install`) stays a package of its own.
+    external: ['esbuild'],
+    banner: {
+      js: "const __podnetUrl = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, p)).href;",
+    },
+    plugins: [ownUrl],
+    write: false,
+    logLevel: 'warning',
+  });
+  const code = built.outputFiles[0].text;
+  // esbuild escapes non-ASCII text (charset ascii), but not inside regular expressions: one such character would
+  // make the whole bundle a two-byte string for V8, twice the memory and a slower read. Write \uXXXX in sources.
+  const wide = /[^\x00-\x7f]/.exec(code);
+  if (wide) console.error(`bundle-cli: warning: non-ASCII '${wide[0]}' in ${out} near: ${code.slice(wide.index - 40, wide.index + 10)}`);
+  const tmp = `${out}.tmp-${process.pid}`;
+  writeFileSync(tmp, code);
+  renameSync(tmp, out);
+  // Caches of the previous bundle would be refused by V8 (other code); remove them rather than leave them.
+  const base = out.split('/').pop();
+  for (const f of readdirSync(dist))
+    if (f.startsWith(`${base}.`) && /^\.[a-z-]+\.cache$/.test(f.slice(base.length))) rmSync(join(dist, f));
+}
+
+await bundle('cli/main.js', outfile);
+// The agent's own, smaller bundle (bin/podnet.js runs it for `podnet agent`): its start-up is on the path of
+// every node join and restart, so it reads and compiles the agent's code only, not the whole CLI's.
+await bundle('cli/agent-main.js', join(dist, 'podnet-agent.cjs'));
 
 // Warm V8's code caches (one per command, bin/podnet.js) with the commonest commands: help, a status of a lab
 // that is not there, and a refused file. Each run writes its command's cache on exit.
@@ -87,4 +97,14 @@ for (const argv of [['--help'], ['lab', 'status', '--name', 'warm'], ['lab', 'li
     env: { PATH: process.env.PATH, PODNET_STATE_DIR: join(dir, 'state') },
     stdio: 'ignore',
   });
+// The agent's cache: an agent with V8 flags as the lab runs it (a cache made under other flags is refused, and
+// then rewritten by the first agent that exits), on loopback, stopped by SIGTERM while it waits for a store
+// that is not there; it writes the cache of its start-up path on exit.
+spawnSync(
+  process.execPath,
+  ['--lite-mode', '--no-expose-wasm', join(root, 'bin', 'podnet.js'), 'agent', '--node', 'warm', '--datastore', 'etcd',
+    '--etcd-endpoints', 'http://127.0.0.1:9', '--iface', 'lo', '--listen', '127.0.0.1:0', '--state-dir', join(dir, 'agent'),
+    '--cni-conf-dir', join(dir, 'net.d'), '--cni-data-dir', join(dir, 'ipam')],
+  { env: { PATH: process.env.PATH }, stdio: 'ignore', timeout: 1500, killSignal: 'SIGTERM' },
+);
 rmSync(dir, { recursive: true, force: true });

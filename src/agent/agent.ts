@@ -1,42 +1,22 @@
 import type { Runner } from '../exec/runner.js';
 import { Cidr } from '../net/ip.js';
 import { observeUplink, type UplinkState } from '../observe/uplink.js';
-import { vtepMac } from '../plan/cross-node/vxlan.js';
 import { HOST } from '../plan/ops.js';
 import { StoreCache } from './cache.js';
 import type { AgentConfig } from './config.js';
-import { AGENT_BRIDGE, desiredModel, podMtu, type SelfView } from './desired.js';
-import {
-  conflistOf,
-  readPreviousSubnet,
-  writeConflist,
-  writeLeaseFile,
-  writePreviousSubnet,
-} from './files.js';
+import { AGENT_BRIDGE, podMtu, type SelfView } from './desired.js';
+import { conflistOf, readPreviousSubnet, writeConflist } from './files.js';
+import { type AgentHealth, StoreStatus } from './health.js';
+import { AgentFatal, LeaseKeeper } from './lease-keeper.js';
 import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
 import type { Reconciler } from './reconciler.js';
-import { type HeldLease, type NetworkConfig, type Store, StoreError, type Watch } from './store/store.js';
+import type { NetworkConfig, Store } from './store/store.js';
+import { StoreWatch } from './store-watch.js';
+import { SyncLoop } from './sync-loop.js';
 
-/** What `/healthz` and the status file report. */
-export interface AgentHealth {
-  readonly node: string;
-  readonly pid: number;
-  readonly healthy: boolean;
-  readonly datastore: 'up' | 'down';
-  readonly lease?: { readonly subnet: string; readonly leaseId: string; readonly expiresAt: string };
-  readonly lastSync?: {
-    readonly at: string;
-    readonly ops: number;
-    readonly ms: number;
-    readonly kind: string;
-    /** The store revision the synced snapshot was at. */
-    readonly revision: string;
-  };
-  readonly kernelWrites: number;
-  readonly peers: number;
-  readonly lastError?: string;
-}
+export type { AgentHealth } from './health.js';
+export { AgentFatal } from './lease-keeper.js';
 
 export interface AgentDeps {
   readonly store: Store;
@@ -50,41 +30,49 @@ export interface AgentDeps {
   readonly onHealth?: (h: AgentHealth) => void;
   /** Called after every successful sync (kubernetes: set the Node's NetworkUnavailable False). */
   readonly onSynced?: () => void;
+  /** Called once the lease is held: what can wait until then starts here (the nft session). */
+  readonly onLeased?: () => void;
 }
-
-/** The agent could not start and must exit (no lease could ever be right: e.g. the network is full). */
-export class AgentFatal extends Error {}
 
 // Capped at 1 s: retries are cheap, and a node that waits for the store must be quick once it is back.
 const BACKOFF_MS = [200, 500, 1000];
-const WATCH_BACKOFF_MS = [100, 200, 500, 1000];
 
 /**
- * `podnet agent`'s loop, in flannel's shape: take a subnet lease (same subnet after a restart), keep it
- * renewed, list the store then watch from the list's revision, and on every change (and every resync period)
- * build this node's model from the whole snapshot and run the reconcile core. Faults never touch the data
- * path: an unreachable store keeps the last state and retries with backoff; a lost lease is re-acquired.
+ * `podnet agent`'s loop, in flannel's shape: take a subnet lease (LeaseKeeper), list the store then watch it
+ * (StoreWatch), and on every change and every resync period build this node's model from the whole snapshot
+ * and run the reconcile core (SyncLoop). Start-up does the lease first (what the other nodes wait for), then
+ * its own sync. Faults never touch the data path: an unreachable store keeps the last state and retries.
  */
 export class Agent {
   private readonly cache = new StoreCache();
+  private readonly status: StoreStatus;
+  private readonly leases: LeaseKeeper;
+  private readonly watch: StoreWatch;
+  private readonly syncs: SyncLoop;
   private self: SelfView | undefined;
-  private lease: HeldLease | undefined;
-  private watch: Watch | undefined;
-  private timers: NodeJS.Timeout[] = [];
+  private resync: NodeJS.Timeout | undefined;
   private stopped = false;
-  private syncing = false;
-  private pending: { kind: string; since?: number } | undefined;
-  private failures = 0;
-  private datastore: 'up' | 'down' = 'up';
-  private lastSync: AgentHealth['lastSync'];
-  private lastError: string | undefined;
-  private writes = 0;
-  private peerCount = 0;
 
   constructor(
     private readonly c: AgentConfig,
     private readonly d: AgentDeps,
-  ) {}
+  ) {
+    const report = () => this.d.onHealth?.(this.health());
+    this.status = new StoreStatus(d.metrics, d.log, report, () => this.self && this.watch.restart());
+    this.leases = new LeaseKeeper(c, d.store, d.metrics, d.log, this.status, report, (s) => this.moved(s));
+    this.syncs = new SyncLoop({
+      cache: this.cache,
+      reconciler: d.reconciler,
+      metrics: d.metrics,
+      log: d.log,
+      self: () => this.self,
+      report,
+      ...(d.onSynced ? { onSynced: d.onSynced } : {}),
+    });
+    this.watch = new StoreWatch(d.store, this.cache, this.status, d.log, (at) =>
+      this.syncs.schedule('event', at),
+    );
+  }
 
   /** Starts: resolves once the lease is held, the kernel synced and the conflist written. */
   async start(): Promise<void> {
@@ -101,7 +89,9 @@ export class Agent {
         `--backend ${this.c.backend} does not match the cluster's network config (${this.c.etcdPrefix}/config says '${config.backend.type}')`,
       );
     const publicIP = this.c.publicIP ?? up.ip;
-    const lease = await this.acquire(config, publicIP, readPreviousSubnet(this.c));
+    const previous = readPreviousSubnet(this.c);
+    const lease = await this.retry('lease', () => this.leases.acquire(config, publicIP, previous));
+    this.d.onLeased?.();
     this.self = {
       node: this.c.node,
       subnet: lease.subnet,
@@ -112,21 +102,15 @@ export class Agent {
       proxy: this.c.proxy,
       bridge: AGENT_BRIDGE,
     };
-    await this.relist();
-    await this.runSync('startup');
-    writeConflist(
-      this.c,
-      conflistOf(this.c, { subnet: lease.subnet, mtu: podMtu(config, this.self), bridge: AGENT_BRIDGE }),
-    );
-    this.startWatch();
-    const renewEvery = Math.max(1000, (lease.ttlSeconds * 1000) / 3);
-    this.timers.push(setInterval(() => void this.renew(), renewEvery));
-    this.timers.push(
-      setInterval(() => {
-        this.d.reconciler.requestFull();
-        this.schedule('resync');
-      }, this.c.resyncSeconds * 1000),
-    );
+    await this.retry('datastore', () => this.watch.relist());
+    await this.syncs.runNow('startup');
+    this.writeConflist(config);
+    this.watch.start();
+    this.leases.keep();
+    this.resync = setInterval(() => {
+      this.d.reconciler.requestFull();
+      this.syncs.schedule('resync');
+    }, this.c.resyncSeconds * 1000);
     this.d.log('info', 'agent started', {
       node: this.c.node,
       subnet: lease.subnet,
@@ -138,8 +122,10 @@ export class Agent {
   /** Stops timers and connections; the kernel state and the lease are left as they are. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
-    this.watch?.stop();
+    clearInterval(this.resync);
+    this.leases.stop();
+    this.syncs.stop();
+    this.watch.stop();
     await this.d.store.close().catch(() => {});
   }
 
@@ -148,253 +134,52 @@ export class Agent {
   }
 
   health(): AgentHealth {
-    const l = this.lease;
+    const l = this.leases.lease;
+    const s = this.syncs;
     return {
       node: this.c.node,
       pid: process.pid,
-      healthy: this.datastore === 'up' && l !== undefined && this.lastError === undefined,
-      datastore: this.datastore,
+      healthy: this.status.datastore === 'up' && l !== undefined && s.lastError === undefined,
+      datastore: this.status.datastore,
       ...(l
         ? { lease: { subnet: l.subnet, leaseId: l.leaseId, expiresAt: new Date(l.expiresAt).toISOString() } }
         : {}),
-      ...(this.lastSync ? { lastSync: this.lastSync } : {}),
-      kernelWrites: this.writes,
-      peers: this.peerCount,
-      ...(this.lastError ? { lastError: this.lastError } : {}),
+      ...(s.last ? { lastSync: s.last } : {}),
+      kernelWrites: s.writes,
+      peers: s.peers,
+      ...(s.lastError ? { lastError: s.lastError } : {}),
     };
   }
 
-  private async acquire(config: NetworkConfig, publicIP: string, previous?: string): Promise<HeldLease> {
-    const attrs = {
-      node: this.c.node,
-      publicIP,
-      backendType: config.backend.type,
-      backendData: config.backend.type === 'vxlan' ? { vtepMAC: vtepMac(this.c.node) } : {},
-    };
-    const lease = await this.retry('lease', async () => {
-      try {
-        return await this.d.store.acquireSubnet({
-          attrs,
-          ttlSeconds: this.c.leaseTTLSeconds,
-          ...(previous ? { previous } : {}),
-        });
-      } catch (e) {
-        if (e instanceof StoreError && e.reason === 'no-free-subnet') throw new AgentFatal(e.message);
-        throw e;
-      }
-    });
-    this.held(lease);
-    writePreviousSubnet(this.c, lease.subnet);
-    this.d.log('info', 'subnet lease acquired', {
-      subnet: lease.subnet,
-      leaseId: lease.leaseId,
-      ttl: lease.ttlSeconds,
-    });
-    return lease;
+  /** The lease came back with another subnet: this node and its pods follow the store. */
+  private moved(subnet: string): void {
+    this.self = { ...this.self!, subnet };
+    const config = this.cache.snapshot().config;
+    if (config) this.writeConflist(config);
+    this.syncs.schedule('event');
   }
 
-  private held(lease: HeldLease) {
-    this.lease = lease;
-    writeLeaseFile(this.c, { subnet: lease.subnet, expiresAt: lease.expiresAt, leaseId: lease.leaseId });
-    this.d.metrics.leaseHeld.set(1);
-    this.report();
-  }
-
-  /** Renews the lease; a lost one is taken again (the same subnet: its key is gone, so it is free). */
-  private async renew(): Promise<void> {
-    const lease = this.lease;
-    if (!lease || this.stopped) return;
-    try {
-      this.held(await this.d.store.renewSubnet(lease));
-      this.up();
-    } catch (e) {
-      if (e instanceof StoreError && e.reason === 'lease-lost') {
-        this.d.metrics.errors.inc({ kind: 'lease' });
-        this.d.log('warn', 'subnet lease lost; taking it again', { subnet: lease.subnet });
-        try {
-          const config = this.cache.snapshot().config ?? (await this.d.store.getNetworkConfig());
-          const again = await this.d.store.acquireSubnet({
-            attrs: lease.attrs,
-            ttlSeconds: this.c.leaseTTLSeconds,
-            previous: lease.subnet,
-          });
-          this.held(again);
-          if (again.subnet !== lease.subnet) {
-            // Someone took ours while we were cut off: follow the store (pods restart into the new subnet).
-            this.d.log('error', 'subnet changed after the lease was lost', {
-              was: lease.subnet,
-              now: again.subnet,
-            });
-            this.self = { ...this.self!, subnet: again.subnet };
-            writePreviousSubnet(this.c, again.subnet);
-            writeConflist(
-              this.c,
-              conflistOf(this.c, {
-                subnet: again.subnet,
-                mtu: podMtu(config, this.self),
-                bridge: AGENT_BRIDGE,
-              }),
-            );
-            this.schedule('event');
-          }
-        } catch (e2) {
-          this.down(e2 as Error);
-        }
-      } else this.down(e as Error);
-    }
-  }
-
-  private async relist(): Promise<void> {
-    const snap = await this.retry('datastore', () => this.d.store.list());
-    this.cache.reset(snap);
-  }
-
-  private startWatch(): void {
-    if (this.stopped) return;
-    this.watch = this.d.store.watch(this.cache.revision, {
-      onReady: () => this.up('watch'),
-      onEvents: (events, revision) => {
-        this.cache.apply(events, revision);
-        this.up('watch');
-        if (events.length) this.schedule('event', performance.now());
-      },
-      onRelist: (why) => {
-        this.d.log('warn', 're-listing', { why });
-        void this.relist().then(() => {
-          this.schedule('event', performance.now());
-          this.startWatch();
-        });
-      },
-      onError: (err) => {
-        this.down(err);
-        // Short: a node that joined during an outage must be programmed soon after the store is back.
-        const wait = WATCH_BACKOFF_MS[Math.min(this.failures - 1, WATCH_BACKOFF_MS.length - 1)]!;
-        const t = setTimeout(() => {
-          this.timers = this.timers.filter((x) => x !== t);
-          // Resume from the last revision seen: nothing is lost in between (or etcd says compacted: re-list).
-          this.startWatch();
-        }, wait);
-        this.timers.push(t);
-      },
-    });
-  }
-
-  /** Runs a sync now, or once the running one ends (changes meanwhile coalesce into one). */
-  private schedule(kind: string, since?: number): void {
-    if (this.stopped) return;
-    const p = this.pending;
-    this.pending = {
-      kind: p?.kind === 'resync' ? 'resync' : kind,
-      ...((since ?? p?.since) ? { since: p?.since ?? since } : {}),
-    };
-    if (!this.syncing) void this.drain();
-  }
-
-  private async drain(): Promise<void> {
-    this.syncing = true;
-    while (this.pending && !this.stopped) {
-      const { kind, since } = this.pending;
-      this.pending = undefined;
-      await this.runSync(kind, since).catch(() => {});
-    }
-    this.syncing = false;
-  }
-
-  private async runSync(kind: string, since?: number): Promise<void> {
-    const snap = this.cache.snapshot();
-    const config = snap.config;
-    if (!config || !this.self) return;
-    const started = performance.now();
-    const end = this.d.metrics.syncDuration.startTimer({ kind });
-    try {
-      const { model, cluster, skipped } = desiredModel(snap, config, this.self);
-      for (const s of skipped) this.d.log('warn', 'service skipped', { service: s.key, why: s.why });
-      const r = await this.d.reconciler.sync(model);
-      const ms = performance.now() - started;
-      end();
-      if (since !== undefined) this.d.metrics.programming.observe((performance.now() - since) / 1000);
-      this.writes += r.ops;
-      this.peerCount = cluster.nodes.length - 1;
-      this.d.metrics.kernelWrites.inc(r.ops);
-      this.d.metrics.peers.set(this.peerCount);
-      this.d.metrics.syncs.inc({ kind, result: 'ok' });
-      this.d.metrics.lastSync.set(Date.now() / 1000);
-      this.lastSync = {
-        at: new Date().toISOString(),
-        ops: r.ops,
-        ms: Math.round(ms * 10) / 10,
-        kind,
-        revision: snap.revision,
-      };
-      this.lastError = undefined;
-      this.d.onSynced?.();
-      this.d.log('info', 'sync', {
-        kind,
-        ops: r.ops,
-        durationMs: this.lastSync.ms,
-        observed: r.observed,
-        peers: this.peerCount,
-        revision: snap.revision,
-        ...(r.ops ? { changes: r.changes.slice(0, 20) } : {}),
-      });
-    } catch (e) {
-      end();
-      this.d.metrics.syncs.inc({ kind, result: 'error' });
-      this.d.metrics.errors.inc({ kind: (e as { stage?: string }).stage ?? 'sync' });
-      this.lastError = (e as Error).message;
-      this.d.log('error', 'sync failed', { kind, error: this.lastError });
-      // Level-triggered: the next sync reads the kernel again; retry soon rather than at the next resync.
-      const t = setTimeout(() => this.schedule('retry'), 1000);
-      this.timers.push(t);
-    }
-    this.report();
+  private writeConflist(config: NetworkConfig): void {
+    const self = this.self!;
+    writeConflist(
+      this.c,
+      conflistOf(this.c, { subnet: self.subnet, mtu: podMtu(config, self), bridge: AGENT_BRIDGE }),
+    );
   }
 
   /** Retries `f` with backoff until it succeeds (the store may not be up yet); AgentFatal ends it. */
-  private async retry<T>(what: string, f: () => Promise<T>): Promise<T> {
+  private async retry<T>(what: 'uplink' | 'datastore' | 'lease', f: () => Promise<T>): Promise<T> {
     for (let i = 0; ; i++) {
       try {
         const v = await f();
-        if (what === 'datastore' || what === 'lease') this.up();
+        if (what !== 'uplink') this.status.up();
         return v;
       } catch (e) {
         if (e instanceof AgentFatal || this.stopped) throw e;
-        if (what !== 'uplink') this.down(e as Error);
+        if (what !== 'uplink') this.status.down(e as Error);
         else this.d.log('warn', 'waiting for the uplink', { error: (e as Error).message });
         await new Promise((r) => setTimeout(r, BACKOFF_MS[Math.min(i, BACKOFF_MS.length - 1)]));
       }
     }
-  }
-
-  private up(from: 'watch' | 'call' = 'call'): void {
-    if (this.datastore === 'up') return;
-    this.datastore = 'up';
-    // A watch stream can outlive a partition silently: after an outage seen by a call, start it again
-    // from the last revision (etcd replays what was missed, or says compacted and we re-list).
-    if (from === 'call' && this.watch && this.self) {
-      this.watch.stop();
-      this.startWatch();
-    }
-    this.failures = 0;
-    this.d.metrics.datastoreUp.set(1);
-    this.d.log('info', 'datastore reachable again');
-    this.report();
-  }
-
-  private down(err: Error): void {
-    this.failures++;
-    this.d.metrics.errors.inc({ kind: 'datastore' });
-    if (this.datastore === 'down' && this.failures % 10 !== 1) return; // log the first, then every tenth
-    this.datastore = 'down';
-    this.d.metrics.datastoreUp.set(0);
-    this.d.log('warn', 'datastore unreachable; keeping the last state', {
-      error: err.message,
-      failures: this.failures,
-    });
-    this.report();
-  }
-
-  private report(): void {
-    this.d.onHealth?.(this.health());
   }
 }

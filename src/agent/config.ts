@@ -29,7 +29,7 @@ export interface AgentConfig {
   readonly listen: { readonly host: string; readonly port: number };
   /** Full resync (observe the kernel, repair drift) every so many seconds. @default 30 */
   readonly resyncSeconds: number;
-  /** TTL of the subnet lease; renewed every third of it. @default 60 */
+  /** TTL of the subnet lease; renewed every quarter of it. @default 60 */
   readonly leaseTTLSeconds: number;
   /** Where the CNI conflist goes. @default /etc/cni/net.d */
   readonly cniConfDir: string;

@@ -28,24 +28,35 @@ export async function runAgent(c: AgentConfig): Promise<number> {
       onInvalid: (key, message) => log('warn', 'unreadable key skipped', { key, error: message }),
     });
   const runner = new ProcessRunner();
-  // The long-lived session: one endpoint change is one small transaction, no nft process per sync. Opened in
-  // the background: the lease (what the other nodes wait for) does not wait for Python to start.
+  // The long-lived session: one endpoint change is one small transaction, no nft process per sync. Opened once
+  // the lease is held: the lease is what the other nodes wait for, and Python's start-up would compete with it
+  // for the CPU; the start-up sync's nft script waits for the session.
+  let leased = () => {};
   const nft =
     c.proxy === 'nftables'
-      ? NftSession.open(`/proc/${process.pid}/ns/net`).catch((e: Error) => {
-          log('warn', 'nft session unavailable; using nft -f -', { error: e.message });
-          return undefined;
+      ? new Promise<void>((r) => {
+          leased = r;
         })
+          .then(() => NftSession.open(`/proc/${process.pid}/ns/net`))
+          .catch((e: Error) => {
+            log('warn', 'nft session unavailable; using nft -f -', { error: e.message });
+            return undefined;
+          })
       : undefined;
-  const closeNft = () => void nft?.then((s) => s?.close());
+  const closeNft = () => {
+    reconciler.close();
+    void nft?.then((s) => s?.close());
+  };
   const statusFile = join(c.stateDir, 'status.json');
+  const reconciler = new Reconciler(runner, nft, true);
   const agent = new Agent(c, {
     store,
     runner,
-    reconciler: new Reconciler(runner, nft),
+    reconciler,
     metrics,
     log,
     ...(kube ? { onSynced: kube.onSynced } : {}),
+    onLeased: () => leased(),
     onHealth: (h) => {
       try {
         writeAtomic(statusFile, `${JSON.stringify(h)}\n`);

@@ -1,5 +1,6 @@
 import { apply } from '../apply/apply.js';
 import type { NftSession } from '../apply/nft-session.js';
+import { BatchSession } from '../exec/batch-session.js';
 import type { Command, CommandResult, Runner } from '../exec/runner.js';
 import { observeNode, scopeOf } from '../observe/node.js';
 import type { NodeModel, NodeState } from '../plan/node/model.js';
@@ -26,13 +27,21 @@ export class Reconciler {
   private lastApplied: NodeModel | undefined;
   private needFull = true;
   private readonly applyRunner: Runner;
+  private readonly batches = new Map<string, BatchSession>();
 
   constructor(
     private readonly runner: Runner,
     /** The session, possibly still opening (its Python start-up is kept off the agent's start-up path). */
     nft?: Promise<NftSession | undefined>,
+    /** Keep `ip -batch` and `bridge -batch` processes open (the agent; tests give a recorder). */
+    private readonly batchSessions = false,
   ) {
-    this.applyRunner = nft ? nftThroughSession(runner, nft) : runner;
+    this.applyRunner = throughSessions(runner, nft, this.batches);
+  }
+
+  /** Ends the long-lived batch processes. */
+  close(): void {
+    for (const b of this.batches.values()) b.close();
   }
 
   /** Forces the next sync to read the kernel (resync timer). */
@@ -41,6 +50,10 @@ export class Reconciler {
   }
 
   async sync(desired: NodeModel): Promise<SyncResult> {
+    // Opened by the first sync (start-up's, after the lease), so that a peer's join never waits for a process.
+    if (this.batchSessions)
+      for (const tool of ['ip', 'bridge'] as const)
+        if (!this.batches.get(tool)?.alive) this.batches.set(tool, new BatchSession(tool));
     const full = this.needFull || this.lastApplied === undefined;
     let observed: NodeState;
     try {
@@ -81,13 +94,24 @@ function opLine(op: Op): string {
   return `${op.kind} ${String(what)}`.trim();
 }
 
-/** A runner that sends `nft -f -` scripts to the session (once open; `nft -f -` if it could not open). */
-function nftThroughSession(runner: Runner, nft: Promise<NftSession | undefined>): Runner {
+/**
+ * A runner that sends `nft -f -` scripts to the nft session (once open; `nft -f -` if it could not open) and
+ * `ip -batch -` / `bridge -batch -` to their long-lived processes (a new process if there is none).
+ */
+function throughSessions(
+  runner: Runner,
+  nft: Promise<NftSession | undefined> | undefined,
+  batches: ReadonlyMap<string, BatchSession>,
+): Runner {
   return {
     async run(cmd: Command): Promise<CommandResult> {
       const [a0, a1, a2] = cmd.argv;
+      if (cmd.argv.length === 3 && a1 === '-batch' && a2 === '-' && cmd.stdin !== undefined) {
+        const b = typeof a0 === 'string' ? batches.get(a0) : undefined;
+        if (b?.alive) return b.run(cmd.stdin);
+      }
       const session =
-        a0 === 'nft' && a1 === '-f' && a2 === '-' && cmd.argv.length === 3 ? await nft : undefined;
+        nft && a0 === 'nft' && a1 === '-f' && a2 === '-' && cmd.argv.length === 3 ? await nft : undefined;
       if (session && cmd.stdin !== undefined) {
         await session.apply(cmd.stdin);
         return { exitCode: 0, stdout: '', stderr: '' };

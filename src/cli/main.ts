@@ -1,26 +1,14 @@
-import { parseArgs } from 'node:util';
-import { ConfigError, PodnetError } from '../errors.js';
 import { type Command, usage } from './command.js';
 import { COMMANDS, GROUPS } from './commands/index.js';
 import { alignFlags, groupHelp, subcommands, topHelp } from './help.js';
-import { directConsole, errorPrefix } from './tty.js';
+import { frontDoor, invoke } from './invoke.js';
 
 /**
  * The CLI's front door: finds the command in the table (src/cli/commands/index.ts), parses its own flags and
  * runs it. Exit codes: 0 ok, 1 failure, 2 bad input, 3 verify found broken paths (the command's own).
  */
 export async function main(argv: string[]): Promise<void> {
-  directConsole();
-  const debug = argv.includes('--debug');
-  try {
-    process.exitCode = await run(argv.filter((a) => a !== '--debug'));
-  } catch (err) {
-    if (debug) console.error(err);
-    else console.error(`${errorPrefix()} ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = err instanceof ConfigError ? 2 : 1;
-    if (!(err instanceof PodnetError) && !debug)
-      console.error('(unexpected error: run with --debug for the stack trace)');
-  }
+  return frontDoor(argv, run);
 }
 
 /** Whether `key` (words joined by '-', or `help`) names a command or group: bin/podnet.js caches only those. */
@@ -77,20 +65,5 @@ async function run(argv: readonly string[]): Promise<number> {
     console.log(alignFlags(command.help));
     return 0;
   }
-  let parsed: { values: Record<string, unknown>; positionals: string[] };
-  try {
-    parsed = parseArgs({
-      args: own.slice(used),
-      options: command.options,
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (e) {
-    return usage((e as Error).message, `see podnet ${command.name} --help`);
-  }
-  if (!command.positionals && parsed.positionals.length)
-    usage(`unexpected '${parsed.positionals.join(' ')}'`, `see podnet ${command.name} --help`);
-  if (!command.dashdash && dashdash >= 0)
-    usage(`'podnet ${command.name}' takes no command after --`, `see podnet ${command.name} --help`);
-  return command.run({ values: parsed.values as never, positionals: parsed.positionals, tail });
+  return invoke(command, own.slice(used), tail, dashdash >= 0);
 }

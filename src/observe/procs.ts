@@ -5,13 +5,16 @@ import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
  * a PID from its journal whose start time still matches.
  */
 
-/** The start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot), or undefined if gone. */
+/**
+ * The start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot), or undefined if gone.
+ * A zombie counts as gone: it has exited and only waits to be reaped (a slow reaper kept them for seconds).
+ */
 export function startTimeOf(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19];
+    return rest[0] === 'Z' || rest[0] === 'X' ? undefined : rest[19];
   } catch {
     return undefined;
   }

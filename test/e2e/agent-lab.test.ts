@@ -358,7 +358,7 @@ ${pods.join('\n')}
       for (const n of ['node-0', 'node-1']) if ((await routesOf(lab, n)).includes(subnet2)) return false;
       return true;
     });
-    // The lease was renewed at most a third of its TTL before the cut: gone between 2/3 TTL and TTL + one sync.
+    // The lease was renewed at most a quarter of its TTL before the cut: gone between 3/4 TTL and TTL + one sync.
     assert.ok(goneMs > 5000 && goneMs < 12_000, `gone after ${goneMs} ms (TTL 10 s)`);
     assert.equal((await cli(['lab', 'heal', '--name', lab, 'node-2'])).code, 0);
     await until('node-2 back everywhere', 25_000, async () => {

@@ -22,7 +22,7 @@ Every flag can also come from --config FILE (YAML or JSON, the same names in cam
   --public-ip IP             override the uplink's address
   --listen HOST:PORT         /healthz and /metrics (default 127.0.0.1:9653)
   --resync-seconds N         full resync period (default 30)
-  --lease-ttl-seconds N      subnet lease TTL, renewed every third of it (default 60)
+  --lease-ttl-seconds N      subnet lease TTL, renewed every quarter of it (default 60)
   --cni-conf-dir DIR         where the conflist goes (default /etc/cni/net.d)
   --cni-conf-name FILE       its name (default 10-podnet.conflist)
   --cni-data-dir DIR         the plugin's IPAM reservations (default /var/lib/cni/podnet)

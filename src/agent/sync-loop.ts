@@ -1,0 +1,123 @@
+import type { StoreCache } from './cache.js';
+import { desiredModel, type SelfView } from './desired.js';
+import type { AgentHealth } from './health.js';
+import type { Logger } from './log.js';
+import type { AgentMetrics } from './metrics.js';
+import type { Reconciler } from './reconciler.js';
+
+export interface SyncLoopDeps {
+  readonly cache: StoreCache;
+  readonly reconciler: Reconciler;
+  readonly metrics: AgentMetrics;
+  readonly log: Logger;
+  /** This node as the store knows it (undefined until the lease is held: nothing to sync yet). */
+  readonly self: () => SelfView | undefined;
+  /** After every successful sync (kubernetes: the Node's NetworkUnavailable condition). */
+  readonly onSynced?: () => void;
+  /** After every sync, good or not (the status file). */
+  readonly report: () => void;
+}
+
+/**
+ * One sync at a time, started at once when asked: the store snapshot -> this node's model -> the reconcile
+ * core. Requests that arrive while one runs coalesce into the next (no timer, no debounce); a failed sync
+ * retries after a second (level-triggered: the retry reads the kernel again).
+ */
+export class SyncLoop {
+  private syncing = false;
+  private pending: { kind: string; since?: number } | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
+  last: AgentHealth['lastSync'];
+  lastError: string | undefined;
+  /** Kernel writes since start. */
+  writes = 0;
+  peers = 0;
+
+  constructor(private readonly d: SyncLoopDeps) {}
+
+  /** Runs a sync now, or once the running one ends. `since`: when the change that asks for it arrived. */
+  schedule(kind: string, since?: number): void {
+    if (this.stopped) return;
+    const p = this.pending;
+    // A resync stays a resync; the oldest change's arrival time is what the programming latency counts from.
+    const from = p?.since ?? since;
+    this.pending = {
+      kind: p?.kind === 'resync' ? 'resync' : kind,
+      ...(from !== undefined ? { since: from } : {}),
+    };
+    if (!this.syncing) void this.drain();
+  }
+
+  /** Runs one sync and waits for it (start-up). */
+  async runNow(kind: string): Promise<void> {
+    await this.run(kind);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+  }
+
+  private async drain(): Promise<void> {
+    this.syncing = true;
+    while (this.pending && !this.stopped) {
+      const { kind, since } = this.pending;
+      this.pending = undefined;
+      await this.run(kind, since).catch(() => {});
+    }
+    this.syncing = false;
+  }
+
+  private async run(kind: string, since?: number): Promise<void> {
+    const snap = this.d.cache.snapshot();
+    const config = snap.config;
+    const self = this.d.self();
+    if (!config || !self) return;
+    const { metrics, log } = this.d;
+    const started = performance.now();
+    const end = metrics.syncDuration.startTimer({ kind });
+    try {
+      const { model, cluster, skipped } = desiredModel(snap, config, self);
+      for (const s of skipped) log('warn', 'service skipped', { service: s.key, why: s.why });
+      const r = await this.d.reconciler.sync(model);
+      const ms = performance.now() - started;
+      end();
+      if (since !== undefined) metrics.programming.observe((performance.now() - since) / 1000);
+      this.writes += r.ops;
+      this.peers = cluster.nodes.length - 1;
+      metrics.kernelWrites.inc(r.ops);
+      metrics.peers.set(this.peers);
+      metrics.syncs.inc({ kind, result: 'ok' });
+      metrics.lastSync.set(Date.now() / 1000);
+      this.last = {
+        at: new Date().toISOString(),
+        ops: r.ops,
+        ms: Math.round(ms * 10) / 10,
+        kind,
+        revision: snap.revision,
+      };
+      this.lastError = undefined;
+      this.d.onSynced?.();
+      log('info', 'sync', {
+        kind,
+        ops: r.ops,
+        durationMs: this.last.ms,
+        observed: r.observed,
+        peers: this.peers,
+        revision: snap.revision,
+        ...(r.ops ? { changes: r.changes.slice(0, 20) } : {}),
+      });
+    } catch (e) {
+      end();
+      metrics.syncs.inc({ kind, result: 'error' });
+      metrics.errors.inc({ kind: (e as { stage?: string }).stage ?? 'sync' });
+      this.lastError = (e as Error).message;
+      log('error', 'sync failed', { kind, error: this.lastError });
+      // Level-triggered: the next sync reads the kernel again; retry soon rather than at the next resync.
+      clearTimeout(this.retry);
+      this.retry = setTimeout(() => this.schedule('retry'), 1000);
+    }
+    this.d.report();
+  }
+}
