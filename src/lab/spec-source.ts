@@ -24,7 +24,7 @@ const OVERRIDE_FLAG: Readonly<Record<string, string>> = {
 function overrideIssues(overrides: SpecOverrides): ConfigIssue[] {
   return Object.entries(overrides).flatMap(([k, v]) => {
     const flag = OVERRIDE_FLAG[k] ?? k;
-    const field = schemaAt(clusterSpecSchema, k.split('.'));
+    const field = schemaAt(clusterSpecSchema(), k.split('.'));
     if (!field) return [{ path: flag, message: `overrides no known spec field '${k}'` }];
     const r = strictParse(field, v, { at: '' });
     return r.ok ? [] : r.issues.map((i) => ({ ...i, path: flag }));

@@ -30,8 +30,6 @@ ${OVERRIDE_HELP}
   async run({ values }) {
     const lab = labName(values.name);
     const overrides = overridesOf(values);
-    // A one-shot process: zod's JIT (code generated per schema with new Function) would cost more than it saves.
-    (await import('zod')).z.config({ jitless: true });
     const { loadSpec, readSpecFile } = await import('../../lab/spec-source.js');
     const { text, source } = readSpecFile(values.file);
     const notes: string[] = [];
