@@ -44,6 +44,22 @@ export interface ServiceSpec {
   readonly internalTrafficPolicy: 'Cluster' | 'Local';
   /** 'Local': NodePort traffic goes only to endpoints on the receiving node, with the client IP kept. @default 'Cluster' */
   readonly externalTrafficPolicy: 'Cluster' | 'Local';
+  /**
+   * The endpoints of a Service without a selector, from the file's EndpointSlice documents (endpoint-slice.ts);
+   * the ports' targetPort is then the slices' port number. Absent: the endpoints are the selected pods.
+   */
+  readonly endpoints?: readonly GivenEndpoint[];
+}
+
+/** One endpoint of an EndpointSlice document. */
+export interface GivenEndpoint {
+  /** IPv4 address (the endpoint's first). */
+  readonly ip: string;
+  readonly ready: boolean;
+  /** `nodeName`; else the node of the pod with this address, if any. */
+  readonly node?: string;
+  /** `targetRef.name`; else the pod with this address, if any, else the address. */
+  readonly name?: string;
 }
 
 /** `namespace/name`, the key Kubernetes uses. */
@@ -367,6 +383,14 @@ export function endpointSliceOf(svc: ServiceView, pods: readonly PodRef[]): Endp
   const chosen = pods
     .filter((p) => (p.namespace ?? 'default') === svc.namespace && selects(svc.selector, p.labels))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const endpoints: Endpoint[] = svc.endpoints
+    ? givenEndpoints(svc.endpoints, pods)
+    : chosen.map((p) => ({
+        addresses: [p.ip.toString()] as [string],
+        conditions: { ready: true },
+        nodeName: p.node,
+        targetRef: { kind: 'Pod', name: p.name },
+      }));
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
@@ -376,14 +400,25 @@ export function endpointSliceOf(svc: ServiceView, pods: readonly PodRef[]): Endp
       labels: { 'kubernetes.io/service-name': svc.name, 'endpointslice.kubernetes.io/managed-by': 'podnet' },
     },
     addressType: 'IPv4',
-    endpoints: chosen.map((p) => ({
-      addresses: [p.ip.toString()] as [string],
-      conditions: { ready: true },
-      nodeName: p.node,
-      targetRef: { kind: 'Pod', name: p.name },
-    })),
+    endpoints,
     ports: svc.ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.targetPort })),
   };
+}
+
+/** A selector-less Service's endpoints from its EndpointSlice documents, named after the pods they address. */
+function givenEndpoints(given: readonly GivenEndpoint[], pods: readonly PodRef[]): Endpoint[] {
+  const byIp = new Map(pods.map((p) => [p.ip.toString(), p]));
+  return given
+    .map((e) => {
+      const pod = byIp.get(e.ip);
+      return {
+        addresses: [e.ip] as [string],
+        conditions: { ready: e.ready },
+        nodeName: e.node ?? pod?.node ?? '',
+        targetRef: { kind: 'Pod' as const, name: e.name ?? pod?.name ?? e.ip },
+      };
+    })
+    .sort((a, b) => (a.targetRef.name < b.targetRef.name ? -1 : a.targetRef.name > b.targetRef.name ? 1 : 0));
 }
 
 /** The seed's service (§5): 10.96.0.2:8080 over the pods labelled app=web (a0 and b). */
