@@ -10,7 +10,8 @@ Builds the cluster of FILE (docs/spec.md), or the seed's default cluster, as nam
 Bad input is refused before anything is created (exit 2, every problem listed).
 
 ${NAME_HELP}
-  -f, --file FILE        cluster spec: YAML or JSON, a Cluster document and/or Kubernetes Pods and Services
+  -f, --file FILE        cluster spec: YAML or JSON, a Cluster document and/or Kubernetes Pods, Services,
+                         EndpointSlices, Namespaces and NetworkPolicies
 ${OVERRIDE_HELP}
   --agents               cluster mode: etcd on a control-plane namespace and a real podnet agent per node;
                          pods are created through the CNI plugin with the conflist each agent wrote
