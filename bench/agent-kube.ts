@@ -189,7 +189,12 @@ function sideBySide(e: AgentFigures, k: KubeFigures): string {
       ms('join: lease written | pod CIDR seen -> last node programmed', e.joinFromLease, k.fromCidr, ''),
       ms('endpoint: etcdctl | kubectl start -> every node programmed', e.endpointUpper, k.upper, ''),
       ms('endpoint: (no exit bound) | kubectl exit -> every node programmed', [], k.lower, ''),
-      ms('endpoint: put sent | status PUT received -> every node', e.endpointSent, k.fromApi, 'p99 <= 200 ms'),
+      ms(
+        'endpoint: put sent | status PUT received -> every node',
+        e.endpointSent,
+        k.fromApi,
+        'p99 <= 200 ms',
+      ),
       use('agent CPU idle, % of a core per agent', e.idle.cpu, k.idle.cpu, (x) => x.toFixed(2)),
       use('agent CPU under endpoint churn', e.churn.cpu, k.churn.cpu, (x) => x.toFixed(2)),
       use('agent RSS median (idle)', median(e.idle.rss), median(k.idle.rss), mib),

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Entry point: the CNI plugin when CNI_COMMAND is set (a runtime exec'd us; see docs/cni.md), otherwise the CLI.
 // The CNI path loads only dist/src/cni (no CLI, lab or YAML code): start-up time is part of every pod's ADD.
-// The CLI is one bundled CommonJS file, dist/podnet.cjs (scripts/bundle-cli.js), compiled with V8's code cache
-// kept beside it: Node.js 20 caches no compiled code of its own. This file is CommonJS (bin/package.json):
-// Node's ES module loader, and the stream modules its `import` of node:fs pulls in, cost tens of ms per start.
-// Without the bundle (no esbuild at build time) the unbundled dist/ runs instead.
+// The CLI is one bundled CommonJS file, dist/podnet.cjs, plus yaml and prom-client in dist/vendor/ (see
+// scripts/bundle-cli.js), each compiled with V8's code cache kept beside it: Node.js 20 caches no compiled code
+// of its own. This file is CommonJS (bin/package.json): Node's ES module loader, and the stream modules its `import` of node:fs pulls in,
+// cost tens of ms per start. Without the bundle (no esbuild at build time) the unbundled dist/ runs instead.
 'use strict';
 const { existsSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
@@ -12,6 +12,11 @@ const { join } = require('node:path');
 const DIST = join(__dirname, '..', 'dist');
 // `podnet agent` has a bundle of its own (the agent's code only): its start-up is on every node join's path.
 const BUNDLE = join(DIST, process.argv[2] === 'agent' ? 'podnet-agent.cjs' : 'podnet.cjs');
+/** Packages the bundle requires from files of their own (scripts/bundle-cli.js), loaded on first require only. */
+const VENDOR = {
+  yaml: join(DIST, 'vendor', 'yaml.cjs'),
+  'prom-client': join(DIST, 'vendor', 'prom-client.cjs'),
+};
 
 if (process.env.CNI_COMMAND) import('../dist/src/cni/main.js').then((m) => m.main());
 else if (!existsSync(BUNDLE)) import('../dist/src/cli/main.js').then((m) => m.main(process.argv.slice(2)));
@@ -32,30 +37,50 @@ function cacheKey(argv) {
   return words.every((w) => /^[a-z]{1,12}$/.test(w)) ? words.join('-') : 'other';
 }
 
-/** Compiles and runs the bundle with the code cache; writes the cache when there was none or V8 refused it. */
+/** Runs the bundle; its require() of a vendored package loads that package's file the same way. */
 function runBundle() {
-  const { Script } = require('node:vm');
   const argv = process.argv.slice(2);
   const key = cacheKey(argv);
-  const cacheFile = `${BUNDLE}.${key}.cache`;
+  const stale = [];
+  const base = require('node:module').createRequire(BUNDLE);
+  const vendored = {};
+  const vendor = (id) => {
+    if (!vendored[id]) vendored[id] = load(VENDOR[id], key, base, stale);
+    return vendored[id];
+  };
+  const req = Object.assign((id) => (VENDOR[id] ? vendor(id) : base(id)), base);
+  const cli = load(BUNDLE, key, req, stale);
+  // Only for command lines the table knows (a typo must not leave a cache file behind).
+  if (cli.knownCommand(key))
+    process.once('exit', () => {
+      for (const save of stale) save();
+    });
+  return cli.main(argv);
+}
+
+/**
+ * Compiles one bundled file (already wrapped as a CommonJS function, and pure ASCII: read as latin1, no UTF-8
+ * decoding) with its code cache for `key`, and runs it. When there was no cache or V8 refused it, `stale`
+ * receives a function that writes a new one (on exit, so it holds every function the command compiled).
+ */
+function load(file, key, req, stale) {
+  const { Script } = require('node:vm');
+  const cacheFile = `${file}.${key}.cache`;
   let cachedData;
   try {
     cachedData = readFileSync(cacheFile);
   } catch {}
-  const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(BUNDLE, 'utf8')}\n})`;
-  const script = new Script(wrapped, { filename: BUNDLE, cachedData });
+  const script = new Script(readFileSync(file, 'latin1'), { filename: file, cachedData });
   const mod = { exports: {} };
-  script.runInThisContext()(mod.exports, require('node:module').createRequire(BUNDLE), mod, BUNDLE, DIST);
-  const save = () => {
-    try {
-      writeFileSync(`${cacheFile}.${process.pid}`, script.createCachedData());
-      renameSync(`${cacheFile}.${process.pid}`, cacheFile);
-    } catch {
-      // a read-only install: every run compiles, as without the cache
-    }
-  };
-  // Only for command lines the table knows (a typo must not leave a cache file behind).
-  if ((cachedData === undefined || script.cachedDataRejected) && mod.exports.knownCommand(key))
-    process.once('exit', save);
-  return mod.exports.main(argv);
+  script.runInThisContext()(mod.exports, req, mod, file, join(file, '..'));
+  if (cachedData === undefined || script.cachedDataRejected)
+    stale.push(() => {
+      try {
+        writeFileSync(`${cacheFile}.${process.pid}`, script.createCachedData());
+        renameSync(`${cacheFile}.${process.pid}`, cacheFile);
+      } catch {
+        // a read-only install: every run compiles, as without the cache
+      }
+    });
+  return mod.exports;
 }

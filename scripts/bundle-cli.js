@@ -1,10 +1,10 @@
-// Bundles the CLI (dist/src/cli/main.js, what tsc built, and everything it imports: yaml, zod) into one file,
-// dist/podnet.cjs, which bin/podnet.js compiles with V8's code cache (dist/podnet.cjs.cache): one file to read
-// instead of ~150 modules to resolve, and no compile of what the cache holds, the same tricks as the CNI plugin
+// Bundles the CLI (dist/src/cli/main.js, what tsc built, and everything it imports) into dist/podnet.cjs, with
+// yaml in dist/vendor/yaml.cjs, which bin/podnet.js compiles with V8's code caches (dist/**/*.cjs.KEY.cache):
+// a few files to read instead of ~150 modules to resolve, and no compile of what the cache holds, the same tricks as the CNI plugin
 // (docs/cni.md "Start-up cost"). The handlers' dynamic imports stay lazy: esbuild wraps each module so that its
 // body runs on first import only. Run by `npm run build` after tsc; it then warms the cache (see the end).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,14 @@ try {
   process.exit(0);
 }
 
+// yaml and prom-client (the agent's) are files of their own (dist/vendor/NAME.cjs, loaded by bin/podnet.js on
+// first require, each with its own code cache; bin/podnet.js lists the same names): `--help` and `lab status`
+// do not read them. It holds no podnet code, so no class exists twice
+// (ConfigError's instanceof holds). zod stays in the bundle: podnet uses zod/mini through named exports, of
+// which esbuild keeps only what is called (~30 KB). elkjs (1.5 MB, `lab diagram` and `lab ui` only) is
+// required from node_modules as it is.
+const VENDOR = { yaml: 'yaml', 'prom-client': 'prom-client' };
+
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 // Sources read files next to themselves (`new URL('../../../assets/probe.py', import.meta.url)`): each module's
@@ -33,9 +41,9 @@ const ownUrl = {
       const text = readFileSync(args.path, 'utf8');
       // Not inside quotes: install.ts names 'import.meta.url' as an esbuild define key for the CNI bundle.
       const use = /(?<!['"])\bimport\.meta\.url\b(?!['"])/g;
-      // import('node:fs') would stay a real dynamic import, which a vm.Script (bin/podnet.js) cannot run:
-      // a built-in is loaded already, so require it.
-      const builtin = /\bimport\((['"]node:[a-z_/]+['"])\)/g;
+      // import('node:fs') or import('zod') would stay a real dynamic import, which a vm.Script (bin/podnet.js)
+      // cannot run: require a built-in (loaded already) or a vendored package (bin/podnet.js loads its file).
+      const builtin = new RegExp(`\\bimport\\((['"](?:node:[a-z_/]+|${Object.keys(VENDOR).join('|')})['"])\\)`, 'g');
       if (!use.test(text) && !builtin.test(text)) return undefined;
       const rel = relative(dist, args.path).split('\\').join('/');
       return {
@@ -48,44 +56,72 @@ const ownUrl = {
   },
 };
 
-/** Bundles `entry` (a dist/src module exporting main and knownCommand) into `out`; drops its stale caches. */
-async function bundle(entry, out) {
+// The wrapper CommonJS gives a module, written into the file itself: bin/podnet.js compiles the file's text as
+// it is read, with no 2 MB concatenation (on this class of machine every copy of the bundle costs milliseconds).
+const WRAP = {
+  banner: '(function (exports, require, module, __filename, __dirname) {',
+  footer: '\n})',
+};
+
+/** Builds one CommonJS file and writes it atomically; warns on non-ASCII text (see below). */
+async function bundle(options, file) {
   const built = await esbuild.build({
-    entryPoints: [join(dist, 'src', ...entry.split('/'))],
     bundle: true,
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    minify: true,
+    minifyWhitespace: true,
+    minifySyntax: true,
+    // PODNET_BUNDLE_READABLE=1 keeps the names, for `node --cpu-prof` profiles of the bundle.
+    minifyIdentifiers: !process.env.PODNET_BUNDLE_READABLE,
     legalComments: 'none',
-    define: { __PODNET_VERSION__: JSON.stringify(pkg.version) },
-    // esbuild (the CNI plugin's bundler, loaded only by `cni install`) stays a package of its own.
-    external: ['esbuild'],
-    banner: {
-      js: "const __podnetUrl = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, p)).href;",
-    },
-    plugins: [ownUrl],
     write: false,
     logLevel: 'warning',
+    ...options,
+    banner: { js: `${WRAP.banner}${options.banner ?? ''}` },
+    footer: { js: WRAP.footer },
   });
   const code = built.outputFiles[0].text;
-  // esbuild escapes non-ASCII text (charset ascii), but not inside regular expressions: one such character would
-  // make the whole bundle a two-byte string for V8, twice the memory and a slower read. Write \uXXXX in sources.
+  // esbuild escapes non-ASCII text (charset ascii), but not inside regular expressions: one such character
+  // would make the whole bundle a two-byte string for V8, twice the memory and a slower read, and bin/podnet.js
+  // reads the file as latin1 (no UTF-8 decoding). Write \uXXXX in sources.
   const wide = /[^\x00-\x7f]/.exec(code);
-  if (wide) console.error(`bundle-cli: warning: non-ASCII '${wide[0]}' in ${out} near: ${code.slice(wide.index - 40, wide.index + 10)}`);
-  const tmp = `${out}.tmp-${process.pid}`;
+  if (wide) {
+    console.error(`bundle-cli: non-ASCII '${wide[0]}' in ${file} near: ${code.slice(wide.index - 40, wide.index + 10)}`);
+    process.exit(1);
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, code);
-  renameSync(tmp, out);
-  // Caches of the previous bundle would be refused by V8 (other code); remove them rather than leave them.
-  const base = out.split('/').pop();
-  for (const f of readdirSync(dist))
-    if (f.startsWith(`${base}.`) && /^\.[a-z-]+\.cache$/.test(f.slice(base.length))) rmSync(join(dist, f));
+  renameSync(tmp, file);
+  return code.length;
 }
 
-await bundle('cli/main.js', outfile);
+for (const [pkgName, name] of Object.entries(VENDOR))
+  await bundle(
+    {
+      stdin: { contents: `module.exports = require(${JSON.stringify(pkgName)});`, resolveDir: root, loader: 'js' },
+    },
+    join(dist, 'vendor', `${name}.cjs`),
+  );
+
+/** A bundle of one entry (a dist/src module exporting main and knownCommand). */
+const entry = (path) => ({
+  entryPoints: [join(dist, 'src', ...path.split('/'))],
+  define: { __PODNET_VERSION__: JSON.stringify(pkg.version) },
+  // esbuild (the CNI plugin's bundler, loaded only by `cni install`) stays a package of its own.
+  external: ['esbuild', 'elkjs', 'elkjs/*', ...Object.keys(VENDOR)],
+  banner:
+    "const __podnetUrl = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, p)).href;",
+  plugins: [ownUrl],
+});
+await bundle(entry('cli/main.js'), outfile);
 // The agent's own, smaller bundle (bin/podnet.js runs it for `podnet agent`): its start-up is on the path of
 // every node join and restart, so it reads and compiles the agent's code only, not the whole CLI's.
-await bundle('cli/agent-main.js', join(dist, 'podnet-agent.cjs'));
+await bundle(entry('cli/agent-main.js'), join(dist, 'podnet-agent.cjs'));
+// Caches of the previous bundles would be refused by V8 (other code); remove them rather than leave them.
+for (const d of [dist, join(dist, 'vendor')])
+  for (const f of readdirSync(d)) if (/\.cjs\.[a-z-]+\.cache$/.test(f)) rmSync(join(d, f));
 
 // Warm V8's code caches (one per command, bin/podnet.js) with the commonest commands: help, a status of a lab
 // that is not there, and a refused file. Each run writes its command's cache on exit.

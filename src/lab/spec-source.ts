@@ -24,7 +24,7 @@ const OVERRIDE_FLAG: Readonly<Record<string, string>> = {
 function overrideIssues(overrides: SpecOverrides): ConfigIssue[] {
   return Object.entries(overrides).flatMap(([k, v]) => {
     const flag = OVERRIDE_FLAG[k] ?? k;
-    const field = schemaAt(clusterSpecSchema, k.split('.'));
+    const field = schemaAt(clusterSpecSchema(), k.split('.'));
     if (!field) return [{ path: flag, message: `overrides no known spec field '${k}'` }];
     const r = strictParse(field, v, { at: '' });
     return r.ok ? [] : r.issues.map((i) => ({ ...i, path: flag }));
@@ -132,7 +132,7 @@ export function readSpecFile(file: string | undefined): { text: string | undefin
 /** What joining the default cluster means, said once so a pods-only file holds no surprise. */
 function joinedDefaultNote(source: string, docs: readonly SourceDoc[]): string {
   const d = defaultClusterDoc().spec;
-  const own = docs.filter((x) => x.doc.kind === 'Pod' || x.doc.kind === 'Service').length;
+  const own = docs.filter((x) => ['Pod', 'Service', 'EndpointSlice'].includes(String(x.doc.kind))).length;
   return (
     `${source} has no Cluster document: its ${own} object(s) joined the default cluster (the seed's: ` +
     `nodes ${d.nodes.map((n) => n.name).join(', ')}, crossNode ${d.crossNode}), which keeps its own pods ` +

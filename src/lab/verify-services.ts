@@ -36,7 +36,10 @@ export async function verifyServices(lab: string, cluster: Cluster): Promise<Ser
   for (const src of cluster.pods) {
     for (const s of models.get(src.node)?.services ?? []) {
       if (s.protocol !== 'tcp') continue;
-      const eps = s.endpoints.map((e) => podByName.get(e.pod)!);
+      // Endpoints that are not lab pods (an EndpointSlice may list any address) tell no identity.
+      const found = s.endpoints.map((e) => podByName.get(e.pod));
+      if (found.some((p) => p === undefined)) continue;
+      const eps = found as NonNullable<(typeof found)[number]>[];
       if (!s.endpoints.every((e) => identityPorts.has(e.port)) || eps.some((p) => p.containers.length > 0))
         continue;
       if (eps.some((p) => p.name !== src.name && !connected(cluster, src, p))) continue;

@@ -4,6 +4,7 @@ import { Cidr, Ip } from '../net/ip.js';
 import type { ClusterSpec, ContainerSpec, NodeSpec, PodSpec } from './cluster.js';
 import { defaultClusterDoc } from './defaults.js';
 import { type SourceDoc, splitDocuments } from './documents.js';
+import { attachEndpointSlices, readEndpointSlices } from './endpoint-slice.js';
 import { checkPolicyDocs, podId } from './policy/cluster-docs.js';
 import { clusterDocSchema, k8sPodSchema } from './schema.js';
 import { checkServices, parseServiceManifest } from './service.js';
@@ -18,6 +19,7 @@ const KINDS: Readonly<Record<string, string>> = {
   Service: 'v1',
   Namespace: 'v1',
   NetworkPolicy: 'networking.k8s.io/v1',
+  EndpointSlice: 'discovery.k8s.io/v1',
 };
 
 /**
@@ -92,7 +94,7 @@ function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: st
       issues.push({
         path: `${d.at}kind`,
         message: `${JSON.stringify(kind)} is not supported${near ? `; did you mean '${near}'?` : ''}`,
-        hint: 'use kind: Cluster (apiVersion podnet.dev/v1alpha1), kind: Pod, Service or Namespace (v1), kind: NetworkPolicy (networking.k8s.io/v1)',
+        hint: 'use kind: Cluster (apiVersion podnet.dev/v1alpha1), kind: Pod, Service or Namespace (v1), kind: NetworkPolicy (networking.k8s.io/v1), kind: EndpointSlice (discovery.k8s.io/v1)',
         ...d.locate?.(['kind']),
       });
     } else if (d.doc.apiVersion !== KINDS[kind]) {
@@ -175,8 +177,9 @@ function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: st
     const svc = parseServiceManifest(d.doc, d, issues);
     return svc ? [{ svc, at: d.at }] : [];
   });
-  // Namespaces and NetworkPolicies too, for the same reason.
+  // Namespaces, NetworkPolicies and EndpointSlices too, for the same reason.
   const policyDocs = checkPolicyDocs(docs, issues);
+  const slices = readEndpointSlices(docs, issues);
   if (issues.length || !c.ok) throw new ConfigError(issues, source);
 
   const s = c.data.spec;
@@ -382,6 +385,8 @@ function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: st
   });
   services.push(...topServices);
   if (serviceCIDR) checkServices(services, serviceCIDR, issues);
+  // Selector-less Services take their endpoints from the file's EndpointSlices.
+  const withEndpoints = attachEndpointSlices(slices, services, nodeNames, serviceCIDR, issues);
 
   if (issues.length || !clusterCIDR || !serviceCIDR || !underlay || !group)
     throw new ConfigError(issues, source);
@@ -397,7 +402,7 @@ function checkDocs(docs: readonly SourceDoc[], issues: ConfigIssue[], source: st
     bridge: s.bridge,
     nodes,
     pods: podOut,
-    services: services.map((x) => x.svc),
+    services: withEndpoints.map((x) => x.svc),
     proxy: s.proxy,
     egressMasquerade: s.egressMasquerade,
     outside: s.outside,

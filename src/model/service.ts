@@ -1,7 +1,7 @@
-import { z } from 'zod';
 import type { ConfigIssue } from '../errors.js';
 import { type Cidr, Ip } from '../net/ip.js';
-import { type DocWhere, k8sMetadata, k8sObject, strictParse, unsupported } from './strict.js';
+import { builtIn, type DocWhere, k8sMetadata, k8sObject, once, strictParse, unsupported } from './strict.js';
+import * as z from './zod.js';
 
 /**
  * Services, Kubernetes-shaped: the desired `Service` objects (read from plain Kubernetes manifests), their
@@ -44,17 +44,37 @@ export interface ServiceSpec {
   readonly internalTrafficPolicy: 'Cluster' | 'Local';
   /** 'Local': NodePort traffic goes only to endpoints on the receiving node, with the client IP kept. @default 'Cluster' */
   readonly externalTrafficPolicy: 'Cluster' | 'Local';
+  /**
+   * The endpoints of a Service without a selector, from the file's EndpointSlice documents (endpoint-slice.ts);
+   * the ports' targetPort is then the slices' port number. Absent: the endpoints are the selected pods.
+   */
+  readonly endpoints?: readonly GivenEndpoint[];
+}
+
+/** One endpoint of an EndpointSlice document. */
+export interface GivenEndpoint {
+  /** IPv4 address (the endpoint's first). */
+  readonly ip: string;
+  readonly ready: boolean;
+  /** `nodeName`; else the node of the pod with this address, if any. */
+  readonly node?: string;
+  /** `targetRef.name`; else the pod with this address, if any, else the address. */
+  readonly name?: string;
 }
 
 /** `namespace/name`, the key Kubernetes uses. */
 export const serviceKey = (s: { namespace: string; name: string }): string => `${s.namespace}/${s.name}`;
 
-const dnsLabel = z
-  .string()
-  .max(63, 'must be at most 63 characters')
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, "-")');
+const dnsLabel = () =>
+  z
+    .string()
+    .check(
+      z.maxLength(63, 'must be at most 63 characters'),
+      z.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, "-")'),
+    );
 
-const portNumber = z.number().int().min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
+const portNumber = () =>
+  z.number().check(z.int(), z.gte(1, 'must be 1-65535'), z.lte(65535, 'must be 1-65535'));
 
 /** Service spec fields podnet accepts and ignores (dual-stack bookkeeping, load-balancer settings). */
 export const IGNORED_SERVICE_SPEC_FIELDS = [
@@ -70,59 +90,66 @@ export const IGNORED_SERVICE_SPEC_FIELDS = [
  * A plain Kubernetes Service manifest, read strictly: the fields podnet acts on are checked, the ones above are
  * accepted and ignored (with `status` and server-set metadata), any other field is an error.
  */
-export const k8sServiceSchema = k8sObject(
-  {
-    apiVersion: z.literal('v1').optional(),
-    kind: z.literal('Service').optional(),
-    metadata: k8sMetadata({
-      name: dnsLabel,
-      namespace: dnsLabel.optional(),
-      labels: z.record(z.string(), z.string()).optional(),
-    }),
-    spec: k8sObject(
-      {
-        type: z.enum(['ClusterIP', 'NodePort']).default('ClusterIP'),
-        clusterIP: z.string().optional(),
-        selector: z.record(z.string(), z.string()).default({}),
-        ports: z
-          .array(
-            k8sObject(
-              {
-                name: z.string().optional(),
-                protocol: z.enum(['TCP', 'UDP']).default('TCP'),
-                port: portNumber,
-                targetPort: z.union([portNumber, z.string()]).optional(),
-                nodePort: z
-                  .number()
-                  .int()
-                  .min(30000, 'must be 30000-32767')
-                  .max(32767, 'must be 30000-32767')
-                  .optional(),
-              },
-              ['appProtocol'],
-            ),
-          )
-          .min(1, 'needs at least one port'),
-        sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
-        sessionAffinityConfig: z
-          .strictObject({
-            clientIP: z
-              .strictObject({ timeoutSeconds: z.number().int().min(1).max(86400).optional() })
-              .optional(),
-          })
-          .optional(),
-        internalTrafficPolicy: z.enum(['Cluster', 'Local']).default('Cluster'),
-        externalTrafficPolicy: z.enum(['Cluster', 'Local']).default('Cluster'),
-        externalIPs: unsupported('podnet routes ClusterIPs and NodePorts only'),
-        loadBalancerIP: unsupported('type LoadBalancer is not supported'),
-      },
-      IGNORED_SERVICE_SPEC_FIELDS,
-    ),
-  },
-  ['status'],
+export const k8sServiceSchema = once(() =>
+  k8sObject(
+    {
+      apiVersion: z.optional(z.literal('v1')),
+      kind: z.optional(z.literal('Service')),
+      metadata: k8sMetadata({
+        name: dnsLabel(),
+        namespace: z.optional(dnsLabel()),
+        labels: z.optional(z.record(z.string(), z.string())),
+      }),
+      spec: k8sObject(
+        {
+          type: z._default(z.enum(['ClusterIP', 'NodePort']), 'ClusterIP'),
+          clusterIP: z.optional(z.string()),
+          selector: z._default(z.record(z.string(), z.string()), {}),
+          ports: z
+            .array(
+              k8sObject(
+                {
+                  name: z.optional(z.string()),
+                  protocol: z._default(z.enum(['TCP', 'UDP']), 'TCP'),
+                  port: portNumber(),
+                  targetPort: z.optional(z.union([portNumber(), z.string()])),
+                  nodePort: z.optional(
+                    z
+                      .number()
+                      .check(
+                        z.int(),
+                        z.gte(30000, 'must be 30000-32767'),
+                        z.lte(32767, 'must be 30000-32767'),
+                      ),
+                  ),
+                },
+                ['appProtocol'],
+              ),
+            )
+            .check(z.minLength(1, 'needs at least one port')),
+          sessionAffinity: z._default(z.enum(['None', 'ClientIP']), 'None'),
+          sessionAffinityConfig: z.optional(
+            z.strictObject({
+              clientIP: z.optional(
+                z.strictObject({
+                  timeoutSeconds: z.optional(z.number().check(z.int(), z.gte(1), z.lte(86400))),
+                }),
+              ),
+            }),
+          ),
+          internalTrafficPolicy: z._default(z.enum(['Cluster', 'Local']), 'Cluster'),
+          externalTrafficPolicy: z._default(z.enum(['Cluster', 'Local']), 'Cluster'),
+          externalIPs: unsupported('podnet routes ClusterIPs and NodePorts only'),
+          loadBalancerIP: unsupported('type LoadBalancer is not supported'),
+        },
+        IGNORED_SERVICE_SPEC_FIELDS,
+      ),
+    },
+    ['status'],
+  ),
 );
 
-export type ServiceManifest = z.input<typeof k8sServiceSchema>;
+export type ServiceManifest = z.input<ReturnType<typeof k8sServiceSchema>>;
 
 /**
  * Turns one Service manifest into a ServiceSpec, or records every problem (with `at` + path) in `issues`.
@@ -356,6 +383,14 @@ export function endpointSliceOf(svc: ServiceView, pods: readonly PodRef[]): Endp
   const chosen = pods
     .filter((p) => (p.namespace ?? 'default') === svc.namespace && selects(svc.selector, p.labels))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const endpoints: Endpoint[] = svc.endpoints
+    ? givenEndpoints(svc.endpoints, pods)
+    : chosen.map((p) => ({
+        addresses: [p.ip.toString()] as [string],
+        conditions: { ready: true },
+        nodeName: p.node,
+        targetRef: { kind: 'Pod', name: p.name },
+      }));
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
@@ -365,26 +400,42 @@ export function endpointSliceOf(svc: ServiceView, pods: readonly PodRef[]): Endp
       labels: { 'kubernetes.io/service-name': svc.name, 'endpointslice.kubernetes.io/managed-by': 'podnet' },
     },
     addressType: 'IPv4',
-    endpoints: chosen.map((p) => ({
-      addresses: [p.ip.toString()] as [string],
-      conditions: { ready: true },
-      nodeName: p.node,
-      targetRef: { kind: 'Pod', name: p.name },
-    })),
+    endpoints,
     ports: svc.ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.targetPort })),
   };
 }
 
+/** A selector-less Service's endpoints from its EndpointSlice documents, named after the pods they address. */
+function givenEndpoints(given: readonly GivenEndpoint[], pods: readonly PodRef[]): Endpoint[] {
+  const byIp = new Map(pods.map((p) => [p.ip.toString(), p]));
+  return given
+    .map((e) => {
+      const pod = byIp.get(e.ip);
+      return {
+        addresses: [e.ip] as [string],
+        conditions: { ready: e.ready },
+        nodeName: e.node ?? pod?.node ?? '',
+        targetRef: { kind: 'Pod' as const, name: e.name ?? pod?.name ?? e.ip },
+      };
+    })
+    .sort((a, b) => (a.targetRef.name < b.targetRef.name ? -1 : a.targetRef.name > b.targetRef.name ? 1 : 0));
+}
+
 /** The seed's service (§5): 10.96.0.2:8080 over the pods labelled app=web (a0 and b). */
 export function seedServiceManifest(): ServiceManifest {
-  return {
+  // Every default written out: the manifest is built-in (valid as it is, see builtIn).
+  return builtIn({
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: 'web' },
     spec: {
+      type: 'ClusterIP',
       clusterIP: '10.96.0.2',
       selector: { app: 'web' },
       ports: [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 8080 }],
+      sessionAffinity: 'None',
+      internalTrafficPolicy: 'Cluster',
+      externalTrafficPolicy: 'Cluster',
     },
-  };
+  });
 }

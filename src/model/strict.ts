@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import type { ConfigIssue } from '../errors.js';
+import * as z from './zod.js';
 
 /**
  * Strict validation of one decoded document against a zod schema, as `kubectl apply --validate=strict` does:
@@ -23,19 +23,29 @@ export interface Position {
   readonly column: number;
 }
 
-const IGNORED = new WeakSet<z.ZodType>();
-const REFUSED = new WeakSet<z.ZodType>();
+type Schema = z.core.$ZodType;
 
-let ignoredField: z.ZodOptional<z.ZodUnknown> | undefined;
+const IGNORED = new WeakSet<Schema>();
+const REFUSED = new WeakSet<Schema>();
+
+let ignoredField: z.ZodMiniOptional<z.ZodMiniUnknown> | undefined;
+
+/** `build` run once, on first call: each kind's schemas are built only when a document of that kind is read. */
+export function once<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    value ??= build();
+    return value;
+  };
+}
 
 /**
  * A field Kubernetes objects carry but podnet does not use: accepted whatever its value, and ignored. One shared
- * schema for all of them (schemas are immutable): a zod schema costs tens of closures to build, and the CLI
- * builds every kind's schemas on each start.
+ * schema for all of them (schemas are immutable): the CLI builds the schemas of the kinds it reads on each start.
  */
 export function ignored() {
   if (!ignoredField) {
-    ignoredField = z.unknown().optional();
+    ignoredField = z.optional(z.unknown());
     IGNORED.add(ignoredField);
   }
   return ignoredField;
@@ -45,53 +55,53 @@ export function ignored() {
  * A strict Kubernetes object: the fields podnet reads (`shape`), plus `ignoredFields` accepted and ignored.
  * Every other field is an unknown-field error.
  */
-export function k8sObject<S extends z.ZodRawShape>(shape: S, ignoredFields: readonly string[] = []) {
+export function k8sObject<S extends z.core.$ZodLooseShape>(shape: S, ignoredFields: readonly string[] = []) {
   const extra: Record<string, ReturnType<typeof ignored>> = {};
   for (const f of ignoredFields) extra[f] = ignored();
   return z.strictObject({ ...extra, ...shape } as S);
 }
 
 /** The object schema at `path` inside `schema` (through optional, default, array, record, union), if any. */
-export function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | undefined {
-  let s: z.ZodType | undefined = unwrap(schema);
+export function schemaAt(schema: Schema, path: readonly PropertyKey[]): Schema | undefined {
+  let s: Schema | undefined = unwrap(schema);
   for (const k of path) {
     if (!s) return undefined;
     const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
-    if (def.type === 'object') s = (def.shape as Record<string, z.ZodType>)[String(k)];
-    else if (def.type === 'array') s = def.element as z.ZodType;
-    else if (def.type === 'record') s = def.valueType as z.ZodType;
+    if (def.type === 'object') s = (def.shape as Record<string, Schema>)[String(k)];
+    else if (def.type === 'array') s = def.element as Schema;
+    else if (def.type === 'record') s = def.valueType as Schema;
     else if (def.type === 'union')
-      s = (def.options as z.ZodType[]).map((o) => schemaAt(o, [k])).find((x) => x !== undefined);
+      s = (def.options as Schema[]).map((o) => schemaAt(o, [k])).find((x) => x !== undefined);
     else return undefined;
     s = s && unwrap(s);
   }
   return s;
 }
 
-function unwrap(s: z.ZodType): z.ZodType {
+function unwrap(s: Schema): Schema {
   for (;;) {
     const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
     if (
       ['optional', 'default', 'nullable', 'prefault', 'readonly', 'catch', 'nonoptional'].includes(def.type)
     )
-      s = def.innerType as z.ZodType;
-    else if (def.type === 'pipe') s = def.in as z.ZodType;
-    else if (def.type === 'lazy') s = (def.getter as () => z.ZodType)();
+      s = def.innerType as Schema;
+    else if (def.type === 'pipe') s = def.in as Schema;
+    else if (def.type === 'lazy') s = (def.getter as () => Schema)();
     else return s;
   }
 }
 
 /** The fields an object schema knows, split into the ones podnet uses and the ones it ignores. */
-export function fieldsOf(schema: z.ZodType | undefined): {
+export function fieldsOf(schema: Schema | undefined): {
   used: string[];
   ignored: string[];
   refused: string[];
 } {
   const s = schema && unwrap(schema);
-  const def = s?._zod.def as unknown as { type: string; shape?: Record<string, z.ZodType> } | undefined;
+  const def = s?._zod.def as unknown as { type: string; shape?: Record<string, Schema> } | undefined;
   if (def?.type !== 'object' || !def.shape) return { used: [], ignored: [], refused: [] };
   const entries = Object.entries(def.shape);
-  const pick = (f: (v: z.ZodType) => boolean) => entries.filter(([, v]) => f(v)).map(([k]) => k);
+  const pick = (f: (v: Schema) => boolean) => entries.filter(([, v]) => f(v)).map(([k]) => k);
   return {
     used: pick((v) => !IGNORED.has(v) && !REFUSED.has(v)),
     ignored: pick((v) => IGNORED.has(v)),
@@ -100,12 +110,12 @@ export function fieldsOf(schema: z.ZodType | undefined): {
 }
 
 /** Every ignored field of a schema, as dotted paths (`metadata.uid`, `spec.containers[].image`), for docs. */
-export function ignoredPaths(schema: z.ZodType, prefix = ''): string[] {
+export function ignoredPaths(schema: Schema, prefix = ''): string[] {
   const s = unwrap(schema);
   const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
-  if (def.type === 'array') return ignoredPaths(def.element as z.ZodType, `${prefix}[]`);
+  if (def.type === 'array') return ignoredPaths(def.element as Schema, `${prefix}[]`);
   if (def.type !== 'object') return [];
-  return Object.entries(def.shape as Record<string, z.ZodType>).flatMap(([k, v]) => {
+  return Object.entries(def.shape as Record<string, Schema>).flatMap(([k, v]) => {
     const p = prefix ? `${prefix}.${k}` : k;
     return IGNORED.has(v) ? [p] : ignoredPaths(v, p);
   });
@@ -198,13 +208,13 @@ const WANTED: Record<string, string> = {
 };
 
 /** Every problem of `value` against `schema`, with paths as written in the user's file. */
-export function schemaIssues(schema: z.ZodType, value: unknown, where: DocWhere): ConfigIssue[] {
-  const r = schema.safeParse(value);
+export function schemaIssues(schema: Schema, value: unknown, where: DocWhere): ConfigIssue[] {
+  const r = z.safeParse(schema, value);
   if (r.success) return [];
   return r.error.issues.flatMap((i) => toIssues(i, schema, value, where));
 }
 
-function toIssues(i: z.core.$ZodIssue, schema: z.ZodType, root: unknown, where: DocWhere): ConfigIssue[] {
+function toIssues(i: z.core.$ZodIssue, schema: Schema, root: unknown, where: DocWhere): ConfigIssue[] {
   const pos = (path: readonly PropertyKey[], key = false) => where.locate?.(path, key);
   const issue = (path: readonly PropertyKey[], message: string, hint?: string, key = false): ConfigIssue => {
     const p = pos(path, key);
@@ -262,24 +272,39 @@ function toIssues(i: z.core.$ZodIssue, schema: z.ZodType, root: unknown, where: 
   }
 }
 
+const BUILT_IN = new WeakSet<object>();
+
+/**
+ * Marks a value podnet itself wrote (the default cluster, the seed's Service) as valid and already in the shape
+ * its schema outputs (every default present): strictParse returns it as it is, so a file that joins the default
+ * cluster builds no schema for what it does not hold. defaults.test.ts checks both against their schemas.
+ */
+export function builtIn<T extends object>(value: T): T {
+  BUILT_IN.add(value);
+  return value;
+}
+
 /** Parses `value` with `schema`: the data, or every problem (see schemaIssues). */
-export function strictParse<S extends z.ZodType>(
-  schema: S,
+export function strictParse<S extends Schema>(
+  schema: S | (() => S),
   value: unknown,
   where: DocWhere,
 ): { ok: true; data: z.output<S> } | { ok: false; issues: ConfigIssue[] } {
-  const r = schema.safeParse(value);
+  if (typeof value === 'object' && value !== null && BUILT_IN.has(value))
+    return { ok: true, data: value as z.output<S> };
+  if (typeof schema === 'function') schema = schema();
+  const r = z.safeParse(schema, value);
   if (r.success) return { ok: true, data: r.data };
   return { ok: false, issues: r.error.issues.flatMap((i) => toIssues(i, schema, value, where)) };
 }
 
 /** A field podnet refuses rather than ignores, because ignoring it would change what the user gets. */
 export function unsupported(reason: string, allowed?: unknown) {
-  const s = z
-    .custom<unknown>((v) => v === undefined || (allowed !== undefined && v === allowed), {
+  const s = z.optional(
+    z.custom<unknown>((v) => v === undefined || (allowed !== undefined && v === allowed), {
       error: `is not supported: ${reason}`,
-    })
-    .optional();
+    }),
+  );
   REFUSED.add(s);
   return s;
 }
@@ -300,6 +325,6 @@ export const IGNORED_METADATA = [
 ] as const;
 
 /** A Kubernetes object's metadata: `shape` plus the ignored ObjectMeta fields (and annotations, unless used). */
-export function k8sMetadata<S extends z.ZodRawShape>(shape: S) {
+export function k8sMetadata<S extends z.core.$ZodLooseShape>(shape: S) {
   return k8sObject(shape, [...IGNORED_METADATA, ...('annotations' in shape ? [] : ['annotations'])]);
 }

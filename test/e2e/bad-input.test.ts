@@ -51,6 +51,31 @@ spec:
       targetPort: 8080
 `;
 
+/** A Service without a selector and its EndpointSlice (docs/spec.md, "EndpointSlice"): document 2 is the slice. */
+const SLICE = `apiVersion: v1
+kind: Service
+metadata:
+  name: ext
+spec:
+  ports:
+    - name: tcp
+      port: 80
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ext-1
+  labels: {kubernetes.io/service-name: ext}
+addressType: IPv4
+endpoints:
+  - addresses: [10.200.0.10]
+    conditions: {ready: true}
+    targetRef: {kind: Pod, name: a0}
+ports:
+  - name: tcp
+    port: 9000
+`;
+
 /** `text` with `line` inserted after the first line that contains `after` (same indentation as the next line). */
 function insert(text: string, afterText: string, line: string): string {
   const lines = text.split('\n');
@@ -164,6 +189,58 @@ const cases: Case[] = [
     text: insert(SERVICE, 'targetPort: 8080', '      protocl: TCP'),
     expect: [
       /document 1 \(Service svc\): spec\.ports\[0\]\.protocl \(line 10, column 7\): unknown field; did you mean 'protocol'\?/,
+    ],
+  },
+  {
+    what: 'EndpointSlice: unknown top-level field, misspelt',
+    text: `${SLICE}adressType: IPv4\n`,
+    expect: [
+      /document 2 \(EndpointSlice ext-1\): adressType \(line 23, column 1\): unknown field; did you mean 'addressType'\?/,
+      /allowed here: apiVersion, kind, metadata, addressType, endpoints, ports/,
+    ],
+  },
+  {
+    what: 'EndpointSlice: unknown metadata field',
+    text: insert(SLICE, 'name: ext-1', '  lables: {}'),
+    expect: [
+      /document 2 \(EndpointSlice ext-1\): metadata\.lables \(line 14, column 3\): unknown field; did you mean 'labels'\?/,
+    ],
+  },
+  {
+    what: 'EndpointSlice: unknown endpoint field',
+    text: insert(SLICE, 'addresses: [10.200.0.10]', '    nodename: node-0'),
+    expect: [
+      /document 2 \(EndpointSlice ext-1\): endpoints\[0\]\.nodename \(line 18, column 5\): unknown field; did you mean 'nodeName'\?/,
+    ],
+  },
+  {
+    what: "EndpointSlice: unknown field in an endpoint's conditions and targetRef",
+    text: SLICE.replace('{ready: true}', '{redy: true}').replace('name: a0}', 'nam: a0}'),
+    expect: [
+      /endpoints\[0\]\.conditions\.redy \(line 18, column 18\): unknown field; did you mean 'ready'\?/,
+      /endpoints\[0\]\.targetRef\.nam \(line 19, column 28\): unknown field; did you mean 'name'\?/,
+    ],
+  },
+  {
+    what: 'EndpointSlice: unknown port field',
+    text: insert(SLICE, 'port: 9000', '    protocl: TCP'),
+    expect: [
+      /document 2 \(EndpointSlice ext-1\): ports\[0\]\.protocl \(line 23, column 5\): unknown field; did you mean 'protocol'\?/,
+    ],
+  },
+  {
+    what: 'EndpointSlice: wrong type and wrong value',
+    text: SLICE.replace('port: 9000', 'port: "9000"').replace('addressType: IPv4', 'addressType: IPv6'),
+    expect: [
+      /document 2 \(EndpointSlice ext-1\): addressType \(line 15, column 14\): "IPv6" is not allowed; did you mean 'IPv4'\?/,
+      /document 2 \(EndpointSlice ext-1\): ports\[0\]\.port \(line 22, column 11\): "9000" is a string; expected a number/,
+    ],
+  },
+  {
+    what: 'EndpointSlice: names no Service of the file (semantic, with a suggestion)',
+    text: SLICE.replace('service-name: ext}', 'service-name: exd}'),
+    expect: [
+      /document 2 \(EndpointSlice ext-1\): metadata\.labels\["kubernetes\.io\/service-name"\] \(line 14, column \d+\): 'exd' names no Service of namespace 'default' in this file; did you mean 'ext'\?/,
     ],
   },
   // Kinds lab up does not build from a file: the document and its kind are named, whatever else it holds.

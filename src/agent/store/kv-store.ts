@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import type { EndpointSlice, ServiceManifest } from '../../model/service.js';
+import * as z from '../../model/zod.js';
 import type { KeyValue, Kv, KvEvent } from './kv.js';
 import { encodeNetworkConfig, parseNetworkConfig } from './network-config.js';
 import {
@@ -260,7 +260,7 @@ const unavailable = (e: Error) =>
 const attrsSchema = z.object({
   PublicIP: z.string(),
   BackendType: z.enum(['host-gw', 'vxlan', 'ipip']),
-  BackendData: z.object({ VtepMAC: z.string().optional() }).nullish(),
+  BackendData: z.nullish(z.object({ VtepMAC: z.optional(z.string()) })),
   NodeName: z.string(),
 });
 
@@ -274,7 +274,7 @@ function encodeAttrs(a: LeaseAttrs): string {
 }
 
 function decodeAttrs(text: string): LeaseAttrs {
-  const a = attrsSchema.parse(JSON.parse(text));
+  const a = z.parse(attrsSchema, JSON.parse(text));
   return {
     node: a.NodeName,
     publicIP: a.PublicIP,

@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../../errors.js';
+import * as z from '../../model/zod.js';
 import { Cidr } from '../../net/ip.js';
 import type { NetworkConfig } from './store.js';
 
@@ -7,15 +7,16 @@ import type { NetworkConfig } from './store.js';
  * `<prefix>/config` as stored: flannel's JSON shape (`Network`, `SubnetLen`, `Backend.Type`, `Backend.VNI`,
  * `Backend.Port`) plus podnet's `ServiceNetwork` and `MTU`. Unknown fields are errors, every problem listed.
  */
+const int = (min: number, max: number) => z.number().check(z.int(), z.gte(min), z.lte(max));
 const schema = z.strictObject({
   Network: z.string(),
-  SubnetLen: z.number().int().min(8).max(30).default(24),
-  ServiceNetwork: z.string().default('10.96.0.0/12'),
-  MTU: z.number().int().min(576).max(9000).optional(),
+  SubnetLen: z._default(int(8, 30), 24),
+  ServiceNetwork: z._default(z.string(), '10.96.0.0/12'),
+  MTU: z.optional(int(576, 9000)),
   Backend: z.strictObject({
     Type: z.enum(['host-gw', 'vxlan', 'ipip']),
-    VNI: z.number().int().min(1).max(16777215).optional(),
-    Port: z.number().int().min(1).max(65535).optional(),
+    VNI: z.optional(int(1, 16777215)),
+    Port: z.optional(int(1, 65535)),
   }),
 });
 
@@ -27,7 +28,7 @@ export function parseNetworkConfig(text: string, source = 'network config'): Net
   } catch (e) {
     throw new ConfigError([{ path: '(document)', message: `not JSON: ${(e as Error).message}` }], source);
   }
-  const r = schema.safeParse(json);
+  const r = z.safeParse(schema, json);
   const issues: ConfigIssue[] = [];
   if (!r.success) {
     for (const i of r.error.issues)

@@ -10,7 +10,8 @@ Builds the cluster of FILE (docs/spec.md), or the seed's default cluster, as nam
 Bad input is refused before anything is created (exit 2, every problem listed).
 
 ${NAME_HELP}
-  -f, --file FILE        cluster spec: YAML or JSON, a Cluster document and/or Kubernetes Pods and Services
+  -f, --file FILE        cluster spec: YAML or JSON, a Cluster document and/or Kubernetes Pods, Services,
+                         EndpointSlices, Namespaces and NetworkPolicies
 ${OVERRIDE_HELP}
   --agents               cluster mode: etcd on a control-plane namespace and a real podnet agent per node;
                          pods are created through the CNI plugin with the conflist each agent wrote
@@ -30,8 +31,6 @@ ${OVERRIDE_HELP}
   async run({ values }) {
     const lab = labName(values.name);
     const overrides = overridesOf(values);
-    // A one-shot process: zod's JIT (code generated per schema with new Function) would cost more than it saves.
-    (await import('zod')).z.config({ jitless: true });
     const { loadSpec, readSpecFile } = await import('../../lab/spec-source.js');
     const { text, source } = readSpecFile(values.file);
     const notes: string[] = [];

@@ -2,7 +2,7 @@ import { NET_CONF } from '../../agent/store/kube-codec.js';
 import { encodeNetworkConfig } from '../../agent/store/network-config.js';
 import type { NetworkConfig } from '../../agent/store/store.js';
 import type { PodSpec } from '../../model/cluster.js';
-import type { ServiceView } from '../../model/service.js';
+import { endpointSliceOf, type PodRef, type ServiceView } from '../../model/service.js';
 import { serviceManifestOf } from './services.js';
 
 /**
@@ -76,6 +76,23 @@ export function podStatus(podIP: string, hostIP: string, ready: boolean, now: Da
  * A lab Service as an API object. v1.20 rejects externalTrafficPolicy on ClusterIP Services and does not know
  * internalTrafficPolicy (v1.21+), so each is sent only where the server takes it.
  */
+/**
+ * The EndpointSlice of a Service without a selector, from the lab file's EndpointSlice documents, as the API
+ * takes it (no empty nodeName; a targetRef only for a lab pod): the endpointslice controller makes none for it.
+ */
+export function givenSliceObject(s: ServiceView, pods: readonly PodRef[]) {
+  const slice = endpointSliceOf(s, pods);
+  const names = new Set(pods.map((p) => p.name));
+  return {
+    ...slice,
+    endpoints: slice.endpoints.map(({ nodeName, targetRef, ...e }) => ({
+      ...e,
+      ...(nodeName ? { nodeName } : {}),
+      ...(names.has(targetRef.name) ? { targetRef } : {}),
+    })),
+  };
+}
+
 export function serviceObject(s: ServiceView) {
   const m = serviceManifestOf(s);
   const { externalTrafficPolicy, internalTrafficPolicy, ...spec } = m.spec!;

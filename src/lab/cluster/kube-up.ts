@@ -29,7 +29,15 @@ import {
   saKeyCommands,
   tokenFile,
 } from './kube-control-plane.js';
-import { list, netConfObject, nodeObject, podObject, podStatus, serviceObject } from './kube-objects.js';
+import {
+  givenSliceObject,
+  list,
+  netConfObject,
+  nodeObject,
+  podObject,
+  podStatus,
+  serviceObject,
+} from './kube-objects.js';
 import { createPods } from './pods.js';
 import {
   agentDirs,
@@ -175,6 +183,13 @@ export async function labUpKube(o: ClusterUpOptions): Promise<Cluster> {
     state.writeJson('allocations.json', allocationsOf(cluster));
     if (cluster.services.length)
       await kc(['create', '-f', '-'], JSON.stringify(list(cluster.services.map(serviceObject))));
+    // Services without a selector: their EndpointSlices come from the lab file (docs/spec.md, "EndpointSlice").
+    const given = cluster.services.filter((s) => s.endpoints);
+    if (given.length)
+      await kc(
+        ['create', '-f', '-'],
+        JSON.stringify(list(given.map((s) => givenSliceObject(s, cluster.pods)))),
+      );
     await waitForSlices(kc, state, cluster);
     state.writeJson('lab.json', { ...state.record, status: 'up' });
     return cluster;
