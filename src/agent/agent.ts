@@ -15,6 +15,7 @@ import {
 } from './files.js';
 import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
+import type { AgentPolicy } from './policy.js';
 import type { Reconciler } from './reconciler.js';
 import { type HeldLease, type NetworkConfig, type Store, StoreError, type Watch } from './store/store.js';
 
@@ -50,6 +51,8 @@ export interface AgentDeps {
   readonly onHealth?: (h: AgentHealth) => void;
   /** Called after every successful sync (kubernetes: set the Node's NetworkUnavailable False). */
   readonly onSynced?: () => void;
+  /** NetworkPolicy enforcement: its watches and this node's policy table (agent/policy.ts). */
+  readonly policy?: AgentPolicy;
 }
 
 /** The agent could not start and must exit (no lease could ever be right: e.g. the network is full). */
@@ -113,6 +116,8 @@ export class Agent {
       bridge: AGENT_BRIDGE,
     };
     await this.relist();
+    // Policies listed before the first sync: a restart must not drop the policy table, even for a moment.
+    await this.d.policy?.start(() => this.schedule('event', performance.now()));
     await this.runSync('startup');
     writeConflist(
       this.c,
@@ -140,6 +145,7 @@ export class Agent {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.watch?.stop();
+    this.d.policy?.stop();
     await this.d.store.close().catch(() => {});
   }
 
@@ -307,7 +313,9 @@ export class Agent {
     const started = performance.now();
     const end = this.d.metrics.syncDuration.startTimer({ kind });
     try {
-      const { model, cluster, skipped } = desiredModel(snap, config, this.self);
+      const { model: base, cluster, skipped } = desiredModel(snap, config, this.self);
+      const model = this.d.policy ? this.d.policy.apply(base, cluster) : base;
+      const revision = this.d.policy?.revision(snap.revision) ?? snap.revision;
       for (const s of skipped) this.d.log('warn', 'service skipped', { service: s.key, why: s.why });
       const r = await this.d.reconciler.sync(model);
       const ms = performance.now() - started;
@@ -324,7 +332,7 @@ export class Agent {
         ops: r.ops,
         ms: Math.round(ms * 10) / 10,
         kind,
-        revision: snap.revision,
+        revision,
       };
       this.lastError = undefined;
       this.d.onSynced?.();
@@ -334,7 +342,7 @@ export class Agent {
         durationMs: this.lastSync.ms,
         observed: r.observed,
         peers: this.peerCount,
-        revision: snap.revision,
+        revision,
         ...(r.ops ? { changes: r.changes.slice(0, 20) } : {}),
       });
     } catch (e) {

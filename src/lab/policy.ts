@@ -15,6 +15,7 @@ import { stricter } from '../plan/policy/plan.js';
 import { worldOf } from '../plan/policy/world.js';
 import { conntrackDeletions, render } from '../render/index.js';
 import { listConntrack, readPolicyCounters as readPolicyCountersCmd } from '../render/observe.js';
+import { isCluster } from './cluster/services.js';
 import type { LabNames } from './names.js';
 import { repairOps, syncLabNodes } from './node-sync.js';
 import { hostRunner } from './runners.js';
@@ -171,6 +172,8 @@ export async function syncLabPolicies(
   names: LabNames,
   opts: { verbose?: boolean; before?: Cluster } = {},
 ): Promise<{ ops: Op[]; cuts: number; ms: number; appliedMs: number }> {
+  // An agent lab: the agents enforce what the lab publishes (cluster/policies.ts).
+  if (isCluster(state)) return (await import('./cluster/policies.js')).syncClusterPolicies(cluster, state);
   const started = performance.now();
   // A lab that has no policies and had none: nothing to sync, nothing to cut.
   if (!enforcing(cluster) && !(opts.before && enforcing(opts.before)))

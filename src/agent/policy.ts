@@ -1,0 +1,160 @@
+import type { ConfigIssue } from '../errors.js';
+import { parseNamespace, parseNetworkPolicy } from '../model/policy/parse.js';
+import type { ContainerPort, NamespaceSpec, NetworkPolicy, Protocol } from '../model/policy/types.js';
+import type { Cluster } from '../model/resolve.js';
+import { Ip } from '../net/ip.js';
+import type { NodeModel } from '../plan/node/model.js';
+import type { PolicyPod, PolicyWorld } from '../plan/policy/evaluate.js';
+import { PolicyPlanner } from '../plan/policy/planner.js';
+import type { Logger } from './log.js';
+import type { ObjectFeed, PolicyKind } from './policy-feeds.js';
+
+/**
+ * NetworkPolicy on an agent's node: the NetworkPolicy, Namespace and Pod objects its feed watches (the
+ * Kubernetes API, or etcd under `<prefix>/policy/`), decoded once per object version, and an incremental
+ * planner that turns each snapshot into this node's `podnet-policy` table, which joins the node model the
+ * reconcile core syncs (planNodeSync, as every other part of the node).
+ */
+export class AgentPolicy {
+  private readonly planner: PolicyPlanner;
+  private readonly decoded = new Map<string, { text: string; value: unknown }>();
+  private applied: number | undefined;
+
+  constructor(
+    node: string,
+    private readonly feed: ObjectFeed,
+    private readonly log: Logger,
+  ) {
+    this.planner = new PolicyPlanner(node);
+  }
+
+  /** Starts the feed; `onChange` runs after every batch of changes (the agent schedules a sync). */
+  start(onChange: () => void): Promise<void> {
+    return this.feed.start(onChange);
+  }
+
+  stop(): void {
+    this.feed.stop();
+  }
+
+  /**
+   * The revision a sync covers: the store's, or the feed's when it is later and comparable (etcd: one revision
+   * counter for both watches), so `lab` waits for a policy change to be in effect as for any other.
+   */
+  revision(store: string): string {
+    const r = this.applied;
+    return r !== undefined && /^\d+$/.test(store) && r > Number(store) ? String(r) : store;
+  }
+
+  /** The node model with this node's policy table (and its sysctls), or unchanged when no policy exists. */
+  apply(model: NodeModel, cluster: Cluster): NodeModel {
+    this.applied = this.feed.revision?.();
+    const world = this.world(cluster);
+    if (world.policies.length === 0) return model;
+    return {
+      ...model,
+      // Bridged frames must pass the forward hook; a cut TCP connection must stay cut (see plan/policy/plan.ts).
+      sysctls: {
+        ...model.sysctls,
+        'net.bridge.bridge-nf-call-iptables': '1',
+        'net.netfilter.nf_conntrack_tcp_loose': '0',
+      },
+      policy: this.planner.update(world),
+    };
+  }
+
+  /** The policy world from the feed's objects (the same objects keep the same decoded values). */
+  world(cluster: Cluster): PolicyWorld {
+    const objs = this.feed.objects();
+    const policies = this.decodeAll(objs.networkpolicy, 'networkpolicy', decodePolicy);
+    const namespaces = this.decodeAll(objs.namespace, 'namespace', decodeNamespace);
+    const pods = this.decodeAll(objs.pod, 'pod', decodePod);
+    return {
+      namespaces,
+      pods,
+      policies,
+      nodes: cluster.nodes.map((n) => ({ name: n.name, ips: [n.ip, n.gateway] })),
+    };
+  }
+
+  private decodeAll<T>(
+    objs: ReadonlyMap<string, unknown>,
+    kind: PolicyKind,
+    decode: (o: unknown, issues: ConfigIssue[]) => T | undefined,
+  ): T[] {
+    const out: T[] = [];
+    const ids = new Set<string>();
+    for (const [key, o] of objs) {
+      const id = `${kind} ${key}`;
+      ids.add(id);
+      const text = JSON.stringify(o);
+      const seen = this.decoded.get(id);
+      if (seen?.text === text) {
+        if (seen.value !== undefined) out.push(seen.value as T);
+        continue;
+      }
+      const issues: ConfigIssue[] = [];
+      const value = decode(o, issues);
+      if (issues.length)
+        this.log('warn', 'unreadable object skipped', {
+          object: id,
+          error: issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+        });
+      this.decoded.set(id, { text, value: issues.length ? undefined : value });
+      if (value !== undefined && !issues.length) out.push(value);
+    }
+    for (const id of [...this.decoded.keys()])
+      if (id.startsWith(`${kind} `) && !ids.has(id)) this.decoded.delete(id);
+    return out;
+  }
+}
+
+const decodePolicy = (o: unknown, issues: ConfigIssue[]): NetworkPolicy | undefined =>
+  parseNetworkPolicy(o as Record<string, unknown>, '', issues);
+
+const decodeNamespace = (o: unknown, issues: ConfigIssue[]): NamespaceSpec | undefined =>
+  parseNamespace(o as Record<string, unknown>, '', issues);
+
+interface PodObject {
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  spec?: {
+    nodeName?: string;
+    hostNetwork?: boolean;
+    containers?: { ports?: { name?: string; containerPort?: number; protocol?: string }[] }[];
+  };
+  status?: { podIP?: string; phase?: string };
+}
+
+/**
+ * A `v1 Pod` as policies see it: scheduled, with an address of its own (host-network pods are the node's
+ * traffic, always allowed), not finished. Undefined (no issue) for a pod that does not count yet or any more.
+ */
+export function decodePod(o: unknown, issues: ConfigIssue[]): PolicyPod | undefined {
+  const p = o as PodObject;
+  const name = p.metadata?.name;
+  if (!name) {
+    issues.push({ path: 'metadata.name', message: 'missing' });
+    return undefined;
+  }
+  const ip = p.status?.podIP ? Ip.tryParse(p.status.podIP) : undefined;
+  const phase = p.status?.phase;
+  if (!ip || !p.spec?.nodeName || p.spec.hostNetwork || phase === 'Succeeded' || phase === 'Failed')
+    return undefined;
+  const ports: ContainerPort[] = [];
+  for (const c of p.spec.containers ?? [])
+    for (const x of c.ports ?? [])
+      if (typeof x.containerPort === 'number')
+        ports.push({
+          ...(x.name ? { name: x.name } : {}),
+          containerPort: x.containerPort,
+          protocol: (x.protocol ?? 'TCP') as Protocol,
+        });
+  return {
+    name,
+    namespace: p.metadata?.namespace ?? 'default',
+    node: p.spec.nodeName,
+    ip,
+    labels: p.metadata?.labels ?? {},
+    ports,
+  };
+}
