@@ -15,6 +15,8 @@ import type { ObjectFeed, PolicyKind } from './policy-feeds.js';
  * planner that turns each snapshot into this node's `podnet-policy` table, which joins the node model the
  * reconcile core syncs (planNodeSync, as every other part of the node).
  */
+const START_WAIT_MS = 10_000;
+
 export class AgentPolicy {
   private readonly planner: PolicyPlanner;
   private readonly decoded = new Map<string, { text: string; value: unknown }>();
@@ -28,9 +30,25 @@ export class AgentPolicy {
     this.planner = new PolicyPlanner(node);
   }
 
-  /** Starts the feed; `onChange` runs after every batch of changes (the agent schedules a sync). */
-  start(onChange: () => void): Promise<void> {
-    return this.feed.start(onChange);
+  /**
+   * Starts the feed and waits (at most START_WAIT_MS) for the first list, so a restarted agent keeps its
+   * table; a store that does not answer (or refuses: RBAC) delays enforcement, never the node's network.
+   * `onChange` runs after every later batch of changes (the agent schedules a sync).
+   */
+  async start(onChange: () => void): Promise<void> {
+    let ready = false;
+    const first = this.feed.start(() => {
+      if (ready) onChange();
+    });
+    const listed = await Promise.race([
+      first.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), START_WAIT_MS).unref()),
+    ]);
+    ready = true;
+    if (!listed) {
+      this.log('warn', 'NetworkPolicy objects not listed yet; policies are enforced once they are', {});
+      void first.then(onChange);
+    }
   }
 
   stop(): void {

@@ -173,7 +173,10 @@ export async function syncLabPolicies(
   opts: { verbose?: boolean; before?: Cluster } = {},
 ): Promise<{ ops: Op[]; cuts: number; ms: number; appliedMs: number }> {
   // An agent lab: the agents enforce what the lab publishes (cluster/policies.ts).
-  if (isCluster(state)) return (await import('./cluster/policies.js')).syncClusterPolicies(cluster, state);
+  if (isCluster(state))
+    return state.readJson('kube.json')
+      ? (await import('./cluster/kube-policies.js')).syncKubePolicies(cluster, state)
+      : (await import('./cluster/policies.js')).syncClusterPolicies(cluster, state);
   const started = performance.now();
   // A lab that has no policies and had none: nothing to sync, nothing to cut.
   if (!enforcing(cluster) && !(opts.before && enforcing(opts.before)))
