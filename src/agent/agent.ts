@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Runner } from '../exec/runner.js';
 import { Cidr } from '../net/ip.js';
 import { observeUplink, type UplinkState } from '../observe/uplink.js';
@@ -318,6 +319,7 @@ export class Agent {
       const revision = this.d.policy?.revision(snap.revision) ?? snap.revision;
       for (const s of skipped) this.d.log('warn', 'service skipped', { service: s.key, why: s.why });
       const r = await this.d.reconciler.sync(model);
+      await this.d.policy?.cut(this.d.runner, join(this.c.stateDir, 'conntrack-cuts')).catch(() => 0);
       const ms = performance.now() - started;
       end();
       if (since !== undefined) this.d.metrics.programming.observe((performance.now() - since) / 1000);

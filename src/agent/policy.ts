@@ -1,11 +1,20 @@
+import { writeFileSync } from 'node:fs';
 import type { ConfigIssue } from '../errors.js';
+import type { Runner } from '../exec/runner.js';
 import { parseNamespace, parseNetworkPolicy } from '../model/policy/parse.js';
 import type { ContainerPort, NamespaceSpec, NetworkPolicy, Protocol } from '../model/policy/types.js';
 import type { Cluster } from '../model/resolve.js';
 import { Ip } from '../net/ip.js';
+import { parseConntrack } from '../observe/conntrack.js';
 import type { NodeModel } from '../plan/node/model.js';
+import { HOST } from '../plan/ops.js';
+import { planPolicyCuts } from '../plan/policy/cut.js';
 import type { PolicyPod, PolicyWorld } from '../plan/policy/evaluate.js';
+import type { PolicyNodeModel } from '../plan/policy/model.js';
+import { stricter } from '../plan/policy/plan.js';
 import { PolicyPlanner } from '../plan/policy/planner.js';
+import { conntrackDeletions, render } from '../render/index.js';
+import { listConntrack } from '../render/observe.js';
 import type { Logger } from './log.js';
 import type { ObjectFeed, PolicyKind } from './policy-feeds.js';
 
@@ -17,10 +26,18 @@ import type { ObjectFeed, PolicyKind } from './policy-feeds.js';
  */
 const START_WAIT_MS = 10_000;
 
+interface Planned {
+  readonly world: PolicyWorld;
+  readonly model?: PolicyNodeModel;
+}
+
 export class AgentPolicy {
   private readonly planner: PolicyPlanner;
   private readonly decoded = new Map<string, { text: string; value: unknown }>();
   private applied: number | undefined;
+  /** The world and model of the sync in progress, and of the last one that succeeded (connection cuts). */
+  private planned: Planned | undefined;
+  private synced: Planned | undefined;
 
   constructor(
     node: string,
@@ -64,11 +81,36 @@ export class AgentPolicy {
     return r !== undefined && /^\d+$/.test(store) && r > Number(store) ? String(r) : store;
   }
 
+  /**
+   * After a sync succeeded: deletes the conntrack entries of this node's connections that the new policies
+   * deny and the previous ones allowed (as `lab policy` does), when the node's enforcement got stricter.
+   * Returns how many connections were cut.
+   */
+  async cut(runner: Runner, file: string): Promise<number> {
+    const prev = this.synced;
+    const next = this.planned;
+    this.synced = next;
+    if (!next?.model || !prev || (prev.model && !stricter(prev.model, next.model))) return 0;
+    const r = await runner.run(listConntrack(HOST));
+    const ops = planPolicyCuts(next.world, HOST, parseConntrack(r.stdout), prev.world, file);
+    let n = 0;
+    for (const op of ops) {
+      if (op.kind !== 'conntrack.delete-flows') continue;
+      writeFileSync(op.file, conntrackDeletions(op));
+      await runner.run(render(op));
+      n += op.connections;
+    }
+    if (n) this.log('info', 'connections cut by a NetworkPolicy change', { connections: n });
+    return n;
+  }
+
   /** The node model with this node's policy table (and its sysctls), or unchanged when no policy exists. */
   apply(model: NodeModel, cluster: Cluster): NodeModel {
     this.applied = this.feed.revision?.();
     const world = this.world(cluster);
+    this.planned = { world };
     if (world.policies.length === 0) return model;
+    this.planned = { world, model: this.planner.update(world) };
     return {
       ...model,
       // Bridged frames must pass the forward hook; a cut TCP connection must stay cut (see plan/policy/plan.ts).
@@ -77,7 +119,7 @@ export class AgentPolicy {
         'net.bridge.bridge-nf-call-iptables': '1',
         'net.netfilter.nf_conntrack_tcp_loose': '0',
       },
-      policy: this.planner.update(world),
+      policy: this.planned.model,
     };
   }
 

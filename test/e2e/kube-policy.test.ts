@@ -7,6 +7,7 @@
  * test/helpers/cli.ts; the lab is torn down in `after` even when a test fails.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,10 +104,54 @@ spec:
   ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]
 `,
     );
+    // An established connection c -> b (an echo server on b:82, a line every 100 ms) must be cut by b's agent.
+    const bIp = await podIp(lab, 'b');
+    const server = `import socket
+s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("0.0.0.0",82));s.listen()
+c,_=s.accept()
+while True:
+  d=c.recv(100)
+  if not d: break
+  c.sendall(d)`;
+    const client = `import socket,time
+for i in range(50):
+  try:
+    t=socket.create_connection(("${bIp}",82),timeout=2);break
+  except OSError: time.sleep(0.2)
+for i in range(150):
+  try:
+    t.sendall(b"x");t.settimeout(0.3);print("tcp" if t.recv(10) else "tcp-closed",flush=True)
+  except Exception: print("tcp-fail",flush=True)
+  time.sleep(0.1)`;
+    // nsenter execs python3 in the pod's network namespace: the child's PID is python's, killed below.
+    const bg = (pod: string, code: string) =>
+      spawn('nsenter', [`--net=/run/netns/${lab}-pod-${pod}`, 'python3', '-c', code], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const srv = bg('b', server);
+    await new Promise((r) => setTimeout(r, 1000));
+    const cl = bg('c', client);
+    const lines: string[] = [];
+    cl.stdout!.on('data', (d) => lines.push(...String(d).split('\n').filter(Boolean)));
     const t0 = performance.now();
-    const applied = await cli(['lab', 'policy', 'apply', '--name', lab, '-f', file]);
-    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
-    const inEffect = performance.now() - t0;
+    let inEffect = 0;
+    try {
+      for (let i = 0; i < 150 && !lines.includes('tcp'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(lines.includes('tcp'), `the client never talked to the server: ${lines.join('|')}`);
+      const applied = await cli(['lab', 'policy', 'apply', '--name', lab, '-f', file]);
+      assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+      inEffect = performance.now() - t0;
+      const seen = lines.length;
+      for (let i = 0; i < 30 && !lines.slice(seen).includes('tcp-fail'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 1000)); // once cut, it stays cut
+      const since = lines.slice(seen);
+      const cut = since.indexOf('tcp-fail');
+      assert.ok(cut >= 0 && !since.slice(cut).includes('tcp'), `not cut: ${since.join('|')}`);
+    } finally {
+      cl.kill('SIGKILL');
+      srv.kill('SIGKILL');
+    }
     assert.deepEqual(await matrix(lab, PAIRS), {
       'c->b': false, // client -> web across nodes: denied by node-1's agent
       'a0->b': true, // web -> web: allowed (the peer's address comes from the published pods)

@@ -137,7 +137,7 @@ export function stricter(prev: PolicyNodeModel, next: PolicyNodeModel): boolean 
   for (const name of Object.keys(next.chains)) if (!prev.chains[name]) return true;
   for (const [set, els] of Object.entries(prev.sets)) {
     const now = next.sets[set];
-    if (!now) continue;
+    if (!now || now === els) continue;
     if (set.endsWith('-any')) {
       const cover: Range[] = now.map(rangeOfText);
       if (els.map(rangeOfText).some(([lo, hi]) => !cover.some(([a, b]) => a <= lo && hi <= b))) return true;
