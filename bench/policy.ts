@@ -5,18 +5,26 @@ import { exec } from '../src/exec/process-runner.js';
 import { parseNamespace, parseNetworkPolicy } from '../src/model/policy/parse.js';
 import type { NetworkPolicy } from '../src/model/policy/types.js';
 import { Ip } from '../src/net/ip.js';
+import { emptyNodeState, type NodeModel } from '../src/plan/node/model.js';
+import { planNodeSync } from '../src/plan/node/sync.js';
+import { named } from '../src/plan/ops.js';
 import type { PolicyPod, PolicyWorld } from '../src/plan/policy/evaluate.js';
-import { buildPolicyModel } from '../src/plan/policy/model.js';
-import { renderPolicyDiff, renderPolicyFull, renderPolicyRemove } from '../src/render/policy-nft.js';
+import { buildPolicyModel, type PolicyNodeModel } from '../src/plan/policy/model.js';
+import { PolicyPlanner } from '../src/plan/policy/planner.js';
+import { render } from '../src/render/index.js';
+import { renderPolicyFull, renderPolicyRemove } from '../src/render/policy-nft.js';
 import { fmtMs, median, table } from './stats.js';
 
 /**
  * `npm run bench -- policy [--policies 1000] [--pods 1000] [--local 1000] [--rounds 15]`: NetworkPolicy enforcement on one node
  * namespace the bench creates (`pq<pid>-…`, removed at the end). The pods are addresses on the node (the rule set
  * is what is measured), plus one real client and one real server pod for the connection latency:
- *   - full sync: the model built from the policies (pure), rendered, and applied as one `nft -f`;
- *   - one policy change (a port of one policy), and one pod relabel: model rebuilt, only the diff applied, with
- *     an `nft -f` process (what the lab runs) and through a libnftables session (no process start);
+ *   - full sync: a fresh planner builds the model (pure), planNodeSync plans it from an empty node, the op is
+ *     rendered and applied as one `nft -f`;
+ *   - one policy change (a port of one policy), and one pod relabel, as a node agent's watch delivers them (the
+ *     other objects unchanged): the incremental planner updates the model, planNodeSync diffs it against the
+ *     model applied last, only the element changes are applied, with an `nft -f` process (what the lab runs)
+ *     and through a libnftables session (what the agent runs; no process start);
  *   - new-connection latency client -> server (median of 300 connects per round, 5 rounds each side, interleaved),
  *     with the table of 0 policies (conntrack on, as on every lab node) and of the 1,000 policies, interleaved; and
  *     with no table at all (no conntrack in the namespace) for reference.
@@ -256,15 +264,29 @@ export async function benchPolicy(args: string[]): Promise<void> {
   const { node, server } = await makeNode();
   const nodeNs = `/run/netns/${node}`;
   try {
-    // Full sync: plan (pure) + render + one nft -f.
+    // Full sync: plan (pure: planner, planNodeSync, render) + one nft -f.
     const fullPlan: number[] = [];
     const fullApply: number[] = [];
-    let base = buildPolicyModel(world({ policies: nPol, pods: nPods, local }), 'bench');
+    const baseWorld = world({ policies: nPol, pods: nPods, local });
+    const nodeOf = (policy: PolicyNodeModel): NodeModel => ({
+      node: 'bench',
+      podCIDR: '',
+      sysctls: {},
+      routes: [],
+      fdb: [],
+      neighbours: [],
+      policy,
+    });
+    const target = { netns: named(node) };
+    let base = buildPolicyModel(baseWorld, 'bench');
     let script = renderPolicyFull(base);
     for (let i = 0; i < Math.min(rounds, 5); i++) {
       const p0 = performance.now();
-      base = buildPolicyModel(world({ policies: nPol, pods: nPods, local }), 'bench');
-      script = renderPolicyFull(base);
+      base = new PolicyPlanner('bench').update(baseWorld);
+      const ops = planNodeSync(emptyNodeState('bench'), nodeOf(base), target).filter(
+        (o) => o.kind === 'nft.policy',
+      );
+      script = render(ops[0]!).stdin!;
       fullPlan.push(performance.now() - p0);
       fullApply.push(await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], script));
     }
@@ -287,32 +309,62 @@ export async function benchPolicy(args: string[]): Promise<void> {
     const lat0 = median(lat0s);
     const latN = median(latNs);
 
-    // One policy change and one relabel: rebuild, diff, apply (process, then session), and back.
-    const change = { plan: [] as number[], nft: [] as number[], session: [] as number[], lines: 0 };
-    const relabel = { plan: [] as number[], nft: [] as number[], session: [] as number[], lines: 0 };
+    // One policy change and one relabel, as a watch delivers them: the changed object replaces the old one in
+    // the world the planner saw last (generated beforehand: object decoding is not planning).
+    const changed = (g: Gen) => {
+      const w = world(g);
+      const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+      return {
+        ...baseWorld,
+        pods: baseWorld.pods.map((p, i) => (same(p, w.pods[i]) ? p : w.pods[i]!)),
+        policies: baseWorld.policies.map((p, i) => (same(p, w.policies[i]) ? p : w.policies[i]!)),
+      };
+    };
+    const planner = new PolicyPlanner('bench');
+    let applied = nodeOf(planner.update(baseWorld));
+    await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], renderPolicyFull(applied.policy!));
+    const change = {
+      plan: [] as number[],
+      nft: [] as number[],
+      session: [] as number[],
+      lines: 0,
+      chains: 0,
+    };
+    const relabel = {
+      plan: [] as number[],
+      nft: [] as number[],
+      session: [] as number[],
+      lines: 0,
+      chains: 0,
+    };
     const session = await NftSession.open(nodeNs);
     try {
       for (const [row, g] of [
-        [change, { policies: nPol, pods: nPods, local, change: 8 }],
-        [relabel, { policies: nPol, pods: nPods, local, relabel: 123 }],
+        [change, changed({ policies: nPol, pods: nPods, local, change: 8 })],
+        [relabel, changed({ policies: nPol, pods: nPods, local, relabel: 123 })],
       ] as const) {
         for (let i = 0; i < rounds; i++) {
-          const p0 = performance.now();
-          const next = buildPolicyModel(world(g), 'bench');
-          const diff = renderPolicyDiff(base, next);
-          if (!diff) throw new Error('the change does not touch this node: pick another policy or pod');
-          row.plan.push(performance.now() - p0);
-          row.lines = diff.split('\n').length - 1;
-          const back = renderPolicyDiff(next, base) ?? '';
-          if (i % 2 === 0) {
-            row.nft.push(await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], diff));
-            await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], back);
-          } else {
-            let t0 = performance.now();
-            await session.apply(diff);
-            row.session.push(performance.now() - t0);
-            t0 = performance.now();
-            await session.apply(back);
+          // There (timed), and back to the base world (untimed), each through planner + planNodeSync.
+          for (const [w, timed] of [
+            [g, true],
+            [baseWorld, false],
+          ] as const) {
+            const p0 = performance.now();
+            const next = nodeOf(planner.update(w));
+            const ops = planNodeSync(applied, next, target);
+            if (ops.length !== 1) throw new Error(`expected one nft op, got ${ops.length}`);
+            const diff = render(ops[0]!).stdin!;
+            const planned = performance.now() - p0;
+            if (timed) {
+              row.plan.push(planned);
+              row.lines = diff.split('\n').length - 1;
+              row.chains = planner.recomputed.length;
+            }
+            const t0 = performance.now();
+            if (i % 2 === 0) await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], diff);
+            else await session.apply(diff);
+            if (timed) (i % 2 === 0 ? row.nft : row.session).push(performance.now() - t0);
+            applied = next;
           }
         }
       }
@@ -326,7 +378,13 @@ export async function benchPolicy(args: string[]): Promise<void> {
     const m = (xs: number[]) => fmtMs(median(xs));
     console.log(
       table(
-        ['measure', 'plan (pure)', 'apply: nft -f', 'apply: libnftables session', 'target'],
+        [
+          'measure',
+          'plan (pure, incl. planNodeSync)',
+          'apply: nft -f',
+          'apply: libnftables session',
+          'target',
+        ],
         [
           [
             'full sync',
@@ -336,14 +394,14 @@ export async function benchPolicy(args: string[]): Promise<void> {
             `<= 1 s (plan + apply: ${fmtMs(median(fullPlan) + median(fullApply))})`,
           ],
           [
-            `one policy change (${change.lines} nft lines)`,
+            `one policy change (${change.chains} pod directions recomputed, ${change.lines} nft lines)`,
             m(change.plan),
             m(change.nft),
             m(change.session),
             '<= 20 ms',
           ],
           [
-            `one pod relabel (${relabel.lines} nft lines)`,
+            `one pod relabel (${relabel.chains} pod directions recomputed, ${relabel.lines} nft lines)`,
             m(relabel.plan),
             m(relabel.nft),
             m(relabel.session),

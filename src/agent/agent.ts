@@ -10,6 +10,7 @@ import { type AgentHealth, StoreStatus } from './health.js';
 import { AgentFatal, LeaseKeeper } from './lease-keeper.js';
 import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
+import type { AgentPolicy } from './policy.js';
 import type { Reconciler } from './reconciler.js';
 import type { NetworkConfig, Store } from './store/store.js';
 import { StoreWatch } from './store-watch.js';
@@ -32,6 +33,8 @@ export interface AgentDeps {
   readonly onSynced?: () => void;
   /** Called once the lease is held: what can wait until then starts here (the nft session). */
   readonly onLeased?: () => void;
+  /** NetworkPolicy enforcement: its watches and this node's policy table (agent/policy.ts). */
+  readonly policy?: AgentPolicy;
 }
 
 // Capped at 1 s: retries are cheap, and a node that waits for the store must be quick once it is back.
@@ -67,6 +70,9 @@ export class Agent {
       log: d.log,
       self: () => this.self,
       report,
+      runner: d.runner,
+      stateDir: c.stateDir,
+      ...(d.policy ? { policy: d.policy } : {}),
       ...(d.onSynced ? { onSynced: d.onSynced } : {}),
     });
     this.watch = new StoreWatch(d.store, this.cache, this.status, d.log, (at) =>
@@ -103,6 +109,8 @@ export class Agent {
       bridge: AGENT_BRIDGE,
     };
     await this.retry('datastore', () => this.watch.relist());
+    // Policies listed before the first sync: a restart must not drop the policy table, even for a moment.
+    await this.d.policy?.start(() => this.syncs.schedule('event', performance.now()));
     await this.syncs.runNow('startup');
     this.writeConflist(config);
     this.watch.start();
@@ -126,6 +134,7 @@ export class Agent {
     this.leases.stop();
     this.syncs.stop();
     this.watch.stop();
+    this.d.policy?.stop();
     await this.d.store.close().catch(() => {});
   }
 

@@ -8,6 +8,7 @@ import { serveAgentHttp } from './http.js';
 import { openKubeStore } from './kube-main.js';
 import { jsonLogger } from './log.js';
 import { AgentMetrics } from './metrics.js';
+import { policyOption } from './policy-open.js';
 import { Reconciler } from './reconciler.js';
 import { EtcdKv } from './store/etcd-kv.js';
 import { KvStore } from './store/kv-store.js';
@@ -57,6 +58,7 @@ export async function runAgent(c: AgentConfig): Promise<number> {
     log,
     ...(kube ? { onSynced: kube.onSynced } : {}),
     onLeased: () => leased(),
+    ...policyOption(c, log),
     onHealth: (h) => {
       try {
         writeAtomic(statusFile, `${JSON.stringify(h)}\n`);

@@ -1,8 +1,11 @@
+import { join } from 'node:path';
+import type { Runner } from '../exec/runner.js';
 import type { StoreCache } from './cache.js';
 import { desiredModel, type SelfView } from './desired.js';
 import type { AgentHealth } from './health.js';
 import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
+import type { AgentPolicy } from './policy.js';
 import type { Reconciler } from './reconciler.js';
 
 export interface SyncLoopDeps {
@@ -16,6 +19,11 @@ export interface SyncLoopDeps {
   readonly onSynced?: () => void;
   /** After every sync, good or not (the status file). */
   readonly report: () => void;
+  /** Runs the conntrack cuts of a stricter policy; their file goes under stateDir. */
+  readonly runner: Runner;
+  readonly stateDir: string;
+  /** NetworkPolicy: joins this node's policy table to the model, and cuts what a stricter one denies. */
+  readonly policy?: AgentPolicy;
 }
 
 /**
@@ -78,9 +86,13 @@ export class SyncLoop {
     const started = performance.now();
     const end = metrics.syncDuration.startTimer({ kind });
     try {
-      const { model, cluster, skipped } = desiredModel(snap, config, self);
+      const { model: base, cluster, skipped } = desiredModel(snap, config, self);
+      const policy = this.d.policy;
+      const model = policy ? policy.apply(base, cluster) : base;
+      const revision = policy?.revision(snap.revision) ?? snap.revision;
       for (const s of skipped) log('warn', 'service skipped', { service: s.key, why: s.why });
       const r = await this.d.reconciler.sync(model);
+      await policy?.cut(this.d.runner, join(this.d.stateDir, 'conntrack-cuts')).catch(() => 0);
       const ms = performance.now() - started;
       end();
       if (since !== undefined) metrics.programming.observe((performance.now() - since) / 1000);
@@ -95,7 +107,7 @@ export class SyncLoop {
         ops: r.ops,
         ms: Math.round(ms * 10) / 10,
         kind,
-        revision: snap.revision,
+        revision,
       };
       this.lastError = undefined;
       this.d.onSynced?.();
@@ -105,7 +117,7 @@ export class SyncLoop {
         durationMs: this.last.ms,
         observed: r.observed,
         peers: this.peers,
-        revision: snap.revision,
+        revision,
         ...(r.ops ? { changes: r.changes.slice(0, 20) } : {}),
       });
     } catch (e) {

@@ -16,6 +16,7 @@ import { stricter } from '../plan/policy/plan.js';
 import { worldOf } from '../plan/policy/world.js';
 import { conntrackDeletions, render } from '../render/index.js';
 import { listConntrack, readPolicyCounters as readPolicyCountersCmd } from '../render/observe.js';
+import { isCluster } from './cluster/services.js';
 import type { LabNames } from './names.js';
 import { repairOps, syncLabNodes } from './node-sync.js';
 import { hostRunner } from './runners.js';
@@ -172,6 +173,11 @@ export async function syncLabPolicies(
   names: LabNames,
   opts: { verbose?: boolean; before?: Cluster } = {},
 ): Promise<{ ops: Op[]; cuts: number; ms: number; appliedMs: number }> {
+  // An agent lab: the agents enforce what the lab publishes (cluster/policies.ts).
+  if (isCluster(state))
+    return state.readJson('kube.json')
+      ? (await import('./cluster/kube-policies.js')).syncKubePolicies(cluster, state)
+      : (await import('./cluster/policies.js')).syncClusterPolicies(cluster, state);
   const started = performance.now();
   // A lab that has no policies and had none: nothing to sync, nothing to cut.
   if (!enforcing(cluster) && !(opts.before && enforcing(opts.before)))

@@ -81,14 +81,16 @@ export function renderPolicyRemove(): string {
   return `add table ${T}\ndelete table ${T}\n`;
 }
 
-const sameChain = (a: PolicyChain, b: PolicyChain) => JSON.stringify(a) === JSON.stringify(b);
+const sameChain = (a: PolicyChain, b: PolicyChain) => a === b || JSON.stringify(a) === JSON.stringify(b);
 
 /** Only what changed from `prev` to `next`, as one transaction; undefined when nothing did. */
 export function renderPolicyDiff(prev: PolicyNodeModel, next: PolicyNodeModel): string | undefined {
   const out: string[] = [];
   const has = (o: object, k: string) => Object.hasOwn(o, k);
   // 1. New counters, sets and chains.
-  for (const c of next.counters) if (!prev.counters.includes(c)) out.push(`add counter ${T} ${q(c)}`);
+  const had = new Set(prev.counters);
+  const keep = new Set(next.counters);
+  for (const c of next.counters) if (!had.has(c)) out.push(`add counter ${T} ${q(c)}`);
   for (const name of Object.keys(next.chains))
     if (!has(prev.chains, name))
       out.push(setDecl(`${name}-any`), setDecl(`${name}-ports`), `add chain ${T} ${name}`);
@@ -101,6 +103,7 @@ export function renderPolicyDiff(prev: PolicyNodeModel, next: PolicyNodeModel): 
   }
   // 3. Set elements: deletions before additions (a merged range may be re-cut).
   for (const [set, els] of Object.entries(next.sets)) {
+    if (prev.sets[set] === els) continue; // unchanged (the planner shares unchanged sets)
     const before = new Set(prev.sets[set] ?? []);
     const now = new Set(els);
     out.push(
@@ -150,6 +153,6 @@ export function renderPolicyDiff(prev: PolicyNodeModel, next: PolicyNodeModel): 
         `delete set ${T} ${name}-any`,
         `delete set ${T} ${name}-ports`,
       );
-  for (const c of prev.counters) if (!next.counters.includes(c)) out.push(`delete counter ${T} ${q(c)}`);
+  for (const c of prev.counters) if (!keep.has(c)) out.push(`delete counter ${T} ${q(c)}`);
   return out.length ? `${out.join('\n')}\n` : undefined;
 }

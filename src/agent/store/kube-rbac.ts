@@ -1,7 +1,7 @@
 /**
  * The agent's ClusterRole: exactly the calls KubeStore makes. Nodes: read all (peers) and patch its own
  * annotations and status condition; Services and EndpointSlices (both served versions' group): list and watch;
- * the network config ConfigMap: get, list, watch. The API discovery call is every authenticated user's.
+ * the network config ConfigMap: get, list, watch; Namespaces, Pods and NetworkPolicies: list and watch. The API discovery call is every authenticated user's.
  */
 export const AGENT_CLUSTER_ROLE = {
   apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -13,6 +13,9 @@ export const AGENT_CLUSTER_ROLE = {
     { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch'] },
     { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+    // NetworkPolicy enforcement (agent/policy-feeds.ts): policies, namespace labels, pod labels and addresses.
+    { apiGroups: [''], resources: ['namespaces', 'pods'], verbs: ['list', 'watch'] },
+    { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list', 'watch'] },
   ],
 } as const;
 

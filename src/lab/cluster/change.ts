@@ -10,6 +10,7 @@ import { reservedNodeName } from '../names.js';
 import { journalingRunner } from '../runners.js';
 import type { LabState } from '../state.js';
 import { createPods } from './pods.js';
+import { publishIfPolicies } from './policies.js';
 import {
   agentCommand,
   type ClusterRecord,
@@ -114,7 +115,10 @@ export async function clusterChange(lab: string, edit: SpecEdit, verbose = false
       const ip = cluster.pods.find((p) => p.name === pod.name)!.ip.toString();
       record({ op: 'pod.add', pod: { ...e.pod, ip } });
       state.writeJson('allocations.json', { ...alloc(), pods: { ...alloc().pods, [pod.name]: ip } });
-      const revision = await publishServices(runner, names, rec, cluster);
+      const revision = Math.max(
+        await publishServices(runner, names, rec, cluster),
+        await publishIfPolicies(runner, names, rec, loadLab(lab).cluster),
+      );
       await waitForAgents(state, running(state, Object.keys(rec.nodes)), revision);
       line = `pod ${pod.name} ${ip} on ${pod.node} (address from the CNI plugin); endpoints written to etcd`;
     } else {
@@ -152,7 +156,11 @@ async function removePod(
   state.writeJson('lab.json', { ...r, edits: [...(r.edits ?? []), { op: 'pod.remove', name: pod }] });
   const { [pod]: _gone, ...pods } = state.allocations?.pods ?? {};
   state.writeJson('allocations.json', { ...state.allocations, pods });
-  const revision = await publishServices(runner, names, rec, loadLab(lab).cluster);
+  const after = loadLab(lab).cluster;
+  const revision = Math.max(
+    await publishServices(runner, names, rec, after),
+    await publishIfPolicies(runner, names, rec, after),
+  );
   await waitForAgents(state, running(state, Object.keys(requireCluster(lab).rec.nodes)), revision);
 }
 

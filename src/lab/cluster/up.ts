@@ -17,6 +17,7 @@ import { journalingRunner } from '../runners.js';
 import { LabState } from '../state.js';
 import { buildBusyboxLayer, labPaths } from '../up.js';
 import { createPods } from './pods.js';
+import { publishIfPolicies } from './policies.js';
 import {
   agentCommand,
   agentDirs,
@@ -131,7 +132,10 @@ export async function labUpAgents(o: ClusterUpOptions): Promise<Cluster> {
       buildBusyboxLayer(paths.lowerDir);
     const cluster = await createPods(runner, state, names, spec, subnets);
     state.writeJson('allocations.json', allocationsOf(cluster));
-    const revision = await publishServices(runner, names, rec, cluster);
+    const revision = Math.max(
+      await publishServices(runner, names, rec, cluster),
+      await publishIfPolicies(runner, names, rec, cluster),
+    );
     await waitForAgents(
       state,
       spec.nodes.map((n) => n.name),

@@ -15,7 +15,9 @@ export const cidrRange = (c: Cidr): Range => [c.network.value, c.broadcast.value
 
 /** Sorted, merged (overlapping or adjacent ranges joined). */
 export function mergeRanges(ranges: readonly Range[]): Range[] {
-  const sorted = [...ranges].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let ordered = true;
+  for (let i = 1; i < ranges.length && ordered; i++) ordered = ranges[i - 1]![0] <= ranges[i]![0];
+  const sorted = ordered ? ranges : [...ranges].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const out: [number, number][] = [];
   for (const [lo, hi] of sorted) {
     const last = out.at(-1);
@@ -62,20 +64,22 @@ export interface Box {
 export function disjointBoxes(boxes: readonly Box[]): Box[] {
   const out: Box[] = [];
   // Boxes with the same protocol and port range are one group whose addresses are merged once.
-  const groups = new Map<string, { proto: string; ports: Range; ips: Range[] }>();
+  const byProto = new Map<string, Map<number, { ports: Range; ips: Range[] }>>();
   for (const b of boxes) {
-    const k = `${b.proto} ${b.ports[0]} ${b.ports[1]}`;
-    const g = groups.get(k) ?? { proto: b.proto, ports: b.ports, ips: [] };
-    g.ips.push(b.ips);
-    groups.set(k, g);
+    let groups = byProto.get(b.proto);
+    if (!groups) {
+      groups = new Map();
+      byProto.set(b.proto, groups);
+    }
+    const k = b.ports[0] * 65536 + b.ports[1];
+    const g = groups.get(k);
+    if (g) g.ips.push(b.ips);
+    else groups.set(k, { ports: b.ports, ips: [b.ips] });
   }
-  const protos = [...new Set(boxes.map((b) => b.proto))].sort();
-  for (const proto of protos) {
-    const mine = [...groups.values()]
-      .filter((g) => g.proto === proto)
-      .map((g) => ({ ...g, ips: mergeRanges(g.ips) }));
+  for (const proto of [...byProto.keys()].sort()) {
+    const mine = [...byProto.get(proto)!.values()].map((g) => ({ ports: g.ports, ips: mergeRanges(g.ips) }));
     const cuts = [...new Set(mine.flatMap((g) => [g.ports[0], g.ports[1] + 1]))].sort((a, b) => a - b);
-    let open: { ports: [number, number]; ips: Range[]; key: string } | undefined;
+    let open: { ports: [number, number]; ips: Range[] } | undefined;
     const flush = () => {
       if (open) for (const ips of open.ips) out.push({ ips, proto, ports: open.ports });
       open = undefined;
@@ -85,17 +89,19 @@ export function disjointBoxes(boxes: readonly Box[]): Box[] {
       const hi = cuts[i + 1]! - 1;
       const covering = mine.filter((g) => g.ports[0] <= lo && g.ports[1] >= hi);
       const ips = covering.length === 1 ? covering[0]!.ips : mergeRanges(covering.flatMap((g) => g.ips));
-      const key = ips.map((r) => `${r[0]}-${r[1]}`).join(',');
-      if (open && open.key === key && open.ports[1] + 1 === lo) open.ports[1] = hi;
+      if (open && open.ports[1] + 1 === lo && sameRanges(open.ips, ips)) open.ports[1] = hi;
       else {
         flush();
-        if (ips.length) open = { ports: [lo, hi], ips, key };
+        if (ips.length) open = { ports: [lo, hi], ips };
       }
     }
     flush();
   }
   return out;
 }
+
+const sameRanges = (a: readonly Range[], b: readonly Range[]): boolean =>
+  a === b || (a.length === b.length && a.every((r, i) => r[0] === b[i]![0] && r[1] === b[i]![1]));
 
 /** A box as an element of `ipv4_addr . inet_proto . inet_service`. */
 export function boxText(b: Box): string {

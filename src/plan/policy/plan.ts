@@ -58,26 +58,45 @@ export function planPolicySync(p: PolicySyncParams): Op[] {
   ];
 }
 
-/** Equal as tables: key order, and a set declared empty or not listed, do not count. */
+/**
+ * Equal as tables: key order, element order, and a set declared empty or not listed, do not count. A set
+ * array shared by both models (the incremental planner keeps unchanged ones) is equal without a look.
+ */
 export function samePolicyModel(a: PolicyNodeModel, b: PolicyNodeModel): boolean {
-  return canonical(a) === canonical(b);
+  if (a === b) return true;
+  if (!sameRecord(a.ingressPods, b.ingressPods) || !sameRecord(a.egressPods, b.egressPods)) return false;
+  const ca = Object.keys(a.chains);
+  if (ca.length !== Object.keys(b.chains).length) return false;
+  for (const k of ca)
+    if (
+      a.chains[k] !== b.chains[k] &&
+      (!b.chains[k] || JSON.stringify(sortedKeys(a.chains[k]!)) !== JSON.stringify(sortedKeys(b.chains[k]!)))
+    )
+      return false;
+  if (a.counters.length !== b.counters.length) return false;
+  const counters = new Set(a.counters);
+  if (b.counters.some((c) => !counters.has(c))) return false;
+  const nonEmpty = (m: PolicyNodeModel) => Object.keys(m.sets).filter((k) => m.sets[k]!.length > 0);
+  const sa = nonEmpty(a);
+  if (sa.length !== nonEmpty(b).length) return false;
+  return sa.every((k) => sameElements(a.sets[k]!, b.sets[k]));
 }
 
-function canonical(m: PolicyNodeModel): string {
-  const sorted = (o: Readonly<Record<string, unknown>>) =>
-    Object.fromEntries(
-      Object.keys(o)
-        .sort()
-        .map((k) => [k, o[k]]),
-    );
-  const sets = Object.fromEntries(Object.entries(m.sets).filter(([, els]) => els.length > 0));
-  return JSON.stringify({
-    ingressPods: sorted(m.ingressPods),
-    egressPods: sorted(m.egressPods),
-    chains: sorted(m.chains),
-    sets: sorted(Object.fromEntries(Object.entries(sets).map(([k, v]) => [k, [...v].sort()]))),
-    counters: [...m.counters].sort(),
-  });
+const sameRecord = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) => {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+};
+
+const sortedKeys = (o: object) =>
+  Object.fromEntries(Object.entries(o).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+
+/** The same elements, whatever their order (`b` undefined: no set). */
+export function sameElements(a: readonly string[], b: readonly string[] | undefined): boolean {
+  if (a === b) return true;
+  if (!b || a.length !== b.length) return false;
+  const x = [...a].sort();
+  const y = [...b].sort();
+  return x.every((e, i) => e === y[i]);
 }
 
 /** What differs between an observed table and the model, in a few words (`lab verify`'s drift line). */
@@ -89,8 +108,13 @@ export function policyDiffSummary(observed: PolicyNodeModel, desired: PolicyNode
       if (observed[m][k] !== desired[m][k])
         out.push(`${m === 'ingressPods' ? 'ingress' : 'egress'}-pods ${k}`);
   for (const k of keys(observed.chains, desired.chains))
-    if (JSON.stringify(observed.chains[k]) !== JSON.stringify(desired.chains[k])) out.push(`chain ${k}`);
+    if (
+      observed.chains[k] !== desired.chains[k] &&
+      JSON.stringify(observed.chains[k]) !== JSON.stringify(desired.chains[k])
+    )
+      out.push(`chain ${k}`);
   for (const k of keys(observed.sets, desired.sets)) {
+    if (observed.sets[k] === desired.sets[k]) continue;
     const a = new Set(observed.sets[k] ?? []);
     const b = new Set(desired.sets[k] ?? []);
     const missing = [...b].filter((e) => !a.has(e));
@@ -98,8 +122,10 @@ export function policyDiffSummary(observed: PolicyNodeModel, desired: PolicyNode
     if (missing.length) out.push(`set ${k} missing ${missing.join(', ')}`);
     if (extra.length) out.push(`set ${k} extra ${extra.join(', ')}`);
   }
-  for (const c of desired.counters) if (!observed.counters.includes(c)) out.push(`counter ${c} missing`);
-  for (const c of observed.counters) if (!desired.counters.includes(c)) out.push(`counter ${c} extra`);
+  const had = new Set(observed.counters);
+  const want = new Set(desired.counters);
+  for (const c of desired.counters) if (!had.has(c)) out.push(`counter ${c} missing`);
+  for (const c of observed.counters) if (!want.has(c)) out.push(`counter ${c} extra`);
   return out.length > 4 ? `${out.slice(0, 4).join('; ')}; ${out.length - 4} more` : out.join('; ');
 }
 
@@ -111,7 +137,7 @@ export function stricter(prev: PolicyNodeModel, next: PolicyNodeModel): boolean 
   for (const name of Object.keys(next.chains)) if (!prev.chains[name]) return true;
   for (const [set, els] of Object.entries(prev.sets)) {
     const now = next.sets[set];
-    if (!now) continue;
+    if (!now || now === els) continue;
     if (set.endsWith('-any')) {
       const cover: Range[] = now.map(rangeOfText);
       if (els.map(rangeOfText).some(([lo, hi]) => !cover.some(([a, b]) => a <= lo && hi <= b))) return true;
