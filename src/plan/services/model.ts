@@ -117,7 +117,7 @@ export function staleUdpEndpoints(
   for (const s of prev.services) {
     while (j < B.length && B[j]!.id < s.id) j++;
     const n = B[j]?.id === s.id ? B[j] : undefined;
-    if (s.protocol !== 'udp' || n === s) continue;
+    if (n === s || s.protocol !== 'udp') continue; // shared by reference: unchanged, not even looked at
     const keep = new Set((n?.endpoints ?? []).map((e) => `${e.ip}:${e.port}`));
     for (const e of s.endpoints) {
       if (!keep.has(`${e.ip}:${e.port}`))

@@ -4,11 +4,12 @@ import type { Netns, Op } from '../ops.js';
 import { iptablesJumps, renderIptables, renderIptablesRemove } from './iptables.js';
 import type { ProxyModel } from './model.js';
 import { nftChainRepair, staleUdpFlows } from './nft-repair.js';
-import { NFT, renderNftFull, renderNftRemove } from './nftables.js';
+import { NFT, planNftFull, planNftRemove } from './nftables.js';
 
 /**
  * The proxy's kernel objects compared at element level: what a ProxyModel should leave in the kernel (derived
- * from the rendered full sync, so the renderers stay the one source of truth) against what observe found.
+ * from the full sync's transaction or script, so the planners stay the one source of truth) against what
+ * observe found.
  */
 
 /** Canonical element text: fields joined by ' . ', numbers in decimal (nft -j prints them so). */
@@ -28,34 +29,25 @@ const stateCache = new WeakMap<ProxyModel, ProxyState>();
 export function expectedProxyState(m: ProxyModel): ProxyState {
   const known = stateCache.get(m);
   if (known) return known;
-  const s = m.mode === 'nftables' ? nftStateOfScript(renderNftFull(m)) : iptStateOfScript(renderIptables(m));
+  const s = m.mode === 'nftables' ? nftStateOfTx(planNftFull(m)) : iptStateOfScript(renderIptables(m));
   stateCache.set(m, s);
   return s;
 }
 
-const T = `${NFT.family} ${NFT.table}`;
-const commentOf = (rule: string) => /comment "([^"]*)"\s*$/.exec(rule)?.[1] ?? '';
-
-/** Chains, rule comments and elements of an `nft -f` script of the podnet-services table. */
-function nftStateOfScript(script: string): ProxyState {
+/** Chains, rule comments and elements a transaction of the podnet-services table leaves. */
+function nftStateOfTx(tx: readonly NftCmd[]): ProxyState {
   const chains: Record<string, string[]> = {};
   const maps: Record<string, Record<string, string>> = {};
-  for (const line of script.split('\n')) {
-    if (line.startsWith(`add chain ${T} `)) chains[line.split(' ')[4]!] = [];
-    else if (line.startsWith(`add map ${T} `) || line.startsWith(`add set ${T} `)) {
-      const name = line.split(' ')[4]!;
-      if (!DYNAMIC.has(name)) maps[name] = {};
-    } else if (line.startsWith(`add rule ${T} `)) {
-      const chain = line.split(' ')[4]!;
-      chains[chain]!.push(commentOf(line));
-    } else if (line.startsWith(`add element ${T} `)) {
-      const name = line.split(' ')[4]!;
-      const body = line.slice(line.indexOf('{') + 1, line.lastIndexOf('}'));
-      const into = maps[name]!;
-      for (const e of body.split(', ')) {
-        const [k, v] = e.trim().split(' : ');
-        into[canonicalElement(k!)] = v === undefined ? '' : canonicalElement(v);
-      }
+  for (const c of tx) {
+    if (c.verb !== 'add') continue;
+    if ('chain' in c) chains[c.chain.chain] ??= [];
+    else if ('set' in c) {
+      if (!DYNAMIC.has(c.set.set)) maps[c.set.set] = {};
+    } else if ('rule' in c) chains[c.rule.chain]!.push(c.rule.comment ?? '');
+    else if ('elements' in c) {
+      const into = maps[c.elements.set]!;
+      for (const e of c.elements.elements)
+        into[canonicalElement(e.key)] = e.value === undefined ? '' : canonicalElement(e.value);
     }
   }
   return { kind: 'nftables', chains, maps };
@@ -224,9 +216,9 @@ function missingComment(seen: readonly string[], want: readonly string[]): strin
 
 function nftFull(node: string, netns: Netns, m: ProxyModel, why: 'sync' | 'repair'): Op {
   return {
-    kind: 'nft.apply',
+    kind: 'nft.tx',
     netns,
-    script: renderNftFull(m),
+    tx: planNftFull(m),
     note: `${node}: service proxy, full ${why}: table ip podnet-services with ${m.services.length} service port(s), one atomic transaction`,
   };
 }
@@ -250,9 +242,9 @@ export function removeProxy(node: string, netns: Netns, seen: ProxyState | Proxy
   if (mode === 'nftables')
     return [
       {
-        kind: 'nft.apply',
+        kind: 'nft.tx',
         netns,
-        script: renderNftRemove(),
+        tx: planNftRemove(),
         note: `${node}: no service proxy in nftables mode: remove table ip podnet-services`,
       },
     ];
