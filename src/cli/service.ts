@@ -10,7 +10,8 @@ import {
 import { readSpecFile } from '../lab/spec-source.js';
 import { readDocuments } from '../model/documents.js';
 import type { Cluster } from '../model/resolve.js';
-import { endpointSliceOf, serviceKey } from '../model/service.js';
+import { serviceKey } from '../model/service.js';
+import { endpointSliceOf } from '../model/service-endpoints.js';
 import type { DocWhere } from '../model/strict.js';
 import { printJson } from './json.js';
 

@@ -1,4 +1,4 @@
-import { seedServiceManifest } from './service.js';
+import { seedServiceManifest } from './service-manifest.js';
 
 /**
  * The default cluster: the seed's topology. Three nodes on 192.168.64.0/24 (.4, .5, .6), cluster CIDR

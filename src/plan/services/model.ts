@@ -1,6 +1,7 @@
 import type { ProxyMode } from '../../model/cluster.js';
 import type { Cluster } from '../../model/resolve.js';
-import { endpointSliceOf, serviceKey } from '../../model/service.js';
+import { serviceKey } from '../../model/service.js';
+import { endpointSliceOf } from '../../model/service-endpoints.js';
 
 /**
  * The service proxy's input for one node: every service port with the endpoints this node may send it to.
