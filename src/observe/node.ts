@@ -12,7 +12,7 @@ import type {
   TunnelModel,
 } from '../plan/node/model.js';
 import type { Netns } from '../plan/ops.js';
-import { iptStateOfScript } from '../plan/services/proxy-state.js';
+import { iptStateOfScript } from '../plan/services/ipt-state.js';
 import {
   readFdb,
   readIpState,

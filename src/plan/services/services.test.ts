@@ -5,11 +5,12 @@ import { parseClusterFile } from '../../model/parse.js';
 import { resolveCluster } from '../../model/resolve.js';
 import { render } from '../../render/index.js';
 import { renderNftDiff, renderNftFull } from '../../render/nft.js';
+import { iptStateOfScript } from './ipt-state.js';
 import { chainName, probability, renderIptables } from './iptables.js';
 import { buildProxyModel, type ProxyModel } from './model.js';
 import { classChain, classMark } from './nftables.js';
 import { planProxyChange } from './plan.js';
-import { iptStateOfScript, planProxyRepair } from './proxy-state.js';
+import { planProxyRepair } from './proxy-state.js';
 
 const extra = `apiVersion: v1
 kind: Service
