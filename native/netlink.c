@@ -1,5 +1,6 @@
 /*
- * podnet's kernel doorway for the CNI plugin: the two things Node.js cannot do by itself.
+ * podnet's kernel doorway (the CNI plugin, and the nftables generation id of a long-running loop): what Node.js
+ * cannot do by itself.
  *
  *   routeSocket(nsFd)  a NETLINK_ROUTE socket bound to the network namespace `nsFd` refers to (-1: our own).
  *                      The calling thread enters that namespace only for the socket(2) call and returns at

@@ -60,7 +60,7 @@ export const clusterSpecSchema = z.strictObject({
   bridge: z.string().default('cni0'),
   nodes: z.array(nodeSchema).min(1, 'needs at least one node'),
   pods: z.array(podSchema).default([]),
-  /** Kubernetes Service manifests (apiVersion/kind optional here); checked by model/service.ts. */
+  /** Kubernetes Service manifests (apiVersion/kind optional here); checked by model/service-manifest.ts. */
   services: z.array(z.unknown()).default([]),
   proxy: z.enum(['nftables', 'iptables', 'none']).default('nftables'),
   egressMasquerade: z.boolean().default(true),

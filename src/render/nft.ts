@@ -25,7 +25,7 @@ function setSpec(s: NftSet): string {
   return `{ ${parts.join(' ')} }`;
 }
 
-export function renderNftCmd(c: NftCmd): string {
+function renderNftCmd(c: NftCmd): string {
   if (c.verb === 'note') return `# ${c.text}`;
   if ('set' in c)
     return `add ${c.set.value !== undefined ? 'map' : 'set'} ${t(c.set)} ${c.set.set} ${setSpec(c.set)}`;

@@ -7,8 +7,7 @@ import type { ProxyModel } from './model.js';
 
 type IptState = Extract<ProxyState, { kind: 'iptables' }>;
 
-export const iptComment = (rule: string) =>
-  /--comment (?:"([^"]*)"|(\S+))/.exec(rule)?.slice(1).find(Boolean) ?? '';
+const iptComment = (rule: string) => /--comment (?:"([^"]*)"|(\S+))/.exec(rule)?.slice(1).find(Boolean) ?? '';
 
 /** Rules (by comment) of every chain an iptables-restore script declares or appends to. */
 export function iptStateOfScript(script: string): ProxyState {

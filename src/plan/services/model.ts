@@ -48,7 +48,7 @@ export interface ProxyModel {
   readonly services: readonly ProxyServicePort[];
 }
 
-/** Limits of the flat nftables layout's mark encoding (see nftables.ts). */
+/** Limits of the flat nftables layout's mark encoding (see nft-layout.ts). */
 export const MAX_ENDPOINTS = 1023;
 
 /** The proxy model of one node (pure). */

@@ -15,7 +15,7 @@ import {
   TABLE,
 } from './nft-layout.js';
 
-export { classChain, classMark, MASQ_BIT, MAX_PORT_SLOTS, NFT, SLOT_SIZE } from './nft-layout.js';
+export { classChain, classMark, NFT } from './nft-layout.js';
 
 /**
  * The nftables proxy's transactions as structured data (plan/nft.ts), rendered to `nft -f` text only by

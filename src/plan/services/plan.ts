@@ -83,7 +83,7 @@ export function planProxyChange(
 }
 
 /** Whether two models render the same (services compared by reference first, then by value). */
-export function sameProxyModel(a: ProxyModel, b: ProxyModel): boolean {
+function sameProxyModel(a: ProxyModel, b: ProxyModel): boolean {
   if (a === b) return true;
   if (
     a.mode !== b.mode ||

@@ -14,7 +14,7 @@ import { NFT, planNftFull, planNftRemove } from './nftables.js';
  */
 
 /** Canonical element text: fields joined by ' . ', numbers in decimal (nft -j prints them so). */
-export function canonicalElement(text: string): string {
+function canonicalElement(text: string): string {
   return text
     .split(' . ')
     .map((t) => (/^0x[0-9a-f]+$/i.test(t) ? String(Number.parseInt(t, 16)) : t))
