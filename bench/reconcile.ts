@@ -28,7 +28,7 @@ import { fmtMs, median, table } from './stats.js';
  *   - one-endpoint change: nftables generation checked, plan, apply (one transaction, nft session), and the
  *     same observing the whole node first, and through a new `nft` process per change;
  * and building the node model from the cluster snapshot, which an agent does once per event.
- * Targets (issue 10): no-op resync <= 50 ms, one change <= 20 ms. Figures: docs/services.md.
+ * Targets (issue 10): no-op resync <= 50 ms, one change <= 20 ms. Figures: docs/architecture.md.
  */
 export async function benchReconcile(args: string[]): Promise<void> {
   const runs = Number(args[args.indexOf('--runs') + 1]) || 15;
