@@ -5,7 +5,7 @@ import { NftSession } from '../src/apply/nft-session.js';
 import { exec, ProcessRunner } from '../src/exec/process-runner.js';
 import { renderIptables } from '../src/plan/services/iptables.js';
 import type { ProxyEndpoint, ProxyModel, ProxyServicePort } from '../src/plan/services/model.js';
-import { renderNftDiff, renderNftFull } from '../src/plan/services/nftables.js';
+import { renderNftDiff, renderNftFull } from '../src/render/nft.js';
 import { fmtMs, median, table } from './stats.js';
 
 /**

@@ -1,10 +1,12 @@
 /*
- * podnet's kernel doorway for the CNI plugin: the two things Node.js cannot do by itself.
+ * podnet's kernel doorway (the CNI plugin, and the nftables generation id of a long-running loop): what Node.js
+ * cannot do by itself.
  *
  *   routeSocket(nsFd)  a NETLINK_ROUTE socket bound to the network namespace `nsFd` refers to (-1: our own).
  *                      The calling thread enters that namespace only for the socket(2) call and returns at
  *                      once; a netlink socket stays in the namespace it was created in, so every message sent
  *                      on it acts there. Other threads of the process never change namespace.
+ *   netfilterSocket(nsFd)  the same for NETLINK_NETFILTER (nftables' generation id, src/exec/netlink/nft-gen.ts).
  *   tryLock(name)      binds an abstract unix socket of that name: a lock the kernel drops when the holder
  *                      exits, even by SIGKILL. Returns the fd, or -1 when someone else holds it.
  *
@@ -56,10 +58,10 @@ static napi_value int_value(napi_env env, int v) {
   return r;
 }
 
-static napi_value route_socket(napi_env env, napi_callback_info info) {
+static napi_value netlink_socket(napi_env env, napi_callback_info info, int protocol) {
   int32_t ns_fd;
   if (arg_int(env, info, &ns_fd) != 0) {
-    napi_throw_type_error(env, NULL, "routeSocket(nsFd): nsFd must be a number (-1 for our own namespace)");
+    napi_throw_type_error(env, NULL, "routeSocket/netfilterSocket(nsFd): nsFd must be a number (-1 for our own namespace)");
     return NULL;
   }
   int home = -1;
@@ -72,7 +74,7 @@ static napi_value route_socket(napi_env env, napi_callback_info info) {
       return throw_errno(env, "setns (not a network namespace?)", e);
     }
   }
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   int e = errno;
   if (home >= 0) {
     /* Going home cannot fail for a namespace we were in a moment ago; if it did, this thread would act in
@@ -88,6 +90,14 @@ static napi_value route_socket(napi_env env, napi_callback_info info) {
   struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   return int_value(env, fd);
+}
+
+static napi_value route_socket(napi_env env, napi_callback_info info) {
+  return netlink_socket(env, info, NETLINK_ROUTE);
+}
+
+static napi_value netfilter_socket(napi_env env, napi_callback_info info) {
+  return netlink_socket(env, info, NETLINK_NETFILTER);
 }
 
 static napi_value try_lock(napi_env env, napi_callback_info info) {
@@ -121,6 +131,8 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "routeSocket", NAPI_AUTO_LENGTH, route_socket, NULL, &fn);
   napi_set_named_property(env, exports, "routeSocket", fn);
+  napi_create_function(env, "netfilterSocket", NAPI_AUTO_LENGTH, netfilter_socket, NULL, &fn);
+  napi_set_named_property(env, exports, "netfilterSocket", fn);
   napi_create_function(env, "tryLock", NAPI_AUTO_LENGTH, try_lock, NULL, &fn);
   napi_set_named_property(env, exports, "tryLock", fn);
   return exports;

@@ -10,11 +10,9 @@ import {
 import { readSpecFile } from '../lab/spec-source.js';
 import { readDocuments } from '../model/documents.js';
 import type { Cluster } from '../model/resolve.js';
-import { endpointSliceOf, serviceKey } from '../model/service.js';
+import { serviceKey } from '../model/service.js';
+import { endpointSliceOf } from '../model/service-endpoints.js';
 import type { DocWhere } from '../model/strict.js';
-import { renderIptables } from '../plan/services/iptables.js';
-import { buildProxyModel } from '../plan/services/model.js';
-import { renderNftFull } from '../plan/services/nftables.js';
 import { printJson } from './json.js';
 
 export interface ServiceFlags {
@@ -154,22 +152,4 @@ function describeEndpoints(c: Cluster, name: string, namespace: string): string 
   return eps.length
     ? `-> ${eps.map((e) => `${e.targetRef.name}(${e.addresses[0]}@${e.nodeName})`).join(' ')}`
     : '-> no endpoints';
-}
-
-/** The service proxy rules each node has now, for `lab explain` of a running lab. */
-export function explainProxy(lab: string): string {
-  const l = loadLab(lab);
-  const out: string[] = [];
-  if (l.cluster.spec.sameNode !== 'bridge') return '';
-  for (const node of l.cluster.nodes.map((n) => n.name)) {
-    const m = buildProxyModel(l.cluster, node);
-    out.push(
-      '',
-      `# ---- ${node}: service proxy rules now (${m.mode}; docs/services.md explains the layout) ----`,
-      m.mode === 'nftables'
-        ? `# nft -f - (in ${new LabNames(lab).nodeNs(node)})\n${renderNftFull(m)}`
-        : `# iptables-restore --noflush (in ${new LabNames(lab).nodeNs(node)})\n${renderIptables(m)}`,
-    );
-  }
-  return `${out.join('\n')}\n`;
 }

@@ -92,7 +92,7 @@ describe('lab changes (pure)', () => {
     assert.deepEqual(
       ['node-0', 'node-1'].flatMap((n) =>
         syncOf(prev, next, n)
-          .filter((o) => o.kind !== 'nft.apply')
+          .filter((o) => o.kind !== 'nft.tx')
           .map((o) => `${nsOf(o)} ${o.kind} ${'dst' in o ? o.dst : ''}`),
       ),
       ['t-node-0 route.del 10.200.2.0/24', 't-node-1 route.del 10.200.2.0/24'],

@@ -1,7 +1,8 @@
 import { ConfigError, type ConfigIssue, StateError } from '../errors.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { allocationsOf, type Cluster } from '../model/resolve.js';
-import { checkServices, parseServiceManifest, type ServiceSpec, serviceKey } from '../model/service.js';
+import { type ServiceSpec, serviceKey } from '../model/service.js';
+import { checkServices, parseServiceManifest } from '../model/service-manifest.js';
 import type { DocWhere } from '../model/strict.js';
 import type { Op } from '../plan/ops.js';
 import type { LabNames } from './names.js';

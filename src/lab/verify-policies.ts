@@ -1,6 +1,6 @@
 import type { Protocol } from '../model/policy/types.js';
 import type { Cluster } from '../model/resolve.js';
-import { endpointSliceOf } from '../model/service.js';
+import { endpointSliceOf } from '../model/service-endpoints.js';
 import { Ip } from '../net/ip.js';
 import { allowed, type Endpoint, type PolicyPod } from '../plan/policy/evaluate.js';
 import { worldOf } from '../plan/policy/world.js';

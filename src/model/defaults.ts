@@ -1,4 +1,4 @@
-import { seedServiceManifest } from './service.js';
+import { seedServiceManifest } from './service-manifest.js';
 import { builtIn } from './strict.js';
 
 /**

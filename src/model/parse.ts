@@ -7,7 +7,7 @@ import { type SourceDoc, splitDocuments } from './documents.js';
 import { attachEndpointSlices, readEndpointSlices } from './endpoint-slice.js';
 import { checkPolicyDocs, podId } from './policy/cluster-docs.js';
 import { clusterDocSchema, k8sPodSchema } from './schema.js';
-import { checkServices, parseServiceManifest } from './service.js';
+import { checkServices, parseServiceManifest } from './service-manifest.js';
 import { type DocWhere, formatPath, parsePath, strictParse, suggest } from './strict.js';
 
 type Doc = Record<string, unknown>;

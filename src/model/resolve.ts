@@ -32,7 +32,7 @@ export interface Cluster {
   readonly spec: ClusterSpec;
   readonly nodes: readonly NodeView[];
   readonly pods: readonly PodView[];
-  /** Services with their ClusterIPs decided (endpoints: model/service.ts endpointSliceOf). */
+  /** Services with their ClusterIPs decided (endpoints: model/service-endpoints.ts endpointSliceOf). */
   readonly services: readonly ServiceView[];
 }
 

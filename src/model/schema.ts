@@ -74,7 +74,7 @@ export const clusterSpecSchema = once(() =>
     bridge: z._default(z.string(), 'cni0'),
     nodes: z.array(nodeSchema()).check(z.minLength(1, 'needs at least one node')),
     pods: z._default(z.array(podSchema()), []),
-    /** Kubernetes Service manifests (apiVersion/kind optional here); checked by model/service.ts. */
+    /** Kubernetes Service manifests (apiVersion/kind optional here); checked by model/service-manifest.ts. */
     services: z._default(z.array(z.unknown()), []),
     proxy: z._default(z.enum(['nftables', 'iptables', 'none']), 'nftables'),
     egressMasquerade: z._default(z.boolean(), true),

@@ -4,13 +4,9 @@ import { ConfigError } from '../errors.js';
 import { Cidr, Ip } from '../net/ip.js';
 import { parseClusterDocs, parseClusterFile } from './parse.js';
 import { resolveCluster } from './resolve.js';
-import {
-  allocateClusterIPs,
-  endpointSliceOf,
-  parseServiceManifest,
-  type ServiceSpec,
-  selects,
-} from './service.js';
+import { allocateClusterIPs, type ServiceSpec } from './service.js';
+import { endpointSliceOf, selects } from './service-endpoints.js';
+import { parseServiceManifest } from './service-manifest.js';
 
 const svcYaml = (extra = '') => `apiVersion: v1
 kind: Service

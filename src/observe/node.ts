@@ -12,7 +12,7 @@ import type {
   TunnelModel,
 } from '../plan/node/model.js';
 import type { Netns } from '../plan/ops.js';
-import { iptStateOfScript } from '../plan/services/proxy-state.js';
+import { iptStateOfScript } from '../plan/services/ipt-state.js';
 import {
   readFdb,
   readIpState,
@@ -21,6 +21,7 @@ import {
   readPolicyTable,
   readSysctls,
 } from '../render/observe.js';
+import type { NftGenerations, NftParts } from './nft-generation.js';
 import { parseNftTable } from './nft-json.js';
 import { parsePolicyTable } from './policy.js';
 
@@ -60,22 +61,31 @@ export function scopeOf(m: NodeModel): ObserveScope {
   };
 }
 
+/** How observe may shorten its reads. */
+export interface ObserveOptions {
+  /**
+   * The nftables generation bookkeeping of a long-running loop: podnet's nftables tables are re-read only when
+   * the kernel's generation id is not the one at which podnet knows their content (src/observe/nft-generation.ts).
+   */
+  readonly generations?: NftGenerations;
+}
+
 /**
  * Reads one node's podnet-owned objects into a NodeState (docs/kernel-objects.md): the bridge by its name, a
  * tunnel device named `vxlan.*` or `pnipip0`, routes of protocol ROUTE_PROTO, permanent neighbour and FDB
  * entries on that tunnel, the given sysctls, and table ip podnet-services or the PODNET- iptables chains.
  * Four or five read-only commands; anything else on the node is not looked at.
  */
-export async function observeNode(runner: Runner, ns: Netns, scope: ObserveScope): Promise<NodeState> {
-  const nft = scope.skipProxy || scope.proxy === 'iptables' ? undefined : tryRun(runner, readNftTable(ns));
-  const ipt =
-    !scope.skipProxy && scope.proxy === 'iptables'
-      ? Promise.all([runner.run(readIptables(ns, 'nat')), runner.run(readIptables(ns, 'filter'))])
-      : undefined;
-  const pol = scope.skipProxy && !scope.policy ? undefined : tryRun(runner, readPolicyTable(ns));
+export async function observeNode(
+  runner: Runner,
+  ns: Netns,
+  scope: ObserveScope,
+  options: ObserveOptions = {},
+): Promise<NodeState> {
+  const tables = observeNftParts(runner, ns, scope, options);
   const sysctls = scope.sysctls.length ? runner.run(readSysctls(ns, scope.sysctls)) : undefined;
   // Awaited below; if an earlier await throws first (the namespace went away), their rejection is not unhandled.
-  for (const p of [nft, ipt, pol]) p?.catch(() => {});
+  tables.catch(() => {});
   sysctls?.catch(() => {});
   // Read alongside the rest; a device that is not there (drift) reads as no entries, and is re-read below.
   const early = scope.vxlanDevice
@@ -164,18 +174,7 @@ export async function observeNode(runner: Runner, ns: Netns, scope: ObserveScope
       if (m) sysctlValues[m[1]!] = m[2]!;
     }
 
-  let proxy: ProxyState | undefined;
-  if (nft) {
-    const text = await nft;
-    if (text !== undefined) proxy = parseNftTable(text);
-  } else if (ipt) {
-    const [nat, filter] = await ipt;
-    proxy = podnetIptables(`${nat.stdout}\n${filter.stdout}`);
-  }
-
-  const polText = pol ? await pol : undefined;
-  const observedPolicy = polText === undefined ? undefined : parsePolicyTable(polText, scope.node);
-
+  const { proxy, policy, policyDamaged } = await tables;
   return {
     node: scope.node,
     podCIDR: scope.podCIDR,
@@ -187,9 +186,58 @@ export async function observeNode(runner: Runner, ns: Netns, scope: ObserveScope
     neighbours,
     ...(proxy ? { proxy } : {}),
     ...(linksDown.length ? { linksDown } : {}),
+    ...(policy ? { policy } : {}),
+    ...(policyDamaged ? { policyDamaged } : {}),
+  };
+}
+
+/**
+ * The node's podnet tables alone: the service proxy's (nftables table or PODNET- iptables chains) and the
+ * NetworkPolicy table. With `generations`, the nftables tables are taken from podnet's own record when the
+ * kernel's generation id shows nothing committed since (a foreign change bumps it and forces the read).
+ */
+export async function observeNftParts(
+  runner: Runner,
+  ns: Netns,
+  scope: ObserveScope,
+  options: ObserveOptions = {},
+): Promise<NftParts> {
+  const gens = options.generations;
+  const gen = gens?.check(ns);
+  const kept = gen?.parts;
+  const ipt =
+    !scope.skipProxy && scope.proxy === 'iptables'
+      ? Promise.all([runner.run(readIptables(ns, 'nat')), runner.run(readIptables(ns, 'filter'))])
+      : undefined;
+  if (kept) {
+    // The generation podnet knows: its nftables tables hold what it last applied.
+    const proxy = scope.proxy === 'iptables' ? await iptProxy(ipt) : scope.skipProxy ? undefined : kept.proxy;
+    return { ...(proxy ? { proxy } : {}), ...(kept.policy ? { policy: kept.policy } : {}) };
+  }
+  const nft = scope.skipProxy || scope.proxy === 'iptables' ? undefined : tryRun(runner, readNftTable(ns));
+  const pol = scope.skipProxy && !scope.policy ? undefined : tryRun(runner, readPolicyTable(ns));
+  let proxy: ProxyState | undefined;
+  if (nft) {
+    const text = await nft;
+    if (text !== undefined) proxy = parseNftTable(text);
+  } else proxy = await iptProxy(ipt);
+  const polText = pol ? await pol : undefined;
+  const observedPolicy = polText === undefined ? undefined : parsePolicyTable(polText, scope.node);
+  // Read after the generation: a commit in between makes the next check differ, so nothing stale is kept.
+  if (gens && gen && !scope.skipProxy) gens.observed(ns, gen.genid);
+  return {
+    ...(proxy ? { proxy } : {}),
     ...(observedPolicy && 'policy' in observedPolicy ? { policy: observedPolicy.policy } : {}),
     ...(observedPolicy && 'damaged' in observedPolicy ? { policyDamaged: observedPolicy.damaged } : {}),
   };
+}
+
+async function iptProxy(
+  ipt: Promise<[{ stdout: string }, { stdout: string }]> | undefined,
+): Promise<ProxyState | undefined> {
+  if (!ipt) return undefined;
+  const [nat, filter] = await ipt;
+  return podnetIptables(`${nat.stdout}\n${filter.stdout}`);
 }
 
 /** The podnet part of iptables-save output: PODNET- chains and podnet-commented rules of built-in chains. */

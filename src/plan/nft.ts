@@ -38,12 +38,29 @@ export interface NftElements extends NftTableRef {
   readonly elements: readonly { readonly key: string; readonly value?: string }[];
 }
 
-/** One command of a transaction; a transaction is applied atomically (one `nft -f -`). */
+/** A named map or set: `add map ip t m { type K : V; flags …; size …; comment "…"; }`. */
+export interface NftSet extends NftTableRef {
+  readonly set: string;
+  /** Key type, in nft syntax (`ipv4_addr . inet_proto . inet_service`). */
+  readonly key: string;
+  /** Value type for a map (`mark`, `verdict`, `ipv4_addr . inet_service`); absent for a set. */
+  readonly value?: string;
+  readonly flags?: readonly string[];
+  readonly size?: number;
+  readonly comment?: string;
+}
+
+/**
+ * One command of a transaction; a transaction is applied atomically (one `nft -f -`). A `note` is no command:
+ * it is printed as a `# …` line, so a dry run or golden file reads as an explanation of what follows.
+ */
 export type NftCmd =
   | { readonly verb: 'add' | 'flush' | 'delete'; readonly table: NftTableRef }
   | { readonly verb: 'add' | 'flush' | 'delete'; readonly chain: NftChain }
   | { readonly verb: 'add'; readonly rule: NftRule }
-  | { readonly verb: 'add' | 'delete'; readonly elements: NftElements };
+  | { readonly verb: 'add'; readonly set: NftSet }
+  | { readonly verb: 'add' | 'delete'; readonly elements: NftElements }
+  | { readonly verb: 'note'; readonly text: string };
 
 /** The commands that make `table` exactly these chains and rules: create, flush, then declare (knftables' idiom). */
 export function nftReplaceTable(

@@ -1,4 +1,6 @@
-import type { NftChain, NftCmd, NftTableRef } from '../plan/nft.js';
+import type { NftChain, NftCmd, NftSet, NftTableRef } from '../plan/nft.js';
+import type { ProxyModel } from '../plan/services/model.js';
+import { planNftDiff, planNftFull } from '../plan/services/nftables.js';
 
 /** nftables transactions (src/plan/nft.ts) as `nft -f` input, one command per line (pure). */
 export function renderNftTx(tx: readonly NftCmd[]): string {
@@ -13,7 +15,20 @@ function chainSpec(c: NftChain): string {
   return ` { type ${b.type} hook ${b.hook} priority ${b.priority}; policy ${b.policy ?? 'accept'}; }`;
 }
 
-export function renderNftCmd(c: NftCmd): string {
+function setSpec(s: NftSet): string {
+  const parts = [
+    `type ${s.key}${s.value !== undefined ? ` : ${s.value}` : ''};`,
+    ...(s.flags?.length ? [`flags ${s.flags.join(',')};`] : []),
+    ...(s.size !== undefined ? [`size ${s.size};`] : []),
+    ...(s.comment !== undefined ? [`comment ${JSON.stringify(s.comment)};`] : []),
+  ];
+  return `{ ${parts.join(' ')} }`;
+}
+
+function renderNftCmd(c: NftCmd): string {
+  if (c.verb === 'note') return `# ${c.text}`;
+  if ('set' in c)
+    return `add ${c.set.value !== undefined ? 'map' : 'set'} ${t(c.set)} ${c.set.set} ${setSpec(c.set)}`;
   if ('rule' in c) {
     const r = c.rule;
     return `add rule ${t(r)} ${r.chain} ${r.expr}${r.comment !== undefined ? ` comment ${JSON.stringify(r.comment)}` : ''}`;
@@ -28,4 +43,13 @@ export function renderNftCmd(c: NftCmd): string {
     return `${c.verb} element ${t(e)} ${e.set} { ${items.join(', ')} }`;
   }
   return `${c.verb} table ${t(c.table)}`;
+}
+
+/** The service proxy's whole table as `nft -f` text (`lab explain`, golden files, benches). */
+export const renderNftFull = (m: ProxyModel): string => renderNftTx(planNftFull(m));
+
+/** Only what changed between two proxy models, as text: '' when nothing did, undefined when a full sync is due. */
+export function renderNftDiff(prev: ProxyModel, next: ProxyModel): string | undefined {
+  const tx = planNftDiff(prev, next);
+  return tx === undefined ? undefined : tx.length ? renderNftTx(tx) : '';
 }

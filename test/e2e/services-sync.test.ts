@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { exec } from '../../src/exec/process-runner.js';
 import type { ProxyEndpoint, ProxyModel, ProxyServicePort } from '../../src/plan/services/model.js';
-import { NFT, renderNftDiff, renderNftFull } from '../../src/plan/services/nftables.js';
+import { NFT } from '../../src/plan/services/nftables.js';
+import { renderNftDiff, renderNftFull } from '../../src/render/nft.js';
 import { needsRoot } from '../helpers/cli.js';
 
 /**

@@ -35,7 +35,7 @@ ${OVERRIDE_HELP}`,
       } catch {}
     }
     if (l) {
-      const { explainProxy } = await import('../service.js');
+      const { explainProxy } = await import('../../lab/explain-proxy.js');
       process.stdout.write(readFileSync(l.state.path('explain.sh'), 'utf8'));
       process.stdout.write(explainProxy(lab));
       return 0;

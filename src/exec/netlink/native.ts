@@ -1,10 +1,12 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** What native/netlink.c gives Node.js: the two system calls it cannot make itself. */
+/** What native/netlink.c gives Node.js: the system calls it cannot make itself. */
 export interface NativeKernel {
   /** A NETLINK_ROUTE socket in the namespace `nsFd` refers to (-1: our own); returns its fd. */
   routeSocket(nsFd: number): number;
+  /** The same for NETLINK_NETFILTER (absent in addons built before it existed). */
+  netfilterSocket?(nsFd: number): number;
   /** Binds the abstract unix socket `name` (a lock the kernel drops when we die); -1 when it is taken. */
   tryLock(name: string): number;
 }

@@ -55,10 +55,23 @@ export class RouteSocket {
 
   private constructor(private fd: number) {}
 
-  /** A socket in the namespace of `netnsPath` (a file on nsfs), or in our own when it is omitted. */
-  static open(native: NativeKernel, netnsPath?: string): RouteSocket {
-    if (netnsPath === undefined) return new RouteSocket(native.routeSocket(-1));
-    return withNetnsFd(netnsPath, (fd) => new RouteSocket(native.routeSocket(fd)));
+  /**
+   * A socket in the namespace of `netnsPath` (a file on nsfs), or in our own when it is omitted; NETLINK_ROUTE,
+   * or NETLINK_NETFILTER for nftables requests (the same request/answer discipline).
+   */
+  static open(
+    native: NativeKernel,
+    netnsPath?: string,
+    family: 'route' | 'netfilter' = 'route',
+  ): RouteSocket {
+    const make = (fd: number) => {
+      if (family === 'route') return native.routeSocket(fd);
+      if (!native.netfilterSocket)
+        throw new Error('internal: this netlink addon has no netfilterSocket (rebuild native/netlink.c)');
+      return native.netfilterSocket(fd);
+    };
+    if (netnsPath === undefined) return new RouteSocket(make(-1));
+    return withNetnsFd(netnsPath, (fd) => new RouteSocket(make(fd)));
   }
 
   /**

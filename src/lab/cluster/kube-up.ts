@@ -6,7 +6,7 @@ import { ConfigError, StateError } from '../../errors.js';
 import type { ProcessRunner } from '../../exec/process-runner.js';
 import type { Command } from '../../exec/runner.js';
 import { allocationsOf, type Cluster } from '../../model/resolve.js';
-import { selects } from '../../model/service.js';
+import { selects } from '../../model/service-endpoints.js';
 import { listNamedNetns } from '../../observe/procs.js';
 import { labDown } from '../down.js';
 import { LabNames } from '../names.js';

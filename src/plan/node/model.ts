@@ -1,4 +1,3 @@
-import type { CrossNodeMode } from '../../model/cluster.js';
 import type { PolicyNodeModel } from '../policy/model.js';
 import type { ProxyModel } from '../services/model.js';
 
@@ -57,9 +56,6 @@ export interface MasqueradeModel {
   /** For explanations: whose masquerade it is (`network NAME`). */
   readonly owner: string;
 }
-
-/** The cross-node mode a model was built for, for explanations only. */
-export type NodeCrossNode = CrossNodeMode;
 
 export interface BridgeModel {
   readonly name: string;

@@ -51,7 +51,7 @@ for (const [backend, learning] of BACKENDS)
         const routes = ops.filter((o) => o.kind === 'route.replace');
         assert.equal(routes.length, want.routes.length);
         assert.ok(routes.every((o) => o.kind === 'route.replace' && o.proto === 112));
-        const proxyOps = ops.filter((o) => o.kind === 'nft.apply' || o.kind === 'iptables.restore');
+        const proxyOps = ops.filter((o) => o.kind === 'nft.tx' || o.kind === 'iptables.restore');
         assert.equal(proxyOps.length, proxy === 'none' ? 0 : 1);
         if (want.tunnel)
           assert.ok(ops.some((o) => o.kind.startsWith('link.add-') && o.kind !== 'link.add-bridge'));
@@ -110,7 +110,7 @@ for (const [backend, learning] of BACKENDS)
         const next = lab(backend, proxy, learning, [{ op: 'node.remove', name: 'node-2' }]);
         const ops = planNodeSync(seen, buildNodeModel(next, 'node-1'), target);
         const entries = ops.filter(
-          (o) => !['nft.apply', 'iptables.restore', 'conntrack.delete'].includes(o.kind),
+          (o) => !['nft.tx', 'iptables.restore', 'conntrack.delete'].includes(o.kind),
         );
         const peerEntries = [...want.routes, ...want.fdb, ...want.neighbours].filter(
           (e) => e.peer === 'node-2',

@@ -1,6 +1,7 @@
 import type { ProxyMode } from '../../model/cluster.js';
 import type { Cluster } from '../../model/resolve.js';
-import { endpointSliceOf, serviceKey } from '../../model/service.js';
+import { serviceKey } from '../../model/service.js';
+import { endpointSliceOf } from '../../model/service-endpoints.js';
 
 /**
  * The service proxy's input for one node: every service port with the endpoints this node may send it to.
@@ -47,7 +48,7 @@ export interface ProxyModel {
   readonly services: readonly ProxyServicePort[];
 }
 
-/** Limits of the flat nftables layout's mark encoding (see nftables.ts). */
+/** Limits of the flat nftables layout's mark encoding (see nft-layout.ts). */
 export const MAX_ENDPOINTS = 1023;
 
 /** The proxy model of one node (pure). */
@@ -117,7 +118,7 @@ export function staleUdpEndpoints(
   for (const s of prev.services) {
     while (j < B.length && B[j]!.id < s.id) j++;
     const n = B[j]?.id === s.id ? B[j] : undefined;
-    if (s.protocol !== 'udp' || n === s) continue;
+    if (n === s || s.protocol !== 'udp') continue; // shared by reference: unchanged, not even looked at
     const keep = new Set((n?.endpoints ?? []).map((e) => `${e.ip}:${e.port}`));
     for (const e of s.endpoints) {
       if (!keep.has(`${e.ip}:${e.port}`))

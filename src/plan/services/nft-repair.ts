@@ -1,15 +1,14 @@
+import type { NftCmd } from '../nft.js';
 import type { ProxyState } from '../node/model.js';
 import type { Netns, Op } from '../ops.js';
 import type { ProxyModel } from './model.js';
-import { NFT, renderNftFull } from './nftables.js';
+import { NFT, planNftFull } from './nftables.js';
 
 /** The nftables proxy's repairs beyond element changes: chains and maps re-declared, stale UDP flows flushed. */
 
-const T = `${NFT.family} ${NFT.table}`;
-
 /**
  * Re-declares exactly the broken chains (flushed, their rules added again) and the missing maps (with their
- * elements), taken from the full script, in one transaction: map declarations, chains, then elements.
+ * elements), taken from the full transaction, in one transaction: map declarations, chains, then elements.
  */
 export function nftChainRepair(
   node: string,
@@ -18,22 +17,23 @@ export function nftChainRepair(
   chains: readonly string[],
   maps: readonly string[],
 ): Op {
-  const full = renderNftFull(want).split('\n');
-  const nameOf = (l: string) => l.split(' ')[4]?.replace(/;$/, '') ?? '';
-  const decl = full.filter(
-    (l) => (l.startsWith(`add map ${T} `) || l.startsWith(`add set ${T} `)) && maps.includes(nameOf(l)),
-  );
-  const body = chains.flatMap((c) => [
-    ...full.filter((l) => l.startsWith(`add chain ${T} `) && nameOf(l) === c),
-    `flush chain ${T} ${c}`,
-    ...full.filter((l) => l.startsWith(`add rule ${T} `) && nameOf(l) === c),
-  ]);
-  const elems = full.filter((l) => l.startsWith(`add element ${T} `) && maps.includes(nameOf(l)));
+  const full = planNftFull(want);
+  const decl = full.filter((c) => 'set' in c && maps.includes(c.set.set));
+  const body = chains.flatMap((name): NftCmd[] => {
+    const add = full.find((c) => 'chain' in c && c.verb === 'add' && c.chain.chain === name);
+    if (!add || !('chain' in add)) return [];
+    return [
+      add,
+      { verb: 'flush', chain: add.chain },
+      ...full.filter((c) => 'rule' in c && c.rule.chain === name),
+    ];
+  });
+  const elems = full.filter((c) => 'elements' in c && maps.includes(c.elements.set));
   const what = [...chains.map((c) => `chain ${c}`), ...maps.map((m) => `map ${m}`)].join(', ');
   return {
-    kind: 'nft.apply',
+    kind: 'nft.tx',
     netns,
-    script: `${[...decl, ...body, ...elems].join('\n')}\n`,
+    tx: [...decl, ...body, ...elems],
     note: `${node}: service proxy: re-declare ${what} as the model has it, one atomic transaction`,
   };
 }

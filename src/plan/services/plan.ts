@@ -1,7 +1,7 @@
 import type { Netns, Op } from '../ops.js';
 import { renderIptables, renderIptablesRemove } from './iptables.js';
 import { type ProxyModel, staleUdpEndpoints } from './model.js';
-import { renderNftDiff, renderNftFull, renderNftRemove } from './nftables.js';
+import { planNftDiff, planNftFull, planNftRemove } from './nftables.js';
 
 export { buildProxyModel, type ProxyModel } from './model.js';
 
@@ -21,9 +21,9 @@ export function planProxyChange(
   if (modeChanged && prev) {
     if (prev.mode === 'nftables')
       ops.push({
-        kind: 'nft.apply',
+        kind: 'nft.tx',
         netns,
-        script: renderNftRemove(),
+        tx: planNftRemove(),
         note: `${node}: leave nftables mode: remove table ip podnet-services`,
       });
     else
@@ -36,19 +36,19 @@ export function planProxyChange(
   }
   const base = modeChanged ? undefined : prev;
   if (next.mode === 'nftables') {
-    const diff = base ? renderNftDiff(base, next) : undefined;
+    const diff = base ? planNftDiff(base, next) : undefined;
     if (diff === undefined)
       ops.push({
-        kind: 'nft.apply',
+        kind: 'nft.tx',
         netns,
-        script: renderNftFull(next),
+        tx: planNftFull(next),
         note: `${node}: service proxy, full sync: table ip podnet-services with ${next.services.length} service port(s), one atomic transaction`,
       });
-    else if (diff !== '')
+    else if (diff.length)
       ops.push({
-        kind: 'nft.apply',
+        kind: 'nft.tx',
         netns,
-        script: diff,
+        tx: diff,
         note: `${node}: service proxy, partial sync: only the map elements that changed, one atomic transaction`,
       });
   } else if (!base || !sameProxyModel(base, next)) {
@@ -83,7 +83,7 @@ export function planProxyChange(
 }
 
 /** Whether two models render the same (services compared by reference first, then by value). */
-export function sameProxyModel(a: ProxyModel, b: ProxyModel): boolean {
+function sameProxyModel(a: ProxyModel, b: ProxyModel): boolean {
   if (a === b) return true;
   if (
     a.mode !== b.mode ||

@@ -3,11 +3,14 @@ import { describe, test } from 'node:test';
 import { expectGolden } from '../../../test/helpers/golden.js';
 import { parseClusterFile } from '../../model/parse.js';
 import { resolveCluster } from '../../model/resolve.js';
+import { render } from '../../render/index.js';
+import { renderNftDiff, renderNftFull } from '../../render/nft.js';
+import { iptStateOfScript } from './ipt-state.js';
 import { chainName, probability, renderIptables } from './iptables.js';
 import { buildProxyModel, type ProxyModel } from './model.js';
-import { classChain, classMark, renderNftDiff, renderNftFull } from './nftables.js';
+import { classChain, classMark } from './nftables.js';
 import { planProxyChange } from './plan.js';
-import { iptStateOfScript, planProxyRepair } from './proxy-state.js';
+import { planProxyRepair } from './proxy-state.js';
 
 const extra = `apiVersion: v1
 kind: Service
@@ -167,9 +170,9 @@ describe('planProxyChange (the proxy part of planNodeSync)', () => {
     const ops = planProxyChange({ kind: 'named', name: 'x' }, before, { ...before, mode: 'iptables' });
     assert.deepEqual(
       ops.map((o) => o.kind),
-      ['nft.apply', 'iptables.restore'],
+      ['nft.tx', 'iptables.restore'],
     );
-    assert.match((ops[0] as { script: string }).script, /delete table ip podnet-services/);
+    assert.match(render(ops[0]!).stdin ?? '', /delete table ip podnet-services/);
   });
 });
 

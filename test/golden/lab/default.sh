@@ -162,7 +162,7 @@ add rule ip podnet-services postrouting meta mark & 0x4000 == 0x4000 masquerade 
 add rule ip podnet-services postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade comment "hairpin"
 add rule ip podnet-services postrouting ip saddr 10.200.0.0/16 ip daddr != 10.200.0.0/16 masquerade fully-random comment "egress: pod traffic leaving the cluster CIDR"
 # the elements: classes first, endpoints, then the portals that lead to them
-add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
+add element ip podnet-services classes { 0x40000000 : goto no-endpoints, 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
 add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
 add element ip podnet-services hairpin { 10.200.0.2 . 10.200.0.2 }
 add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
@@ -304,7 +304,7 @@ add rule ip podnet-services postrouting meta mark & 0x4000 == 0x4000 masquerade 
 add rule ip podnet-services postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade comment "hairpin"
 add rule ip podnet-services postrouting ip saddr 10.200.0.0/16 ip daddr != 10.200.0.0/16 masquerade fully-random comment "egress: pod traffic leaving the cluster CIDR"
 # the elements: classes first, endpoints, then the portals that lead to them
-add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
+add element ip podnet-services classes { 0x40000000 : goto no-endpoints, 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
 add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
 add element ip podnet-services hairpin { 10.200.1.2 . 10.200.1.2 }
 add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
@@ -446,7 +446,7 @@ add rule ip podnet-services postrouting meta mark & 0x4000 == 0x4000 masquerade 
 add rule ip podnet-services postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade comment "hairpin"
 add rule ip podnet-services postrouting ip saddr 10.200.0.0/16 ip daddr != 10.200.0.0/16 masquerade fully-random comment "egress: pod traffic leaving the cluster CIDR"
 # the elements: classes first, endpoints, then the portals that lead to them
-add element ip podnet-services classes { 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
+add element ip podnet-services classes { 0x40000000 : goto no-endpoints, 0x400c585b : goto pick-1, 0x400c56c7 : goto pick-2, 0x400c5535 : goto pick-3, 0x400c53a1 : goto pick-4, 0x400c520f : goto pick-5, 0x400c507b : goto pick-6, 0x400c4ee9 : goto pick-7, 0x400c4d55 : goto pick-8, 0x400c4bc3 : goto pick-9, 0x406f2edf : goto pick-10, 0x406f3071 : goto pick-11, 0x406f2bb9 : goto pick-12, 0x406f2d4b : goto pick-13, 0x406f352b : goto pick-14, 0x406f36bd : goto pick-15, 0x406f3205 : goto pick-16 }
 add element ip podnet-services endpoints { 10.96.0.2 . 0 : 10.200.0.2 . 8080, 10.96.0.2 . 1 : 10.200.1.2 . 8080 }
 add element ip podnet-services service-classes { 10.96.0.2 . tcp . 8080 : 0x400c56c7 }
 EOF
