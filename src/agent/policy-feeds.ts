@@ -120,6 +120,13 @@ const KUBE_PATHS: Record<PolicyKind, string> = {
   pod: '/api/v1/pods',
 };
 
+/** A list's items carry no apiVersion and kind (the List's own do): each is given its kind's, as a watch event has. */
+const KUBE_TYPES: Record<PolicyKind, { apiVersion: string; kind: string }> = {
+  networkpolicy: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+  namespace: { apiVersion: 'v1', kind: 'Namespace' },
+  pod: { apiVersion: 'v1', kind: 'Pod' },
+};
+
 interface KubeList {
   metadata?: { resourceVersion?: string };
   items?: { metadata?: { name?: string; namespace?: string } }[];
@@ -144,7 +151,7 @@ export class KubePolicyFeed extends MapFeed {
         const l = await this.api.get<KubeList>(KUBE_PATHS[kind]);
         const m = this.maps[kind];
         m.clear();
-        for (const o of l.items ?? []) m.set(idOf(o), o);
+        for (const o of l.items ?? []) m.set(idOf(o), { ...KUBE_TYPES[kind], ...(o as object) });
         this.follow(kind, l.metadata?.resourceVersion ?? '0', onChange);
         return;
       } catch {

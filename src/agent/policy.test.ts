@@ -5,7 +5,8 @@ import { parseClusterFile } from '../model/parse.js';
 import { resolveCluster } from '../model/resolve.js';
 import { buildNodeModel } from '../plan/node/build.js';
 import { AgentPolicy, decodePod } from './policy.js';
-import type { ObjectFeed, PolicyKind } from './policy-feeds.js';
+import { KubePolicyFeed, type ObjectFeed, type PolicyKind } from './policy-feeds.js';
+import type { KubeClient } from './store/kube-client.js';
 
 const CLUSTER = resolveCluster(
   parseClusterFile(`apiVersion: podnet.dev/v1alpha1
@@ -136,4 +137,36 @@ describe('agent NetworkPolicy', () => {
     assert.equal(ap.revision('45'), '45');
     assert.equal(ap.revision('abc'), 'abc');
   });
+});
+
+test("KubePolicyFeed: a list's items (no apiVersion or kind of their own) decode like watched objects", async () => {
+  const lists: Record<string, unknown> = {
+    '/apis/networking.k8s.io/v1/networkpolicies': { metadata: { resourceVersion: '5' }, items: [] },
+    '/api/v1/namespaces': {
+      metadata: { resourceVersion: '5' },
+      items: [
+        {
+          metadata: { name: 'x', labels: { team: 'a' }, resourceVersion: '3', uid: 'u' },
+          spec: { finalizers: ['kubernetes'] },
+          status: { phase: 'Active' },
+        },
+      ],
+    },
+    '/api/v1/pods': { metadata: { resourceVersion: '5' }, items: [] },
+  };
+  const api = {
+    get: async (path: string) => lists[path],
+    watch: () => ({ stop() {} }),
+  } as unknown as KubeClient;
+  const feed = new KubePolicyFeed(api);
+  await feed.start(() => {});
+  const logged: string[] = [];
+  const policy = new AgentPolicy('node-0', feed, (_l, msg, f) => logged.push(`${msg} ${JSON.stringify(f)}`));
+  const world = policy.world(CLUSTER);
+  feed.stop();
+  assert.deepEqual(logged, []);
+  assert.deepEqual(
+    world.namespaces.map((n) => [n.name, n.labels]),
+    [['x', { team: 'a', 'kubernetes.io/metadata.name': 'x' }]],
+  );
 });
