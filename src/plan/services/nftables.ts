@@ -112,7 +112,11 @@ export function planNftDiff(prev: ProxyModel, next: ProxyModel): NftCmd[] | unde
   if (changed.size === 0) return [];
   const a = elementsOf(prev, changed);
   const b = elementsOf(next, changed);
-  // Classes a partial sync stops using stay (harmless, a few rules); the next full sync drops them.
+  // A class the changed ports stop using goes once no port uses it: only then are all ports looked at (rare),
+  // so a partial sync leaves the table as a full one would (a restarted agent then finds nothing to do).
+  const dropped = [...a.classes].filter(([k, c]) => !b.classes.has(k) && !isStanding(c));
+  const inUse = dropped.length ? elementsOf(next).classes : undefined;
+  const gone = dropped.filter(([k]) => !inUse?.has(k));
   const newClasses = [...b.classes].filter(([k, c]) => !a.classes.has(k) && !isStanding(c));
   const out: NftCmd[] = [
     ...newClasses.filter(([, c]) => c.n > 0).flatMap(([, c]) => chainCmds(c)),
@@ -148,6 +152,16 @@ export function planNftDiff(prev: ProxyModel, next: ProxyModel): NftCmd[] | unde
   for (const k of stillLocal) if (a.hairpin.has(k)) b.hairpin.set(k, '');
   diff(NFT.hairpin, a.hairpin, b.hairpin);
   out.push(...portalRemoves, ...removes, ...adds, ...portals);
+  // Last: no portal leads to these classes any more; a chain must be empty before it is deleted.
+  out.push(
+    ...elementCmds(
+      'delete',
+      NFT.classes,
+      gone.map(([key]) => ({ key })),
+    ),
+  );
+  for (const [, c] of gone)
+    if (c.n > 0) out.push({ verb: 'flush', chain: pickChain(c) }, { verb: 'delete', chain: pickChain(c) });
   return out;
 }
 

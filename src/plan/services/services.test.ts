@@ -102,6 +102,30 @@ describe('nftables renderer (flat layout)', () => {
     );
   });
 
+  test('a class the last of its services stops using is removed by the partial sync, as a full sync would', () => {
+    const before = node0();
+    const after: ProxyModel = {
+      ...before,
+      services: before.services.filter((s) => !s.id.startsWith('default/dns:')),
+    };
+    const diff = renderNftDiff(before, after)!;
+    // dns held the only affinity classes (pick-2-aff60 for its first port, pick-2-p1-aff60 for its second)
+    for (const chain of ['pick-2-aff60', 'pick-2-p1-aff60']) {
+      assert.match(
+        diff,
+        new RegExp(`flush chain ip podnet-services ${chain}\n.*delete chain ip podnet-services ${chain}`),
+      );
+      assert.doesNotMatch(renderNftFull(after), new RegExp(chain));
+    }
+    // a class another service still uses stays: removing only one of dns's ports drops only that port's class
+    const one: ProxyModel = {
+      ...before,
+      services: before.services.filter((s) => s.id !== 'default/dns:dns-tcp'),
+    };
+    const partial = renderNftDiff(before, one)!;
+    assert.doesNotMatch(partial, /delete chain ip podnet-services pick-2-aff60\n/);
+  });
+
   test('a node-wide change (egress masquerade off) asks for a full sync', () => {
     const m = node0();
     assert.equal(renderNftDiff(m, { ...m, egressMasquerade: false }), undefined);
