@@ -31,6 +31,12 @@ export async function syncKubePolicies(
   };
   const world = worldOf(cluster);
   let changed = false;
+  // When the last write began: an agent's sync that ends after it saw it (a sync can end before kubectl does).
+  let written = 0;
+  const write = (args: string[], stdin?: string) => {
+    written = Date.now();
+    return kc(args, stdin);
+  };
   try {
     const objects = [
       ...world.namespaces.map((n) => ({
@@ -40,7 +46,7 @@ export async function syncKubePolicies(
       })),
       ...world.policies.map(policyManifest),
     ];
-    const out = await kc(['apply', '-f', '-'], JSON.stringify(list(objects)));
+    const out = await write(['apply', '-f', '-'], JSON.stringify(list(objects)));
     changed = out.split('\n').some((l) => l.trim() && !/ unchanged$/.test(l.trim()));
     const want = new Set(world.policies.map((p) => `${p.namespace}/${p.name}`));
     const have = JSON.parse(await kc(['get', 'networkpolicies', '-A', '-o', 'json'])) as {
@@ -48,7 +54,9 @@ export async function syncKubePolicies(
     };
     for (const p of have.items)
       if (!want.has(`${p.metadata.namespace}/${p.metadata.name}`))
-        changed = Boolean(await kc(['delete', 'networkpolicy', '-n', p.metadata.namespace, p.metadata.name]));
+        changed = Boolean(
+          await write(['delete', 'networkpolicy', '-n', p.metadata.namespace, p.metadata.name]),
+        );
     const pods = JSON.parse(await kc(['get', 'pods', '-A', '-o', 'json'])) as {
       items: { metadata: { namespace: string; name: string; labels?: Record<string, string> } }[];
     };
@@ -66,13 +74,12 @@ export async function syncKubePolicies(
       ];
       if (args.length)
         changed = Boolean(
-          await kc(['label', 'pod', '-n', p.metadata.namespace, p.metadata.name, '--overwrite', ...args]),
+          await write(['label', 'pod', '-n', p.metadata.namespace, p.metadata.name, '--overwrite', ...args]),
         );
     }
   } finally {
     runner.close();
   }
-  const written = Date.now();
   const rec = readCluster(state)!;
   const running = changed
     ? Object.keys(rec.nodes).filter((n) => livePid(state, n, 'agent') !== undefined)
