@@ -168,6 +168,14 @@ export async function startUi(lab: string, host: string, port: number): Promise<
     },
   };
 
+  // A backstop for a long-running page: a stray background rejection (a read of a namespace that just went
+  // away) is counted on /health instead of ending the process that keeps serving.
+  const stray = (e: unknown) => {
+    health.failures++;
+    health.lastError = { at: new Date().toISOString(), path: '(background)', message: String(e) };
+  };
+  process.on('unhandledRejection', stray);
+
   const server = createServer((req, res) => {
     health.requests++;
     const path = (req.url ?? '/').split('?')[0]!;
@@ -202,6 +210,7 @@ export async function startUi(lab: string, host: string, port: number): Promise<
     server,
     async close() {
       clearInterval(watcher);
+      process.off('unhandledRejection', stray);
       for (const c of clients) c.end();
       await new Promise<void>((r) => server.close(() => r()));
     },
