@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Entry point: the CNI plugin when CNI_COMMAND is set (a runtime exec'd us; see docs/cni.md), otherwise the CLI.
 // The CNI path loads only dist/src/cni (no CLI, lab or YAML code): start-up time is part of every pod's ADD.
-// The CLI is one bundled CommonJS file, dist/podnet.cjs, plus yaml and prom-client in dist/vendor/ (see
-// scripts/bundle-cli.js), each compiled with V8's code cache kept beside it: Node.js 20 caches no compiled code
-// of its own. This file is CommonJS (bin/package.json): Node's ES module loader, and the stream modules its `import` of node:fs pulls in,
+// The CLI is bundled CommonJS, dist/cli/main.cjs (the command table) and the chunks it requires on a command's
+// first use, plus yaml and prom-client in dist/vendor/ (see scripts/bundle-cli.js), each file compiled with V8's
+// code cache kept beside it: Node.js 20 caches no compiled code of its own. This file is CommonJS (bin/package.json): Node's ES module loader, and the stream modules its `import` of node:fs pulls in,
 // cost tens of ms per start. Without the bundle (no esbuild at build time) the unbundled dist/ runs instead.
 'use strict';
 const { existsSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
@@ -11,7 +11,7 @@ const { join } = require('node:path');
 
 const DIST = join(__dirname, '..', 'dist');
 // `podnet agent` has a bundle of its own (the agent's code only): its start-up is on every node join's path.
-const BUNDLE = join(DIST, process.argv[2] === 'agent' ? 'podnet-agent.cjs' : 'podnet.cjs');
+const BUNDLE = process.argv[2] === 'agent' ? join(DIST, 'podnet-agent.cjs') : join(DIST, 'cli', 'main.cjs');
 /** Packages the bundle requires from files of their own (scripts/bundle-cli.js), loaded on first require only. */
 const VENDOR = {
   yaml: join(DIST, 'vendor', 'yaml.cjs'),
@@ -37,19 +37,22 @@ function cacheKey(argv) {
   return words.every((w) => /^[a-z]{1,12}$/.test(w)) ? words.join('-') : 'other';
 }
 
-/** Runs the bundle; its require() of a vendored package loads that package's file the same way. */
+/**
+ * Runs the bundle. Its require() of a chunk (`./NAME.cjs`, a file beside it) or of a vendored package loads
+ * that file the same way, once; anything else is Node's require.
+ */
 function runBundle() {
   const argv = process.argv.slice(2);
   const key = cacheKey(argv);
   const stale = [];
   const base = require('node:module').createRequire(BUNDLE);
-  const vendored = {};
-  const vendor = (id) => {
-    if (!vendored[id]) vendored[id] = load(VENDOR[id], key, base, stale);
-    return vendored[id];
-  };
-  const req = Object.assign((id) => (VENDOR[id] ? vendor(id) : base(id)), base);
-  const cli = load(BUNDLE, key, req, stale);
+  const loaded = {};
+  const req = Object.assign((id) => {
+    const file = VENDOR[id] ?? (id.startsWith('./') ? join(BUNDLE, '..', id) : undefined);
+    if (file === undefined) return base(id);
+    return (loaded[file] ?? load(file, key, req, stale, loaded)).exports;
+  }, base);
+  const cli = load(BUNDLE, key, req, stale, loaded).exports;
   // Only for command lines the table knows (a typo must not leave a cache file behind).
   if (cli.knownCommand(key))
     process.once('exit', () => {
@@ -60,10 +63,12 @@ function runBundle() {
 
 /**
  * Compiles one bundled file (already wrapped as a CommonJS function, and pure ASCII: read as latin1, no UTF-8
- * decoding) with its code cache for `key`, and runs it. When there was no cache or V8 refused it, `stale`
- * receives a function that writes a new one (on exit, so it holds every function the command compiled).
+ * decoding) with its code cache for `key`, and runs it; returns its module, which is in `loaded` before its
+ * body runs (as Node's require does, so that chunks that import one another get each other's exports). When there was
+ * no cache or V8 refused it, `stale` receives a function that writes a new one (on exit, so it holds every
+ * function the command compiled).
  */
-function load(file, key, req, stale) {
+function load(file, key, req, stale, loaded) {
   const { Script } = require('node:vm');
   const cacheFile = `${file}.${key}.cache`;
   let cachedData;
@@ -72,6 +77,7 @@ function load(file, key, req, stale) {
   } catch {}
   const script = new Script(readFileSync(file, 'latin1'), { filename: file, cachedData });
   const mod = { exports: {} };
+  loaded[file] = mod;
   script.runInThisContext()(mod.exports, req, mod, file, join(file, '..'));
   if (cachedData === undefined || script.cachedDataRejected)
     stale.push(() => {
@@ -82,5 +88,5 @@ function load(file, key, req, stale) {
         // a read-only install: every run compiles, as without the cache
       }
     });
-  return mod.exports;
+  return mod;
 }

@@ -1,12 +1,13 @@
-// Bundles the CLI (dist/src/cli/main.js, what tsc built, and everything it imports) into dist/podnet.cjs, with
-// yaml in dist/vendor/yaml.cjs, which bin/podnet.js compiles with V8's code caches (dist/**/*.cjs.KEY.cache):
-// a few files to read instead of ~150 modules to resolve, and no compile of what the cache holds, the same tricks as the CNI plugin
-// (docs/cni.md "Start-up cost"). The handlers' dynamic imports stay lazy: esbuild wraps each module so that its
-// body runs on first import only. Run by `npm run build` after tsc; it then warms the cache (see the end).
+// Bundles the CLI (dist/src/cli/main.js, what tsc built, and everything it imports) into dist/cli/: main.cjs,
+// the command table, and chunk files each command's dynamic imports load on first use (splitCli below); yaml
+// in dist/vendor/yaml.cjs. bin/podnet.js compiles each file with V8's code caches (FILE.KEY.cache): a few
+// files to read instead of ~150 modules to resolve, and no compile of what the cache holds, the same tricks as
+// the CNI plugin (docs/cni.md "Start-up cost"). Run by `npm run build` after tsc; it then warms the caches
+// (see the end).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,7 +67,7 @@ const WRAP = {
 /** Builds one CommonJS file and writes it atomically; warns on non-ASCII text (see below). */
 async function bundle(options, file) {
   const built = await esbuild.build({
-    bundle: true,
+    bundle: options.bundle ?? true,
     platform: 'node',
     target: 'node20',
     format: 'cjs',
@@ -105,23 +106,69 @@ for (const [pkgName, name] of Object.entries(VENDOR))
     join(dist, 'vendor', `${name}.cjs`),
   );
 
-/** A bundle of one entry (a dist/src module exporting main and knownCommand). */
-const entry = (path) => ({
-  entryPoints: [join(dist, 'src', ...path.split('/'))],
+/** What both builds share: the version, the packages kept out, and each module's own import.meta.url. */
+const common = {
   define: { __PODNET_VERSION__: JSON.stringify(pkg.version) },
   // esbuild (the CNI plugin's bundler, loaded only by `cni install`) stays a package of its own.
   external: ['esbuild', 'elkjs', 'elkjs/*', ...Object.keys(VENDOR)],
-  banner:
-    "const __podnetUrl = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, p)).href;",
   plugins: [ownUrl],
-});
-await bundle(entry('cli/main.js'), outfile);
-// The agent's own, smaller bundle (bin/podnet.js runs it for `podnet agent`): its start-up is on the path of
-// every node join and restart, so it reads and compiles the agent's code only, not the whole CLI's.
-await bundle(entry('cli/agent-main.js'), join(dist, 'podnet-agent.cjs'));
-// Caches of the previous bundles would be refused by V8 (other code); remove them rather than leave them.
-for (const d of [dist, join(dist, 'vendor')])
-  for (const f of readdirSync(d)) if (/\.cjs\.[a-z-]+\.cache$/.test(f)) rmSync(join(d, f));
+};
+const URL_HELPER = (up) =>
+  `const __podnetUrl = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(up)}, p)).href;`;
+
+// The CLI, split (dist/cli/, see splitCli): the command table is one small file, and each command's work is in
+// files of its own, read on the command's first dynamic import. One file of everything cost every command the
+// read and code cache of all of it (`--help` read 450 kB to print its text).
+await splitCli(join(dist, 'src', 'cli', 'main.js'), join(dist, 'cli'));
+rmSync(outfile, { force: true }); // the single-file bundle of earlier builds
+// The agent's own bundle, one file (bin/podnet.js runs it for `podnet agent`): its start-up is on the path of
+// every node join and restart, and it loads most of its code at once.
+await bundle(
+  {
+    entryPoints: [join(dist, 'src', 'cli', 'agent-main.js')],
+    ...common,
+    banner: URL_HELPER('.'),
+  },
+  join(dist, 'podnet-agent.cjs'),
+);
+
+/**
+ * Builds the CLI with esbuild's code splitting (which needs ES modules) into `outdir`: main.cjs holds the
+ * command table and what every command runs; each dynamically imported module, and each group of modules
+ * several of them share, is a chunk file (`chunk-HASH.cjs`, `spec-source-HASH.cjs`). Each output is then made
+ * CommonJS (esbuild's transform: `import` becomes `require('./chunk-HASH.cjs')`, `import()` a lazy require),
+ * which bin/podnet.js resolves to the file beside it, compiled with its own code cache.
+ */
+async function splitCli(entryPoint, outdir) {
+  const built = await esbuild.build({
+    entryPoints: { main: entryPoint },
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    outdir,
+    outExtension: { '.js': '.cjs' },
+    chunkNames: '[name]-[hash]',
+    write: false,
+    logLevel: 'warning',
+    legalComments: 'none',
+    ...common,
+  });
+  rmSync(outdir, { recursive: true, force: true });
+  for (const out of built.outputFiles) {
+    await bundle(
+      {
+        stdin: { contents: out.text, sourcefile: basename(out.path), loader: 'js' },
+        bundle: false,
+        // import('./chunk.cjs') as a require (a vm.Script cannot run a real dynamic import)
+        supported: { 'dynamic-import': false },
+        banner: URL_HELPER('..'),
+      },
+      out.path,
+    );
+  }
+}
 
 // Warm V8's code caches (one per command, bin/podnet.js) with the commonest commands: help, a status of a lab
 // that is not there, and a refused file. Each run writes its command's cache on exit.
