@@ -2,7 +2,7 @@ import type { ConfigIssue } from '../errors.js';
 import * as z from './mini-schema.js';
 
 /**
- * Strict validation of one decoded document against a zod schema, as `kubectl apply --validate=strict` does:
+ * Strict validation of one decoded document against a schema (mini-schema.ts, zod's API), as `kubectl apply --validate=strict` does:
  * unknown fields are errors (with the allowed list and a "did you mean" for close spellings), wrong types name
  * the value and the type wanted, and every problem is returned at once, in the order of the user's file.
  *
