@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Entry point: the CNI plugin when CNI_COMMAND is set (a runtime exec'd us; see docs/cni.md), otherwise the CLI.
 // The CNI path loads only dist/src/cni (no CLI, lab or YAML code): start-up time is part of every pod's ADD.
-// The CLI is bundled CommonJS, dist/cli/main.cjs (the command table) and the chunks it requires on a command's
-// first use, plus yaml and prom-client in dist/vendor/ (see scripts/bundle-cli.js), each file compiled with V8's
-// code cache kept beside it: Node.js 20 caches no compiled code of its own. This file is CommonJS (bin/package.json): Node's ES module loader, and the stream modules its `import` of node:fs pulls in,
-// cost tens of ms per start. Without the bundle (no esbuild at build time) the unbundled dist/ runs instead.
+// The CLI is bundled CommonJS, dist/cli/main.cjs (the command table and what every command runs) and the chunk
+// files a command requires on first use, plus yaml and prom-client in dist/vendor/ (see scripts/bundle-cli.js),
+// each file compiled with V8's code cache kept beside it: Node.js 20 caches no compiled code of its own. This
+// file is CommonJS (bin/package.json): Node's ES module loader, and the stream modules its `import` of node:fs
+// pulls in, cost tens of ms per start. Without the bundle (no esbuild at build time) the unbundled dist/ runs instead.
 'use strict';
 const { existsSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
-const { join } = require('node:path');
+const { basename, join } = require('node:path');
 
 const DIST = join(__dirname, '..', 'dist');
 // `podnet agent` has a bundle of its own (the agent's code only): its start-up is on every node join's path.
@@ -38,21 +39,31 @@ function cacheKey(argv) {
 }
 
 /**
- * Runs the bundle. Its require() of a chunk (`./NAME.cjs`, a file beside it) or of a vendored package loads
- * that file the same way, once; anything else is Node's require.
+ * Runs the bundle. Its files are packs of modules (scripts/bundle-cli.js): loading one registers its modules,
+ * and each module runs on its first require('./NAME'), which loads the file NAME beside the bundle if no pack
+ * loaded so far holds it. A vendored package loads its own file; anything else is Node's require.
  */
 function runBundle() {
   const argv = process.argv.slice(2);
   const key = cacheKey(argv);
   const stale = [];
   const base = require('node:module').createRequire(BUNDLE);
-  const loaded = {};
+  const members = {};
+  const modules = {};
   const req = Object.assign((id) => {
-    const file = VENDOR[id] ?? (id.startsWith('./') ? join(BUNDLE, '..', id) : undefined);
-    if (file === undefined) return base(id);
-    return (loaded[file] ?? load(file, key, req, stale, loaded)).exports;
+    if (VENDOR[id]) return (modules[id] ??= load(VENDOR[id], key, base, stale)).exports;
+    if (!id.startsWith('./')) return base(id);
+    if (modules[id]) return modules[id].exports;
+    if (!members[id]) pack(join(BUNDLE, '..', id));
+    const mod = (modules[id] = { exports: {} }); // before it runs, as Node's require does (cycles)
+    members[id](mod.exports, req, mod);
+    return mod.exports;
   }, base);
-  const cli = load(BUNDLE, key, req, stale, loaded).exports;
+  const pack = (file) => {
+    for (const [name, run] of Object.entries(load(file, key, req, stale).exports)) members[`./${name}`] ??= run;
+  };
+  pack(BUNDLE);
+  const cli = req(`./${basename(BUNDLE)}`);
   // Only for command lines the table knows (a typo must not leave a cache file behind).
   if (cli.knownCommand(key))
     process.once('exit', () => {
@@ -63,12 +74,11 @@ function runBundle() {
 
 /**
  * Compiles one bundled file (already wrapped as a CommonJS function, and pure ASCII: read as latin1, no UTF-8
- * decoding) with its code cache for `key`, and runs it; returns its module, which is in `loaded` before its
- * body runs (as Node's require does, so that chunks that import one another get each other's exports). When there was
+ * decoding) with its code cache for `key`, and runs it; returns its module. When there was
  * no cache or V8 refused it, `stale` receives a function that writes a new one (on exit, so it holds every
  * function the command compiled).
  */
-function load(file, key, req, stale, loaded) {
+function load(file, key, req, stale) {
   const { Script } = require('node:vm');
   const cacheFile = `${file}.${key}.cache`;
   let cachedData;
@@ -77,7 +87,6 @@ function load(file, key, req, stale, loaded) {
   } catch {}
   const script = new Script(readFileSync(file, 'latin1'), { filename: file, cachedData });
   const mod = { exports: {} };
-  loaded[file] = mod;
   script.runInThisContext()(mod.exports, req, mod, file, join(file, '..'));
   if (cachedData === undefined || script.cachedDataRejected)
     stale.push(() => {

@@ -64,25 +64,26 @@ const WRAP = {
   footer: '\n})',
 };
 
-/** Builds one CommonJS file and writes it atomically; warns on non-ASCII text (see below). */
-async function bundle(options, file) {
+/** esbuild's CommonJS code for `options` (minified; PODNET_BUNDLE_READABLE=1 keeps names, for `node --cpu-prof`). */
+async function build(options) {
   const built = await esbuild.build({
-    bundle: options.bundle ?? true,
+    bundle: true,
     platform: 'node',
     target: 'node20',
     format: 'cjs',
     minifyWhitespace: true,
     minifySyntax: true,
-    // PODNET_BUNDLE_READABLE=1 keeps the names, for `node --cpu-prof` profiles of the bundle.
     minifyIdentifiers: !process.env.PODNET_BUNDLE_READABLE,
     legalComments: 'none',
     write: false,
     logLevel: 'warning',
     ...options,
-    banner: { js: `${WRAP.banner}${options.banner ?? ''}` },
-    footer: { js: WRAP.footer },
   });
-  const code = built.outputFiles[0].text;
+  return built.outputFiles[0].text;
+}
+
+/** Writes `code` to `file` atomically; refuses non-ASCII text (see below). */
+function write(file, code) {
   // esbuild escapes non-ASCII text (charset ascii), but not inside regular expressions: one such character
   // would make the whole bundle a two-byte string for V8, twice the memory and a slower read, and bin/podnet.js
   // reads the file as latin1 (no UTF-8 decoding). Write \uXXXX in sources.
@@ -95,7 +96,20 @@ async function bundle(options, file) {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, code);
   renameSync(tmp, file);
-  return code.length;
+}
+
+/** One CommonJS module in a file: its code inside the wrapper (WRAP). */
+const bundle = async (options, file) => write(file, `${WRAP.banner}${await build(options)}${WRAP.footer}`);
+
+/**
+ * A pack: several modules in one file, `module.exports = { NAME: function (exports, require, module) {…} }`,
+ * which bin/podnet.js registers and runs each on its first require('./NAME'); `head` runs once, before them.
+ */
+function writePack(file, head, members) {
+  const body = Object.entries(members)
+    .map(([name, code]) => `${JSON.stringify(name)}: function (exports, require, module) {${code}\n}`)
+    .join(',\n');
+  write(file, `${WRAP.banner}${head}\nmodule.exports = {\n${body}\n};${WRAP.footer}`);
 }
 
 for (const [pkgName, name] of Object.entries(VENDOR))
@@ -123,21 +137,16 @@ await splitCli(join(dist, 'src', 'cli', 'main.js'), join(dist, 'cli'));
 rmSync(outfile, { force: true }); // the single-file bundle of earlier builds
 // The agent's own bundle, one file (bin/podnet.js runs it for `podnet agent`): its start-up is on the path of
 // every node join and restart, and it loads most of its code at once.
-await bundle(
-  {
-    entryPoints: [join(dist, 'src', 'cli', 'agent-main.js')],
-    ...common,
-    banner: URL_HELPER('.'),
-  },
-  join(dist, 'podnet-agent.cjs'),
-);
+writePack(join(dist, 'podnet-agent.cjs'), URL_HELPER('.'), {
+  'podnet-agent.cjs': await build({ entryPoints: [join(dist, 'src', 'cli', 'agent-main.js')], ...common }),
+});
 
 /**
- * Builds the CLI with esbuild's code splitting (which needs ES modules) into `outdir`: main.cjs holds the
- * command table and what every command runs; each dynamically imported module, and each group of modules
- * several of them share, is a chunk file (`chunk-HASH.cjs`, `spec-source-HASH.cjs`). Each output is then made
- * CommonJS (esbuild's transform: `import` becomes `require('./chunk-HASH.cjs')`, `import()` a lazy require),
- * which bin/podnet.js resolves to the file beside it, compiled with its own code cache.
+ * Builds the CLI with esbuild's code splitting (which needs ES modules) into `outdir`: each dynamically imported
+ * module, and each group of modules several of them share, is a chunk (`chunk-HASH.cjs`, `spec-source-HASH.cjs`),
+ * made CommonJS by esbuild's transform (`import` becomes `require('./chunk-HASH.cjs')`, `import()` a lazy
+ * require). main.cjs is a pack of the entry and every chunk it imports statically (what every command runs:
+ * one file to read), and each other chunk a pack of its own, read on its first require (bin/podnet.js).
  */
 async function splitCli(entryPoint, outdir) {
   const built = await esbuild.build({
@@ -151,23 +160,34 @@ async function splitCli(entryPoint, outdir) {
     outExtension: { '.js': '.cjs' },
     chunkNames: '[name]-[hash]',
     write: false,
+    metafile: true,
     logLevel: 'warning',
     legalComments: 'none',
     ...common,
   });
+  const name = (path) => basename(path);
+  const code = {};
+  for (const out of built.outputFiles)
+    code[name(out.path)] = await build({
+      stdin: { contents: out.text, sourcefile: name(out.path), loader: 'js' },
+      bundle: false,
+      // import('./chunk.cjs') as a require (a vm.Script cannot run a real dynamic import)
+      supported: { 'dynamic-import': false },
+    });
+  const imports = {};
+  for (const [path, out] of Object.entries(built.metafile.outputs))
+    imports[name(path)] = out.imports.filter((i) => i.kind === 'import-statement' && !i.external).map((i) => name(i.path));
+  const front = new Set();
+  const visit = (n) => {
+    if (front.has(n)) return;
+    front.add(n);
+    for (const i of imports[n] ?? []) visit(i);
+  };
+  visit('main.cjs');
   rmSync(outdir, { recursive: true, force: true });
-  for (const out of built.outputFiles) {
-    await bundle(
-      {
-        stdin: { contents: out.text, sourcefile: basename(out.path), loader: 'js' },
-        bundle: false,
-        // import('./chunk.cjs') as a require (a vm.Script cannot run a real dynamic import)
-        supported: { 'dynamic-import': false },
-        banner: URL_HELPER('..'),
-      },
-      out.path,
-    );
-  }
+  const head = URL_HELPER('..');
+  writePack(join(outdir, 'main.cjs'), head, Object.fromEntries([...front].map((n) => [n, code[n]])));
+  for (const [n, c] of Object.entries(code)) if (!front.has(n)) writePack(join(outdir, n), head, { [n]: c });
 }
 
 // Warm V8's code caches (one per command, bin/podnet.js) with the commonest commands: help, a status of a lab
