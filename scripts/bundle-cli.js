@@ -112,10 +112,19 @@ function writePack(file, head, members) {
   write(file, `${WRAP.banner}${head}\nmodule.exports = {\n${body}\n};${WRAP.footer}`);
 }
 
+// yaml from its ES module build with only the names podnet imports, so that esbuild leaves out the rest
+// (stringifying, mostly): a smaller file and code cache for every command that reads a file.
+const ENTRY = {
+  yaml: `export { isMap, isScalar, isSeq, LineCounter, parse, parseAllDocuments } from ${JSON.stringify(join(root, 'node_modules', 'yaml', 'browser', 'dist', 'index.js'))};`,
+};
 for (const [pkgName, name] of Object.entries(VENDOR))
   await bundle(
     {
-      stdin: { contents: `module.exports = require(${JSON.stringify(pkgName)});`, resolveDir: root, loader: 'js' },
+      stdin: {
+        contents: ENTRY[pkgName] ?? `module.exports = require(${JSON.stringify(pkgName)});`,
+        resolveDir: root,
+        loader: 'js',
+      },
     },
     join(dist, 'vendor', `${name}.cjs`),
   );
