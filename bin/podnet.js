@@ -51,16 +51,21 @@ function runBundle() {
   const members = {};
   const modules = {};
   const req = Object.assign((id) => {
-    if (VENDOR[id]) return (modules[id] ??= load(VENDOR[id], key, base, stale)).exports;
-    if (!id.startsWith('./')) return base(id);
     if (modules[id]) return modules[id].exports;
+    if (VENDOR[id]) {
+      modules[id] = load(VENDOR[id], key, base, stale);
+      return modules[id].exports;
+    }
+    if (!id.startsWith('./')) return base(id);
     if (!members[id]) pack(join(BUNDLE, '..', id));
-    const mod = (modules[id] = { exports: {} }); // before it runs, as Node's require does (cycles)
+    const mod = { exports: {} };
+    modules[id] = mod; // before it runs, as Node's require does (cycles)
     members[id](mod.exports, req, mod);
     return mod.exports;
   }, base);
   const pack = (file) => {
-    for (const [name, run] of Object.entries(load(file, key, req, stale).exports)) members[`./${name}`] ??= run;
+    for (const [name, run] of Object.entries(load(file, key, req, stale).exports))
+      members[`./${name}`] ??= run;
   };
   pack(BUNDLE);
   const cli = req(`./${basename(BUNDLE)}`);
