@@ -5,7 +5,7 @@
 // the CNI plugin (docs/cni.md "Start-up cost"). Run by `npm run build` after tsc; it then warms the caches
 // (see the end).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,6 +149,11 @@ rmSync(outfile, { force: true }); // the single-file bundle of earlier builds
 writePack(join(dist, 'podnet-agent.cjs'), URL_HELPER('.'), {
   'podnet-agent.cjs': await build({ entryPoints: [join(dist, 'src', 'cli', 'agent-main.js')], ...common }),
 });
+
+// Caches of the previous build would be refused by V8 (other code); remove them rather than leave them
+// (dist/cli/ was emptied by splitCli).
+for (const d of [dist, join(dist, 'vendor')])
+  for (const f of readdirSync(d)) if (/\.cjs\.[a-z-]+\.cache$/.test(f)) rmSync(join(d, f));
 
 /**
  * Builds the CLI with esbuild's code splitting (which needs ES modules) into `outdir`: each dynamically imported
