@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 // Entry point: the CNI plugin when CNI_COMMAND is set (a runtime exec'd us; see docs/cni.md), otherwise the CLI.
 // The CNI path loads only dist/src/cni (no CLI, lab or YAML code): start-up time is part of every pod's ADD.
-// The CLI is one bundled CommonJS file, dist/podnet.cjs, plus yaml and prom-client in dist/vendor/ (see
-// scripts/bundle-cli.js), each compiled with V8's code cache kept beside it: Node.js 20 caches no compiled code
-// of its own. This file is CommonJS (bin/package.json): Node's ES module loader, and the stream modules its `import` of node:fs pulls in,
-// cost tens of ms per start. Without the bundle (no esbuild at build time) the unbundled dist/ runs instead.
+// The CLI is bundled CommonJS, dist/cli/main.cjs (the command table and what every command runs) and the chunk
+// files a command requires on first use, plus yaml and prom-client in dist/vendor/ (see scripts/bundle-cli.js),
+// each file compiled with V8's code cache kept beside it: Node.js 20 caches no compiled code of its own. This
+// file is CommonJS (bin/package.json): Node's ES module loader, and the stream modules its `import` of node:fs
+// pulls in, cost tens of ms per start. Without the bundle (no esbuild at build time) the unbundled dist/ runs instead.
 'use strict';
 const { existsSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
-const { join } = require('node:path');
+const { basename, join } = require('node:path');
 
 const DIST = join(__dirname, '..', 'dist');
 // `podnet agent` has a bundle of its own (the agent's code only): its start-up is on every node join's path.
-const BUNDLE = join(DIST, process.argv[2] === 'agent' ? 'podnet-agent.cjs' : 'podnet.cjs');
+const BUNDLE = process.argv[2] === 'agent' ? join(DIST, 'podnet-agent.cjs') : join(DIST, 'cli', 'main.cjs');
 /** Packages the bundle requires from files of their own (scripts/bundle-cli.js), loaded on first require only. */
 const VENDOR = {
   yaml: join(DIST, 'vendor', 'yaml.cjs'),
@@ -37,19 +38,37 @@ function cacheKey(argv) {
   return words.every((w) => /^[a-z]{1,12}$/.test(w)) ? words.join('-') : 'other';
 }
 
-/** Runs the bundle; its require() of a vendored package loads that package's file the same way. */
+/**
+ * Runs the bundle. Its files are packs of modules (scripts/bundle-cli.js): loading one registers its modules,
+ * and each module runs on its first require('./NAME'), which loads the file NAME beside the bundle if no pack
+ * loaded so far holds it. A vendored package loads its own file; anything else is Node's require.
+ */
 function runBundle() {
   const argv = process.argv.slice(2);
   const key = cacheKey(argv);
   const stale = [];
   const base = require('node:module').createRequire(BUNDLE);
-  const vendored = {};
-  const vendor = (id) => {
-    if (!vendored[id]) vendored[id] = load(VENDOR[id], key, base, stale);
-    return vendored[id];
+  const members = {};
+  const modules = {};
+  const req = Object.assign((id) => {
+    if (modules[id]) return modules[id].exports;
+    if (VENDOR[id]) {
+      modules[id] = load(VENDOR[id], key, base, stale);
+      return modules[id].exports;
+    }
+    if (!id.startsWith('./')) return base(id);
+    if (!members[id]) pack(join(BUNDLE, '..', id));
+    const mod = { exports: {} };
+    modules[id] = mod; // before it runs, as Node's require does (cycles)
+    members[id](mod.exports, req, mod);
+    return mod.exports;
+  }, base);
+  const pack = (file) => {
+    for (const [name, run] of Object.entries(load(file, key, req, stale).exports))
+      members[`./${name}`] ??= run;
   };
-  const req = Object.assign((id) => (VENDOR[id] ? vendor(id) : base(id)), base);
-  const cli = load(BUNDLE, key, req, stale);
+  pack(BUNDLE);
+  const cli = req(`./${basename(BUNDLE)}`);
   // Only for command lines the table knows (a typo must not leave a cache file behind).
   if (cli.knownCommand(key))
     process.once('exit', () => {
@@ -60,8 +79,9 @@ function runBundle() {
 
 /**
  * Compiles one bundled file (already wrapped as a CommonJS function, and pure ASCII: read as latin1, no UTF-8
- * decoding) with its code cache for `key`, and runs it. When there was no cache or V8 refused it, `stale`
- * receives a function that writes a new one (on exit, so it holds every function the command compiled).
+ * decoding) with its code cache for `key`, and runs it; returns its module. When there was
+ * no cache or V8 refused it, `stale` receives a function that writes a new one (on exit, so it holds every
+ * function the command compiled).
  */
 function load(file, key, req, stale) {
   const { Script } = require('node:vm');
@@ -82,5 +102,5 @@ function load(file, key, req, stale) {
         // a read-only install: every run compiles, as without the cache
       }
     });
-  return mod.exports;
+  return mod;
 }

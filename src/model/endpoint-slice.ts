@@ -1,9 +1,9 @@
 import type { ConfigIssue } from '../errors.js';
 import { type Cidr, Ip } from '../net/ip.js';
 import type { SourceDoc } from './documents.js';
+import * as z from './mini-schema.js';
 import type { GivenEndpoint, ServiceSpec } from './service.js';
 import { formatPath, k8sMetadata, k8sObject, once, strictParse, suggest } from './strict.js';
-import * as z from './zod.js';
 
 /**
  * `kind: EndpointSlice` (discovery.k8s.io/v1) in a lab file: the endpoints of a Service *without a selector*,

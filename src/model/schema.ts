@@ -1,5 +1,5 @@
+import * as z from './mini-schema.js';
 import { k8sMetadata, k8sObject, once, unsupported } from './strict.js';
-import * as z from './zod.js';
 
 /**
  * The on-disk shape of podnet's cluster file (YAML or JSON), before semantic checks. Strict: unknown fields are

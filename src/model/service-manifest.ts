@@ -1,8 +1,8 @@
 import type { ConfigIssue } from '../errors.js';
 import { type Cidr, Ip } from '../net/ip.js';
+import * as z from './mini-schema.js';
 import { type ServicePortSpec, type ServiceSpec, serviceKey } from './service.js';
 import { builtIn, type DocWhere, k8sMetadata, k8sObject, once, strictParse, unsupported } from './strict.js';
-import * as z from './zod.js';
 
 /** Services read from plain Kubernetes `kind: Service` manifests: schema, field checks, cross-service checks. */
 

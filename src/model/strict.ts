@@ -1,8 +1,8 @@
 import type { ConfigIssue } from '../errors.js';
-import * as z from './zod.js';
+import * as z from './mini-schema.js';
 
 /**
- * Strict validation of one decoded document against a zod schema, as `kubectl apply --validate=strict` does:
+ * Strict validation of one decoded document against a schema (mini-schema.ts, zod's API), as `kubectl apply --validate=strict` does:
  * unknown fields are errors (with the allowed list and a "did you mean" for close spellings), wrong types name
  * the value and the type wanted, and every problem is returned at once, in the order of the user's file.
  *
@@ -23,12 +23,12 @@ export interface Position {
   readonly column: number;
 }
 
-type Schema = z.core.$ZodType;
+type Schema = z.Schema;
 
 const IGNORED = new WeakSet<Schema>();
 const REFUSED = new WeakSet<Schema>();
 
-let ignoredField: z.ZodMiniOptional<z.ZodMiniUnknown> | undefined;
+let ignoredField: z.OptionalSchema<z.Schema> | undefined;
 
 /** `build` run once, on first call: each kind's schemas are built only when a document of that kind is read. */
 export function once<T>(build: () => T): () => T {
@@ -55,7 +55,7 @@ export function ignored() {
  * A strict Kubernetes object: the fields podnet reads (`shape`), plus `ignoredFields` accepted and ignored.
  * Every other field is an unknown-field error.
  */
-export function k8sObject<S extends z.core.$ZodLooseShape>(shape: S, ignoredFields: readonly string[] = []) {
+export function k8sObject<S extends z.Shape>(shape: S, ignoredFields: readonly string[] = []) {
   const extra: Record<string, ReturnType<typeof ignored>> = {};
   for (const f of ignoredFields) extra[f] = ignored();
   return z.strictObject({ ...extra, ...shape } as S);
@@ -66,12 +66,11 @@ export function schemaAt(schema: Schema, path: readonly PropertyKey[]): Schema |
   let s: Schema | undefined = unwrap(schema);
   for (const k of path) {
     if (!s) return undefined;
-    const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
-    if (def.type === 'object') s = (def.shape as Record<string, Schema>)[String(k)];
-    else if (def.type === 'array') s = def.element as Schema;
-    else if (def.type === 'record') s = def.valueType as Schema;
-    else if (def.type === 'union')
-      s = (def.options as Schema[]).map((o) => schemaAt(o, [k])).find((x) => x !== undefined);
+    if (s instanceof z.ObjectSchema) s = (s.shape as z.Shape)[String(k)];
+    else if (s instanceof z.ArraySchema) s = s.element;
+    else if (s instanceof z.RecordSchema) s = s.valueType;
+    else if (s instanceof z.UnionSchema)
+      s = (s.options as readonly Schema[]).map((o) => schemaAt(o, [k])).find((x) => x !== undefined);
     else return undefined;
     s = s && unwrap(s);
   }
@@ -79,16 +78,8 @@ export function schemaAt(schema: Schema, path: readonly PropertyKey[]): Schema |
 }
 
 function unwrap(s: Schema): Schema {
-  for (;;) {
-    const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
-    if (
-      ['optional', 'default', 'nullable', 'prefault', 'readonly', 'catch', 'nonoptional'].includes(def.type)
-    )
-      s = def.innerType as Schema;
-    else if (def.type === 'pipe') s = def.in as Schema;
-    else if (def.type === 'lazy') s = (def.getter as () => Schema)();
-    else return s;
-  }
+  while (s instanceof z.OptionalSchema || s instanceof z.DefaultSchema) s = s.innerType;
+  return s;
 }
 
 /** The fields an object schema knows, split into the ones podnet uses and the ones it ignores. */
@@ -98,9 +89,8 @@ export function fieldsOf(schema: Schema | undefined): {
   refused: string[];
 } {
   const s = schema && unwrap(schema);
-  const def = s?._zod.def as unknown as { type: string; shape?: Record<string, Schema> } | undefined;
-  if (def?.type !== 'object' || !def.shape) return { used: [], ignored: [], refused: [] };
-  const entries = Object.entries(def.shape);
+  if (!(s instanceof z.ObjectSchema)) return { used: [], ignored: [], refused: [] };
+  const entries = Object.entries(s.shape as z.Shape);
   const pick = (f: (v: Schema) => boolean) => entries.filter(([, v]) => f(v)).map(([k]) => k);
   return {
     used: pick((v) => !IGNORED.has(v) && !REFUSED.has(v)),
@@ -112,10 +102,9 @@ export function fieldsOf(schema: Schema | undefined): {
 /** Every ignored field of a schema, as dotted paths (`metadata.uid`, `spec.containers[].image`), for docs. */
 export function ignoredPaths(schema: Schema, prefix = ''): string[] {
   const s = unwrap(schema);
-  const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
-  if (def.type === 'array') return ignoredPaths(def.element as Schema, `${prefix}[]`);
-  if (def.type !== 'object') return [];
-  return Object.entries(def.shape as Record<string, Schema>).flatMap(([k, v]) => {
+  if (s instanceof z.ArraySchema) return ignoredPaths(s.element, `${prefix}[]`);
+  if (!(s instanceof z.ObjectSchema)) return [];
+  return Object.entries(s.shape as z.Shape).flatMap(([k, v]) => {
     const p = prefix ? `${prefix}.${k}` : k;
     return IGNORED.has(v) ? [p] : ignoredPaths(v, p);
   });
@@ -214,7 +203,7 @@ export function schemaIssues(schema: Schema, value: unknown, where: DocWhere): C
   return r.error.issues.flatMap((i) => toIssues(i, schema, value, where));
 }
 
-function toIssues(i: z.core.$ZodIssue, schema: Schema, root: unknown, where: DocWhere): ConfigIssue[] {
+function toIssues(i: z.Issue, schema: Schema, root: unknown, where: DocWhere): ConfigIssue[] {
   const pos = (path: readonly PropertyKey[], key = false) => where.locate?.(path, key);
   const issue = (path: readonly PropertyKey[], message: string, hint?: string, key = false): ConfigIssue => {
     const p = pos(path, key);
@@ -325,6 +314,6 @@ export const IGNORED_METADATA = [
 ] as const;
 
 /** A Kubernetes object's metadata: `shape` plus the ignored ObjectMeta fields (and annotations, unless used). */
-export function k8sMetadata<S extends z.core.$ZodLooseShape>(shape: S) {
+export function k8sMetadata<S extends z.Shape>(shape: S) {
   return k8sObject(shape, [...IGNORED_METADATA, ...('annotations' in shape ? [] : ['annotations'])]);
 }
