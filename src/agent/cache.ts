@@ -80,8 +80,8 @@ export class StoreCache implements ServiceSource {
     this.slices.set(id, o);
     const svc = serviceOfSlice(o);
     if (svc === undefined) return;
-    let m = this.slicesBySvc.get(svc);
-    if (!m) this.slicesBySvc.set(svc, (m = new Map()));
+    const m = this.slicesBySvc.get(svc) ?? new Map<string, EndpointSliceObject>();
+    this.slicesBySvc.set(svc, m);
     m.set(id, o);
     this.changed?.add(svc);
   }

@@ -109,8 +109,8 @@ export class ProxyBuilder {
       return [];
     }
     this.entries.set(key, { ports: r.ports, slicesKey: r.slicesKey });
-    let readers = this.readers.get(r.slicesKey);
-    if (!readers) this.readers.set(r.slicesKey, (readers = new Set()));
+    const readers = this.readers.get(r.slicesKey) ?? new Set<string>();
+    this.readers.set(r.slicesKey, readers);
     readers.add(key);
     return r.ports;
   }
