@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ProxyServicePort } from '../plan/services/model.js';
+import { named } from '../plan/ops.js';
+import { derivedIds } from '../plan/services/derived.js';
+import type { ProxyModel, ProxyServicePort } from '../plan/services/model.js';
+import { planProxyChange } from '../plan/services/plan.js';
 import { StoreCache } from './cache.js';
 import { clusterOfSnapshot, proxyOfStore, type SelfView } from './desired.js';
 import { ProxyBuilder } from './proxy-builder.js';
@@ -29,6 +32,7 @@ const SELF: SelfView = {
   bridge: 'podnet0',
 };
 const cluster = clusterOfSnapshot(CONFIG, [], SELF);
+const copy = (m: ProxyModel): ProxyModel => ({ ...m, services: m.services.map((p) => structuredClone(p)) });
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -119,7 +123,9 @@ test('built change by change, the proxy model is the one built whole, and unchan
     });
     const builder = new ProxyBuilder();
     let prev: readonly ProxyServicePort[] = [];
+    let last: ProxyModel | undefined;
     let shared = 0;
+    let hinted = 0;
     for (let step = 0; step < 40; step++) {
       if (step === 20)
         cache.reset(cache.snapshot()); // a relist: everything may have changed
@@ -127,6 +133,17 @@ test('built change by change, the proxy model is the one built whole, and unchan
       const got = builder.build(cache, cluster, 'n1', 'nftables');
       const want = proxyOfStore(cache.snapshot(), cluster, 'n1', 'nftables');
       assert.deepEqual(got, want, `seed ${seed} step ${step}`);
+      // Planned from the builder's note of what it touched, or by walking copies of both lists: the same.
+      if (last) {
+        const walked = planProxyChange(named('n'), copy(last), copy(got.proxy));
+        assert.deepEqual(
+          planProxyChange(named('n'), last, got.proxy),
+          walked,
+          `seed ${seed} step ${step}: plan`,
+        );
+        hinted += derivedIds(last.services, got.proxy.services) ? 1 : 0;
+      }
+      last = got.proxy;
       const before = new Map(prev.map((p) => [p.id, p]));
       for (const p of got.proxy.services) {
         const old = before.get(p.id);
@@ -138,6 +155,7 @@ test('built change by change, the proxy model is the one built whole, and unchan
       prev = got.proxy.services;
     }
     assert.ok(shared > 0, 'some ports were unchanged');
+    assert.ok(hinted > 10, 'most changes were planned from the builder note');
   }
 });
 

@@ -1,4 +1,5 @@
 import type { Cluster } from '../model/resolve.js';
+import { noteDerived } from '../plan/services/derived.js';
 import type { ProxyModel, ProxyServicePort } from '../plan/services/model.js';
 import type { ServiceSource } from './cache.js';
 import { proxyModelOf } from './desired.js';
@@ -39,6 +40,8 @@ export class ProxyBuilder {
   private readonly skipped = new Map<string, Skipped>();
   private last: ProxyModel | undefined;
   private settings = '';
+  /** Parsed manifests by stored object: a slice change does not parse its Service again. */
+  private parsed = new WeakMap<object, unknown>();
 
   build(
     src: ServiceSource,
@@ -55,6 +58,7 @@ export class ProxyBuilder {
       this.entries.clear();
       this.readers.clear();
       this.skipped.clear();
+      if (settings !== this.settings) this.parsed = new WeakMap();
       const all: ProxyServicePort[] = [];
       for (const key of src.services.keys())
         for (const p of this.update(key, src, cluster, node)) {
@@ -82,7 +86,9 @@ export class ProxyBuilder {
         removed.push(...before.keys());
       }
       // A port equal to the one the list holds stays that object; entries are compared by value only.
-      services = patch(last.services, removed, added.sort(byId), replaced);
+      services = patch(last.services, removed, added, replaced);
+      const touched = [...removed, ...added.map((p) => p.id), ...replaced.map((p) => p.id)];
+      noteDerived(last.services, services, new Set(touched));
     }
     this.settings = settings;
     if (!last || services !== last.services) this.last = proxyModelOf(cluster, node, mode, services);
@@ -103,7 +109,7 @@ export class ProxyBuilder {
     this.skipped.delete(key);
     const s = src.services.get(key);
     if (!s) return [];
-    const r = portsOfService(s, (k) => src.slicesOf(k), cluster.spec.serviceCIDR, node);
+    const r = portsOfService(s, (k) => src.slicesOf(k), cluster.spec.serviceCIDR, node, this.parsed);
     if ('skipped' in r) {
       this.skipped.set(key, r.skipped);
       return [];
@@ -117,8 +123,8 @@ export class ProxyBuilder {
 }
 
 /**
- * A sorted port list with some ids removed, some ports added (sorted) and some replaced: O(changed · log n)
- * searches and one copy. The same list when nothing changed.
+ * A sorted port list with some ids removed, some ports added and some replaced: one copy of the list (a
+ * memcpy), then O(changed · log n) searches and splices. The same list when nothing changed.
  */
 function patch(
   list: readonly ProxyServicePort[],
@@ -127,22 +133,12 @@ function patch(
   replaced: readonly ProxyServicePort[],
 ): readonly ProxyServicePort[] {
   if (!removed.length && !added.length && !replaced.length) return list;
-  const gone = removed.map((id) => search(list, id).at).sort((a, b) => a - b);
-  const at = added.map((p) => search(list, p.id).at);
-  const out: ProxyServicePort[] = [];
-  let cursor = 0;
-  let g = 0;
-  let a = 0;
-  for (;;) {
-    const stop = Math.min(gone[g] ?? list.length, at[a] ?? list.length, list.length);
-    for (let i = cursor; i < stop; i++) out.push(list[i]!);
-    cursor = stop;
-    if (a < added.length && at[a] === stop) out.push(added[a++]!);
-    else if (g < gone.length && gone[g] === stop) {
-      g++;
-      cursor++;
-    } else if (stop >= list.length) break;
+  const out = list.slice();
+  for (const id of removed) {
+    const { at, found } = search(out, id);
+    if (found) out.splice(at, 1);
   }
+  for (const p of added) out.splice(search(out, p.id).at, 0, p);
   for (const p of replaced) out[search(out, p.id).at] = p;
   return out;
 }

@@ -28,12 +28,17 @@ export function portsOfService(
   slicesOf: (service: string) => readonly EndpointSliceObject[],
   serviceCIDR: Cidr,
   node: string,
+  /** Parsed manifests by stored object, reused while the object stays the same (the builder's). */
+  memo?: WeakMap<object, unknown>,
 ): { ports: ProxyServicePort[]; slicesKey: string } | { skipped: Skipped } {
   const key = `${s.namespace}/${s.name}`;
-  const issues: ConfigIssue[] = [];
-  const parsed = parseServiceManifest(s.manifest, '', issues);
-  if (!parsed || issues.length)
-    return { skipped: { key, why: issues.map((i) => `${i.path}: ${i.message}`).join('; ') } };
+  let known = memo?.get(s) as Parsed | undefined;
+  if (!known) {
+    known = parse(s);
+    memo?.set(s, known);
+  }
+  if ('why' in known) return { skipped: { key, why: known.why } };
+  const parsed = known.spec;
   if (!parsed.clusterIP || !serviceCIDR.contains(parsed.clusterIP))
     return {
       skipped: {
@@ -86,6 +91,16 @@ export function portsOfService(
     });
   }
   return { ports, slicesKey };
+}
+
+type Parsed =
+  | { readonly why: string }
+  | { readonly spec: NonNullable<ReturnType<typeof parseServiceManifest>> };
+
+function parse(s: ServiceObject): Parsed {
+  const issues: ConfigIssue[] = [];
+  const spec = parseServiceManifest(s.manifest, '', issues);
+  return !spec || issues.length ? { why: issues.map((i) => `${i.path}: ${i.message}`).join('; ') } : { spec };
 }
 
 /** Orders service ports by id, as the proxy model keeps them. */

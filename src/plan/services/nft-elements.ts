@@ -1,4 +1,5 @@
 import { PlanError } from '../../errors.js';
+import { derivedIds, findPort } from './derived.js';
 import type { ProxyEndpoint, ProxyModel, ProxyServicePort } from './model.js';
 import {
   classChain,
@@ -163,24 +164,11 @@ export interface PortChanges {
   readonly after: number[];
 }
 
-/** The position of a port id in a model's services (sorted by id), or -1. */
-function find(list: readonly ProxyServicePort[], id: string): number {
-  let lo = 0;
-  let hi = list.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const x = list[mid]!.id;
-    if (x === id) return mid;
-    if (x < id) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
-}
-
 /**
  * The service ports that differ between two models, plus every port sharing a ClusterIP with one (its slot
- * may move), in both models. Both lists are sorted by id, so one lockstep walk finds them; a port shared by
- * reference costs one pointer compare (its elements are never built nor compared). The ports of one
+ * may move), in both models. When the builder noted which ids it touched (derived.ts), only those are looked
+ * up; otherwise both lists, sorted by id, are walked in lockstep, a port shared by reference costing one
+ * pointer compare (its elements are never built nor compared). The ports of one
  * ClusterIP sit next to each other (as elementsOf's slots assume), so widening a change to them, and finding
  * the same ids in the other model (binary search), costs O(changed · log n).
  */
@@ -190,19 +178,31 @@ export function changedPorts(prev: ProxyModel, next: ProxyModel): PortChanges {
   const inA = new Set<number>();
   const inB = new Set<number>();
   const todo: [readonly ProxyServicePort[], number][] = [];
-  for (let i = 0, j = 0; i < A.length || j < B.length; ) {
-    const x = A[i];
-    const y = B[j];
-    if (x === y) {
-      i++;
-      j++;
-    } else if (x && y && x.id === y.id) {
-      if (!sameServicePort(x, y)) todo.push([A, i], [B, j]);
-      i++;
-      j++;
-    } else if (x && (!y || x.id < y.id)) todo.push([A, i++]);
-    else todo.push([B, j++]);
-  }
+  const hint = derivedIds(A, B);
+  if (hint)
+    for (const id of hint) {
+      const i = findPort(A, id);
+      const j = findPort(B, id);
+      const x = A[i];
+      const y = B[j];
+      if (x && y && sameServicePort(x, y)) continue;
+      if (x) todo.push([A, i]);
+      if (y) todo.push([B, j]);
+    }
+  else
+    for (let i = 0, j = 0; i < A.length || j < B.length; ) {
+      const x = A[i];
+      const y = B[j];
+      if (x === y) {
+        i++;
+        j++;
+      } else if (x && y && x.id === y.id) {
+        if (!sameServicePort(x, y)) todo.push([A, i], [B, j]);
+        i++;
+        j++;
+      } else if (x && (!y || x.id < y.id)) todo.push([A, i++]);
+      else todo.push([B, j++]);
+    }
   // Widen to whole ClusterIP runs, and mark each id in both models, until nothing new is found.
   while (todo.length) {
     const [list, p] = todo.pop()!;
@@ -211,7 +211,7 @@ export function changedPorts(prev: ProxyModel, next: ProxyModel): PortChanges {
     seen.add(p);
     const s = list[p]!;
     const other = list === A ? B : A;
-    const q = find(other, s.id);
+    const q = findPort(other, s.id);
     if (q >= 0) todo.push([other, q]);
     if (p > 0 && list[p - 1]!.clusterIP === s.clusterIP) todo.push([list, p - 1]);
     if (p + 1 < list.length && list[p + 1]!.clusterIP === s.clusterIP) todo.push([list, p + 1]);
