@@ -6,16 +6,19 @@ import { exec, ProcessRunner } from '../src/exec/process-runner.js';
 import { renderIptables } from '../src/plan/services/iptables.js';
 import type { ProxyEndpoint, ProxyModel, ProxyServicePort } from '../src/plan/services/model.js';
 import { renderNftDiff, renderNftFull } from '../src/render/nft.js';
+import { type ChangeTimes, StoreChanges } from './services-store.js';
 import { fmtMs, median, table } from './stats.js';
 
 /**
- * `npm run bench -- services [--sizes 100,1000,10000] [--modes nft,ipt,seed] [--skip-iptables-at N] [--iptables-limit S]`: the service proxy at 100, 1,000
+ * `npm run bench -- services [--sizes 100,1000,10000] [--modes nft,agent,ipt,seed] [--skip-iptables-at N] [--iptables-limit S]`: the service proxy at 100, 1,000
  * and 10,000 services × 5 endpoints, all inside namespaces the bench creates (`pb<pid>-…`, removed at the end):
  *   - full sync: podnet's flat nftables layout (one `nft -f`), kube-proxy's iptables layout (one
  *     `iptables-restore --noflush`), and the seed's way (one `iptables` process per chain/rule: run in full at
  *     100, sampled and extrapolated above, and said so);
  *   - one endpoint change (one service's endpoint replaced): nftables partial sync (element delete+add,
  *     one `nft -f`), iptables partial sync (kube-proxy's: dispatch chain + that service's chains);
+ *   - one endpoint change as the agent makes it, from the store event to the kernel (bench/services-store.ts):
+ *     the model built change by change, against the model rebuilt whole from the store, in the same run;
  *   - new-connection latency to a ClusterIP (median of 300 in-process connects, the middle of 3 rounds), both modes, with the measured
  *     service last in iptables' dispatch chain (its worst case; nftables has no order).
  */
@@ -200,10 +203,48 @@ interface Row {
   /** Planning one change (renderNftDiff over the two models), in Node. */
   nftPlan: number[];
   nftLatency?: { median: number; p95: number; errors: number };
+  /** One endpoint change from the store event to the kernel (session): the agent's builder, and rebuilt whole. */
+  agent?: { builder: Change[]; whole: Change[] };
   iptFull?: number;
   iptChange: number[];
   iptLatency?: { median: number; p95: number; errors: number };
   seed: { commands: number; measured?: number; sampleEmpty?: number; sampleFull?: number };
+}
+
+type Change = ChangeTimes & { total: number; kernel: number };
+
+/**
+ * One endpoint change as the node agent makes it, end to end: the watch event into its cache, the proxy model
+ * (the builder's, or rebuilt whole from the store as before), planning, rendering, and the transaction through
+ * the nft session, on a table loaded from the same store. Alternating the two ways, so both see the same load.
+ */
+async function agentPath(row: Row, node: string, log: (s: string) => void): Promise<void> {
+  const t0 = performance.now();
+  const store = new StoreChanges(row.n);
+  log(`agent path ${row.n}: store of ${row.n} Services and slices built in ${fmtMs(performance.now() - t0)}`);
+  const session = await NftSession.open(`/run/netns/${node}`);
+  const out = { builder: [] as Change[], whole: [] as Change[] };
+  try {
+    await session.apply(renderNftFull(store.last));
+    const wholeEvery = row.n >= 50000 ? 6 : 3; // rebuilding 50,000 Services whole takes seconds
+    for (let i = 0; i < 30; i++) {
+      const way = i % wholeEvery === wholeEvery - 1 ? 'whole' : 'builder';
+      const s = performance.now();
+      const r = store.change(way);
+      const k = performance.now();
+      if (r.ops.length !== 1) throw new Error(`one endpoint change planned as ${r.ops.length} ops`);
+      await session.apply(r.text);
+      const end = performance.now();
+      out[way].push({ ...r.times, kernel: end - k, total: r.times.event + (end - s) });
+    }
+  } finally {
+    session.close();
+  }
+  row.agent = out;
+  const m = (c: Change[], k: keyof Change) => median(c.map((x) => x[k])).toFixed(2);
+  log(
+    `agent path ${row.n}: one endpoint change ${m(out.builder, 'total')} ms (build ${m(out.builder, 'build')}, plan ${m(out.builder, 'plan')}, kernel ${m(out.builder, 'kernel')}); rebuilt whole ${m(out.whole, 'total')} ms (build ${m(out.whole, 'build')}, plan ${m(out.whole, 'plan')})`,
+  );
 }
 
 export async function benchServices(args: string[]): Promise<void> {
@@ -216,7 +257,7 @@ export async function benchServices(args: string[]): Promise<void> {
     ? Number(args[args.indexOf('--iptables-limit') + 1])
     : 900;
   const modes = new Set(
-    (args.includes('--modes') ? (args[args.indexOf('--modes') + 1] ?? '') : 'nft,ipt,seed').split(','),
+    (args.includes('--modes') ? (args[args.indexOf('--modes') + 1] ?? '') : 'nft,agent,ipt,seed').split(','),
   );
   const runner = new ProcessRunner();
   const pids: number[] = [];
@@ -276,6 +317,7 @@ export async function benchServices(args: string[]): Promise<void> {
           session.close();
         }
         row.nftLatency = await latency(node);
+        if (modes.has('agent')) await agentPath(row, node, log);
         log(
           `nftables ${n}: one change median ${fmtMs(median(row.nftChange))} (nft -f), ${median(row.nftSessionChange).toFixed(2)} ms (session), planning it ${median(row.nftPlan).toFixed(2)} ms; full via session ${fmtMs(row.nftSessionFull ?? 0)}; latency ${row.nftLatency.median} µs`,
         );
@@ -435,6 +477,48 @@ export async function benchServices(args: string[]): Promise<void> {
       ]),
     ),
   );
+  const withAgent = rows.filter((r) => r.agent?.builder.length);
+  if (withAgent.length) {
+    const m = (c: Change[], k: keyof Change) => `${median(c.map((x) => x[k])).toFixed(2)} ms`;
+    console.log(
+      '\none endpoint change end to end as the agent makes it (store event -> model -> plan -> render -> nft session), medians',
+    );
+    console.log(
+      table(
+        [
+          'N',
+          'builder: total',
+          'event + build',
+          'plan + render',
+          'kernel',
+          'rebuilt whole: total',
+          'build',
+          'plan',
+          'ratio',
+        ],
+        withAgent.map((r) => {
+          const b = r.agent!.builder;
+          const w = r.agent!.whole;
+          const sum = (c: Change[], ks: (keyof Change)[]) =>
+            `${median(c.map((x) => ks.reduce((a, k) => a + x[k], 0))).toFixed(2)} ms`;
+          return [
+            String(r.n),
+            m(b, 'total'),
+            sum(b, ['event', 'build']),
+            sum(b, ['plan', 'render']),
+            m(b, 'kernel'),
+            m(w, 'total'),
+            m(w, 'build'),
+            m(w, 'plan'),
+            `${(median(w.map((x) => x.total)) / median(b.map((x) => x.total))).toFixed(0)}×`,
+          ];
+        }),
+      ),
+    );
+    console.log(
+      `targets: one endpoint change <= 5 ms end to end: ${withAgent.map((r) => `${r.n}: ${median(r.agent!.builder.map((x) => x.total)) <= 5 ? 'met' : 'missed'}`).join(', ')}`,
+    );
+  }
   const big = rows.find((r) => r.n === 10000);
   if (big?.nftFull.length) {
     const full = median(big.nftFull.slice(1).concat(big.nftFull[0]!));

@@ -163,7 +163,7 @@ export class Agent {
   /** The lease came back with another subnet: this node and its pods follow the store. */
   private moved(subnet: string): void {
     this.self = { ...this.self!, subnet };
-    const config = this.cache.snapshot().config;
+    const config = this.cache.nodeView().config;
     if (config) this.writeConflist(config);
     this.syncs.schedule('event');
   }

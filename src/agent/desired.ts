@@ -1,19 +1,15 @@
-import type { ConfigIssue } from '../errors.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { gatewayOf } from '../model/ipam.js';
 import type { Cluster, NodeView } from '../model/resolve.js';
-import { parseServiceManifest, type ServiceView } from '../model/service.js';
 import { Cidr, Ip } from '../net/ip.js';
 import { planMtu } from '../plan/mtu.js';
 import { buildNodeModel } from '../plan/node/build.js';
 import type { NodeModel } from '../plan/node/model.js';
-import {
-  MAX_ENDPOINTS,
-  type ProxyEndpoint,
-  type ProxyModel,
-  type ProxyServicePort,
-} from '../plan/services/model.js';
-import { type EndpointState, usableEndpoints } from './endpoints.js';
+import type { ProxyModel, ProxyServicePort } from '../plan/services/model.js';
+import { byId, portsOfService, type Skipped, serviceOfSlice } from './proxy-ports.js';
+
+export type { Skipped } from './proxy-ports.js';
+
 import type { EndpointSliceObject, NetworkConfig, Snapshot, SubnetLease } from './store/store.js';
 
 /** What the agent knows of its own node besides the store: the lease it holds and its uplink. */
@@ -81,12 +77,6 @@ export function clusterOfSnapshot(
   return { spec, nodes, pods: [], services: [] };
 }
 
-/** Services the store holds that the agent cannot use, each with why (logged, never fatal). */
-export interface Skipped {
-  readonly key: string;
-  readonly why: string;
-}
-
 /**
  * This node's desired state from one snapshot (pure): bridge, sysctls, the backend's per-peer entries, and
  * the service proxy built from the stored Services and EndpointSlices.
@@ -96,12 +86,21 @@ export function desiredModel(
   config: NetworkConfig,
   self: SelfView,
 ): { model: NodeModel; cluster: Cluster; skipped: Skipped[] } {
-  const cluster = clusterOfSnapshot(config, snap.subnets, self);
-  const base = buildNodeModel(cluster, self.node, { uplink: self.iface });
-  const { proxy: _computed, ...rest } = base;
-  if (self.proxy === 'none') return { model: rest, cluster, skipped: [] };
+  const { model, cluster } = desiredBase(snap.subnets, config, self);
+  if (self.proxy === 'none') return { model, cluster, skipped: [] };
   const { proxy, skipped } = proxyOfStore(snap, cluster, self.node, self.proxy);
-  return { model: { ...rest, proxy }, cluster, skipped };
+  return { model: { ...model, proxy }, cluster, skipped };
+}
+
+/** The node's desired state without the service proxy (pure): what the leases alone decide. */
+export function desiredBase(
+  subnets: readonly SubnetLease[],
+  config: NetworkConfig,
+  self: SelfView,
+): { model: NodeModel; cluster: Cluster } {
+  const cluster = clusterOfSnapshot(config, subnets, self);
+  const { proxy: _computed, ...model } = buildNodeModel(cluster, self.node, { uplink: self.iface });
+  return { model, cluster };
 }
 
 /** The pod MTU this node's conflist must carry (bridge and veths: the underlay less the backend's overhead). */
@@ -113,10 +112,10 @@ export function podMtu(config: NetworkConfig, self: Pick<SelfView, 'underlayMtu'
 }
 
 /**
- * The proxy model from stored Services (with their ClusterIPs) and EndpointSlices (pure): the same shape
- * `buildProxyModel` derives from a lab's pods, so both render identically. A slice belongs to the Service
- * named by its `kubernetes.io/service-name` label; endpoints count as kube-proxy counts them (endpoints.ts);
- * target ports come from the slice's port of the same name.
+ * The proxy model from stored Services (with their ClusterIPs) and EndpointSlices (pure), built whole: the
+ * same shape `buildProxyModel` derives from a lab's pods, so both render identically. A slice belongs to the
+ * Service named by its `kubernetes.io/service-name` label (proxy-ports.ts). The agent's loop builds the same
+ * model change by change (proxy-builder.ts); this is its definition.
  */
 export function proxyOfStore(
   snap: Snapshot,
@@ -125,82 +124,35 @@ export function proxyOfStore(
   mode: 'nftables' | 'iptables',
 ): { proxy: ProxyModel; skipped: Skipped[] } {
   const skipped: Skipped[] = [];
-  const views: ServiceView[] = [];
-  for (const s of snap.services) {
-    const key = `${s.namespace}/${s.name}`;
-    const issues: ConfigIssue[] = [];
-    const spec = parseServiceManifest(s.manifest, '', issues);
-    if (!spec || issues.length) {
-      skipped.push({ key, why: issues.map((i) => `${i.path}: ${i.message}`).join('; ') });
-      continue;
-    }
-    if (!spec.clusterIP || !cluster.spec.serviceCIDR.contains(spec.clusterIP)) {
-      skipped.push({
-        key,
-        why: `no spec.clusterIP inside ${cluster.spec.serviceCIDR} (the store holds allocated services)`,
-      });
-      continue;
-    }
-    views.push({ ...spec, clusterIP: spec.clusterIP });
+  const bySvc = new Map<string, EndpointSliceObject[]>();
+  for (const o of snap.endpointSlices) {
+    const k = serviceOfSlice(o);
+    if (k === undefined) continue;
+    const list = bySvc.get(k);
+    if (list) list.push(o);
+    else bySvc.set(k, [o]);
   }
-  const slicesOf = (v: ServiceView): EndpointSliceObject[] =>
-    snap.endpointSlices.filter(
-      (e) =>
-        e.namespace === v.namespace && e.slice.metadata.labels?.['kubernetes.io/service-name'] === v.name,
-    );
   const services: ProxyServicePort[] = [];
-  for (const svc of views) {
-    const slices = slicesOf(svc);
-    for (const port of svc.ports) {
-      const found: (ProxyEndpoint & EndpointState)[] = [];
-      for (const { slice } of slices) {
-        const sp = slice.ports?.find((p) => p.name === port.name && p.protocol === port.protocol);
-        const target = sp?.port ?? port.targetPort;
-        for (const e of slice.endpoints ?? []) {
-          if (!e.addresses?.[0]) continue;
-          found.push({
-            conditions: e.conditions,
-            ip: e.addresses[0],
-            port: target,
-            pod: e.targetRef?.name ?? e.addresses[0],
-            local: e.nodeName === node,
-          });
-        }
-      }
-      found.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
-      // kube-proxy's choice per traffic policy: ready endpoints, else serving-and-terminating ones.
-      const bare = (eps: (ProxyEndpoint & EndpointState)[]): ProxyEndpoint[] =>
-        eps.map(({ conditions: _c, ...p }) => p);
-      const all = bare(usableEndpoints(found));
-      const local = bare(usableEndpoints(found.filter((e) => e.local)));
-      const cap = (eps: ProxyEndpoint[]) => eps.slice(0, MAX_ENDPOINTS);
-      services.push({
-        id: `${svc.namespace}/${svc.name}:${port.name || `${port.port}/${port.protocol.toLowerCase()}`}`,
-        clusterIP: svc.clusterIP.toString(),
-        protocol: port.protocol === 'UDP' ? 'udp' : 'tcp',
-        port: port.port,
-        endpoints: cap(svc.internalTrafficPolicy === 'Local' ? local : all),
-        ...(svc.type === 'NodePort' && port.nodePort !== undefined
-          ? {
-              nodePort: port.nodePort,
-              nodePortEndpoints: cap(svc.externalTrafficPolicy === 'Local' ? local : all),
-              nodePortLocal: svc.externalTrafficPolicy === 'Local',
-            }
-          : {}),
-        ...(svc.sessionAffinity === 'ClientIP' ? { affinitySeconds: svc.affinityTimeoutSeconds } : {}),
-      });
-    }
+  for (const s of snap.services) {
+    const r = portsOfService(s, (k) => bySvc.get(k) ?? [], cluster.spec.serviceCIDR, node);
+    if ('skipped' in r) skipped.push(r.skipped);
+    else services.push(...r.ports);
   }
-  services.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return {
-    proxy: {
-      node,
-      mode,
-      clusterCIDR: cluster.spec.clusterCIDR.toString(),
-      serviceCIDR: cluster.spec.serviceCIDR.toString(),
-      egressMasquerade: true,
-      services,
-    },
-    skipped,
-  };
+  services.sort(byId);
+  return { proxy: proxyModelOf(cluster, node, mode, services), skipped };
 }
+
+/** The proxy model around its service ports (sorted by id). */
+export const proxyModelOf = (
+  cluster: Cluster,
+  node: string,
+  mode: 'nftables' | 'iptables',
+  services: readonly ProxyServicePort[],
+): ProxyModel => ({
+  node,
+  mode,
+  clusterCIDR: cluster.spec.clusterCIDR.toString(),
+  serviceCIDR: cluster.spec.serviceCIDR.toString(),
+  egressMasquerade: true,
+  services,
+});

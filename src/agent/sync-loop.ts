@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import type { Runner } from '../exec/runner.js';
 import type { StoreCache } from './cache.js';
-import { desiredModel, type SelfView } from './desired.js';
+import { desiredBase, type SelfView } from './desired.js';
 import type { AgentHealth } from './health.js';
 import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
 import type { AgentPolicy } from './policy.js';
+import { ProxyBuilder } from './proxy-builder.js';
 import type { Reconciler } from './reconciler.js';
+import type { NetworkConfig, SubnetLease } from './store/store.js';
 
 export interface SyncLoopDeps {
   readonly cache: StoreCache;
@@ -36,6 +38,7 @@ export class SyncLoop {
   private pending: { kind: string; since?: number } | undefined;
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly proxy = new ProxyBuilder();
   last: AgentHealth['lastSync'];
   lastError: string | undefined;
   /** Kernel writes since start. */
@@ -77,8 +80,19 @@ export class SyncLoop {
     this.syncing = false;
   }
 
+  /**
+   * The node's desired state (desiredModel's, built whole there): the proxy part only for the Services that
+   * changed since the last sync (proxy-builder.ts), so one endpoint change costs one service's work.
+   */
+  private desired(subnets: readonly SubnetLease[], config: NetworkConfig, self: SelfView) {
+    const { model, cluster } = desiredBase(subnets, config, self);
+    if (self.proxy === 'none') return { model, cluster, skipped: [] };
+    const { proxy, skipped } = this.proxy.build(this.d.cache, cluster, self.node, self.proxy);
+    return { model: { ...model, proxy }, cluster, skipped };
+  }
+
   private async run(kind: string, since?: number): Promise<void> {
-    const snap = this.d.cache.snapshot();
+    const snap = this.d.cache.nodeView();
     const config = snap.config;
     const self = this.d.self();
     if (!config || !self) return;
@@ -86,7 +100,7 @@ export class SyncLoop {
     const started = performance.now();
     const end = metrics.syncDuration.startTimer({ kind });
     try {
-      const { model: base, cluster, skipped } = desiredModel(snap, config, self);
+      const { model: base, cluster, skipped } = this.desired(snap.subnets, config, self);
       const policy = this.d.policy;
       const model = policy ? policy.apply(base, cluster) : base;
       const revision = policy?.revision(snap.revision) ?? snap.revision;

@@ -2,6 +2,7 @@ import type { ProxyMode } from '../../model/cluster.js';
 import type { Cluster } from '../../model/resolve.js';
 import { serviceKey } from '../../model/service.js';
 import { endpointSliceOf } from '../../model/service-endpoints.js';
+import { derivedIds, findPort } from './derived.js';
 
 /**
  * The service proxy's input for one node: every service port with the endpoints this node may send it to.
@@ -112,13 +113,9 @@ export function staleUdpEndpoints(
 ): { clusterIP: string; port: number; endpoint: string; nodePort?: number }[] {
   if (!prev || prev.services === next.services) return [];
   const out: { clusterIP: string; port: number; endpoint: string; nodePort?: number }[] = [];
-  // Both lists are sorted by id: one lockstep walk, and a port shared by reference has not changed.
   const B = next.services;
-  let j = 0;
-  for (const s of prev.services) {
-    while (j < B.length && B[j]!.id < s.id) j++;
-    const n = B[j]?.id === s.id ? B[j] : undefined;
-    if (n === s || s.protocol !== 'udp') continue; // shared by reference: unchanged, not even looked at
+  const gone = (s: ProxyServicePort, n: ProxyServicePort | undefined) => {
+    if (n === s || s.protocol !== 'udp') return;
     const keep = new Set((n?.endpoints ?? []).map((e) => `${e.ip}:${e.port}`));
     for (const e of s.endpoints) {
       if (!keep.has(`${e.ip}:${e.port}`))
@@ -129,6 +126,27 @@ export function staleUdpEndpoints(
           ...(s.nodePort ? { nodePort: s.nodePort } : {}),
         });
     }
+  };
+  // Only the ports the builder touched (derived.ts), in list order; else both lists, sorted by id, walked in
+  // lockstep, where a port shared by reference has not changed.
+  const hint = derivedIds(prev.services, B);
+  if (hint) {
+    const at = [...hint].map((id) => findPort(prev.services, id)).filter((i) => i >= 0);
+    for (const i of at.sort((x, y) => x - y)) {
+      const s = prev.services[i]!;
+      const j = findPort(B, s.id);
+      gone(s, j >= 0 ? B[j] : undefined);
+    }
+    return out;
+  }
+  let j = 0;
+  for (const s of prev.services) {
+    if (B[j] === s) {
+      j++; // shared by reference: unchanged, not even looked at
+      continue;
+    }
+    while (j < B.length && B[j]!.id < s.id) j++;
+    gone(s, B[j]?.id === s.id ? B[j] : undefined);
   }
   return out;
 }

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { renderNftTx } from '../../render/nft.js';
 import { named } from '../ops.js';
 import type { ProxyModel, ProxyServicePort } from './model.js';
+import { planNftFull } from './nftables.js';
 import { planProxyChange } from './plan.js';
 
 /** 2,000 service ports with 5 remote endpoints each, sorted by id as buildProxyModel sorts them. */
@@ -32,20 +33,22 @@ function bigModel(): ProxyModel {
 /**
  * Every service port but one guarded: reading anything of it except its id (the sorted index both lists are
  * walked by) and its ClusterIP (which ports share a ClusterIP) throws. A planner that compared or expanded
- * all services (its endpoints, its protocol) fails here.
+ * all services (its endpoints, its protocol) fails here. The model was synced in full first (as every
+ * front door's first sync is), and its list is guarded in place, so what that sync kept of it stays valid.
  */
 function guarded(m: ProxyModel, except: number): ProxyModel {
-  const services = m.services.map((s, i) =>
-    i === except
-      ? s
-      : new Proxy(s, {
-          get(target, key) {
-            if (key === 'id' || key === 'clusterIP') return target[key];
-            throw new Error(`the planner read '${String(key)}' of unchanged service ${target.id}`);
-          },
-        }),
-  );
-  return { ...m, services };
+  planNftFull(m);
+  const services = m.services as ProxyServicePort[];
+  services.forEach((s, i) => {
+    if (i !== except)
+      services[i] = new Proxy(s, {
+        get(target, key) {
+          if (key === 'id' || key === 'clusterIP') return target[key];
+          throw new Error(`the planner read '${String(key)}' of unchanged service ${target.id}`);
+        },
+      });
+  });
+  return m;
 }
 
 test('a one-endpoint change is planned from that service port alone', () => {
@@ -70,5 +73,15 @@ test('a one-endpoint change is planned from that service port alone', () => {
     tx,
     `delete element ip podnet-services endpoints { ${s.clusterIP} . 2 }\n` +
       `add element ip podnet-services endpoints { ${s.clusterIP} . 2 : 10.201.0.7 . 8080 }\n`,
+  );
+  // The next change starts from what this one left: still only that port is read.
+  const again: ProxyModel = {
+    ...next,
+    services: next.services.map((x, i) => (i === k ? { ...x, endpoints: x.endpoints.slice(1) } : x)),
+  };
+  const tx2 = planProxyChange(named('n'), next, again).find((o) => o.kind === 'nft.tx');
+  assert.match(
+    tx2?.kind === 'nft.tx' ? renderNftTx(tx2.tx) : '',
+    /delete element ip podnet-services endpoints/,
   );
 });
