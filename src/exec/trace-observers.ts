@@ -134,6 +134,28 @@ export class TraceMonitor {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The direct children of a process we started (Linux: /proc/PID/task/PID/children). */
+function childPids(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 /** A process started now and released later: it waits for a line on stdin (the trace probe's `wait` mode). */
 export class HeldProcess {
   private readonly child: ChildProcess;
@@ -214,6 +236,13 @@ export class Capture {
       this.err += d;
     });
     this.child.on('error', () => {});
+    this.closed = new Promise((r) => this.child.once('close', () => r()));
+  }
+
+  private readonly closed: Promise<void>;
+
+  private running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   async ready(timeoutMs = 8000): Promise<void> {
@@ -235,13 +264,19 @@ export class Capture {
    */
   async stop(expected = 0, boundMs = 3000): Promise<string[][]> {
     const bound = Date.now() + boundMs;
-    while (this.child.exitCode === null && this.rows().length < expected && Date.now() < bound)
-      await sleep(20);
-    if (this.child.exitCode === null) {
-      const closed = new Promise((r) => this.child.on('close', r));
+    while (this.running() && this.rows().length < expected && Date.now() < bound) await sleep(20);
+    // tshark can miss a SIGINT (seen once in CI: it went on capturing for 10 min; a second SIGINT ended it):
+    // repeat it, and kill it after 5 s. What it printed so far is kept either way (-l: a line per packet).
+    for (let i = 0; i < 10 && this.running(); i++) {
       this.child.kill('SIGINT');
-      await closed;
+      await Promise.race([this.closed, sleep(500)]);
     }
+    if (this.running()) {
+      // Its dumpcap child would outlive it (no parent-death signal): killed first, by PID.
+      for (const pid of childPids(this.child.pid)) killQuietly(pid);
+      this.child.kill('SIGKILL');
+    }
+    await this.closed;
     return this.rows();
   }
 
