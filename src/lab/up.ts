@@ -11,7 +11,7 @@ import { labDown } from './down.js';
 import { LabNames } from './names.js';
 import { IDENTITY_PORTS, type LabPaths, planLabUp } from './plan.js';
 import { requireCrossNodeSupport, requireRoot, requireTools } from './preflight.js';
-import { journalingRunner } from './runners.js';
+import { journalingRunner, labNetlink } from './runners.js';
 import { LabState } from './state.js';
 
 export interface UpOptions {
@@ -82,14 +82,17 @@ export async function labUp(o: UpOptions): Promise<Cluster> {
     const plan = planLabUp(cluster, names, paths);
     writeFileSync(state.path('explain.sh'), await printPlan(plan));
     const runner = journalingRunner(state, o.verbose ?? false);
+    const netlink = labNetlink(runner);
     try {
       await apply(plan, runner, {
         batch: true,
         vars: runner.vars,
         concurrency: 16,
+        ...(netlink ? { inProcess: netlink } : {}),
         ...(o.onPhase ? { onPhase: o.onPhase } : {}),
       });
     } finally {
+      netlink?.close();
       runner.close();
     }
     await waitReady(cluster, state);
