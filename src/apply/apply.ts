@@ -22,6 +22,11 @@ export interface ApplyOptions {
    * rtnetlink messages equal to what the rendered `ip` command sends); every other op runs as its command.
    */
   readonly inProcess?: InProcessApplier;
+  /**
+   * Called after each step when batching (profiling): the kinds of the ops it did (several for an `ip -batch`)
+   * and its wall time; steps of different lanes overlap.
+   */
+  readonly onStep?: (kinds: readonly Op['kind'][], ms: number) => void;
   /** Called after each phase completes. */
   readonly onPhase?: (title: string, ms: number) => void;
 }
@@ -61,7 +66,7 @@ export async function apply(plan: Plan, runner: Runner, options: ApplyOptions = 
         else lanes.set(key, [s]);
       }
       await pool([...lanes.values()], options.concurrency ?? 8, (lane) =>
-        runLane(lane, runner, total, options.vars, options.inProcess),
+        runLane(lane, runner, total, options),
       );
     }
     options.onPhase?.(phase.title, performance.now() - started);
@@ -136,16 +141,12 @@ function ipSplit(cmd: Command): { prefix: string[]; rest: Arg[] } | undefined {
   return { prefix: prefix as string[], rest: a.slice(at) };
 }
 
-async function runLane(
-  lane: Step[],
-  runner: Runner,
-  total: number,
-  vars?: ReadonlyMap<string, string>,
-  inProcess?: InProcessApplier,
-) {
+async function runLane(lane: Step[], runner: Runner, total: number, options: ApplyOptions) {
+  const { vars, inProcess, onStep } = options;
   let i = 0;
   while (i < lane.length) {
     const step = lane[i]!;
+    const t0 = onStep ? performance.now() : 0;
     if (inProcess?.speaks(step.op)) {
       try {
         inProcess.applyOp(step.op);
@@ -153,6 +154,7 @@ async function runLane(
         const e = applyError(step.op, step.index, total, err);
         if (e) throw e;
       }
+      onStep?.([step.op.kind], performance.now() - t0);
       i++;
       continue;
     }
@@ -167,6 +169,7 @@ async function runLane(
     }
     if (!first || j - i === 1) {
       await runStep(lane[i]!, runner, total, true);
+      onStep?.([step.op.kind], performance.now() - t0);
       i++;
       continue;
     }
@@ -182,6 +185,10 @@ async function runLane(
     };
     try {
       await runner.run(batch);
+      onStep?.(
+        group.map((s) => s.op.kind),
+        performance.now() - t0,
+      );
     } catch (err) {
       // ip -batch reports "Command failed -:N" for the first failing line; blame that op.
       const m = err instanceof CommandError ? /Command failed -:(\d+)/.exec(err.stderr) : null;

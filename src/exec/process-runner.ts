@@ -16,6 +16,11 @@ export interface ProcessRunnerOptions {
    * times cheaper per process, for callers that start hundreds (the lab). Call close() when done.
    */
   readonly spawner?: boolean;
+  /**
+   * With the spawner, start commands that have a DirectForm that way (fewer processes, runner.ts); default
+   * true. False runs every command as printed (benchmarks compare the two).
+   */
+  readonly direct?: boolean;
 }
 
 /**
@@ -38,7 +43,7 @@ export class ProcessRunner implements Runner {
       const env = this.options.env ? { ...process.env, ...this.options.env } : undefined;
       result = await this.spawner.run({
         argv,
-        ...(cmd.direct ? directRequest(cmd.direct, this.vars) : {}),
+        ...(cmd.direct && this.options.direct !== false ? directRequest(cmd.direct, this.vars) : {}),
         ...(cmd.stdin !== undefined ? { stdin: cmd.stdin } : {}),
         ...(cmd.daemon ? { daemon: { log: cmd.daemon.log } } : {}),
         ...(env ? { env } : {}),
@@ -58,7 +63,7 @@ export class ProcessRunner implements Runner {
     if (this.options.verbose) {
       const ms = (performance.now() - started).toFixed(1);
       process.stderr.write(
-        `$ ${argv.join(' ')}${cmd.stdin ? ' <<stdin' : ''}${this.spawner && cmd.direct ? ' [direct form]' : ''}  (${result.exitCode === 0 ? 'ok' : `exit ${result.exitCode}`}, ${ms} ms)\n`,
+        `$ ${argv.join(' ')}${cmd.stdin ? ' <<stdin' : ''}${this.spawner && cmd.direct && this.options.direct !== false ? ' [direct form]' : ''}  (${result.exitCode === 0 ? 'ok' : `exit ${result.exitCode}`}, ${ms} ms)\n`,
       );
     }
     if (result.exitCode !== 0) throw new CommandError(argv, result.exitCode, result.stderr, cmd.stdin);

@@ -21,6 +21,8 @@ export function hostRunner(verbose = false): ProcessRunner {
 export function journalingRunner(state: LabState, verbose: boolean): ProcessRunner {
   return new ProcessRunner({
     spawner: true,
+    // PODNET_SPAWNER_DIRECT=0: every pod process as the dry run prints it (npm run bench -- lab-up compares).
+    direct: process.env.PODNET_SPAWNER_DIRECT !== '0',
     verbose,
     onDaemon: (pid, cmd) => {
       const [pod, role] = (cmd.daemon?.tag ?? '?/?').split('/');
