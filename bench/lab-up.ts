@@ -89,8 +89,10 @@ async function timeScript(lab: string, text: string | undefined): Promise<number
 }
 
 /**
- * `npm run bench -- lab-up [runs]`: podnet's lab up (batched `ip -batch`, concurrent namespaces) beside the
- * same commands run one process per command from its own dry-run script, for the default lab and 10×20.
+ * `npm run bench -- lab-up [runs]`: podnet's lab up (netlink in-process, pods through the spawner's direct forms,
+ * concurrent namespaces) beside its earlier way (`ip -batch` processes, pods as printed) and the same commands
+ * run one process per command from its own dry-run script, for the default lab and 10×20, interleaved; then
+ * where the time goes, per phase and per op kind.
  */
 export async function benchLabUp(args: string[]): Promise<void> {
   const runs = Number(args[0] ?? 5);
