@@ -7,11 +7,21 @@ one JSON reply per line on stdout, matched by "id". No shell is ever involved: a
 
   {"id": 1, "argv": ["ip", "-batch", "-"], "stdin": "..."}          -> {"id": 1, "code": 0, "stdout": "...", "stderr": "..."}
   {"id": 2, "argv": ["unshare", ...], "daemon": true, "log": "/x"}  -> {"id": 2, "code": 0, "pid": 1234}
+
+Two steps it can take itself, so a pod needs fewer processes (src/exec/runner.ts DirectForm):
+  "pidNs": "new" | "/proc/PID/ns/pid_for_children"  this thread creates / enters the PID namespace, starts argv
+      (whose first process is then in it, with no `unshare --fork` / `nsenter --pid` parent), and goes home;
+  "hostname": {"uts": "/proc/PID/ns/uts", "name": "a0"}  setns + sethostname on this thread, no process.
+Namespaces are per thread: only the worker thread handling the request changes, and always returns home before
+taking the next request (if going home fails, the helper aborts rather than start later processes in a pod).
 """
-import json, os, subprocess, sys, threading
+import ctypes, json, os, socket, subprocess, sys, threading
 from concurrent.futures import ThreadPoolExecutor
 
 out_lock = threading.Lock()
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWPID = 0x20000000
 
 def reply(obj):
     line = json.dumps(obj) + "\n"
@@ -19,24 +29,77 @@ def reply(obj):
         sys.stdout.write(line)
         sys.stdout.flush()
 
+def check(rc, what):
+    if rc != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "%s: %s" % (what, os.strerror(e)))
+
+class Away:
+    """This thread in another namespace of type `nstype` for the duration of a with-block."""
+    def __init__(self, nstype, enter):
+        self.nstype, self.enter = nstype, enter
+    def __enter__(self):
+        kind = "pid_for_children" if self.nstype == CLONE_NEWPID else "uts"
+        self.home = os.open("/proc/thread-self/ns/" + kind, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            self.enter()
+        except BaseException:
+            os.close(self.home)
+            raise
+    def __exit__(self, *exc):
+        if libc.setns(self.home, self.nstype) != 0:
+            os.abort()
+        os.close(self.home)
+
+def enter_file(path, nstype):
+    def enter():
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            check(libc.setns(fd, nstype), "setns " + path)
+        finally:
+            os.close(fd)
+    return enter
+
+def pid_namespace(spec):
+    if spec == "new":
+        return Away(CLONE_NEWPID, lambda: check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)"))
+    return Away(CLONE_NEWPID, enter_file(spec, CLONE_NEWPID))
+
+class Home:
+    def __enter__(self): pass
+    def __exit__(self, *exc): pass
+
+def start(req):
+    if req.get("daemon"):
+        with open(req["log"], "ab") as log:
+            p = subprocess.Popen(req["argv"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                 start_new_session=True, env=req.get("env") or None)
+        # Daemons outlive the spawner; forget the Popen object without waiting.
+        p.returncode = 0
+        return {"code": 0, "pid": p.pid}
+    r = subprocess.run(req["argv"], input=(req.get("stdin") or "").encode() if "stdin" in req else None,
+                       stdin=None if "stdin" in req else subprocess.DEVNULL,
+                       capture_output=True, env=req.get("env") or None)
+    return {"code": r.returncode if r.returncode >= 0 else 128 - r.returncode,
+            "stdout": r.stdout.decode(errors="replace"), "stderr": r.stderr.decode(errors="replace")}
+
 def run(req):
     rid = req["id"]
     try:
-        if req.get("daemon"):
-            with open(req["log"], "ab") as log:
-                p = subprocess.Popen(req["argv"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                     start_new_session=True, env=req.get("env") or None)
-            # Daemons outlive the spawner; forget the Popen object without waiting.
-            p.returncode = 0
-            reply({"id": rid, "code": 0, "pid": p.pid})
+        if "hostname" in req:
+            h = req["hostname"]
+            with Away(CLONE_NEWUTS, enter_file(h["uts"], CLONE_NEWUTS)):
+                socket.sethostname(h["name"])
+            reply({"id": rid, "code": 0, "stdout": "", "stderr": ""})
             return
-        r = subprocess.run(req["argv"], input=(req.get("stdin") or "").encode() if "stdin" in req else None,
-                           stdin=None if "stdin" in req else subprocess.DEVNULL,
-                           capture_output=True, env=req.get("env") or None)
-        reply({"id": rid, "code": r.returncode if r.returncode >= 0 else 128 - r.returncode,
-               "stdout": r.stdout.decode(errors="replace"), "stderr": r.stderr.decode(errors="replace")})
-    except FileNotFoundError:
-        reply({"id": rid, "code": 127, "stdout": "", "stderr": "%s: command not found" % req["argv"][0]})
+        with pid_namespace(req["pidNs"]) if "pidNs" in req else Home():
+            answer = start(req)
+        reply({"id": rid, **answer})
+    except FileNotFoundError as e:
+        # The program, or a namespace file of a process that is gone.
+        program = e.filename in (None, req["argv"][0])
+        reply({"id": rid, "code": 127 if program else 126, "stdout": "",
+               "stderr": "%s: command not found" % req["argv"][0] if program else "spawner: %s" % e})
     except Exception as e:  # report, never die: the runner waits for every id
         reply({"id": rid, "code": 126, "stdout": "", "stderr": "spawner: %s" % e})
 

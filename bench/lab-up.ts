@@ -30,15 +30,43 @@ export function gridSpec(nodes: number, pods: number): string {
  */
 const settle = () => new Promise((r) => setTimeout(r, 1500));
 
-async function timeUp(lab: string, text: string | undefined): Promise<number> {
+/** Per-phase wall times and per-op-kind step times of one `lab up`. */
+interface Profile {
+  readonly phases: Map<string, number>;
+  readonly kinds: Map<string, number>;
+}
+
+/**
+ * The two ways `lab up` can run: today's (per-namespace work over netlink, pods started through the spawner's
+ * direct forms) and the earlier one (every op its `ip` command, in `ip -batch` groups; pod processes as printed).
+ */
+const WAYS = {
+  podnet: { PODNET_LAB_NETLINK: '1', PODNET_SPAWNER_DIRECT: '1' },
+  'ip processes': { PODNET_LAB_NETLINK: '0', PODNET_SPAWNER_DIRECT: '0' },
+} as const;
+type Way = keyof typeof WAYS;
+
+async function timeUp(lab: string, text: string | undefined, way: Way): Promise<[number, Profile]> {
   const spec = loadSpec(text, 'bench');
   await labDown(lab);
   await settle();
+  Object.assign(process.env, WAYS[way]);
+  const profile: Profile = { phases: new Map(), kinds: new Map() };
   const t0 = performance.now();
-  await labUp({ lab, spec, ...(text ? { specText: text } : {}), source: 'bench' });
+  await labUp({
+    lab,
+    spec,
+    ...(text ? { specText: text } : {}),
+    source: 'bench',
+    onPhase: (title, ms) => profile.phases.set(title, ms),
+    onStep: (kinds, ms) => {
+      // A batch's time is shared among its ops.
+      for (const k of kinds) profile.kinds.set(k, (profile.kinds.get(k) ?? 0) + ms / kinds.length);
+    },
+  });
   const ms = performance.now() - t0;
   await labDown(lab);
-  return ms;
+  return [ms, profile];
 }
 
 /** The same commands, one process per command, from the dry-run script: the seed's way, by hand. */
@@ -61,8 +89,10 @@ async function timeScript(lab: string, text: string | undefined): Promise<number
 }
 
 /**
- * `npm run bench -- lab-up [runs]`: podnet's lab up (batched `ip -batch`, concurrent namespaces) beside the
- * same commands run one process per command from its own dry-run script, for the default lab and 10×20.
+ * `npm run bench -- lab-up [runs]`: podnet's lab up (netlink in-process, pods through the spawner's direct forms,
+ * concurrent namespaces) beside its earlier way (`ip -batch` processes, pods as printed) and the same commands
+ * run one process per command from its own dry-run script, for the default lab and 10×20, interleaved; then
+ * where the time goes, per phase and per op kind.
  */
 export async function benchLabUp(args: string[]): Promise<void> {
   const runs = Number(args[0] ?? 5);
@@ -72,31 +102,60 @@ export async function benchLabUp(args: string[]): Promise<void> {
     { name: '10 nodes x 20 pods', text: gridSpec(10, 20), runs: Math.max(3, Math.ceil(runs / 2)) },
   ];
   const rows: string[][] = [];
+  const profiles: string[] = [];
   for (const c of cases) {
-    const podnet: number[] = [];
-    const script: number[] = [];
+    const times: Record<Way | 'script', number[]> = { podnet: [], 'ip processes': [], script: [] };
+    const prof: Record<Way, Profile[]> = { podnet: [], 'ip processes': [] };
     for (let i = 0; i < c.runs; i++) {
-      // Interleave the two so drift on the shared machine hits both alike.
-      podnet.push(await timeUp(lab, c.text));
-      script.push(await timeScript(lab, c.text));
+      // Interleave the three so drift on the shared machine hits all alike.
+      for (const way of Object.keys(WAYS) as Way[]) {
+        const [ms, p] = await timeUp(lab, c.text, way);
+        times[way].push(ms);
+        prof[way].push(p);
+      }
+      times.script.push(await timeScript(lab, c.text));
     }
-    const p = median(podnet);
-    const s = median(script);
+    const p = median(times.podnet);
+    const old = median(times['ip processes']);
+    const s = median(times.script);
     rows.push([
       c.name,
       fmtMs(p),
+      fmtMs(old),
       fmtMs(s),
       (p / s).toFixed(2),
       `${c.runs}`,
-      podnet.map((x) => x.toFixed(0)).join(' '),
+      times.podnet.map((x) => x.toFixed(0)).join(' '),
     ]);
-    console.error(`${c.name}: podnet ${fmtMs(p)}, script ${fmtMs(s)}`);
+    console.error(`${c.name}: podnet ${fmtMs(p)}, ip processes ${fmtMs(old)}, script ${fmtMs(s)}`);
+    profiles.push(`\n${c.name}: per phase (wall, median)\n${profileTable(prof, 'phases')}`);
+    profiles.push(
+      `\n${c.name}: per op kind (sum of step wall times, median; steps of different namespaces overlap)\n${profileTable(prof, 'kinds')}`,
+    );
   }
   console.log(
     table(
-      ['lab up', 'podnet (median)', 'one process per command (median)', 'ratio', 'runs', 'podnet runs (ms)'],
+      [
+        'lab up',
+        'podnet (median)',
+        'podnet, ip processes (median)',
+        'one process per command (median)',
+        'podnet/script',
+        'runs',
+        'podnet runs (ms)',
+      ],
       rows,
     ),
   );
-  console.log('targets: default <= 0.5 s; 10x20 <= 5 s and ratio <= 0.5');
+  for (const t of profiles) console.log(t);
+  console.log('\ntargets: default <= 250 ms; 10x20 <= 3.5 s; podnet/script <= 0.5');
+}
+
+function profileTable(prof: Record<Way, Profile[]>, what: keyof Profile): string {
+  const keys = [...new Set(Object.values(prof).flatMap((ps) => ps.flatMap((p) => [...p[what].keys()])))];
+  const med = (way: Way, k: string) => median(prof[way].map((p) => p[what].get(k) ?? 0));
+  return table(
+    [what === 'phases' ? 'phase' : 'op kind', ...(Object.keys(WAYS) as Way[])],
+    keys.map((k) => [k, ...(Object.keys(WAYS) as Way[]).map((w) => fmtMs(med(w, k)))]),
+  );
 }

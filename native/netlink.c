@@ -1,12 +1,15 @@
 /*
- * podnet's kernel doorway (the CNI plugin, and the nftables generation id of a long-running loop): what Node.js
- * cannot do by itself.
+ * podnet's kernel doorway (the CNI plugin, `lab up`, and the nftables generation id of a long-running loop): what
+ * Node.js cannot do by itself.
  *
  *   routeSocket(nsFd)  a NETLINK_ROUTE socket bound to the network namespace `nsFd` refers to (-1: our own).
  *                      The calling thread enters that namespace only for the socket(2) call and returns at
  *                      once; a netlink socket stays in the namespace it was created in, so every message sent
  *                      on it acts there. Other threads of the process never change namespace.
  *   netfilterSocket(nsFd)  the same for NETLINK_NETFILTER (nftables' generation id, src/exec/netlink/nft-gen.ts).
+ *   sysctlFile(nsFd, key)  /proc/sys/net/KEY opened for writing in the network namespace `nsFd` refers to
+ *                      (the same enter-call-return discipline): /proc/sys/net shows the namespace of the thread that
+ *                      opens it, and an open file keeps it, so `sysctl -w` inside a lab node needs no process.
  *   tryLock(name)      binds an abstract unix socket of that name: a lock the kernel drops when the holder
  *                      exits, even by SIGKILL. Returns the fd, or -1 when someone else holds it.
  *
@@ -100,6 +103,36 @@ static napi_value netfilter_socket(napi_env env, napi_callback_info info) {
   return netlink_socket(env, info, NETLINK_NETFILTER);
 }
 
+static napi_value sysctl_file(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t ns_fd;
+  char key[200];
+  size_t len = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_int32(env, argv[0], &ns_fd) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], key, sizeof key, &len) != napi_ok || len == 0 ||
+      len >= sizeof key - 1 || strstr(key, "..") != NULL || key[0] == '/') {
+    napi_throw_type_error(env, NULL, "sysctlFile(nsFd, key): key must be a relative path under /proc/sys/net, e.g. ipv4/ip_forward");
+    return NULL;
+  }
+  char path[256];
+  snprintf(path, sizeof path, "/proc/sys/net/%s", key);
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) return throw_errno(env, "open /proc/thread-self/ns/net", errno);
+  if (setns(ns_fd, CLONE_NEWNET) != 0) {
+    int e = errno;
+    close(home);
+    return throw_errno(env, "setns (not a network namespace?)", e);
+  }
+  int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+  int e = errno;
+  if (setns(home, CLONE_NEWNET) != 0) abort(); /* as in netlink_socket: never continue in the wrong namespace */
+  close(home);
+  if (fd < 0) return throw_errno(env, path, e);
+  return int_value(env, fd);
+}
+
 static napi_value try_lock(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -133,6 +166,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "routeSocket", fn);
   napi_create_function(env, "netfilterSocket", NAPI_AUTO_LENGTH, netfilter_socket, NULL, &fn);
   napi_set_named_property(env, exports, "netfilterSocket", fn);
+  napi_create_function(env, "sysctlFile", NAPI_AUTO_LENGTH, sysctl_file, NULL, &fn);
+  napi_set_named_property(env, exports, "sysctlFile", fn);
   napi_create_function(env, "tryLock", NAPI_AUTO_LENGTH, try_lock, NULL, &fn);
   napi_set_named_property(env, exports, "tryLock", fn);
   return exports;

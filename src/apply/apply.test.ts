@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { ApplyError } from '../errors.js';
 import { FakeRunner } from '../exec/fake-runner.js';
 import { PrintRunner } from '../exec/print-runner.js';
-import { named, type Plan } from '../plan/ops.js';
+import { named, type Op, type Plan } from '../plan/ops.js';
 import { apply } from './apply.js';
 
 const plan: Plan = [
@@ -44,6 +44,40 @@ test('batching groups consecutive ip commands of one namespace into one ip -batc
     'ip -n n1 link set cni0 up',
     'ip -n n2 link add cni0 type bridge',
   ]);
+});
+
+test('an in-process applier takes the ops it speaks in their place; ip lines around them batch as before', async () => {
+  const fake = new FakeRunner();
+  const taken: string[] = [];
+  const inProcess = {
+    speaks: (op: Op) => op.kind === 'addr.add' || op.kind === 'sysctl.set',
+    applyOp: (op: Op) => {
+      // The lane's commands before this op have all run: nothing is reordered across the two appliers.
+      taken.push(`${op.kind} after ${fake.calls.length} command(s)`);
+      return true;
+    },
+  };
+  await apply(plan, fake, { batch: true, concurrency: 1, inProcess });
+  assert.deepEqual(taken, ['addr.add after 1 command(s)', 'sysctl.set after 1 command(s)']);
+  assert.deepEqual(
+    fake.calls.map((c) => c.argv.join(' ')),
+    ['ip -n n1 link add cni0 type bridge', 'ip -n n1 link set cni0 up', 'ip -n n2 link add cni0 type bridge'],
+  );
+});
+
+test('a refusal of the in-process applier stops the plan with an ApplyError naming the op', async () => {
+  const inProcess = {
+    speaks: (op: Op) => op.kind === 'addr.add',
+    applyOp: (): boolean => {
+      throw new Error('RTNETLINK answers: File exists');
+    },
+  };
+  await assert.rejects(apply(plan, new FakeRunner(), { batch: true, inProcess }), (e: unknown) => {
+    assert.ok(e instanceof ApplyError);
+    assert.equal(e.index, 1);
+    assert.match(e.message, /addr\.add cni0 in n1.*File exists/);
+    return true;
+  });
 });
 
 test('a failing line of a batch is blamed on its op, with its index', async () => {

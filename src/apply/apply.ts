@@ -17,8 +17,26 @@ export interface ApplyOptions {
   readonly concurrency?: number;
   /** Run-time variables (pause PIDs) the runner knows, for building batch input. */
   readonly vars?: ReadonlyMap<string, string>;
+  /**
+   * Takes the ops it speaks in this process, in their place in their lane (apply/netlink.ts `NetlinkApplier`:
+   * rtnetlink messages equal to what the rendered `ip` command sends); every other op runs as its command.
+   */
+  readonly inProcess?: InProcessApplier;
+  /**
+   * Called after each step when batching (profiling): the kinds of the ops it did (several for an `ip -batch`)
+   * and its wall time; steps of different lanes overlap.
+   */
+  readonly onStep?: (kinds: readonly Op['kind'][], ms: number) => void;
   /** Called after each phase completes. */
   readonly onPhase?: (title: string, ms: number) => void;
+}
+
+/** An applier that does some ops without a process (NetlinkApplier). */
+export interface InProcessApplier {
+  /** Whether applyOp takes this op (pure). */
+  speaks(op: Op): boolean;
+  /** Applies the op; throws the kernel's refusal. */
+  applyOp(op: Op): boolean;
 }
 
 interface Step {
@@ -48,7 +66,7 @@ export async function apply(plan: Plan, runner: Runner, options: ApplyOptions = 
         else lanes.set(key, [s]);
       }
       await pool([...lanes.values()], options.concurrency ?? 8, (lane) =>
-        runLane(lane, runner, total, options.vars),
+        runLane(lane, runner, total, options),
       );
     }
     options.onPhase?.(phase.title, performance.now() - started);
@@ -123,13 +141,27 @@ function ipSplit(cmd: Command): { prefix: string[]; rest: Arg[] } | undefined {
   return { prefix: prefix as string[], rest: a.slice(at) };
 }
 
-async function runLane(lane: Step[], runner: Runner, total: number, vars?: ReadonlyMap<string, string>) {
+async function runLane(lane: Step[], runner: Runner, total: number, options: ApplyOptions) {
+  const { vars, inProcess, onStep } = options;
   let i = 0;
   while (i < lane.length) {
-    const first = ipSplit(lane[i]!.cmd);
+    const step = lane[i]!;
+    const t0 = onStep ? performance.now() : 0;
+    if (inProcess?.speaks(step.op)) {
+      try {
+        inProcess.applyOp(step.op);
+      } catch (err) {
+        const e = applyError(step.op, step.index, total, err);
+        if (e) throw e;
+      }
+      onStep?.([step.op.kind], performance.now() - t0);
+      i++;
+      continue;
+    }
+    const first = ipSplit(step.cmd);
     let j = i + 1;
     if (first) {
-      while (j < lane.length) {
+      while (j < lane.length && !inProcess?.speaks(lane[j]!.op)) {
         const next = ipSplit(lane[j]!.cmd);
         if (!next || next.prefix.join('\0') !== first.prefix.join('\0')) break;
         j++;
@@ -137,6 +169,7 @@ async function runLane(lane: Step[], runner: Runner, total: number, vars?: Reado
     }
     if (!first || j - i === 1) {
       await runStep(lane[i]!, runner, total, true);
+      onStep?.([step.op.kind], performance.now() - t0);
       i++;
       continue;
     }
@@ -152,6 +185,10 @@ async function runLane(lane: Step[], runner: Runner, total: number, vars?: Reado
     };
     try {
       await runner.run(batch);
+      onStep?.(
+        group.map((s) => s.op.kind),
+        performance.now() - t0,
+      );
     } catch (err) {
       // ip -batch reports "Command failed -:N" for the first failing line; blame that op.
       const m = err instanceof CommandError ? /Command failed -:(\d+)/.exec(err.stderr) : null;

@@ -1,3 +1,4 @@
+import { closeSync, writeSync } from 'node:fs';
 import { KernelError } from '../errors.js';
 import {
   type Attr,
@@ -10,6 +11,7 @@ import {
   ifinfomsg,
   ifinfoWithAttrs,
   ipv4,
+  kind,
   mac,
   NLM_F,
   nested,
@@ -32,6 +34,7 @@ import { writeOwnSysctl } from '../exec/sysctl.js';
 import type { Netns, Op, Plan } from '../plan/ops.js';
 import { render } from '../render/index.js';
 import { applyError, runOp } from './apply.js';
+import { fdbRequest, neighRequest, type Request, vxlanRequest } from './netlink-messages.js';
 
 /**
  * Applies a plan from inside this process over rtnetlink, for the ops a CNI attachment is made of: no `ip`
@@ -67,17 +70,53 @@ export class NetlinkApplier {
     }
   }
 
+  /** Whether applyOp would take `op` (no side effect): the batching applier stops a group of `ip` lines there. */
+  speaks(op: Op): boolean {
+    switch (op.kind) {
+      case 'link.add-bridge':
+      case 'link.add-veth':
+      case 'link.add-vxlan':
+      case 'link.del':
+      case 'bridge.port':
+      case 'addr.add':
+      case 'route.replace':
+      case 'neigh.replace':
+      case 'fdb.replace':
+      case 'fdb.append':
+        return true;
+      case 'link.set':
+        return !op.mac;
+      case 'sysctl.set':
+        // Other namespaces' /proc/sys/net is opened from inside them (the addon's sysctlFile).
+        return op.netns.kind === 'host' || (op.key.startsWith('net.') && !!this.native.sysctlFile);
+      default:
+        return false;
+    }
+  }
+
   /** One op over netlink; false when it is not one this applier speaks. Throws KernelError on refusal. */
   applyOp(op: Op): boolean {
-    if (!('netns' in op)) return false;
+    if (!('netns' in op) || !this.speaks(op)) return false;
     const what = () => render(op).argv.join(' ');
+    const send = (r: Request) => this.socket(op.netns).request(what, r.type, r.flags, r.header, r.attrs);
+    const indexIn = (ns: Netns) => (name: string) => this.index(this.socket(ns), name, what);
     switch (op.kind) {
+      case 'link.add-vxlan':
+        send(vxlanRequest(op, indexIn(op.netns)));
+        return true;
+      case 'neigh.replace':
+        send(neighRequest(op, indexIn(op.netns)));
+        return true;
+      case 'fdb.replace':
+      case 'fdb.append':
+        send(fdbRequest(op, indexIn(op.netns)));
+        return true;
       case 'link.add-bridge':
         this.socket(op.netns).request(what, RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL, ifinfomsg(), [
           str(IFLA.IFNAME, op.name),
           ...(op.mac ? [mac(IFLA.ADDRESS, op.mac)] : []),
           ...(op.mtu ? [u32(IFLA.MTU, op.mtu)] : []),
-          nested(IFLA.LINKINFO, [str(IFLA_INFO.KIND, 'bridge')]),
+          nested(IFLA.LINKINFO, [kind(IFLA_INFO.KIND, 'bridge')]),
         ]);
         return true;
       case 'link.add-veth': {
@@ -94,7 +133,7 @@ export class NetlinkApplier {
             str(IFLA.IFNAME, op.name),
             ...mtu,
             nested(IFLA.LINKINFO, [
-              str(IFLA_INFO.KIND, 'veth'),
+              kind(IFLA_INFO.KIND, 'veth'),
               nested(IFLA_INFO.DATA, [{ type: VETH_INFO_PEER, value: peer }]),
             ]),
           ]);
@@ -122,7 +161,7 @@ export class NetlinkApplier {
         this.socket(op.netns).request(what, RTM.NEWLINK, 0, ifinfomsg(), [
           str(IFLA.IFNAME, op.dev),
           nested(IFLA.LINKINFO, [
-            str(IFLA_INFO.SLAVE_KIND, 'bridge'),
+            kind(IFLA_INFO.SLAVE_KIND, 'bridge'),
             nested(IFLA_INFO.SLAVE_DATA, [u8(IFLA_BRPORT_MODE, op.hairpin ? 1 : 0)]),
           ]),
         ]);
@@ -159,9 +198,9 @@ export class NetlinkApplier {
         return true;
       }
       case 'sysctl.set':
-        // /proc/sys/net shows the namespace of the process that opens it: ours, so only for the host's.
-        if (op.netns.kind !== 'host') return false;
-        writeOwnSysctl(op.key, op.value);
+        // /proc/sys/net shows the namespace of the thread that opens it: ours, or the op's through the addon.
+        if (op.netns.kind === 'host') writeOwnSysctl(op.key, op.value);
+        else writeNetnsSysctl(this.native, pathOf(op.netns), op.key, op.value, what);
         return true;
       default:
         return false;
@@ -197,6 +236,33 @@ export class NetlinkApplier {
     const i = s.linkIndex(name);
     if (i === undefined) throw new KernelError(what(), ENODEV, `Cannot find device "${name}"`);
     return i;
+  }
+}
+
+/** `sysctl -w` inside a namespace: what procps writes (the value and a newline) to the file opened there. */
+function writeNetnsSysctl(
+  native: NativeKernel,
+  netnsPath: string,
+  key: string,
+  value: string,
+  what: () => string,
+): void {
+  let fd: number;
+  try {
+    fd = withNetnsFd(netnsPath, (ns) =>
+      native.sysctlFile!(ns, key.slice('net.'.length).replaceAll('.', '/')),
+    );
+  } catch (e) {
+    const errno = Number(/^ERRNO_(\d+)$/.exec((e as { code?: string }).code ?? '')?.[1] ?? 0);
+    throw new KernelError(what(), errno, `cannot open '${key}' (${(e as Error).message})`);
+  }
+  try {
+    writeSync(fd, `${value}\n`);
+  } catch (e) {
+    const errno = -((e as { errno?: number }).errno ?? 0);
+    throw new KernelError(what(), errno, `cannot set '${key}' to '${value}' (${(e as Error).message})`);
+  } finally {
+    closeSync(fd);
   }
 }
 

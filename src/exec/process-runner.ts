@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { CommandError } from '../errors.js';
-import { type Command, type CommandResult, type Runner, resolveArgs } from './runner.js';
-import { Spawner } from './spawner.js';
+import { type Command, type CommandResult, type DirectForm, type Runner, resolveArgs } from './runner.js';
+import { Spawner, type SpawnRequest } from './spawner.js';
 
 export interface ProcessRunnerOptions {
   /** Called with every daemon's PID as soon as it exists, so a crash right after still leaves a record. */
@@ -16,6 +16,11 @@ export interface ProcessRunnerOptions {
    * times cheaper per process, for callers that start hundreds (the lab). Call close() when done.
    */
   readonly spawner?: boolean;
+  /**
+   * With the spawner, start commands that have a DirectForm that way (fewer processes, runner.ts); default
+   * true. False runs every command as printed (benchmarks compare the two).
+   */
+  readonly direct?: boolean;
 }
 
 /**
@@ -38,6 +43,7 @@ export class ProcessRunner implements Runner {
       const env = this.options.env ? { ...process.env, ...this.options.env } : undefined;
       result = await this.spawner.run({
         argv,
+        ...(cmd.direct && this.options.direct !== false ? directRequest(cmd.direct, this.vars) : {}),
         ...(cmd.stdin !== undefined ? { stdin: cmd.stdin } : {}),
         ...(cmd.daemon ? { daemon: { log: cmd.daemon.log } } : {}),
         ...(env ? { env } : {}),
@@ -57,7 +63,7 @@ export class ProcessRunner implements Runner {
     if (this.options.verbose) {
       const ms = (performance.now() - started).toFixed(1);
       process.stderr.write(
-        `$ ${argv.join(' ')}${cmd.stdin ? ' <<stdin' : ''}  (${result.exitCode === 0 ? 'ok' : `exit ${result.exitCode}`}, ${ms} ms)\n`,
+        `$ ${argv.join(' ')}${cmd.stdin ? ' <<stdin' : ''}${this.spawner && cmd.direct && this.options.direct !== false ? ' [direct form]' : ''}  (${result.exitCode === 0 ? 'ok' : `exit ${result.exitCode}`}, ${ms} ms)\n`,
       );
     }
     if (result.exitCode !== 0) throw new CommandError(argv, result.exitCode, result.stderr, cmd.stdin);
@@ -89,6 +95,19 @@ export class ProcessRunner implements Runner {
       closeSync(log);
     }
   }
+}
+
+/** The spawner's part of a DirectForm, its arguments resolved (the pause PID). */
+function directRequest(
+  d: DirectForm,
+  vars: ReadonlyMap<string, string>,
+): Partial<Pick<SpawnRequest, 'argv' | 'pidNs' | 'hostname'>> {
+  if ('hostname' in d) {
+    const [uts] = resolveArgs([d.hostname.uts], vars);
+    return { hostname: { uts: uts!, name: d.hostname.name } };
+  }
+  const [pidNs] = d.pidNs === 'new' ? ['new'] : resolveArgs([d.pidNs], vars);
+  return { argv: resolveArgs(d.argv, vars), pidNs: pidNs! };
 }
 
 /**

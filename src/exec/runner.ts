@@ -33,7 +33,21 @@ export interface Command {
      */
     readonly newNetns?: boolean;
   };
+  /** What a spawner runs instead, with the same kernel effect (DirectForm); printers show `argv`. */
+  readonly direct?: DirectForm;
 }
+
+/**
+ * The same start with fewer processes, for a runner whose spawner takes one step itself (exec/spawner.ts):
+ * - `pidNs`: the spawner's thread creates ('new', unshare(CLONE_NEWPID)) or enters (a pid_for_children file) the
+ *   PID namespace, then starts `argv`, which needs no --fork/--pid: `unshare --fork --pid` and `nsenter --pid`
+ *   otherwise fork and stay as the waiting parent of the real process;
+ * - `hostname`: setns into the UTS namespace file `uts` and sethostname(`name`) on the spawner's thread, no process.
+ * The namespaces, mounts, hostname and program are the command's own; only the intermediate process is gone.
+ */
+export type DirectForm =
+  | { readonly pidNs: 'new' | Arg; readonly argv: readonly [Arg, ...Arg[]] }
+  | { readonly hostname: { readonly uts: Arg; readonly name: string } };
 
 export interface CommandResult {
   readonly stdout: string;

@@ -6,6 +6,18 @@ import type { CommandResult } from './runner.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../assets/spawner.py', import.meta.url));
 
+/** One request to the helper (see assets/spawner.py for the protocol). */
+export interface SpawnRequest {
+  readonly argv: readonly string[];
+  readonly stdin?: string;
+  readonly daemon?: { readonly log: string };
+  readonly env?: NodeJS.ProcessEnv;
+  /** Start argv in a new PID namespace ('new') or in the one a pid_for_children file names (runner.ts DirectForm). */
+  readonly pidNs?: string;
+  /** Instead of starting argv: set the hostname of the UTS namespace file `uts`. */
+  readonly hostname?: { readonly uts: string; readonly name: string };
+}
+
 interface Pending {
   resolve: (r: CommandResult) => void;
 }
@@ -59,12 +71,7 @@ export class Spawner {
     return child;
   }
 
-  run(req: {
-    argv: string[];
-    stdin?: string;
-    daemon?: { log: string };
-    env?: NodeJS.ProcessEnv;
-  }): Promise<CommandResult> {
+  run(req: SpawnRequest): Promise<CommandResult> {
     this.child ??= this.start();
     const id = this.nextId++;
     return new Promise((resolve) => {
@@ -75,6 +82,8 @@ export class Spawner {
         ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
         ...(req.daemon ? { daemon: true, log: req.daemon.log } : {}),
         ...(req.env ? { env: req.env } : {}),
+        ...(req.pidNs ? { pidNs: req.pidNs } : {}),
+        ...(req.hostname ? { hostname: req.hostname } : {}),
       };
       this.child!.stdin.write(`${JSON.stringify(msg)}\n`);
     });

@@ -11,7 +11,7 @@ import { syncLabNodes } from './node-sync.js';
 import { IDENTITY_PORTS, planLabUp } from './plan.js';
 import { cutDeniedFlows } from './policy.js';
 import { requireCrossNodeSupport, requireRoot } from './preflight.js';
-import { journalingRunner } from './runners.js';
+import { journalingRunner, labNetlink } from './runners.js';
 import { labPaths, printPlan } from './up.js';
 
 export interface ChangeResult {
@@ -63,15 +63,22 @@ export async function labChange(
   }
   state.writeJson('allocations.json', allocationsOf(next));
   const runner = journalingRunner(state, opts.verbose ?? false);
+  const netlink = labNetlink(runner);
   const staying = next.nodes.filter((n) => !delta.addedNodes.includes(n.name)).map((n) => n.name);
   let synced: Awaited<ReturnType<typeof syncLabNodes>>;
   try {
-    await apply(plan.build, runner, { batch: true, vars: runner.vars, concurrency: 16 });
+    await apply(plan.build, runner, {
+      batch: true,
+      vars: runner.vars,
+      concurrency: 16,
+      ...(netlink ? { inProcess: netlink } : {}),
+    });
     synced = await syncLabNodes(next, names, runner, staying);
     await apply(plan.remove, runner, { batch: true, concurrency: 16 });
     // A pod joining or relabelled may be isolated now: its tracked connections a policy denies are cut.
     await cutDeniedFlows(next, state, names, runner, prev);
   } finally {
+    netlink?.close();
     runner.close();
   }
   const record = state.record!;

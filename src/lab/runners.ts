@@ -1,3 +1,5 @@
+import { NetlinkApplier } from '../apply/netlink.js';
+import { loadBuiltNative } from '../exec/netlink/native.js';
 import { ProcessRunner } from '../exec/process-runner.js';
 import { startTimeOf } from '../observe/procs.js';
 import type { LabState } from './state.js';
@@ -19,10 +21,23 @@ export function hostRunner(verbose = false): ProcessRunner {
 export function journalingRunner(state: LabState, verbose: boolean): ProcessRunner {
   return new ProcessRunner({
     spawner: true,
+    // PODNET_SPAWNER_DIRECT=0: every pod process as the dry run prints it (npm run bench -- lab-up compares).
+    direct: process.env.PODNET_SPAWNER_DIRECT !== '0',
     verbose,
     onDaemon: (pid, cmd) => {
       const [pod, role] = (cmd.daemon?.tag ?? '?/?').split('/');
       state.recordPid({ pid, start: startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });
     },
   });
+}
+
+/**
+ * The in-process netlink applier for a lab build's per-namespace work (links, addresses, routes, neighbours, FDB,
+ * sysctls), with `runner` for anything it does not speak. Undefined when the build has no compiled addon
+ * (no C compiler at `npm run build`) or PODNET_LAB_NETLINK=0: then every op runs as its `ip` command.
+ */
+export function labNetlink(runner: ProcessRunner): NetlinkApplier | undefined {
+  if (process.env.PODNET_LAB_NETLINK === '0') return undefined;
+  const native = loadBuiltNative();
+  return native && new NetlinkApplier(native, runner);
 }

@@ -6,12 +6,12 @@ import { PrintRunner } from '../exec/print-runner.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { allocationsOf, type Cluster, resolveCluster } from '../model/resolve.js';
 import { listeningTcpPorts, listNamedNetns } from '../observe/procs.js';
-import type { Plan } from '../plan/ops.js';
+import type { Op, Plan } from '../plan/ops.js';
 import { labDown } from './down.js';
 import { LabNames } from './names.js';
 import { IDENTITY_PORTS, type LabPaths, planLabUp } from './plan.js';
 import { requireCrossNodeSupport, requireRoot, requireTools } from './preflight.js';
-import { journalingRunner } from './runners.js';
+import { journalingRunner, labNetlink } from './runners.js';
 import { LabState } from './state.js';
 
 export interface UpOptions {
@@ -22,6 +22,8 @@ export interface UpOptions {
   readonly overrides?: Readonly<Record<string, string>>;
   readonly verbose?: boolean;
   readonly onPhase?: (title: string, ms: number) => void;
+  /** Profiling: each step's op kinds and wall time (apply's onStep). */
+  readonly onStep?: (kinds: readonly Op['kind'][], ms: number) => void;
 }
 
 /** The lab's file layout under its state directory. */
@@ -82,14 +84,18 @@ export async function labUp(o: UpOptions): Promise<Cluster> {
     const plan = planLabUp(cluster, names, paths);
     writeFileSync(state.path('explain.sh'), await printPlan(plan));
     const runner = journalingRunner(state, o.verbose ?? false);
+    const netlink = labNetlink(runner);
     try {
       await apply(plan, runner, {
         batch: true,
         vars: runner.vars,
         concurrency: 16,
+        ...(netlink ? { inProcess: netlink } : {}),
         ...(o.onPhase ? { onPhase: o.onPhase } : {}),
+        ...(o.onStep ? { onStep: o.onStep } : {}),
       });
     } finally {
+      netlink?.close();
       runner.close();
     }
     await waitReady(cluster, state);

@@ -184,24 +184,15 @@ const renderers: Renderers = {
   'pod.pause': (op) => ({
     // -f fork, -p pid, -n net, -u uts, -i ipc, -m mount (+ private /proc), -C cgroup: the seed's `unshare -Cunimpf`.
     // --kill-child makes the pod's PID 1 die with this process, so one SIGKILL tears the whole pod down.
-    argv: [
-      'unshare',
-      '--fork',
-      '--kill-child',
-      '--pid',
-      '--mount-proc',
-      '--net',
-      '--uts',
-      '--ipc',
-      '--mount',
-      '--cgroup',
-      'sleep',
-      'infinity',
-    ],
+    argv: ['unshare', '--fork', '--kill-child', '--pid', ...PAUSE_REST],
     daemon: { pidVar: op.pid, log: op.log, tag: `${op.pod}/pause`, newNetns: true },
+    // A spawner makes the PID namespace on its thread: `sleep` itself is the pod's PID 1, with no unshare
+    // parent waiting for it (killing PID 1 ends the pod's PID namespace, as --kill-child did).
+    direct: { pidNs: 'new', argv: ['unshare', ...PAUSE_REST] },
   }),
   'pod.hostname': (op) => ({
     argv: ['nsenter', '--target', pidArg(op.pid), '--uts', 'hostname', op.hostname],
+    direct: { hostname: { uts: pidArg(op.pid, '/proc/', '/ns/uts'), name: op.hostname } },
   }),
   'pod.mount-overlay': (op) => ({
     argv: [
@@ -218,22 +209,24 @@ const renderers: Renderers = {
       op.merged,
     ],
   }),
-  'pod.container': (op) => ({
-    argv: [
-      'nsenter',
-      '--target',
-      pidArg(op.pid),
-      '--net',
-      '--uts',
-      '--ipc',
-      '--mount',
-      pidArg(op.pid, '--pid=/proc/', '/ns/pid_for_children'),
+  'pod.container': (op) => {
+    const program = [
       ...(op.container.chroot ? ['chroot', op.container.chroot] : []),
       ...op.container.command,
-    ],
-    daemon: { log: op.container.log, tag: `${op.pod}/${op.container.name}` },
-  }),
+    ];
+    const enter = ['nsenter', '--target', pidArg(op.pid), '--net', '--uts', '--ipc', '--mount'] as const;
+    return {
+      argv: [...enter, pidArg(op.pid, '--pid=/proc/', '/ns/pid_for_children'), ...program],
+      daemon: { log: op.container.log, tag: `${op.pod}/${op.container.name}` },
+      // A spawner enters the pod's PID namespace on its thread, so nsenter execs the container in place
+      // instead of forking it and waiting.
+      direct: { pidNs: pidArg(op.pid, '/proc/', '/ns/pid_for_children'), argv: [...enter, ...program] },
+    };
+  },
 };
+
+/** The pause process's namespaces after the PID one (-n net, -u uts, -i ipc, -m mount with a private /proc, -C cgroup). */
+const PAUSE_REST = ['--mount-proc', '--net', '--uts', '--ipc', '--mount', '--cgroup', 'sleep', 'infinity'];
 
 /** Renders one op to the exact command that realizes it, carrying the op's note as its explanation. */
 export function render(op: Op): Command {

@@ -11,6 +11,7 @@ export const RTM = {
   GETLINK: 18,
   NEWADDR: 20,
   NEWROUTE: 24,
+  NEWNEIGH: 28,
 } as const;
 export const NLM_F = {
   REQUEST: 0x1,
@@ -18,6 +19,7 @@ export const NLM_F = {
   REPLACE: 0x100,
   EXCL: 0x200,
   CREATE: 0x400,
+  APPEND: 0x800,
   /** In an NLMSG_ERROR: the echoed request was cut to its header (NETLINK_CAP_ACK). */
   CAPPED: 0x100,
   /** In an NLMSG_ERROR: extended-ack attributes follow (NETLINK_EXT_ACK). */
@@ -34,11 +36,19 @@ export const IFLA = {
 } as const;
 export const IFLA_INFO = { KIND: 1, DATA: 2, SLAVE_KIND: 4, SLAVE_DATA: 5 } as const;
 export const VETH_INFO_PEER = 1;
+/** linux/if_link.h IFLA_VXLAN_*: the ones `ip link add … type vxlan` sends for podnet's options. */
+export const IFLA_VXLAN = { ID: 1, GROUP: 2, LINK: 3, LOCAL: 4, LEARNING: 7, PORT: 15 } as const;
 export const IFLA_BRPORT_MODE = 4; // hairpin
 export const IFA = { ADDRESS: 1, LOCAL: 2 } as const;
 export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PREFSRC: 7, METRICS: 8 } as const;
 export const RTAX_MTU = 2;
 export const AF_INET = 2;
+export const AF_BRIDGE = 7;
+/** linux/neighbour.h: NDA_* attributes, NUD_* states, NTF_* flags. */
+export const NDA = { DST: 1, LLADDR: 2 } as const;
+export const NUD_NOARP = 0x40;
+export const NUD_PERMANENT = 0x80;
+export const NTF_SELF = 0x02;
 export const IFF_UP = 0x1;
 export const RT_TABLE_MAIN = 254;
 export const RTPROT_BOOT = 3; // what `ip route` uses unless told otherwise
@@ -82,6 +92,11 @@ export function str(type: number, s: string): Attr {
     b[i] = c;
   }
   return { type, value: b };
+}
+/** A link kind as `ip link` sends it: the name without a terminating NUL (iproute2's addattr_l(…, strlen)). */
+export function kind(type: number, s: string): Attr {
+  const b = str(type, s).value as Uint8Array;
+  return { type, value: b.subarray(0, s.length) };
 }
 export const ipv4 = (type: number, dotted: string): Attr => ({
   type,
@@ -144,6 +159,24 @@ export function ifaddrmsg(prefixlen: number, index: number): Uint8Array {
   b[1] = prefixlen;
   view(b).setUint32(4, index, LE);
   return b;
+}
+
+/** struct ndmsg (12 bytes): a neighbour (AF_INET) or an FDB entry (AF_BRIDGE). */
+export function ndmsg(o: { family: number; index: number; state: number; flags?: number }): Uint8Array {
+  const b = new Uint8Array(12);
+  const dv = view(b);
+  b[0] = o.family;
+  dv.setInt32(4, o.index, LE);
+  dv.setUint16(8, o.state, LE);
+  b[10] = o.flags ?? 0;
+  return b;
+}
+
+/** A 16-bit attribute in network byte order (UDP ports, e.g. IFLA_VXLAN_PORT). */
+export function be16(type: number, v: number): Attr {
+  const b = new Uint8Array(2);
+  view(b).setUint16(0, v, false);
+  return { type, value: b };
 }
 
 /** struct rtmsg (12 bytes), IPv4, main table. */

@@ -1,5 +1,6 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** What native/netlink.c gives Node.js: the system calls it cannot make itself. */
 export interface NativeKernel {
@@ -7,12 +8,30 @@ export interface NativeKernel {
   routeSocket(nsFd: number): number;
   /** The same for NETLINK_NETFILTER (absent in addons built before it existed). */
   netfilterSocket?(nsFd: number): number;
+  /**
+   * /proc/sys/net/`key` (e.g. `ipv4/ip_forward`) opened for writing in the namespace `nsFd` refers to; returns
+   * its fd (absent in addons built before it existed).
+   */
+  sysctlFile?(nsFd: number, key: string): number;
   /** Binds the abstract unix socket `name` (a lock the kernel drops when we die); -1 when it is taken. */
   tryLock(name: string): number;
 }
 
 /** The compiled addon, embedded by `podnet cni install` (esbuild `define`); absent in the unbundled build. */
 declare const __PODNET_NETLINK_ADDON__: { readonly base64: string; readonly sha: string } | undefined;
+
+/** Where `npm run build` leaves the compiled addon (scripts/build-addon.js): dist/native/netlink.node. */
+export const BUILT_ADDON = fileURLToPath(new URL('../../../native/netlink.node', import.meta.url));
+
+/**
+ * The addon `npm run build` compiled, for the lab (or the file `PODNET_NETLINK_ADDON` names); undefined when there
+ * is none (no C compiler at build time), and then the lab runs `ip` processes as before.
+ */
+export function loadBuiltNative(): NativeKernel | undefined {
+  const file = process.env.PODNET_NETLINK_ADDON || BUILT_ADDON;
+  if (!existsSync(file)) return undefined;
+  return loadNativeFile(file);
+}
 
 /** Loads a compiled addon file. */
 export function loadNativeFile(path: string): NativeKernel {
