@@ -115,6 +115,8 @@ export class SyncLoop {
         kind,
         ops: r.ops,
         durationMs: this.last.ms,
+        // From the change's arrival (watch event) to this sync's start: the wait behind a running sync.
+        ...(since !== undefined ? { waitedMs: Math.round((started - since) * 10) / 10 } : {}),
         observed: r.observed,
         peers: this.peers,
         revision,

@@ -49,7 +49,8 @@ export class EtcdKv implements Kv {
       compare: [{ key: b64(key), target: 'CREATE', create_revision: '0', result: 'EQUAL' }],
       success: [{ request_put: { key: b64(key), value: b64(value), lease } }],
     });
-    return r.succeeded === true;
+    // The transaction's revision is the put's: the key's new mod revision, with no read after it.
+    return r.succeeded === true ? num(r.header?.revision) : undefined;
   }
 
   async replaceIf(key: string, modRevision: number, value: string, lease: string) {
@@ -57,7 +58,7 @@ export class EtcdKv implements Kv {
       compare: [{ key: b64(key), target: 'MOD', mod_revision: String(modRevision), result: 'EQUAL' }],
       success: [{ request_put: { key: b64(key), value: b64(value), lease } }],
     });
-    return r.succeeded === true;
+    return r.succeeded === true ? num(r.header?.revision) : undefined;
   }
 
   async grant(ttlSeconds: number) {
