@@ -1,10 +1,13 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { KeyValue, Kv, KvEvent, KvWatchSink } from './kv.js';
 
 /**
  * The Kv interface against a real etcd (v3.4+) through its JSON gateway (`/v3/kv/range`, `/v3/kv/txn`,
  * `/v3/lease/*`, `/v3/watch`), with node:http and no client library: keys and values travel base64-encoded,
  * 64-bit numbers as decimal strings, and fields equal to zero are left out of answers (proto3 JSON).
+ *
+ * https:// endpoints speak TLS, with `tls` (flannel's etcd CA, certificate and key files) when given.
  *
  * Several endpoints: each call goes to the one that answered last and moves to the next on a connection
  * failure, as etcd's own clients do. Every unary call has a deadline, so an unreachable etcd is reported in
@@ -13,14 +16,28 @@ import type { KeyValue, Kv, KvEvent, KvWatchSink } from './kv.js';
 export class EtcdKv implements Kv {
   private current = 0;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly tlsAgent: https.Agent;
   private readonly watches = new Set<http.ClientRequest>();
   private readonly endpoints: URL[];
   private readonly timeoutMs: number;
+  private readonly tls: EtcdTls;
 
-  constructor(endpoints: readonly string[], opts: { timeoutMs?: number } = {}) {
+  constructor(endpoints: readonly string[], opts: { timeoutMs?: number; tls?: EtcdTls } = {}) {
     if (endpoints.length === 0) throw new Error('EtcdKv needs at least one endpoint');
     this.endpoints = endpoints.map((e) => new URL(e));
     this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.tls = opts.tls ?? {};
+    this.tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, ...this.tls });
+  }
+
+  /** A request on `url`: https with the TLS settings, or http; `pooled` false: a connection of its own. */
+  private request(url: URL, options: http.RequestOptions, pooled: boolean): http.ClientRequest {
+    if (url.protocol !== 'https:')
+      return http.request(url, { ...options, agent: pooled ? this.agent : false });
+    return https.request(url, {
+      ...options,
+      ...(pooled ? { agent: this.tlsAgent } : { agent: false, ...this.tls }),
+    });
   }
 
   async range(prefix: string) {
@@ -91,7 +108,7 @@ export class EtcdKv implements Kv {
       f();
     };
     const url = new URL('/v3/watch', this.endpoints[this.current]);
-    const req = http.request(url, { method: 'POST', agent: false, headers: JSON_HEADERS });
+    const req = this.request(url, { method: 'POST', headers: JSON_HEADERS }, false);
     this.watches.add(req);
     const body = JSON.stringify({
       create_request: {
@@ -164,6 +181,7 @@ export class EtcdKv implements Kv {
     for (const w of this.watches) w.destroy();
     this.watches.clear();
     this.agent.destroy();
+    this.tlsAgent.destroy();
   }
 
   /** One unary call, on the current endpoint, then each other one in turn while the connection fails. */
@@ -188,12 +206,15 @@ export class EtcdKv implements Kv {
 
   private post(url: URL, body: string): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      const req = http.request(url, {
-        method: 'POST',
-        agent: this.agent,
-        headers: { ...JSON_HEADERS, 'content-length': Buffer.byteLength(body) },
-        timeout: this.timeoutMs,
-      });
+      const req = this.request(
+        url,
+        {
+          method: 'POST',
+          headers: { ...JSON_HEADERS, 'content-length': Buffer.byteLength(body) },
+          timeout: this.timeoutMs,
+        },
+        true,
+      );
       req.on('timeout', () =>
         req.destroy(new Error(`etcd ${url.origin}: no answer within ${this.timeoutMs} ms`)),
       );
@@ -229,6 +250,13 @@ export class EtcdKv implements Kv {
       req.end(body);
     });
   }
+}
+
+/** PEM files for etcd over TLS: the CA of etcd's certificate, and this client's certificate and key. */
+export interface EtcdTls {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
 }
 
 /** etcd answered with an error (gRPC status `grpcCode`): not a connection failure. */
