@@ -61,7 +61,7 @@ export async function runAgent(c: AgentConfig): Promise<number> {
     log,
     ...(kube ? { onSynced: kube.onSynced } : {}),
     onLeased: () => leased(),
-    ...policyOption(c, log),
+    ...policyOption(c, log, tls),
     onHealth: (h) => {
       try {
         writeAtomic(statusFile, `${JSON.stringify(h)}\n`);

@@ -1,6 +1,20 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { KeyValue, Kv, KvEvent, KvWatchSink } from './kv.js';
+import {
+  type Answer,
+  b64,
+  EtcdError,
+  type EtcdTls,
+  JSON_HEADERS,
+  kvOf,
+  NOT_FOUND,
+  num,
+  prefixEnd,
+  type WatchMessage,
+} from './etcd-wire.js';
+import type { Kv, KvEvent, KvWatchSink } from './kv.js';
+
+export { EtcdError, type EtcdTls, prefixEnd } from './etcd-wire.js';
 
 /**
  * The Kv interface against a real etcd (v3.4+) through its JSON gateway (`/v3/kv/range`, `/v3/kv/txn`,
@@ -250,72 +264,4 @@ export class EtcdKv implements Kv {
       req.end(body);
     });
   }
-}
-
-/** PEM files for etcd over TLS: the CA of etcd's certificate, and this client's certificate and key. */
-export interface EtcdTls {
-  readonly ca?: Buffer;
-  readonly cert?: Buffer;
-  readonly key?: Buffer;
-}
-
-/** etcd answered with an error (gRPC status `grpcCode`): not a connection failure. */
-export class EtcdError extends Error {
-  constructor(
-    message: string,
-    readonly grpcCode: number,
-  ) {
-    super(message);
-  }
-}
-
-const NOT_FOUND = 5;
-const JSON_HEADERS = { 'content-type': 'application/json' };
-
-interface RawKv {
-  key: string;
-  value?: string;
-  mod_revision?: string;
-  lease?: string;
-}
-interface Answer {
-  header?: { revision?: string };
-  kvs?: RawKv[];
-  succeeded?: boolean;
-  ID?: string;
-  TTL?: string;
-  result?: { TTL?: string };
-}
-interface WatchMessage {
-  result?: {
-    header?: { revision?: string };
-    events?: { type?: 'PUT' | 'DELETE'; kv: RawKv }[];
-    canceled?: boolean;
-    created?: boolean;
-    compact_revision?: string;
-  };
-  error?: { message?: string };
-}
-
-const b64 = (s: string | Buffer) => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('base64');
-const unb64 = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
-const num = (s: string | number | undefined) => (s === undefined ? 0 : Number(s));
-
-const kvOf = (k: RawKv): KeyValue => ({
-  key: unb64(k.key),
-  value: unb64(k.value),
-  modRevision: num(k.mod_revision),
-  lease: k.lease ?? '0',
-});
-
-/** The range end covering every key that starts with `prefix` (clientv3's GetPrefixRangeEnd). */
-export function prefixEnd(prefix: string): Buffer {
-  const b = Buffer.from(prefix, 'utf8');
-  for (let i = b.length - 1; i >= 0; i--) {
-    if (b[i]! < 0xff) {
-      b[i] = b[i]! + 1;
-      return b.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
 }
