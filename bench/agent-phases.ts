@@ -7,6 +7,7 @@ export interface PhaseLogLine {
   peers?: number;
   durationMs?: number;
   waitedMs?: number;
+  stepsMs?: { model?: number; kernel?: number };
   leasedAt?: string;
   startupMs?: Record<string, number>;
 }
@@ -35,6 +36,10 @@ export interface JoinPhases {
   readonly wait: number;
   /** the last peer's sync (model, diff, apply). */
   readonly sync: number;
+  /** of which: the model from the snapshot. */
+  readonly syncModel: number;
+  /** of which: the kernel (diff, apply). */
+  readonly syncKernel: number;
   /** process start -> the last peer's sync logged. */
   readonly total: number;
 }
@@ -72,6 +77,8 @@ export function joinPhases(
     watchMedian: median(arrived.map((a) => a - leasedAt)),
     wait: s.waitedMs ?? 0,
     sync: s.durationMs!,
+    syncModel: s.stepsMs?.model ?? 0,
+    syncKernel: s.stepsMs?.kernel ?? 0,
     total: ends[last]! - startedMs,
   };
 }
@@ -86,6 +93,8 @@ const LABELS: [keyof JoinPhases, string][] = [
   ['watchMedian', 'lease -> watch event, median peer'],
   ['wait', 'last peer: event -> its sync starts'],
   ['sync', 'last peer: sync (model, diff, kernel written)'],
+  ['syncModel', '  of which the model from the snapshot'],
+  ['syncKernel', '  of which diff + apply (kernel written)'],
   ['total', 'total: process start -> last peer programmed'],
 ];
 
