@@ -5,6 +5,7 @@ import { LineSession, ProcessRunner } from '../src/exec/process-runner.js';
 import { clusterChange } from '../src/lab/cluster/change.js';
 import {
   agentDirs,
+  agentHealth,
   CP_NODE,
   ETCD_CLIENT_PORT,
   etcdPut,
@@ -16,6 +17,7 @@ import { labDown } from '../src/lab/down.js';
 import { loadSpec } from '../src/lab/spec-source.js';
 import { startTimeOf } from '../src/observe/procs.js';
 import { netnsExec } from '../src/render/netns.js';
+import { type JoinPhases, joinPhases, type PhaseLogLine, phasesTable } from './agent-phases.js';
 import { fmtMs, median, percentile, table } from './stats.js';
 
 /**
@@ -94,6 +96,7 @@ export async function runAgentBench(args: string[]): Promise<AgentFigures | unde
 
     const join: number[] = [];
     const fromLease: number[] = [];
+    const phases: JoinPhases[] = [];
     for (let i = 0; i < reps; i++) {
       const node = `j${i}`;
       await quiet(() => clusterChange(lab, { op: 'node.add', node: { name: node, ip: '' } }));
@@ -105,9 +108,19 @@ export async function runAgentBench(args: string[]): Promise<AgentFigures | unde
       join.push(Math.max(...programmed) - started);
       const leased = logOf(state, node).find((l) => l.msg === 'subnet lease acquired');
       if (leased) fromLease.push(Math.max(...programmed) - Date.parse(leased.ts));
+      const peers = others().filter((n) => n !== node);
+      const p = joinPhases(
+        started,
+        logOf(state, node),
+        peers.map((n) => logOf(state, n)),
+        others().length - 1,
+      );
+      if (p) phases.push(p);
       await quiet(() => clusterChange(lab, { op: 'node.remove', name: node }));
       void subnet;
     }
+
+    if (phases.length) console.log(phasesTable(phases));
 
     const endpoint: number[] = [];
     const endpointUpper: number[] = [];
@@ -233,10 +246,7 @@ async function quiet<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-interface LogLine {
-  ts: string;
-  msg: string;
-  peers?: number;
+interface LogLine extends PhaseLogLine {
   revision?: string;
 }
 const logOf = (state: ReturnType<typeof requireCluster>['state'], node: string): LogLine[] =>
@@ -259,18 +269,23 @@ function firstSyncWith(
   return l ? Date.parse(l.ts) : Number.POSITIVE_INFINITY;
 }
 
+/**
+ * The end of `node`'s first sync at `revision` or later. Waits on the small status file (each agent rewrites it
+ * after its sync's log line), then reads the log once: polling 20 growing logs would load the very CPUs the
+ * agents are being timed on.
+ */
 async function waitSyncAt(
   state: ReturnType<typeof requireCluster>['state'],
   node: string,
   revision: number,
   since: number,
 ): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const t = firstSyncWith(state, node, (l) => Number(l.revision) >= revision, since - 1000);
-    if (Number.isFinite(t)) return t;
+  for (let i = 0; i < 400; i++) {
+    const h = agentHealth(state, node);
+    if (h?.lastSync && Number(h.lastSync.revision) >= revision) break;
     await new Promise((r) => setTimeout(r, 25));
   }
-  return Number.POSITIVE_INFINITY;
+  return firstSyncWith(state, node, (l) => Number(l.revision) >= revision, since - 1000);
 }
 
 /** A process's start as ms since the epoch (/proc/PID/stat starttime, in clock ticks since boot). */

@@ -12,7 +12,8 @@ import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
 import type { AgentPolicy } from './policy.js';
 import type { Reconciler } from './reconciler.js';
-import type { NetworkConfig, Store } from './store/store.js';
+import { StartupMarks } from './startup-marks.js';
+import type { NetworkConfig, Snapshot, Store } from './store/store.js';
 import { StoreWatch } from './store-watch.js';
 import { SyncLoop } from './sync-loop.js';
 
@@ -82,21 +83,36 @@ export class Agent {
 
   /** Starts: resolves once the lease is held, the kernel synced and the conflist written. */
   async start(): Promise<void> {
+    const marks = new StartupMarks();
     this.d.metrics.datastoreUp.set(1); // until a call fails
     this.d.metrics.leaseHeld.set(0);
-    const up = await this.retry('uplink', async () => {
-      const u = await (this.d.uplink ?? ((i) => observeUplink(this.d.runner, HOST, i)))(this.c.iface);
-      if (!u) throw new Error(`interface '${this.c.iface}' has no IPv4 address (--iface)`);
-      return u;
-    });
-    const config = await this.retry('datastore', () => this.d.store.getNetworkConfig());
+    // The uplink and the store's list at once: the lease needs both, neither needs the other.
+    const [up, snap] = await Promise.all([
+      this.retry('uplink', async () => {
+        const u = await (this.d.uplink ?? ((i) => observeUplink(this.d.runner, HOST, i)))(this.c.iface);
+        if (!u) throw new Error(`interface '${this.c.iface}' has no IPv4 address (--iface)`);
+        return u;
+      }),
+      this.retry('datastore', () => this.d.store.list()),
+    ]);
+    marks.at('listed');
+    // No config in the list: the store's own read says what is missing, in its words, and the retry waits.
+    const config = snap.config ?? (await this.retry('datastore', () => this.d.store.getNetworkConfig()));
     if (this.c.backend && config.backend.type !== this.c.backend)
       throw new AgentFatal(
         `--backend ${this.c.backend} does not match the cluster's network config (${this.c.etcdPrefix}/config says '${config.backend.type}')`,
       );
     const publicIP = this.c.publicIP ?? up.ip;
     const previous = readPreviousSubnet(this.c);
-    const lease = await this.retry('lease', () => this.leases.acquire(config, publicIP, previous));
+    // The list decides the first attempt (a lost race lists again); later attempts list for themselves.
+    let known: Snapshot | undefined = snap.config ? snap : undefined;
+    const lease = await this.retry('lease', () => {
+      const k = known;
+      known = undefined;
+      return this.leases.acquire(config, publicIP, previous, k);
+    });
+    marks.at('leased');
+    const leasedAt = Date.now();
     this.d.onLeased?.();
     this.self = {
       node: this.c.node,
@@ -108,10 +124,13 @@ export class Agent {
       proxy: this.c.proxy,
       bridge: AGENT_BRIDGE,
     };
-    await this.retry('datastore', () => this.watch.relist());
+    // The cache starts from the list taken before the lease: the watch starts from its revision, so our own
+    // lease and anything written since arrive as events (no second list on the start-up path).
+    this.cache.reset(snap);
     // Policies listed before the first sync: a restart must not drop the policy table, even for a moment.
     await this.d.policy?.start(() => this.syncs.schedule('event', performance.now()));
     await this.syncs.runNow('startup');
+    marks.at('synced');
     this.writeConflist(config);
     this.watch.start();
     this.leases.keep();
@@ -119,11 +138,14 @@ export class Agent {
       this.d.reconciler.requestFull();
       this.syncs.schedule('resync');
     }, this.c.resyncSeconds * 1000);
+    marks.at('ready');
     this.d.log('info', 'agent started', {
       node: this.c.node,
       subnet: lease.subnet,
       publicIP,
       backend: config.backend.type,
+      leasedAt: new Date(leasedAt).toISOString(),
+      startupMs: marks.since(),
     });
   }
 

@@ -17,6 +17,14 @@ export interface AgentConfig {
   readonly etcdEndpoints: readonly string[];
   /** @default /podnet */
   readonly etcdPrefix: string;
+  /**
+   * etcd over TLS (flannel's `-etcd-cafile`, `-etcd-certfile`, `-etcd-keyfile`): the CA that signed etcd's
+   * server certificate (absent: the system's CAs), and this client's certificate and key (etcd's
+   * `--client-cert-auth`). Any of them needs https:// endpoints.
+   */
+  readonly etcdCAFile?: string;
+  readonly etcdCertFile?: string;
+  readonly etcdKeyFile?: string;
   /** The backend this node expects; the agent refuses a network config of another one. Absent: the config's. */
   readonly backend?: BackendType;
   /** @default nftables */
@@ -61,6 +69,9 @@ export const AGENT_FIELDS = [
   'kubeconfig',
   'etcdEndpoints',
   'etcdPrefix',
+  'etcdCAFile',
+  'etcdCertFile',
+  'etcdKeyFile',
   'backend',
   'proxy',
   'iface',
@@ -169,13 +180,30 @@ export function parseAgentConfig(
     try {
       url = new URL(e);
     } catch {}
-    if (!url || url.protocol !== 'http:' || url.pathname !== '/' || !url.port)
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.pathname !== '/' || !url.port)
       bad(
         'etcdEndpoints',
-        `'${e}' is not an etcd client URL like http://10.0.0.1:2379`,
-        'https is not supported yet',
+        `'${e}' is not an etcd client URL like http://10.0.0.1:2379 or https://10.0.0.1:2379`,
       );
   }
+  const tls = {
+    etcdCAFile: str('etcdCAFile'),
+    etcdCertFile: str('etcdCertFile'),
+    etcdKeyFile: str('etcdKeyFile'),
+  };
+  for (const [f, v] of Object.entries(tls) as [Field, string | undefined][]) {
+    if (v === undefined) continue;
+    if (datastore === 'kubernetes') bad(f, 'goes with --datastore etcd');
+    else if (!v.startsWith('/')) bad(f, `'${v}' is not an absolute path`);
+  }
+  if ((tls.etcdCertFile === undefined) !== (tls.etcdKeyFile === undefined))
+    bad(
+      tls.etcdCertFile === undefined ? 'etcdKeyFile' : 'etcdCertFile',
+      'needs its pair: --etcd-certfile and --etcd-keyfile go together',
+    );
+  if (Object.values(tls).some((v) => v !== undefined))
+    for (const e of endpoints.filter((x) => x.startsWith('http:')))
+      bad('etcdEndpoints', `'${e}' is plain http, but etcd TLS files are given`, 'use https:// endpoints');
 
   const kubeconfig = str('kubeconfig');
   if (kubeconfig !== undefined && datastore !== 'kubernetes')
@@ -219,6 +247,9 @@ export function parseAgentConfig(
     ...(kubeconfig ? { kubeconfig } : {}),
     etcdEndpoints: endpoints,
     etcdPrefix: prefix,
+    ...(tls.etcdCAFile ? { etcdCAFile: tls.etcdCAFile } : {}),
+    ...(tls.etcdCertFile ? { etcdCertFile: tls.etcdCertFile } : {}),
+    ...(tls.etcdKeyFile ? { etcdKeyFile: tls.etcdKeyFile } : {}),
     ...(backend ? { backend } : {}),
     proxy,
     iface,
@@ -233,4 +264,10 @@ export function parseAgentConfig(
   };
 }
 
-const kebab = (f: string) => f.replace(/[A-Z]+/g, (c) => `-${c.toLowerCase()}`);
+// flannel's flag names for the TLS files; the rest are the field names in kebab-case.
+const FLAGS: Partial<Record<Field, string>> = {
+  etcdCAFile: 'etcd-cafile',
+  etcdCertFile: 'etcd-certfile',
+  etcdKeyFile: 'etcd-keyfile',
+};
+const kebab = (f: Field) => FLAGS[f] ?? f.replace(/[A-Z]+/g, (c) => `-${c.toLowerCase()}`);

@@ -4,7 +4,7 @@ import { writeLeaseFile, writePreviousSubnet } from './files.js';
 import type { StoreStatus } from './health.js';
 import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
-import { type HeldLease, type NetworkConfig, type Store, StoreError } from './store/store.js';
+import { type HeldLease, type NetworkConfig, type Snapshot, type Store, StoreError } from './store/store.js';
 
 /** The agent could not start and must exit (no lease could ever be right: e.g. the network is full). */
 export class AgentFatal extends Error {}
@@ -34,7 +34,12 @@ export class LeaseKeeper {
   }
 
   /** One attempt to take a subnet; StoreError 'unavailable' for the caller to retry, AgentFatal when none is free. */
-  async acquire(config: NetworkConfig, publicIP: string, previous?: string): Promise<HeldLease> {
+  async acquire(
+    config: NetworkConfig,
+    publicIP: string,
+    previous?: string,
+    known?: Snapshot,
+  ): Promise<HeldLease> {
     const attrs = {
       node: this.c.node,
       publicIP,
@@ -47,6 +52,7 @@ export class LeaseKeeper {
         attrs,
         ttlSeconds: this.c.leaseTTLSeconds,
         ...(previous ? { previous } : {}),
+        ...(known ? { known } : {}),
       });
     } catch (e) {
       if (e instanceof StoreError && e.reason === 'no-free-subnet') throw new AgentFatal(e.message);

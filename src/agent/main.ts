@@ -3,6 +3,7 @@ import { NftSession } from '../apply/nft-session.js';
 import { ProcessRunner } from '../exec/process-runner.js';
 import { Agent, AgentFatal } from './agent.js';
 import type { AgentConfig } from './config.js';
+import { readEtcdTls } from './etcd-tls.js';
 import { writeAtomic } from './files.js';
 import { serveAgentHttp } from './http.js';
 import { openKubeStore } from './kube-main.js';
@@ -18,12 +19,14 @@ import { KvStore } from './store/kv-store.js';
  * restart changes nothing). Returns the exit code: 1 when it cannot start (no free subnet, wrong backend).
  */
 export async function runAgent(c: AgentConfig): Promise<number> {
+  // Read first: a TLS file that is missing or wrong is a ConfigError (exit 2), before anything starts.
+  const tls = c.datastore === 'etcd' ? readEtcdTls(c) : undefined;
   const log = jsonLogger();
   const metrics = new AgentMetrics();
   const kube = c.datastore === 'kubernetes' ? openKubeStore(c, log) : undefined;
   const store =
     kube?.store ??
-    new KvStore(new EtcdKv(c.etcdEndpoints), {
+    new KvStore(new EtcdKv(c.etcdEndpoints, tls ? { tls } : {}), {
       kind: 'etcd',
       prefix: c.etcdPrefix,
       onInvalid: (key, message) => log('warn', 'unreadable key skipped', { key, error: message }),
@@ -58,7 +61,7 @@ export async function runAgent(c: AgentConfig): Promise<number> {
     log,
     ...(kube ? { onSynced: kube.onSynced } : {}),
     onLeased: () => leased(),
-    ...policyOption(c, log),
+    ...policyOption(c, log, tls),
     onHealth: (h) => {
       try {
         writeAtomic(statusFile, `${JSON.stringify(h)}\n`);

@@ -105,7 +105,9 @@ export class SyncLoop {
       const model = policy ? policy.apply(base, cluster) : base;
       const revision = policy?.revision(snap.revision) ?? snap.revision;
       for (const s of skipped) log('warn', 'service skipped', { service: s.key, why: s.why });
+      const modelled = performance.now();
       const r = await this.d.reconciler.sync(model);
+      const written = performance.now();
       await policy?.cut(this.d.runner, join(this.d.stateDir, 'conntrack-cuts')).catch(() => 0);
       const ms = performance.now() - started;
       end();
@@ -119,7 +121,7 @@ export class SyncLoop {
       this.last = {
         at: new Date().toISOString(),
         ops: r.ops,
-        ms: Math.round(ms * 10) / 10,
+        ms: round1(ms),
         kind,
         revision,
       };
@@ -129,6 +131,10 @@ export class SyncLoop {
         kind,
         ops: r.ops,
         durationMs: this.last.ms,
+        // From the change's arrival (watch event) to this sync's start: the wait behind a running sync.
+        ...(since !== undefined ? { waitedMs: round1(started - since) } : {}),
+        // Where the sync's time went: the model from the snapshot, then the kernel (observe or not, diff, apply).
+        stepsMs: { model: round1(modelled - started), kernel: round1(written - modelled) },
         observed: r.observed,
         peers: this.peers,
         revision,
@@ -147,3 +153,5 @@ export class SyncLoop {
     this.d.report();
   }
 }
+
+const round1 = (ms: number) => Math.round(ms * 10) / 10;

@@ -56,7 +56,7 @@ describe('lab changes (pure)', () => {
     for (const n of ['node-0', 'node-1', 'node-2'])
       assert.deepEqual(
         syncOf(prev, next, n).map((o) => o.kind),
-        ['neigh.replace', 'fdb.replace', 'route.replace'],
+        ['fdb.replace', 'neigh.replace', 'route.replace'],
         n,
       );
     assert.ok(ops.some((o) => o.kind === 'netns.add' && o.name === 't-node-3'));

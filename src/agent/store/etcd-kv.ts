@@ -1,10 +1,27 @@
 import http from 'node:http';
-import type { KeyValue, Kv, KvEvent, KvWatchSink } from './kv.js';
+import https from 'node:https';
+import {
+  type Answer,
+  b64,
+  EtcdError,
+  type EtcdTls,
+  JSON_HEADERS,
+  kvOf,
+  NOT_FOUND,
+  num,
+  prefixEnd,
+  type WatchMessage,
+} from './etcd-wire.js';
+import type { Kv, KvEvent, KvWatchSink } from './kv.js';
+
+export { EtcdError, type EtcdTls, prefixEnd } from './etcd-wire.js';
 
 /**
  * The Kv interface against a real etcd (v3.4+) through its JSON gateway (`/v3/kv/range`, `/v3/kv/txn`,
  * `/v3/lease/*`, `/v3/watch`), with node:http and no client library: keys and values travel base64-encoded,
  * 64-bit numbers as decimal strings, and fields equal to zero are left out of answers (proto3 JSON).
+ *
+ * https:// endpoints speak TLS, with `tls` (flannel's etcd CA, certificate and key files) when given.
  *
  * Several endpoints: each call goes to the one that answered last and moves to the next on a connection
  * failure, as etcd's own clients do. Every unary call has a deadline, so an unreachable etcd is reported in
@@ -13,14 +30,28 @@ import type { KeyValue, Kv, KvEvent, KvWatchSink } from './kv.js';
 export class EtcdKv implements Kv {
   private current = 0;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly tlsAgent: https.Agent;
   private readonly watches = new Set<http.ClientRequest>();
   private readonly endpoints: URL[];
   private readonly timeoutMs: number;
+  private readonly tls: EtcdTls;
 
-  constructor(endpoints: readonly string[], opts: { timeoutMs?: number } = {}) {
+  constructor(endpoints: readonly string[], opts: { timeoutMs?: number; tls?: EtcdTls } = {}) {
     if (endpoints.length === 0) throw new Error('EtcdKv needs at least one endpoint');
     this.endpoints = endpoints.map((e) => new URL(e));
     this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.tls = opts.tls ?? {};
+    this.tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, ...this.tls });
+  }
+
+  /** A request on `url`: https with the TLS settings, or http; `pooled` false: a connection of its own. */
+  private request(url: URL, options: http.RequestOptions, pooled: boolean): http.ClientRequest {
+    if (url.protocol !== 'https:')
+      return http.request(url, { ...options, agent: pooled ? this.agent : false });
+    return https.request(url, {
+      ...options,
+      ...(pooled ? { agent: this.tlsAgent } : { agent: false, ...this.tls }),
+    });
   }
 
   async range(prefix: string) {
@@ -49,7 +80,8 @@ export class EtcdKv implements Kv {
       compare: [{ key: b64(key), target: 'CREATE', create_revision: '0', result: 'EQUAL' }],
       success: [{ request_put: { key: b64(key), value: b64(value), lease } }],
     });
-    return r.succeeded === true;
+    // The transaction's revision is the put's: the key's new mod revision, with no read after it.
+    return r.succeeded === true ? num(r.header?.revision) : undefined;
   }
 
   async replaceIf(key: string, modRevision: number, value: string, lease: string) {
@@ -57,7 +89,7 @@ export class EtcdKv implements Kv {
       compare: [{ key: b64(key), target: 'MOD', mod_revision: String(modRevision), result: 'EQUAL' }],
       success: [{ request_put: { key: b64(key), value: b64(value), lease } }],
     });
-    return r.succeeded === true;
+    return r.succeeded === true ? num(r.header?.revision) : undefined;
   }
 
   async grant(ttlSeconds: number) {
@@ -90,7 +122,7 @@ export class EtcdKv implements Kv {
       f();
     };
     const url = new URL('/v3/watch', this.endpoints[this.current]);
-    const req = http.request(url, { method: 'POST', agent: false, headers: JSON_HEADERS });
+    const req = this.request(url, { method: 'POST', headers: JSON_HEADERS }, false);
     this.watches.add(req);
     const body = JSON.stringify({
       create_request: {
@@ -163,6 +195,7 @@ export class EtcdKv implements Kv {
     for (const w of this.watches) w.destroy();
     this.watches.clear();
     this.agent.destroy();
+    this.tlsAgent.destroy();
   }
 
   /** One unary call, on the current endpoint, then each other one in turn while the connection fails. */
@@ -187,12 +220,15 @@ export class EtcdKv implements Kv {
 
   private post(url: URL, body: string): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      const req = http.request(url, {
-        method: 'POST',
-        agent: this.agent,
-        headers: { ...JSON_HEADERS, 'content-length': Buffer.byteLength(body) },
-        timeout: this.timeoutMs,
-      });
+      const req = this.request(
+        url,
+        {
+          method: 'POST',
+          headers: { ...JSON_HEADERS, 'content-length': Buffer.byteLength(body) },
+          timeout: this.timeoutMs,
+        },
+        true,
+      );
       req.on('timeout', () =>
         req.destroy(new Error(`etcd ${url.origin}: no answer within ${this.timeoutMs} ms`)),
       );
@@ -228,65 +264,4 @@ export class EtcdKv implements Kv {
       req.end(body);
     });
   }
-}
-
-/** etcd answered with an error (gRPC status `grpcCode`): not a connection failure. */
-export class EtcdError extends Error {
-  constructor(
-    message: string,
-    readonly grpcCode: number,
-  ) {
-    super(message);
-  }
-}
-
-const NOT_FOUND = 5;
-const JSON_HEADERS = { 'content-type': 'application/json' };
-
-interface RawKv {
-  key: string;
-  value?: string;
-  mod_revision?: string;
-  lease?: string;
-}
-interface Answer {
-  header?: { revision?: string };
-  kvs?: RawKv[];
-  succeeded?: boolean;
-  ID?: string;
-  TTL?: string;
-  result?: { TTL?: string };
-}
-interface WatchMessage {
-  result?: {
-    header?: { revision?: string };
-    events?: { type?: 'PUT' | 'DELETE'; kv: RawKv }[];
-    canceled?: boolean;
-    created?: boolean;
-    compact_revision?: string;
-  };
-  error?: { message?: string };
-}
-
-const b64 = (s: string | Buffer) => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('base64');
-const unb64 = (s: string | undefined) => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
-const num = (s: string | number | undefined) => (s === undefined ? 0 : Number(s));
-
-const kvOf = (k: RawKv): KeyValue => ({
-  key: unb64(k.key),
-  value: unb64(k.value),
-  modRevision: num(k.mod_revision),
-  lease: k.lease ?? '0',
-});
-
-/** The range end covering every key that starts with `prefix` (clientv3's GetPrefixRangeEnd). */
-export function prefixEnd(prefix: string): Buffer {
-  const b = Buffer.from(prefix, 'utf8');
-  for (let i = b.length - 1; i >= 0; i--) {
-    if (b[i]! < 0xff) {
-      b[i] = b[i]! + 1;
-      return b.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
 }

@@ -59,12 +59,18 @@ export class KvStore implements Store {
   }
 
   async acquireSubnet(req: AcquireRequest): Promise<HeldLease> {
-    const config = await this.getNetworkConfig();
     const ttl = req.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
     const value = encodeAttrs(req.attrs);
+    // The caller's fresh list serves the first attempt: then taking a free subnet is one lease grant and one
+    // transaction (flannel's create), the fewest round trips on a joining node's path.
+    let known = req.known;
+    let config: NetworkConfig | undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const { subnets } = await this.list();
-      const { own, free } = subnetCandidates(config, subnets, req.attrs, req.previous);
+      const snap = known ?? (await this.list());
+      known = undefined;
+      config = snap.config;
+      if (!config) throw new StoreError('not-found', `no network config at ${this.prefix}/config`);
+      const { own, free } = subnetCandidates(config, snap.subnets, req.attrs, req.previous);
       const grant = await this.call(() => this.kv.grant(ttl));
       const held = (subnet: string, revision: number): HeldLease => ({
         subnet,
@@ -77,28 +83,25 @@ export class KvStore implements Store {
       if (own) {
         // Take over the node's existing key (restart): compare-and-swap on its mod revision, then drop the old lease.
         const key = this.subnetPath(own.subnet);
-        if (await this.call(() => this.kv.replaceIf(key, Number(own.revision), value, grant.id))) {
-          const kv = await this.call(() => this.kv.get(key));
+        const rev = await this.call(() => this.kv.replaceIf(key, Number(own.revision), value, grant.id));
+        if (rev !== undefined) {
           const oldLease = this.leaseOf.get(own.subnet) ?? '0';
           if (oldLease !== '0' && oldLease !== grant.id) await this.call(() => this.kv.revoke(oldLease));
-          return held(own.subnet, kv?.modRevision ?? 0);
+          return held(own.subnet, rev);
         }
         await this.call(() => this.kv.revoke(grant.id));
         continue; // changed under us: look again
       }
       for (const subnet of free) {
-        const key = this.subnetPath(subnet);
-        if (await this.call(() => this.kv.createIfAbsent(key, value, grant.id))) {
-          const kv = await this.call(() => this.kv.get(key));
-          return held(subnet, kv?.modRevision ?? 0);
-        }
+        const rev = await this.call(() => this.kv.createIfAbsent(this.subnetPath(subnet), value, grant.id));
+        if (rev !== undefined) return held(subnet, rev);
       }
       await this.call(() => this.kv.revoke(grant.id));
       if (free.length === 0) break;
     }
     throw new StoreError(
       'no-free-subnet',
-      `no free /${config.subnetLen} left in ${config.network} for node '${req.attrs.node}' (every subnet is leased)`,
+      `no free /${config!.subnetLen} left in ${config!.network} for node '${req.attrs.node}' (every subnet is leased)`,
     );
   }
 

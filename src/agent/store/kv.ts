@@ -10,10 +10,13 @@ export interface Kv {
   get(key: string): Promise<KeyValue | undefined>;
   put(key: string, value: string): Promise<number>;
   delete(key: string): Promise<void>;
-  /** One transaction: write `key` bound to `lease` unless the key exists. True when written. */
-  createIfAbsent(key: string, value: string, lease: string): Promise<boolean>;
-  /** One transaction: write `key` bound to `lease` if its mod revision is still `modRevision`. True when written. */
-  replaceIf(key: string, modRevision: number, value: string, lease: string): Promise<boolean>;
+  /** One transaction: write `key` bound to `lease` unless the key exists. The write's revision; undefined if not written. */
+  createIfAbsent(key: string, value: string, lease: string): Promise<number | undefined>;
+  /**
+   * One transaction: write `key` bound to `lease` if its mod revision is still `modRevision`. The write's
+   * revision; undefined if not written.
+   */
+  replaceIf(key: string, modRevision: number, value: string, lease: string): Promise<number | undefined>;
   /** A new lease; `ttl` as granted (etcd raises very small TTLs to its minimum). */
   grant(ttlSeconds: number): Promise<{ id: string; ttl: number }>;
   /** Renews; the remaining TTL, or 0 when the lease no longer exists. */

@@ -47,17 +47,17 @@ export class MemoryKv implements Kv {
   async createIfAbsent(key: string, value: string, lease: string) {
     this.check();
     this.checkLease(lease);
-    if (this.data.has(key)) return false;
+    if (this.data.has(key)) return undefined;
     this.write([{ key, value, lease }]);
-    return true;
+    return this.rev;
   }
 
   async replaceIf(key: string, modRevision: number, value: string, lease: string) {
     this.check();
     this.checkLease(lease);
-    if (this.data.get(key)?.modRevision !== modRevision) return false;
+    if (this.data.get(key)?.modRevision !== modRevision) return undefined;
     this.write([{ key, value, lease }]);
-    return true;
+    return this.rev;
   }
 
   async grant(ttlSeconds: number) {

@@ -112,6 +112,8 @@ export interface AcquireRequest {
   readonly ttlSeconds?: number;
   /** The subnet this node held before (persisted by the agent); preferred when free. */
   readonly previous?: string;
+  /** A list the caller has just made: a store may decide from it instead of listing again (a race still fails safe). */
+  readonly known?: Snapshot;
 }
 
 export interface ServiceObject {

@@ -16,6 +16,9 @@ Every flag can also come from --config FILE (YAML or JSON, the same names in cam
   --kubeconfig FILE          with kubernetes: the API server and credentials (default: in-cluster account)
   --etcd-endpoints URLS      etcd client URLs, comma-separated (http://10.0.0.1:2379)
   --etcd-prefix PREFIX       key prefix (default /podnet)
+  --etcd-cafile FILE         etcd over TLS (https:// endpoints): the CA of etcd's certificate
+  --etcd-certfile FILE       this client's certificate (etcd --client-cert-auth), with --etcd-keyfile
+  --etcd-keyfile FILE        its private key
   --backend TYPE             host-gw, vxlan or ipip: refuse a cluster network config of another backend
   --proxy MODE               nftables (default), iptables or none
   --iface IF                 the uplink; its IPv4 address is the node's public IP (default eth0)
@@ -34,6 +37,9 @@ Every flag can also come from --config FILE (YAML or JSON, the same names in cam
     'etcd-endpoints': { type: 'string' },
     kubeconfig: { type: 'string' },
     'etcd-prefix': { type: 'string' },
+    'etcd-cafile': { type: 'string' },
+    'etcd-certfile': { type: 'string' },
+    'etcd-keyfile': { type: 'string' },
     backend: { type: 'string' },
     proxy: { type: 'string' },
     iface: { type: 'string' },
@@ -69,6 +75,9 @@ Every flag can also come from --config FILE (YAML or JSON, the same names in cam
         etcdEndpoints: values['etcd-endpoints'],
         kubeconfig: values.kubeconfig,
         etcdPrefix: values['etcd-prefix'],
+        etcdCAFile: values['etcd-cafile'],
+        etcdCertFile: values['etcd-certfile'],
+        etcdKeyFile: values['etcd-keyfile'],
         backend: values.backend,
         proxy: values.proxy,
         iface: values.iface,

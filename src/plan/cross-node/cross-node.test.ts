@@ -117,17 +117,17 @@ describe('cross-node planners (pure, golden)', () => {
     assert.equal(routes(mc, 20), 1);
   });
 
-  test('unicast vxlan programs the neighbour and FDB entries before the route that needs them', () => {
+  test('unicast vxlan programs the FDB and neighbour entries before the route that needs them', () => {
     const c = cluster(3, '  crossNode: vxlan');
     const kinds = planCrossNode(c, c.nodes[1]!).map((o) => o.kind);
     assert.deepEqual(kinds, [
       'link.add-vxlan',
       'addr.add',
       'link.set',
-      'neigh.replace',
-      'neigh.replace',
       'fdb.replace',
       'fdb.replace',
+      'neigh.replace',
+      'neigh.replace',
       'route.replace',
       'route.replace',
     ]);
@@ -178,7 +178,7 @@ describe('node changes (diff of desired states)', () => {
       const ops = change.get(n)!;
       assert.deepEqual(
         ops.map((o) => o.kind),
-        ['neigh.replace', 'fdb.replace', 'route.replace'],
+        ['fdb.replace', 'neigh.replace', 'route.replace'],
       );
       assert.ok(
         ops.every((o) => o.note?.includes('node-3')),
@@ -200,7 +200,7 @@ describe('node changes (diff of desired states)', () => {
     for (const n of ['node-0', 'node-1', 'node-2']) {
       assert.deepEqual(
         change.get(n)!.map((o) => o.kind),
-        ['route.del', 'fdb.del', 'neigh.del'],
+        ['route.del', 'neigh.del', 'fdb.del'],
       );
     }
     const hg = grow('  crossNode: host-gw');

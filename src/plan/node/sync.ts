@@ -32,21 +32,23 @@ export interface NodeDrift {
 
 /**
  * The sync order, so traffic that should keep flowing never stops: devices first, then what they carry
- * (neighbours, FDB entries, then the routes that need them, as flannel does), the proxy, and only then the
- * deletions (routes before the entries they use, the tunnel device last).
+ * (FDB entries and neighbours, then the routes that need them, as flannel does), the proxy, and only then the
+ * deletions (routes before the entries they use, the tunnel device last). FDB entries (`bridge`) come before
+ * the neighbours and after the routes' deletion, so that the `ip` lines of a peer's change are contiguous: one
+ * `ip -batch` and one `bridge -batch` round trip per change, not three (a peer's join on a busy node).
  */
 const RANK = {
   bridge: 0,
   sysctl: 1,
   tunnel: 2,
-  neighAdd: 3,
-  fdbAdd: 4,
+  fdbAdd: 3,
+  neighAdd: 4,
   routeAdd: 5,
   proxy: 6,
   policy: 6,
   routeDel: 7,
-  fdbDel: 8,
-  neighDel: 9,
+  neighDel: 8,
+  fdbDel: 9,
   tunnelDel: 10,
 } as const;
 

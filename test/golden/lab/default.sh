@@ -47,14 +47,14 @@ ip -n podnet-node-0 link add vxlan.1 address 2a:a6:6e:4b:4f:cb mtu 1450 type vxl
 ip -n podnet-node-0 addr replace 10.200.0.0/32 dev vxlan.1
 # node-0: bring the VXLAN device up
 ip -n podnet-node-0 link set vxlan.1 up
-# node-0: node-1's VTEP 10.200.1.0 has MAC c6:6f:01:69:73:55 (permanent, no ARP)
-ip -n podnet-node-0 neigh replace 10.200.1.0 lladdr c6:6f:01:69:73:55 dev vxlan.1 nud permanent
-# node-0: node-2's VTEP 10.200.2.0 has MAC 82:8c:c3:d7:1d:49 (permanent, no ARP)
-ip -n podnet-node-0 neigh replace 10.200.2.0 lladdr 82:8c:c3:d7:1d:49 dev vxlan.1 nud permanent
 # node-0: frames for node-1's VTEP MAC are tunnelled to 192.168.64.5
 bridge -n podnet-node-0 fdb replace c6:6f:01:69:73:55 dev vxlan.1 dst 192.168.64.5 self permanent
 # node-0: frames for node-2's VTEP MAC are tunnelled to 192.168.64.6
 bridge -n podnet-node-0 fdb replace 82:8c:c3:d7:1d:49 dev vxlan.1 dst 192.168.64.6 self permanent
+# node-0: node-1's VTEP 10.200.1.0 has MAC c6:6f:01:69:73:55 (permanent, no ARP)
+ip -n podnet-node-0 neigh replace 10.200.1.0 lladdr c6:6f:01:69:73:55 dev vxlan.1 nud permanent
+# node-0: node-2's VTEP 10.200.2.0 has MAC 82:8c:c3:d7:1d:49 (permanent, no ARP)
+ip -n podnet-node-0 neigh replace 10.200.2.0 lladdr 82:8c:c3:d7:1d:49 dev vxlan.1 nud permanent
 # node-0: node-1's pods (10.200.1.0/24) via its VTEP, on the VXLAN device
 ip -n podnet-node-0 route replace 10.200.1.0/24 via 10.200.1.0 dev vxlan.1 onlink proto 112
 # node-0: node-2's pods (10.200.2.0/24) via its VTEP, on the VXLAN device
@@ -189,14 +189,14 @@ ip -n podnet-node-1 link add vxlan.1 address c6:6f:01:69:73:55 mtu 1450 type vxl
 ip -n podnet-node-1 addr replace 10.200.1.0/32 dev vxlan.1
 # node-1: bring the VXLAN device up
 ip -n podnet-node-1 link set vxlan.1 up
-# node-1: node-0's VTEP 10.200.0.0 has MAC 2a:a6:6e:4b:4f:cb (permanent, no ARP)
-ip -n podnet-node-1 neigh replace 10.200.0.0 lladdr 2a:a6:6e:4b:4f:cb dev vxlan.1 nud permanent
-# node-1: node-2's VTEP 10.200.2.0 has MAC 82:8c:c3:d7:1d:49 (permanent, no ARP)
-ip -n podnet-node-1 neigh replace 10.200.2.0 lladdr 82:8c:c3:d7:1d:49 dev vxlan.1 nud permanent
 # node-1: frames for node-0's VTEP MAC are tunnelled to 192.168.64.4
 bridge -n podnet-node-1 fdb replace 2a:a6:6e:4b:4f:cb dev vxlan.1 dst 192.168.64.4 self permanent
 # node-1: frames for node-2's VTEP MAC are tunnelled to 192.168.64.6
 bridge -n podnet-node-1 fdb replace 82:8c:c3:d7:1d:49 dev vxlan.1 dst 192.168.64.6 self permanent
+# node-1: node-0's VTEP 10.200.0.0 has MAC 2a:a6:6e:4b:4f:cb (permanent, no ARP)
+ip -n podnet-node-1 neigh replace 10.200.0.0 lladdr 2a:a6:6e:4b:4f:cb dev vxlan.1 nud permanent
+# node-1: node-2's VTEP 10.200.2.0 has MAC 82:8c:c3:d7:1d:49 (permanent, no ARP)
+ip -n podnet-node-1 neigh replace 10.200.2.0 lladdr 82:8c:c3:d7:1d:49 dev vxlan.1 nud permanent
 # node-1: node-0's pods (10.200.0.0/24) via its VTEP, on the VXLAN device
 ip -n podnet-node-1 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink proto 112
 # node-1: node-2's pods (10.200.2.0/24) via its VTEP, on the VXLAN device
@@ -331,14 +331,14 @@ ip -n podnet-node-2 link add vxlan.1 address 82:8c:c3:d7:1d:49 mtu 1450 type vxl
 ip -n podnet-node-2 addr replace 10.200.2.0/32 dev vxlan.1
 # node-2: bring the VXLAN device up
 ip -n podnet-node-2 link set vxlan.1 up
-# node-2: node-0's VTEP 10.200.0.0 has MAC 2a:a6:6e:4b:4f:cb (permanent, no ARP)
-ip -n podnet-node-2 neigh replace 10.200.0.0 lladdr 2a:a6:6e:4b:4f:cb dev vxlan.1 nud permanent
-# node-2: node-1's VTEP 10.200.1.0 has MAC c6:6f:01:69:73:55 (permanent, no ARP)
-ip -n podnet-node-2 neigh replace 10.200.1.0 lladdr c6:6f:01:69:73:55 dev vxlan.1 nud permanent
 # node-2: frames for node-0's VTEP MAC are tunnelled to 192.168.64.4
 bridge -n podnet-node-2 fdb replace 2a:a6:6e:4b:4f:cb dev vxlan.1 dst 192.168.64.4 self permanent
 # node-2: frames for node-1's VTEP MAC are tunnelled to 192.168.64.5
 bridge -n podnet-node-2 fdb replace c6:6f:01:69:73:55 dev vxlan.1 dst 192.168.64.5 self permanent
+# node-2: node-0's VTEP 10.200.0.0 has MAC 2a:a6:6e:4b:4f:cb (permanent, no ARP)
+ip -n podnet-node-2 neigh replace 10.200.0.0 lladdr 2a:a6:6e:4b:4f:cb dev vxlan.1 nud permanent
+# node-2: node-1's VTEP 10.200.1.0 has MAC c6:6f:01:69:73:55 (permanent, no ARP)
+ip -n podnet-node-2 neigh replace 10.200.1.0 lladdr c6:6f:01:69:73:55 dev vxlan.1 nud permanent
 # node-2: node-0's pods (10.200.0.0/24) via its VTEP, on the VXLAN device
 ip -n podnet-node-2 route replace 10.200.0.0/24 via 10.200.0.0 dev vxlan.1 onlink proto 112
 # node-2: node-1's pods (10.200.1.0/24) via its VTEP, on the VXLAN device
