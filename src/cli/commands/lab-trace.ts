@@ -64,6 +64,8 @@ exit codes: 0 the probe was answered, 3 it was not (the trace says where it stop
 
 /** Tests kill podnet mid-trace: they wait for this file, written once the trace tables are in place. */
 async function announceReady(path: string): Promise<void> {
-  const { writeFileSync } = await import('node:fs');
-  writeFileSync(path, `${process.pid}\n`);
+  // Written aside, then renamed: whoever waits for the file never reads it empty.
+  const { renameSync, writeFileSync } = await import('node:fs');
+  writeFileSync(`${path}.tmp`, `${process.pid}\n`);
+  renameSync(`${path}.tmp`, path);
 }
