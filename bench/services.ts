@@ -2,10 +2,15 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NftSession } from '../src/apply/nft-session.js';
+import { loadOrCompileNative } from '../src/exec/netlink/build.js';
+import { NetfilterSender } from '../src/exec/netlink/nft-batch.js';
 import { exec, ProcessRunner } from '../src/exec/process-runner.js';
+import type { NftCmd } from '../src/plan/nft.js';
 import { renderIptables } from '../src/plan/services/iptables.js';
 import type { ProxyEndpoint, ProxyModel, ProxyServicePort } from '../src/plan/services/model.js';
-import { renderNftDiff, renderNftFull } from '../src/render/nft.js';
+import { planNftDiff, planNftFull } from '../src/plan/services/nftables.js';
+import { renderNftDiff, renderNftFull, renderNftTx } from '../src/render/nft.js';
+import { encodeNftBatch, netfilterRequest } from '../src/render/nft-netlink/batch.js';
 import { fmtMs, median, table } from './stats.js';
 
 /**
@@ -199,6 +204,12 @@ interface Row {
   nftSessionFull?: number;
   /** Planning one change (renderNftDiff over the two models), in Node. */
   nftPlan: number[];
+  /** The same transactions as one netlink batch each, sent from this process (encode + kernel), and the encode part. */
+  nlFull: number[];
+  nlEncode: number[];
+  nlChange: number[];
+  /** planNftFull at this size (the transaction as data; shared by both paths). */
+  planFull?: number;
   nftLatency?: { median: number; p95: number; errors: number };
   iptFull?: number;
   iptChange: number[];
@@ -219,6 +230,14 @@ export async function benchServices(args: string[]): Promise<void> {
     (args.includes('--modes') ? (args[args.indexOf('--modes') + 1] ?? '') : 'nft,ipt,seed').split(','),
   );
   const runner = new ProcessRunner();
+  let sender: NetfilterSender | undefined;
+  try {
+    sender = new NetfilterSender(await loadOrCompileNative('/var/cache/podnet/native'));
+  } catch (e) {
+    process.stderr.write(
+      `[services bench] no netlink path (${(e as Error).message}): its columns stay empty\n`,
+    );
+  }
   const pids: number[] = [];
   const made: string[] = [];
   const rows: Row[] = [];
@@ -232,6 +251,9 @@ export async function benchServices(args: string[]): Promise<void> {
         nftSessionChange: [],
         nftPlan: [],
         nftFullCpu: [],
+        nlFull: [],
+        nlEncode: [],
+        nlChange: [],
         iptChange: [],
         seed: { commands: 0 },
       };
@@ -274,6 +296,33 @@ export async function benchServices(args: string[]): Promise<void> {
           row.nftSessionFull = performance.now() - t0;
         } finally {
           session.close();
+        }
+        // The netlink path, last: the latency below then runs through the table it loaded.
+        if (sender) {
+          const req = (tx: readonly NftCmd[]) =>
+            netfilterRequest(`/run/netns/${node}`, tx, (i) => renderNftTx(tx.slice(i, i + 1)));
+          const p0 = performance.now();
+          const fullTx = planNftFull(prev);
+          row.planFull = performance.now() - p0;
+          for (let i = 0; i < 5; i++) {
+            const e0 = performance.now();
+            encodeNftBatch(fullTx);
+            row.nlEncode.push(performance.now() - e0);
+            const t0 = performance.now();
+            if (!sender.send(req(fullTx))) throw new Error('the full sync is not fully encoded');
+            row.nlFull.push(performance.now() - t0);
+          }
+          for (let i = 46; i <= 75; i++) {
+            const next = model(n, 'nftables', i);
+            const t0 = performance.now();
+            const tx = planNftDiff(prev, next)!;
+            if (!sender.send(req(tx))) throw new Error('a partial sync is not fully encoded');
+            row.nlChange.push(performance.now() - t0);
+            prev = next;
+          }
+          log(
+            `netlink ${n}: full sync ${row.nlFull.map(fmtMs).join(' / ')} (encoding ${fmtMs(median(row.nlEncode))} of it; planning ${fmtMs(row.planFull)} before), one change incl. planning ${median(row.nlChange).toFixed(2)} ms`,
+          );
         }
         row.nftLatency = await latency(node);
         log(
@@ -389,6 +438,11 @@ export async function benchServices(args: string[]): Promise<void> {
       r.nftSessionChange.length
         ? `${median(r.nftSessionChange).toFixed(2)} ms / ${fmtMs(r.nftSessionFull ?? 0)}`
         : '-',
+      r.nlFull.length
+        ? `${fmtMs(median(r.nlFull))} (encode ${fmtMs(median(r.nlEncode))}; ${(median(r.nftFull) / median(r.nlFull)).toFixed(1)}× faster than nft -f)`
+        : '-',
+      r.nlChange.length ? `${median(r.nlChange).toFixed(2)} ms` : '-',
+      r.planFull !== undefined ? fmtMs(r.planFull) : '-',
       r.iptFull !== undefined
         ? `${fmtMs(r.iptFull)} (cpu ${fmtMs(r.iptFullCpu ?? Number.NaN)})`
         : r.iptTimedOut
@@ -408,6 +462,9 @@ export async function benchServices(args: string[]): Promise<void> {
         'nft full',
         'nft 1 change',
         'nft session: 1 change / full',
+        'netlink full sync',
+        'netlink 1 change (incl. planning)',
+        'planning a full sync',
         'iptables-restore full',
         'iptables 1 change',
         "seed's way (1 process per rule)",
@@ -435,6 +492,17 @@ export async function benchServices(args: string[]): Promise<void> {
       ]),
     ),
   );
+  for (const [n, target] of [
+    [10000, 300],
+    [50000, 1500],
+  ] as const) {
+    const r = rows.find((x) => x.n === n);
+    if (r?.nlFull.length)
+      console.log(
+        `target at ${n.toLocaleString('en')}: netlink full sync ${fmtMs(median(r.nlFull))} wall (≤ ${target} ms: ${median(r.nlFull) <= target ? 'met' : 'missed'}), nft -f ${fmtMs(median(r.nftFull))} in the same run; one change ${median(r.nlChange).toFixed(2)} ms incl. planning (≤ 5 ms: ${median(r.nlChange) <= 5 ? 'met' : 'missed'})`,
+      );
+  }
+  sender?.close();
   const big = rows.find((r) => r.n === 10000);
   if (big?.nftFull.length) {
     const full = median(big.nftFull.slice(1).concat(big.nftFull[0]!));

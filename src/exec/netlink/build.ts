@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from '../../errors.js';
+import { loadNativeFile, type NativeKernel } from './native.js';
 import { exec } from '../process-runner.js';
 
 /** native/netlink.c in the checkout (this file is dist/src/exec/netlink/build.js once built). */
@@ -56,4 +57,24 @@ export async function compileNetlinkAddon(): Promise<{ bytes: Buffer; sha: strin
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The addon for a long-running process (the node agent): compiled from native/netlink.c once per version of
+ * that file and kept in `cacheDir` under the source's hash, loaded from there afterwards. `PODNET_NETLINK_ADDON`
+ * names a compiled file to use instead. Throws UnsupportedError when it cannot be built (no C compiler).
+ */
+export async function loadOrCompileNative(cacheDir: string): Promise<NativeKernel> {
+  const given = process.env.PODNET_NETLINK_ADDON;
+  if (given) return loadNativeFile(given);
+  const source = createHash('sha256').update(readFileSync(ADDON_SOURCE)).digest('hex').slice(0, 16);
+  const path = join(cacheDir, `netlink-src-${source}.node`);
+  if (!existsSync(path)) {
+    const { bytes } = await compileNetlinkAddon();
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    const tmp = `${path}.tmp-${process.pid}`;
+    writeFileSync(tmp, bytes, { mode: 0o700 });
+    renameSync(tmp, path);
+  }
+  return loadNativeFile(path);
 }
