@@ -232,7 +232,7 @@ export async function benchServices(args: string[]): Promise<void> {
   const runner = new ProcessRunner();
   let sender: NetfilterSender | undefined;
   try {
-    sender = new NetfilterSender(await loadOrCompileNative('/var/cache/podnet/native'));
+    sender = new NetfilterSender(await loadOrCompileNative());
   } catch (e) {
     process.stderr.write(
       `[services bench] no netlink path (${(e as Error).message}): its columns stay empty\n`,

@@ -15,9 +15,6 @@ import { Reconciler } from './reconciler.js';
 import { EtcdKv } from './store/etcd-kv.js';
 import { KvStore } from './store/kv-store.js';
 
-/** Where the agent keeps the compiled netlink addon, by the hash of its source (shared by every agent). */
-const NATIVE_CACHE = '/var/cache/podnet/native';
-
 /**
  * Runs the agent until SIGTERM/SIGINT (then exits 0, leaving routes, rules and the lease in place, so a
  * restart changes nothing). Returns the exit code: 1 when it cannot start (no free subnet, wrong backend).
@@ -61,7 +58,7 @@ export async function runAgent(c: AgentConfig): Promise<number> {
             r();
           };
         })
-          .then(() => loadOrCompileNative(NATIVE_CACHE))
+          .then(() => loadOrCompileNative())
           .then((native) => {
             log('info', 'nftables transactions go over netlink from this process', {});
             return new NetfilterSender(native);

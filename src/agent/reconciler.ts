@@ -111,7 +111,8 @@ function throughSessions(
   return {
     async run(cmd: Command): Promise<CommandResult> {
       const sender = cmd.netfilter && netfilter ? await netfilter : undefined;
-      if (sender && cmd.netfilter && sender.send(cmd.netfilter)) return { exitCode: 0, stdout: '', stderr: '' };
+      if (sender && cmd.netfilter && sender.send(cmd.netfilter))
+        return { exitCode: 0, stdout: '', stderr: '' };
       const [a0, a1, a2] = cmd.argv;
       if (cmd.argv.length === 3 && a1 === '-batch' && a2 === '-' && cmd.stdin !== undefined) {
         const b = typeof a0 === 'string' ? batches.get(a0) : undefined;

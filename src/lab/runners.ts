@@ -1,3 +1,5 @@
+import { loadCachedNative } from '../exec/netlink/build.js';
+import { NetfilterSender } from '../exec/netlink/nft-batch.js';
 import { ProcessRunner } from '../exec/process-runner.js';
 import { startTimeOf } from '../observe/procs.js';
 import type { LabState } from './state.js';
@@ -7,9 +9,24 @@ import type { LabState } from './state.js';
  * it is given, so what runs the commands is one choice, made here.
  */
 
-/** Reads and short changes of a lab's namespaces: plain processes. */
+/**
+ * nftables transactions as netlink batches from this process, when the netlink addon is compiled already
+ * (the agent and the benches compile it once per version into /var/cache/podnet/native); else `nft -f`.
+ * PODNET_NFT_NETLINK=0 turns it off.
+ */
+let netfilter: NetfilterSender | undefined | null = null;
+function labNetfilter(): NetfilterSender | undefined {
+  if (netfilter === null) {
+    const native = process.env.PODNET_NFT_NETLINK === '0' ? undefined : loadCachedNative();
+    netfilter = native?.netfilterSocket ? new NetfilterSender(native) : undefined;
+  }
+  return netfilter;
+}
+
+/** Reads and short changes of a lab's namespaces: plain processes (nftables over netlink when it can). */
 export function hostRunner(verbose = false): ProcessRunner {
-  return new ProcessRunner({ verbose });
+  const nf = labNetfilter();
+  return new ProcessRunner({ verbose, ...(nf ? { netfilter: nf } : {}) });
 }
 
 /**
@@ -17,9 +34,11 @@ export function hostRunner(verbose = false): ProcessRunner {
  * time go to the lab's journal the moment it exists, so `down` finds it even if this process dies next.
  */
 export function journalingRunner(state: LabState, verbose: boolean): ProcessRunner {
+  const nf = labNetfilter();
   return new ProcessRunner({
     spawner: true,
     verbose,
+    ...(nf ? { netfilter: nf } : {}),
     onDaemon: (pid, cmd) => {
       const [pod, role] = (cmd.daemon?.tag ?? '?/?').split('/');
       state.recordPid({ pid, start: startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from '../../errors.js';
-import { loadNativeFile, type NativeKernel } from './native.js';
 import { exec } from '../process-runner.js';
+import { loadNativeFile, type NativeKernel } from './native.js';
 
 /** native/netlink.c in the checkout (this file is dist/src/exec/netlink/build.js once built). */
 export const ADDON_SOURCE = fileURLToPath(new URL('../../../../native/netlink.c', import.meta.url));
@@ -64,11 +64,10 @@ export async function compileNetlinkAddon(): Promise<{ bytes: Buffer; sha: strin
  * that file and kept in `cacheDir` under the source's hash, loaded from there afterwards. `PODNET_NETLINK_ADDON`
  * names a compiled file to use instead. Throws UnsupportedError when it cannot be built (no C compiler).
  */
-export async function loadOrCompileNative(cacheDir: string): Promise<NativeKernel> {
+export async function loadOrCompileNative(cacheDir: string = NATIVE_CACHE): Promise<NativeKernel> {
   const given = process.env.PODNET_NETLINK_ADDON;
   if (given) return loadNativeFile(given);
-  const source = createHash('sha256').update(readFileSync(ADDON_SOURCE)).digest('hex').slice(0, 16);
-  const path = join(cacheDir, `netlink-src-${source}.node`);
+  const path = cachedPath(cacheDir);
   if (!existsSync(path)) {
     const { bytes } = await compileNetlinkAddon();
     mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
@@ -77,4 +76,25 @@ export async function loadOrCompileNative(cacheDir: string): Promise<NativeKerne
     renameSync(tmp, path);
   }
   return loadNativeFile(path);
+}
+
+/** Where compiled addons are kept, by the hash of their source (shared by the agent, the lab, the benches). */
+export const NATIVE_CACHE = '/var/cache/podnet/native';
+
+const cachedPath = (cacheDir: string) =>
+  join(
+    cacheDir,
+    `netlink-src-${createHash('sha256').update(readFileSync(ADDON_SOURCE)).digest('hex').slice(0, 16)}.node`,
+  );
+
+/** The addon if it is already compiled for this source (or named by PODNET_NETLINK_ADDON); no compiling. */
+export function loadCachedNative(cacheDir: string = NATIVE_CACHE): NativeKernel | undefined {
+  const given = process.env.PODNET_NETLINK_ADDON;
+  if (given) return loadNativeFile(given);
+  try {
+    const path = cachedPath(cacheDir);
+    return existsSync(path) ? loadNativeFile(path) : undefined;
+  } catch {
+    return undefined;
+  }
 }

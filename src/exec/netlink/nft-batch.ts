@@ -1,5 +1,5 @@
 import { KernelError } from '../../errors.js';
-import type { Command, CommandResult, NetfilterRequest, Runner } from '../runner.js';
+import type { Command, CommandResult, NetfilterBatch, NetfilterRequest, Runner } from '../runner.js';
 import type { NativeKernel } from './native.js';
 import { RouteSocket } from './socket.js';
 
@@ -21,6 +21,19 @@ export class NetfilterSender {
     const encoded = req.encode();
     if (!encoded) return false;
     const s = this.socket(req.netnsPath);
+    try {
+      return this.sendOn(s, req, encoded);
+    } finally {
+      // A socket keeps its namespace alive: one for another namespace is not kept past its batch (a lab's
+      // `down` must free the namespace), only the one in our own (the agent's, sending many).
+      if (req.netnsPath !== undefined) {
+        s.close();
+        this.sockets.delete(req.netnsPath);
+      }
+    }
+  }
+
+  private sendOn(s: RouteSocket, req: NetfilterRequest, encoded: NetfilterBatch): boolean {
     const first = s.reserveSeq(encoded.cmdOf.length);
     const bytes = encoded.bytes;
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
