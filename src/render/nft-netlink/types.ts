@@ -127,9 +127,8 @@ export function layoutOf(spec: string): Layout {
   return l;
 }
 
-/** Writes a value of `layout` (fields separated by ` . `) into `out` at `at` (zero-filled first). */
+/** Writes a value of `layout` (fields separated by ` . `) into `out` at `at`, where the bytes are still zero. */
 export function writeValue(layout: Layout, text: string, out: Uint8Array, at: number): void {
-  out.fill(0, at, at + layout.len);
   if (!layout.concat) {
     layout.fields[0]!.write(text, 0, text.length, out, at);
     return;

@@ -30,6 +30,8 @@ const NLA_F_NESTED = 0x8000;
 /** NFPROTO_* of nftables' families. */
 export const FAMILY = { ip: 2, ip6: 10, inet: 1 } as const;
 
+/** Invariant: every byte at or after `at` is zero (the buffer is only ever written forward), so values and
+ * padding need no clearing. */
 export class Wire {
   buf: Uint8Array;
   dv: DataView;
@@ -154,13 +156,11 @@ export class Wire {
     dv.setUint32(a, len | ((1 | NLA_F_NESTED) << 16), true);
     dv.setUint32(a + 4, (8 + kp) | ((1 | NLA_F_NESTED) << 16), true);
     dv.setUint32(a + 8, (4 + key.len) | (1 << 16), true);
-    this.buf.fill(0, a + 12 + key.len, a + 12 + kp);
     writeValue(key, keyText, this.buf, a + 12);
     if (value) {
       const b = a + 12 + kp;
       dv.setUint32(b, (8 + vp) | ((2 | NLA_F_NESTED) << 16), true);
       dv.setUint32(b + 4, (4 + value.len) | (1 << 16), true);
-      this.buf.fill(0, b + 8 + value.len, b + 8 + vp);
       writeValue(value, valueText!, this.buf, b + 8);
     }
     this.at = a + len;
