@@ -28,8 +28,17 @@ const VIA_NFT = `${P}-nft`;
 const ep = (ip: string, port: number, local = false): ProxyEndpoint => ({ ip, port, pod: ip, local });
 
 /** A proxy model with every kind of portal: plain, multi-port (slots), affinity, NodePort both policies, empty. */
-function model(moved = 0): ProxyModel {
+function model(moved = 0, big = false): ProxyModel {
   const services: ProxyServicePort[] = [];
+  // A class no other service has (20 endpoints): its pick chain comes and goes with this service.
+  if (big)
+    services.push({
+      id: 'default/big:http',
+      clusterIP: '10.96.2.1',
+      protocol: 'tcp',
+      port: 80,
+      endpoints: Array.from({ length: 20 }, (_, j) => ep(`10.200.50.${j + 2}`, 8080)),
+    });
   for (let i = 0; i < 40; i++) {
     const eps = Array.from({ length: 1 + (i % 7) }, (_, j) => ep(`10.200.${i}.${j + 2}`, 8080));
     if (moved && i === 3) eps[0] = ep(`10.201.0.${moved}`, 8080);
@@ -148,6 +157,17 @@ describe('nftables over netlink on the real kernel', { skip: needsRoot }, () => 
       assert.ok(
         tx.some((c) => 'elements' in c && c.verb === 'delete'),
         'the partial sync deletes elements',
+      );
+      both(tx);
+      prev = next;
+    }
+    // A new pick class (chain, rules, class element), then its removal (class element, flush, delete chain).
+    for (const big of [true, false]) {
+      const next = model(2, big);
+      const tx = planNftDiff(prev, next)!;
+      assert.ok(
+        tx.some((c) => 'chain' in c && c.verb === (big ? 'add' : 'delete')),
+        'a pick chain changes',
       );
       both(tx);
       prev = next;

@@ -20,6 +20,7 @@ export class NetfilterSender {
   send(req: NetfilterRequest): boolean {
     const encoded = req.encode();
     if (!encoded) return false;
+    if (encoded.lastSeq === encoded.firstSeq) return true; // notes only: nothing to send
     const s = this.socket(req.netnsPath);
     try {
       return this.sendOn(s, req, encoded);
@@ -40,7 +41,7 @@ export class NetfilterSender {
     const shift = first - encoded.firstSeq;
     for (let at = 0; at < bytes.length; at += dv.getUint32(at, true))
       dv.setUint32(at + 8, dv.getUint32(at + 8, true) + shift, true);
-    const refused = s.batch(bytes, encoded.lastSeq + shift);
+    const refused = s.batch(bytes, first, encoded.lastSeq + shift);
     if (!refused) return true;
     const index = encoded.cmdOf[refused.seq - first] ?? -1;
     const what = index >= 0 ? req.describe(index).slice(0, 500) : 'nft -f - (batch)';

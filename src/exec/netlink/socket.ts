@@ -122,10 +122,15 @@ export class RouteSocket {
 
   /**
    * Writes a whole nfnetlink batch (many messages, one write: the kernel handles it inside the write) and reads
-   * the answers until the one to `lastSeq`, the message that asked for an acknowledgement. Returns the first
+   * the answers until the one to `lastSeq`, the message that asked for an acknowledgement (or a refusal of the
+   * whole batch, answered on `firstSeq`, its BATCH_BEGIN). Returns the first
    * refusal (its message's sequence number, errno and the kernel's words), or undefined when all was applied.
    */
-  batch(bytes: Uint8Array, lastSeq: number): { seq: number; errno: number; reason: string } | undefined {
+  batch(
+    bytes: Uint8Array,
+    firstSeq: number,
+    lastSeq: number,
+  ): { seq: number; errno: number; reason: string } | undefined {
     writeSync(this.fd, bytes);
     let first: { seq: number; errno: number; reason: string } | undefined;
     for (;;) {
@@ -139,7 +144,8 @@ export class RouteSocket {
             errno: e.errno,
             reason: e.extack ? `${reasonOf(e.errno)} (${e.extack})` : reasonOf(e.errno),
           };
-        if (m.seq === lastSeq) return first;
+        // A refused BATCH_BEGIN (no CAP_NET_ADMIN: EPERM) is the only answer: the batch was not looked at.
+        if (m.seq === lastSeq || (m.seq === firstSeq && e.errno !== 0)) return first;
       }
     }
   }
