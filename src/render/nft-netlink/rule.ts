@@ -1,5 +1,23 @@
+import {
+  be32,
+  bitwise,
+  CMP,
+  CT_BITS,
+  cmp,
+  data,
+  type Expr,
+  ex,
+  le32,
+  regOf,
+  resize,
+  SELECTORS,
+  type Selector,
+  VERDICTS,
+  verdict,
+} from './exprs.js';
 import { NotEncoded, TYPES, writeIpv4 } from './types.js';
-import type { Wire } from './wire.js';
+
+export type { Expr } from './exprs.js';
 
 /**
  * A rule's statements in nft syntax (`meta mark set ip daddr . th dport map @m`) as the kernel expressions nft
@@ -7,12 +25,6 @@ import type { Wire } from './wire.js';
  * cmp, bitwise, range, byteorder, lookup, numgen, dynset, nat, masq, reject, immediate. Only the grammar podnet's
  * tables use; anything else throws NotEncoded and the transaction goes to `nft -f` instead.
  */
-
-/** One kernel expression: its name and a writer of its attributes. */
-export interface Expr {
-  readonly name: string;
-  readonly attrs: (w: Wire) => void;
-}
 
 /** An anonymous constant set a rule uses (`meta l4proto { tcp, udp }`), created in the same batch. */
 export interface AnonSet {
@@ -29,79 +41,6 @@ export interface RuleContext {
   /** A fresh transaction-local set id. */
   readonly nextSetId: () => number;
 }
-
-interface Selector {
-  readonly type: string;
-  readonly load: (reg: number) => Expr;
-  /** nft's typeof marker for an anonymous set keyed by this selector, when encoded. */
-  readonly typeof?: readonly number[];
-}
-
-const payload = (base: number, offset: number, len: number) => (reg: number) =>
-  ex('payload', (w) => {
-    w.u32(1, reg);
-    w.u32(2, base);
-    w.u32(3, offset);
-    w.u32(4, len);
-  });
-const metaLoad = (key: number) => (reg: number) =>
-  ex('meta', (w) => {
-    w.u32(2, key);
-    w.u32(1, reg);
-  });
-const ctLoad = (key: number) => (reg: number) =>
-  ex('ct', (w) => {
-    w.u32(2, key);
-    w.u32(1, reg);
-  });
-
-const SELECTORS: Record<string, Selector> = {
-  'ip saddr': { type: 'ipv4_addr', load: payload(1, 12, 4) },
-  'ip daddr': { type: 'ipv4_addr', load: payload(1, 16, 4) },
-  'th sport': { type: 'inet_service', load: payload(2, 0, 2) },
-  'th dport': { type: 'inet_service', load: payload(2, 2, 2) },
-  'meta l4proto': {
-    type: 'inet_proto',
-    load: metaLoad(16),
-    typeof: [0, 4, 9, 0, 0, 0, 1, 6, 0, 4, 16, 0, 0, 0],
-  },
-  'meta mark': { type: 'mark', load: metaLoad(3) },
-  'ct status': { type: 'ct_status', load: ctLoad(2) },
-  'ct state': { type: 'ct_state', load: ctLoad(0) },
-};
-const CT_BITS: Record<string, Record<string, number>> = {
-  ct_status: { expected: 1, 'seen-reply': 2, assured: 4, confirmed: 8, snat: 0x10, dnat: 0x20 },
-  ct_state: { invalid: 1, established: 2, related: 4, new: 8, untracked: 64 },
-};
-const VERDICTS: Record<string, number> = { accept: 1, drop: 0, return: -5, continue: -1 };
-const CMP = { eq: 0, neq: 1 } as const;
-
-const ex = (name: string, attrs: (w: Wire) => void): Expr => ({ name, attrs });
-const data = (w: Wire, type: number, bytes: Uint8Array) => {
-  w.nest(type);
-  w.bytes(1, bytes);
-  w.end();
-};
-const cmp = (reg: number, op: number, bytes: Uint8Array) =>
-  ex('cmp', (w) => {
-    w.u32(1, reg);
-    w.u32(2, op);
-    data(w, 3, bytes);
-  });
-const le32 = (v: number) => Uint8Array.of(v & 255, (v >>> 8) & 255, (v >>> 16) & 255, v >>> 24);
-const be32 = (v: number) => Uint8Array.of(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
-/** The register of word `w` of a value loaded from word 0: 16-byte NFT_REG_n at a boundary, else NFT_REG32_w. */
-const regOf = (word: number) => (word % 4 === 0 ? 1 + word / 4 : 8 + word);
-const verdict = (code: number, chain?: string) =>
-  ex('immediate', (w) => {
-    w.u32(1, 0);
-    w.nest(2);
-    w.nest(2);
-    w.u32(1, code);
-    if (chain !== undefined) w.str(2, chain);
-    w.end();
-    w.end();
-  });
 
 /** Compiles one rule; anonymous sets it needs are returned to be created before it. */
 export function compileRule(text: string, ctx: RuleContext): { exprs: Expr[]; anon: AnonSet[] } {
@@ -385,23 +324,4 @@ export function compileRule(text: string, ctx: RuleContext): { exprs: Expr[]; an
     } else throw new NotEncoded(`rule '${text}': statement '${t}' is not encoded`);
   }
   return { exprs, anon };
-}
-
-const bitwise = (len: number, mask: Uint8Array) =>
-  ex('bitwise', (w) => {
-    w.u32(1, 1);
-    w.u32(2, 1);
-    w.u32(3, len);
-    data(w, 4, mask);
-    data(w, 5, new Uint8Array(len));
-  });
-
-/** A payload load of the same field, shortened to its first `len` bytes (a prefix match). */
-function resize(load: Expr, len: number): Expr {
-  if (load.name !== 'payload') throw new NotEncoded('a prefix on a non-payload selector');
-  return ex('payload', (w) => {
-    load.attrs(w);
-    // The LEN attribute is the last one written (4 + 4 bytes): overwrite its value.
-    w.dv.setUint32(w.at - 4, len, false);
-  });
 }
