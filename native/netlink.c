@@ -6,7 +6,8 @@
  *                      The calling thread enters that namespace only for the socket(2) call and returns at
  *                      once; a netlink socket stays in the namespace it was created in, so every message sent
  *                      on it acts there. Other threads of the process never change namespace.
- *   netfilterSocket(nsFd)  the same for NETLINK_NETFILTER (nftables' generation id, src/exec/netlink/nft-gen.ts).
+ *   netfilterSocket(nsFd)  the same for NETLINK_NETFILTER (nftables' generation id, src/exec/netlink/nft-gen.ts;
+ *                      nftables batches, src/exec/netlink/nft-batch.ts), with a send buffer big enough for one.
  *   sysctlFile(nsFd, key)  /proc/sys/net/KEY opened for writing in the network namespace `nsFd` refers to
  *                      (the same enter-call-return discipline): /proc/sys/net shows the namespace of the thread that
  *                      opens it, and an open file keeps it, so `sysctl -w` inside a lab node needs no process.
@@ -89,6 +90,13 @@ static napi_value netlink_socket(napi_env env, napi_callback_info info, int prot
   int one = 1;
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  /* An nftables batch is one message of up to tens of MB (a full sync at 50,000 services): allow it to be sent
+   * whole, as nft does (the buffer is a limit, not memory set aside). SO_SNDBUFFORCE needs CAP_NET_ADMIN. */
+  if (protocol == NETLINK_NETFILTER) {
+    int size = 1 << 28;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  }
   /* The kernel answers every request at once; a read that waits this long means something is wrong. */
   struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

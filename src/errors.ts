@@ -81,8 +81,10 @@ export class KernelError extends PodnetError {
     readonly request: string,
     readonly errno: number,
     readonly reason: string,
+    /** How the tool would say it: `RTNETLINK answers` (ip), `Netlink error` (nft). */
+    answers = 'RTNETLINK answers',
   ) {
-    super(`${request}: RTNETLINK answers: ${reason}`);
+    super(`${request}: ${answers}: ${reason}`);
   }
 }
 

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { NftSession } from '../apply/nft-session.js';
+import { loadOrCompileNative } from '../exec/netlink/build.js';
+import { NetfilterSender } from '../exec/netlink/nft-batch.js';
 import { ProcessRunner } from '../exec/process-runner.js';
 import { Agent, AgentFatal } from './agent.js';
 import type { AgentConfig } from './config.js';
@@ -47,12 +49,34 @@ export async function runAgent(c: AgentConfig): Promise<number> {
             return undefined;
           })
       : undefined;
+  // nftables transactions as netlink batches sent from this process (the addon is compiled once per version of
+  // native/netlink.c, kept under /var/cache/podnet); without it, the session above. PODNET_NFT_NETLINK=0: off.
+  const netfilter =
+    c.proxy !== 'nftables' || process.env.PODNET_NFT_NETLINK === '0'
+      ? undefined
+      : new Promise<void>((r) => {
+          const previous = leased;
+          leased = () => {
+            previous();
+            r();
+          };
+        })
+          .then(() => loadOrCompileNative())
+          .then((native) => {
+            log('info', 'nftables transactions go over netlink from this process', {});
+            return new NetfilterSender(native);
+          })
+          .catch((e: Error) => {
+            log('warn', 'netlink nftables unavailable; using the nft session', { error: e.message });
+            return undefined;
+          });
   const closeNft = () => {
     reconciler.close();
     void nft?.then((s) => s?.close());
+    void netfilter?.then((s) => s?.close());
   };
   const statusFile = join(c.stateDir, 'status.json');
-  const reconciler = new Reconciler(runner, nft, true);
+  const reconciler = new Reconciler(runner, nft, true, netfilter);
   const agent = new Agent(c, {
     store,
     runner,

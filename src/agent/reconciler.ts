@@ -1,6 +1,7 @@
 import { apply } from '../apply/apply.js';
 import type { NftSession } from '../apply/nft-session.js';
 import { BatchSession } from '../exec/batch-session.js';
+import type { NetfilterSender } from '../exec/netlink/nft-batch.js';
 import type { Command, CommandResult, Runner } from '../exec/runner.js';
 import { observeNode, scopeOf } from '../observe/node.js';
 import type { NodeModel, NodeState } from '../plan/node/model.js';
@@ -20,8 +21,8 @@ export interface SyncResult {
  * The reconcile core as the agent runs it, on its own node (the host namespace as the agent sees it):
  * desired model -> observe (or the last applied model) -> planNodeSync -> apply. Level-triggered like
  * kube-proxy: after a failure, or when asked (the resync timer, start-up), the next sync reads the kernel.
- * nftables transactions go through the long-lived nft session when one is open (one small transaction per
- * endpoint change, no process started).
+ * nftables transactions go to the kernel as netlink batches from this process when the netlink addon is
+ * loaded, else through the long-lived nft session when one is open (no process started either way).
  */
 export class Reconciler {
   private lastApplied: NodeModel | undefined;
@@ -35,8 +36,10 @@ export class Reconciler {
     nft?: Promise<NftSession | undefined>,
     /** Keep `ip -batch` and `bridge -batch` processes open (the agent; tests give a recorder). */
     private readonly batchSessions = false,
+    /** nftables transactions as netlink batches, in-process (possibly still loading; undefined: none). */
+    netfilter?: Promise<NetfilterSender | undefined>,
   ) {
-    this.applyRunner = throughSessions(runner, nft, this.batches);
+    this.applyRunner = throughSessions(runner, nft, this.batches, netfilter);
   }
 
   /** Ends the long-lived batch processes. */
@@ -95,16 +98,21 @@ function opLine(op: Op): string {
 }
 
 /**
- * A runner that sends `nft -f -` scripts to the nft session (once open; `nft -f -` if it could not open) and
- * `ip -batch -` / `bridge -batch -` to their long-lived processes (a new process if there is none).
+ * A runner that sends nftables transactions as one netlink batch when it can (exec/netlink/nft-batch.ts), other
+ * `nft -f -` scripts to the nft session (once open; `nft -f -` if it could not open), and `ip -batch -` /
+ * `bridge -batch -` to their long-lived processes (a new process if there is none).
  */
 function throughSessions(
   runner: Runner,
   nft: Promise<NftSession | undefined> | undefined,
   batches: ReadonlyMap<string, BatchSession>,
+  netfilter: Promise<NetfilterSender | undefined> | undefined,
 ): Runner {
   return {
     async run(cmd: Command): Promise<CommandResult> {
+      const sender = cmd.netfilter && netfilter ? await netfilter : undefined;
+      if (sender && cmd.netfilter && sender.send(cmd.netfilter))
+        return { exitCode: 0, stdout: '', stderr: '' };
       const [a0, a1, a2] = cmd.argv;
       if (cmd.argv.length === 3 && a1 === '-batch' && a2 === '-' && cmd.stdin !== undefined) {
         const b = typeof a0 === 'string' ? batches.get(a0) : undefined;

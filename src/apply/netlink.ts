@@ -28,6 +28,7 @@ import {
 } from '../exec/netlink/codec.js';
 import { ENODEV } from '../exec/netlink/errno.js';
 import type { NativeKernel } from '../exec/netlink/native.js';
+import { NetfilterSender } from '../exec/netlink/nft-batch.js';
 import { RouteSocket, withNetnsFd } from '../exec/netlink/socket.js';
 import type { Runner } from '../exec/runner.js';
 import { writeOwnSysctl } from '../exec/sysctl.js';
@@ -40,16 +41,20 @@ import { fdbRequest, neighRequest, type Request, vxlanRequest } from './netlink-
  * Applies a plan from inside this process over rtnetlink, for the ops a CNI attachment is made of: no `ip`
  * process per namespace, so an ADD costs microseconds of kernel work instead of milliseconds of fork and exec.
  * Each op sends exactly what its rendered `ip` command sends (the same flags, defaults and attributes), so the
- * printed commands (`--dry-run`, the golden scripts) stay the explanation of what happens. Ops it does not
- * speak (nftables, conntrack, processes) go to the fallback runner as their rendered commands.
+ * printed commands (`--dry-run`, the golden scripts) stay the explanation of what happens; nftables
+ * transactions go as one nfnetlink batch (exec/netlink/nft-batch.ts). Ops it does not speak (conntrack,
+ * processes, nftables it cannot encode) go to the fallback runner as their rendered commands.
  */
 export class NetlinkApplier {
   private readonly sockets = new Map<string, RouteSocket>();
+  private readonly netfilter: NetfilterSender;
 
   constructor(
     private readonly native: NativeKernel,
     private readonly fallback: Runner,
-  ) {}
+  ) {
+    this.netfilter = new NetfilterSender(native);
+  }
 
   /** Runs a plan phase by phase, op by op, with apply()'s error rule (applyError): same plans, same failures. */
   async apply(plan: Plan, onPhase?: (title: string, ms: number) => void): Promise<void> {
@@ -197,6 +202,11 @@ export class NetlinkApplier {
         s.request(what, RTM.NEWROUTE, NLM_F.CREATE | NLM_F.REPLACE, header, attrs);
         return true;
       }
+      case 'nft.tx': {
+        // One nfnetlink batch instead of `nft -f -` (false: something in it is not encoded; nft runs it).
+        const req = render(op).netfilter;
+        return req !== undefined && this.netfilter.send(req);
+      }
       case 'sysctl.set':
         // /proc/sys/net shows the namespace of the thread that opens it: ours, or the op's through the addon.
         if (op.netns.kind === 'host') writeOwnSysctl(op.key, op.value);
@@ -218,6 +228,7 @@ export class NetlinkApplier {
   }
 
   close(): void {
+    this.netfilter.close();
     for (const s of this.sockets.values()) s.close();
     this.sockets.clear();
   }

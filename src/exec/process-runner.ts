@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { CommandError } from '../errors.js';
+import type { NetfilterSender } from './netlink/nft-batch.js';
 import { type Command, type CommandResult, type DirectForm, type Runner, resolveArgs } from './runner.js';
 import { Spawner, type SpawnRequest } from './spawner.js';
 
@@ -21,6 +22,11 @@ export interface ProcessRunnerOptions {
    * true. False runs every command as printed (benchmarks compare the two).
    */
   readonly direct?: boolean;
+  /**
+   * Send nftables transactions that carry their netlink form (`cmd.netfilter`) from this process instead of
+   * running `nft -f` (exec/netlink/nft-batch.ts); what it cannot encode still runs as the command.
+   */
+  readonly netfilter?: NetfilterSender;
 }
 
 /**
@@ -36,8 +42,15 @@ export class ProcessRunner implements Runner {
   }
 
   async run(cmd: Command): Promise<CommandResult> {
-    const argv = resolveArgs(cmd.argv, this.vars);
     const started = performance.now();
+    if (cmd.netfilter && this.options.netfilter?.send(cmd.netfilter)) {
+      if (this.options.verbose)
+        process.stderr.write(
+          `$ ${cmd.argv.join(' ')} <<stdin  (ok, as one netlink batch, ${(performance.now() - started).toFixed(1)} ms)\n`,
+        );
+      return { stdout: '', stderr: '', exitCode: 0 };
+    }
+    const argv = resolveArgs(cmd.argv, this.vars);
     let result: CommandResult;
     if (this.spawner) {
       const env = this.options.env ? { ...process.env, ...this.options.env } : undefined;

@@ -35,6 +35,30 @@ export interface Command {
   };
   /** What a spawner runs instead, with the same kernel effect (DirectForm); printers show `argv`. */
   readonly direct?: DirectForm;
+  /** An nftables transaction's netlink form, for a runner that can send it in-process. */
+  readonly netfilter?: NetfilterRequest;
+}
+
+/**
+ * The same nftables transaction as a command's `nft -f` text, as one nfnetlink batch (src/render/nft-netlink/),
+ * for runners that speak netlink (src/exec/netlink/nft-batch.ts); the others run the argv.
+ */
+export interface NetfilterRequest {
+  /** The network namespace file the transaction is for; undefined: the runner's own namespace. */
+  readonly netnsPath?: string;
+  /** The batch (encoded on demand), or undefined when it holds something not encoded yet: run the argv. */
+  readonly encode: () => NetfilterBatch | undefined;
+  /** The `nft -f` line of the command at `index` of the transaction (for errors). */
+  readonly describe: (index: number) => string;
+}
+
+export interface NetfilterBatch {
+  readonly bytes: Uint8Array;
+  readonly firstSeq: number;
+  /** The message that asks for the acknowledgement: its answer is the kernel's last for the batch. */
+  readonly lastSeq: number;
+  /** The command of the transaction each message came from, by `seq - firstSeq` (-1: batch begin/end). */
+  readonly cmdOf: Int32Array;
 }
 
 /**

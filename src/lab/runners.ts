@@ -1,5 +1,7 @@
 import { NetlinkApplier } from '../apply/netlink.js';
-import { loadBuiltNative } from '../exec/netlink/native.js';
+import { loadCachedNative } from '../exec/netlink/build.js';
+import { loadBuiltNative, type NativeKernel } from '../exec/netlink/native.js';
+import { NetfilterSender } from '../exec/netlink/nft-batch.js';
 import { ProcessRunner } from '../exec/process-runner.js';
 import { startTimeOf } from '../observe/procs.js';
 import type { LabState } from './state.js';
@@ -9,9 +11,30 @@ import type { LabState } from './state.js';
  * it is given, so what runs the commands is one choice, made here.
  */
 
-/** Reads and short changes of a lab's namespaces: plain processes. */
+/** The addon `npm run build` compiled (dist/native), else the one the agent compiled into /var/cache/podnet/native. */
+let addon: NativeKernel | undefined | null = null;
+function labAddon(): NativeKernel | undefined {
+  if (addon === null) addon = loadBuiltNative() ?? loadCachedNative();
+  return addon;
+}
+
+/**
+ * nftables transactions as netlink batches from this process, when the netlink addon is compiled; else `nft -f`.
+ * PODNET_NFT_NETLINK=0 turns it off.
+ */
+let netfilter: NetfilterSender | undefined | null = null;
+function labNetfilter(): NetfilterSender | undefined {
+  if (netfilter === null) {
+    const native = process.env.PODNET_NFT_NETLINK === '0' ? undefined : labAddon();
+    netfilter = native?.netfilterSocket ? new NetfilterSender(native) : undefined;
+  }
+  return netfilter;
+}
+
+/** Reads and short changes of a lab's namespaces: plain processes (nftables over netlink when it can). */
 export function hostRunner(verbose = false): ProcessRunner {
-  return new ProcessRunner({ verbose });
+  const nf = labNetfilter();
+  return new ProcessRunner({ verbose, ...(nf ? { netfilter: nf } : {}) });
 }
 
 /**
@@ -19,11 +42,13 @@ export function hostRunner(verbose = false): ProcessRunner {
  * time go to the lab's journal the moment it exists, so `down` finds it even if this process dies next.
  */
 export function journalingRunner(state: LabState, verbose: boolean): ProcessRunner {
+  const nf = labNetfilter();
   return new ProcessRunner({
     spawner: true,
     // PODNET_SPAWNER_DIRECT=0: every pod process as the dry run prints it (npm run bench -- lab-up compares).
     direct: process.env.PODNET_SPAWNER_DIRECT !== '0',
     verbose,
+    ...(nf ? { netfilter: nf } : {}),
     onDaemon: (pid, cmd) => {
       const [pod, role] = (cmd.daemon?.tag ?? '?/?').split('/');
       state.recordPid({ pid, start: startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });
@@ -38,6 +63,6 @@ export function journalingRunner(state: LabState, verbose: boolean): ProcessRunn
  */
 export function labNetlink(runner: ProcessRunner): NetlinkApplier | undefined {
   if (process.env.PODNET_LAB_NETLINK === '0') return undefined;
-  const native = loadBuiltNative();
+  const native = labAddon();
   return native && new NetlinkApplier(native, runner);
 }

@@ -2,6 +2,7 @@ import type { Arg, Command } from '../exec/runner.js';
 import type { Op } from '../plan/ops.js';
 import { bridgeIn, execIn, ipIn, netIn } from './netns.js';
 import { renderNftTx } from './nft.js';
+import { netfilterRequest } from './nft-netlink/batch.js';
 import { renderPolicyDiff, renderPolicyFull, renderPolicyRemove } from './policy-nft.js';
 
 const pidArg = (v: string, before = '', after = ''): Arg => ({ var: v, before, after });
@@ -150,7 +151,19 @@ const renderers: Renderers = {
   }),
   'sysctl.set': (op) => ({ argv: execIn(op.netns, 'sysctl', '-q', '-w', `${op.key}=${op.value}`) }),
   'nft.apply': (op) => ({ argv: execIn(op.netns, 'nft', '-f', '-'), stdin: op.script }),
-  'nft.tx': (op) => ({ argv: execIn(op.netns, 'nft', '-f', '-'), stdin: renderNftTx(op.tx) }),
+  'nft.tx': (op) => ({
+    argv: execIn(op.netns, 'nft', '-f', '-'),
+    stdin: renderNftTx(op.tx),
+    netfilter: netfilterRequest(
+      op.netns.kind === 'host'
+        ? undefined
+        : op.netns.kind === 'named'
+          ? `/run/netns/${op.netns.name}`
+          : op.netns.path,
+      op.tx,
+      (i) => renderNftTx(op.tx.slice(i, i + 1)).trim(),
+    ),
+  }),
   // Exit status 1 with "0 flow entries have been deleted" is success for a sync: see exec isNothingToDelete.
   'conntrack.delete': (op) => ({
     argv: execIn(

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from '../../errors.js';
 import { exec } from '../process-runner.js';
+import { loadNativeFile, type NativeKernel } from './native.js';
 
 /** native/netlink.c in the checkout (this file is dist/src/exec/netlink/build.js once built). */
 export const ADDON_SOURCE = fileURLToPath(new URL('../../../../native/netlink.c', import.meta.url));
@@ -55,5 +56,45 @@ export async function compileNetlinkAddon(): Promise<{ bytes: Buffer; sha: strin
     return { bytes, sha: createHash('sha256').update(bytes).digest('hex').slice(0, 16) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The addon for a long-running process (the node agent): compiled from native/netlink.c once per version of
+ * that file and kept in `cacheDir` under the source's hash, loaded from there afterwards. `PODNET_NETLINK_ADDON`
+ * names a compiled file to use instead. Throws UnsupportedError when it cannot be built (no C compiler).
+ */
+export async function loadOrCompileNative(cacheDir: string = NATIVE_CACHE): Promise<NativeKernel> {
+  const given = process.env.PODNET_NETLINK_ADDON;
+  if (given) return loadNativeFile(given);
+  const path = cachedPath(cacheDir);
+  if (!existsSync(path)) {
+    const { bytes } = await compileNetlinkAddon();
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    const tmp = `${path}.tmp-${process.pid}`;
+    writeFileSync(tmp, bytes, { mode: 0o700 });
+    renameSync(tmp, path);
+  }
+  return loadNativeFile(path);
+}
+
+/** Where compiled addons are kept, by the hash of their source (shared by the agent, the lab, the benches). */
+export const NATIVE_CACHE = '/var/cache/podnet/native';
+
+const cachedPath = (cacheDir: string) =>
+  join(
+    cacheDir,
+    `netlink-src-${createHash('sha256').update(readFileSync(ADDON_SOURCE)).digest('hex').slice(0, 16)}.node`,
+  );
+
+/** The addon if it is already compiled for this source (or named by PODNET_NETLINK_ADDON); no compiling. */
+export function loadCachedNative(cacheDir: string = NATIVE_CACHE): NativeKernel | undefined {
+  const given = process.env.PODNET_NETLINK_ADDON;
+  if (given) return loadNativeFile(given);
+  try {
+    const path = cachedPath(cacheDir);
+    return existsSync(path) ? loadNativeFile(path) : undefined;
+  } catch {
+    return undefined;
   }
 }

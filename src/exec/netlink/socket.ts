@@ -120,6 +120,44 @@ export class RouteSocket {
     }
   }
 
+  /**
+   * Writes a whole nfnetlink batch (many messages, one write: the kernel handles it inside the write) and reads
+   * the answers until the one to `lastSeq`, the message that asked for an acknowledgement (or a refusal of the
+   * whole batch, answered on `firstSeq`, its BATCH_BEGIN). Returns the first
+   * refusal (its message's sequence number, errno and the kernel's words), or undefined when all was applied.
+   */
+  batch(
+    bytes: Uint8Array,
+    firstSeq: number,
+    lastSeq: number,
+  ): { seq: number; errno: number; reason: string } | undefined {
+    writeSync(this.fd, bytes);
+    let first: { seq: number; errno: number; reason: string } | undefined;
+    for (;;) {
+      const n = readSync(this.fd, this.buf, 0, this.buf.length, null);
+      for (const m of decodeMessages(this.buf.subarray(0, n))) {
+        if (m.type !== NLMSG.ERROR) continue;
+        const e = decodeError(m);
+        if (e.errno !== 0 && !first)
+          first = {
+            seq: m.seq,
+            errno: e.errno,
+            reason: e.extack ? `${reasonOf(e.errno)} (${e.extack})` : reasonOf(e.errno),
+          };
+        // A refused BATCH_BEGIN (no CAP_NET_ADMIN: EPERM) is the only answer: the batch was not looked at.
+        if (m.seq === lastSeq || (m.seq === firstSeq && e.errno !== 0)) return first;
+      }
+    }
+  }
+
+  /** A sequence number range of `n` for a batch (its messages are numbered from the returned one). */
+  reserveSeq(n: number): number {
+    if (this.seq + n + 1 > 0xffffffff) this.seq = 0;
+    const first = (this.seq + 1) >>> 0;
+    this.seq = (this.seq + n) >>> 0;
+    return first;
+  }
+
   /** Indices already looked up: an ADD names the bridge three times and the pod's interface twice. */
   private readonly indices = new Map<string, number>();
 

@@ -1,0 +1,311 @@
+import type { NetfilterBatch, NetfilterRequest } from '../../exec/runner.js';
+import type { NftChain, NftCmd, NftSet, NftTableRef } from '../../plan/nft.js';
+import { MAPS } from '../../plan/services/nft-layout.js';
+import { type AnonSet, compileRule } from './rule.js';
+import { type Layout, layoutOf, NotEncoded, setUserdata } from './types.js';
+import {
+  FAMILY,
+  NFNL_MSG_BATCH_BEGIN,
+  NFNL_MSG_BATCH_END,
+  NFNL_SUBSYS_NFTABLES,
+  NFT_MSG,
+  NLM_F_ACK,
+  NLM_F_APPEND,
+  NLM_F_CREATE,
+  Wire,
+} from './wire.js';
+
+/**
+ * A transaction (src/plan/nft.ts) as ONE nfnetlink batch: BATCH_BEGIN, one message per command (elements split
+ * so no attribute outgrows netlink's 16-bit length), BATCH_END. The kernel applies it all or nothing, as
+ * `nft -f` does with the same commands; the `nft -f` text (render/nft.ts) stays the printed explanation.
+ * Throws NotEncoded for what is not encoded yet (the caller then runs `nft -f`). Pure.
+ */
+
+export type NftBatch = NetfilterBatch;
+
+/** Sets whose types a partial sync's elements need when the transaction does not declare them. */
+export const KNOWN_SETS: readonly NftSet[] = MAPS;
+
+const NFT_SET = { anonymous: 1, constant: 2, interval: 4, map: 8, timeout: 0x10, dynamic: 0x20 } as const;
+const NFT_DATA_VERDICT = 0xffffff00;
+const PRIORITIES: Record<string, number> = {
+  raw: -300,
+  mangle: -150,
+  dstnat: -100,
+  filter: 0,
+  security: 50,
+  srcnat: 100,
+};
+const HOOKS = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 } as const;
+const VERDICT_CODES: Record<string, number> = { accept: 1, drop: 0, return: -5, continue: -1 };
+/** Bytes of elements per message: NFTA_SET_ELEM_LIST_ELEMENTS is one attribute, at most 65,535 bytes. */
+const ELEMENTS_PER_MESSAGE_BYTES = 60000;
+
+interface SetInfo {
+  readonly key: Layout;
+  readonly value: Layout | 'verdict' | undefined;
+  readonly spec: { key: string; value?: string };
+}
+
+const ref = (r: NftTableRef, name: string) => `${r.family} ${r.table} ${name}`;
+
+export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBatch {
+  let seq = 0;
+  let size = 1 << 16;
+  for (const c of tx) if ('elements' in c) size += c.elements.elements.length * 40;
+  const w = new Wire(size);
+  const cmdOf: number[] = [];
+  const firstSeq = seq;
+  const sets = new Map<string, SetInfo>();
+  const declare = (s: NftSet) => {
+    const value = s.value === undefined ? undefined : s.value === 'verdict' ? 'verdict' : layoutOf(s.value);
+    sets.set(ref(s, s.set), {
+      key: layoutOf(s.key),
+      value,
+      spec: { key: s.key, ...(s.value !== undefined ? { value: s.value } : {}) },
+    });
+  };
+  for (const s of known) declare(s);
+  let setId = 0;
+  let lastAt = 0;
+  const msg = (cmd: number, type: number, flags: number, family: number) => {
+    lastAt = w.at;
+    w.begin((NFNL_SUBSYS_NFTABLES << 8) | type, flags, seq++, family);
+    cmdOf.push(cmd);
+  };
+
+  w.begin(NFNL_MSG_BATCH_BEGIN, 0, seq++, 0, NFNL_SUBSYS_NFTABLES);
+  w.end();
+  cmdOf.push(-1);
+  tx.forEach((c, index) => {
+    if (c.verb === 'note') return;
+    if ('table' in c) {
+      const f = FAMILY[c.table.family];
+      if (c.verb === 'add') {
+        msg(index, NFT_MSG.NEWTABLE, NLM_F_CREATE, f);
+        w.str(1, c.table.table);
+        w.u32(2, 0);
+      } else if (c.verb === 'delete') {
+        msg(index, NFT_MSG.DELTABLE, 0, f);
+        w.str(1, c.table.table);
+      } else {
+        msg(index, NFT_MSG.DELRULE, 0, f);
+        w.str(1, c.table.table);
+      }
+      w.end();
+    } else if ('chain' in c) {
+      const ch = c.chain;
+      const f = FAMILY[ch.family];
+      if (c.verb === 'add') {
+        msg(index, NFT_MSG.NEWCHAIN, NLM_F_CREATE, f);
+        w.str(1, ch.table);
+        w.str(3, ch.chain);
+        if (ch.base) writeHook(w, ch);
+      } else if (c.verb === 'flush') {
+        msg(index, NFT_MSG.DELRULE, 0, f);
+        w.str(1, ch.table);
+        w.str(2, ch.chain);
+      } else {
+        msg(index, NFT_MSG.DELCHAIN, 0, f);
+        w.str(1, ch.table);
+        w.str(3, ch.chain);
+      }
+      w.end();
+    } else if ('set' in c) {
+      const s = c.set;
+      declare(s);
+      const info = sets.get(ref(s, s.set))!;
+      let flags = s.value !== undefined ? NFT_SET.map : 0;
+      for (const fl of s.flags ?? []) {
+        if (fl === 'dynamic' || fl === 'timeout') flags |= NFT_SET[fl];
+        else throw new NotEncoded(`set flag '${fl}' is not encoded`);
+      }
+      msg(index, NFT_MSG.NEWSET, NLM_F_CREATE, FAMILY[s.family]);
+      w.str(1, s.table);
+      w.str(2, s.set);
+      w.u32(3, flags);
+      w.u32(4, info.key.id);
+      w.u32(5, info.key.len);
+      if (info.value === 'verdict') {
+        w.u32(6, NFT_DATA_VERDICT);
+        w.u32(7, 0);
+      } else if (info.value) {
+        w.u32(6, info.value.id);
+        w.u32(7, info.value.len);
+      }
+      if (s.size !== undefined) {
+        w.nest(9);
+        w.u32(1, s.size);
+        w.end();
+      }
+      w.u32(10, ++setId);
+      w.bytes(13, setUserdata(info.key, info.value, s.comment));
+      w.end();
+    } else if ('rule' in c) {
+      const r = c.rule;
+      const f = FAMILY[r.family];
+      const { exprs, anon } = compileRule(r.expr, {
+        setTypes: (name) => sets.get(ref(r, name))?.spec,
+        nextSetId: () => ++setId,
+      });
+      for (const a of anon)
+        writeAnonSet(
+          w,
+          a,
+          r.table,
+          f,
+          () => msg(index, NFT_MSG.NEWSET, NLM_F_CREATE, f),
+          () => msg(index, NFT_MSG.NEWSETELEM, NLM_F_CREATE, f),
+        );
+      msg(index, NFT_MSG.NEWRULE, NLM_F_CREATE | NLM_F_APPEND, f);
+      w.str(1, r.table);
+      w.str(2, r.chain);
+      w.nest(4);
+      for (const e of exprs) {
+        w.nest(1);
+        w.str(1, e.name);
+        w.nest(2);
+        e.attrs(w);
+        w.end();
+        w.end();
+      }
+      w.end();
+      if (r.comment !== undefined) {
+        const text = new TextEncoder().encode(r.comment);
+        if (text.length + 1 > 255) throw new NotEncoded('rule comment longer than 254 bytes');
+        w.bytes(7, Uint8Array.of(0, text.length + 1, ...text, 0));
+      }
+      w.end();
+    } else {
+      const e = c.elements;
+      const info = sets.get(ref(e, e.set));
+      if (!info) throw new NotEncoded(`elements of set ${e.set}, whose types are not known`);
+      const type = c.verb === 'add' ? NFT_MSG.NEWSETELEM : NFT_MSG.DELSETELEM;
+      const flags = c.verb === 'add' ? NLM_F_CREATE : 0;
+      const f = FAMILY[e.family];
+      let open = false;
+      let listStart = 0;
+      for (const el of e.elements) {
+        if (!open) {
+          msg(index, type, flags, f);
+          w.str(1, e.table);
+          w.str(2, e.set);
+          w.nest(3);
+          listStart = w.at;
+          open = true;
+        }
+        if (c.verb === 'add' && info.value === 'verdict') {
+          w.nest(1);
+          w.nest(1);
+          w.value(1, info.key, el.key);
+          w.end();
+          w.nest(2);
+          writeVerdict(w, el.value ?? '');
+          w.end();
+          w.end();
+        } else if (c.verb === 'add' && info.value !== undefined && info.value !== 'verdict') {
+          if (el.value === undefined) throw new NotEncoded(`map ${e.set}: element '${el.key}' has no value`);
+          w.element(info.key, el.key, info.value, el.value);
+        } else w.element(info.key, el.key);
+        if (w.at - listStart > ELEMENTS_PER_MESSAGE_BYTES) {
+          w.end();
+          w.end();
+          open = false;
+        }
+      }
+      if (open) {
+        w.end();
+        w.end();
+      }
+    }
+  });
+  // The last real message asks for an acknowledgement: its answer ends the kernel's replies to this batch.
+  const lastSeq = seq - 1;
+  if (lastSeq > firstSeq) w.dv.setUint16(lastAt + 6, w.dv.getUint16(lastAt + 6, true) | NLM_F_ACK, true);
+  w.begin(NFNL_MSG_BATCH_END, 0, seq++, 0, NFNL_SUBSYS_NFTABLES);
+  w.end();
+  cmdOf.push(-1);
+  return { bytes: w.done(), firstSeq, lastSeq, cmdOf: Int32Array.from(cmdOf) };
+}
+
+/** The netlink form of an `nft.tx` op's command (render/index.ts): encoded only when a runner asks. */
+export function netfilterRequest(
+  netnsPath: string | undefined,
+  tx: readonly NftCmd[],
+  describe: (index: number) => string,
+): NetfilterRequest {
+  return {
+    ...(netnsPath !== undefined ? { netnsPath } : {}),
+    encode: () => {
+      try {
+        return encodeNftBatch(tx);
+      } catch (e) {
+        if (e instanceof NotEncoded) return undefined;
+        throw e;
+      }
+    },
+    describe,
+  };
+}
+
+function writeHook(w: Wire, ch: NftChain): void {
+  const b = ch.base!;
+  const prio = PRIORITIES[b.priority] ?? Number(b.priority);
+  if (!Number.isInteger(prio)) throw new NotEncoded(`chain priority '${b.priority}' is not encoded`);
+  w.str(7, b.type);
+  w.u32(5, b.policy === 'drop' ? 0 : 1);
+  w.nest(4);
+  w.u32(1, HOOKS[b.hook]);
+  w.u32(2, prio);
+  w.end();
+}
+
+/** `goto chain`, `jump chain`, `accept`, …: NFTA_DATA_VERDICT { code, chain }. */
+function writeVerdict(w: Wire, text: string): void {
+  const sp = text.indexOf(' ');
+  const word = sp < 0 ? text : text.slice(0, sp);
+  w.nest(2);
+  if (word === 'goto' || word === 'jump') {
+    w.u32(1, word === 'jump' ? -3 : -4);
+    w.str(2, text.slice(sp + 1));
+  } else if (word in VERDICT_CODES && sp < 0) w.u32(1, VERDICT_CODES[word]!);
+  else throw new NotEncoded(`verdict '${text}' is not encoded`);
+  w.end();
+}
+
+function writeAnonSet(
+  w: Wire,
+  a: AnonSet,
+  table: string,
+  _family: number,
+  newSet: () => void,
+  newElems: () => void,
+): void {
+  newSet();
+  w.str(1, table);
+  w.str(2, '__set%d');
+  w.u32(3, NFT_SET.anonymous | NFT_SET.constant);
+  w.u32(4, a.keyType);
+  w.u32(5, a.keyLen);
+  w.u32(10, a.id);
+  w.nest(9);
+  w.u32(1, a.elements.length);
+  w.end();
+  w.bytes(13, a.userdata);
+  w.end();
+  newElems();
+  w.str(1, table);
+  w.str(2, '__set%d');
+  w.u32(4, a.id);
+  w.nest(3);
+  for (const e of a.elements) {
+    w.nest(1);
+    w.nest(1);
+    w.bytes(1, e);
+    w.end();
+    w.end();
+  }
+  w.end();
+  w.end();
+}
