@@ -218,7 +218,11 @@ export async function observeNftParts(
   const pol = scope.skipProxy && !scope.policy ? undefined : tryRun(runner, readPolicyTable(ns));
   // Awaited together: a namespace gone mid-read rejects both, and neither rejection is left unhandled.
   const [text, iptState, polText] = await Promise.all([nft, nft ? undefined : iptProxy(ipt), pol]);
-  const proxy: ProxyState | undefined = nft ? (text === undefined ? undefined : parseNftTable(text)) : iptState;
+  const proxy: ProxyState | undefined = nft
+    ? text === undefined
+      ? undefined
+      : parseNftTable(text)
+    : iptState;
   const observedPolicy = polText === undefined ? undefined : parsePolicyTable(polText, scope.node);
   // Read after the generation: a commit in between makes the next check differ, so nothing stale is kept.
   if (gens && gen && !scope.skipProxy) gens.observed(ns, gen.genid);
