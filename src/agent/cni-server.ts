@@ -97,6 +97,23 @@ export async function serveCni(o: CniServerOptions): Promise<CniServer> {
   try {
     unlinkSync(o.socket); // a socket left by an agent that died; a live one's clients fall back meanwhile
   } catch {}
+  // One attachment's requests run one after another, in arrival order. A client killed mid-ADD (a runtime's
+  // timeout) leaves the agent finishing that ADD; the runtime's DEL that follows must not run beside it, or it
+  // could release the address before the veth exists and leave both behind. (The plugin has no such race: a
+  // killed plugin stops.) Verbs without an attachment (STATUS, GC, VERSION) run at once.
+  const turns = new Map<string, Promise<unknown>>();
+  const inTurn = <T>(req: CniRequest, run: () => Promise<T>): Promise<T> => {
+    const key = req.env.CNI_CONTAINERID ? `${req.env.CNI_CONTAINERID}/${req.env.CNI_IFNAME ?? ''}` : '';
+    if (!key) return run();
+    const before = turns.get(key) ?? Promise.resolve();
+    const mine = before.then(run, run);
+    const settled = mine.catch(() => {});
+    turns.set(key, settled);
+    void settled.then(() => {
+      if (turns.get(key) === settled) turns.delete(key);
+    });
+    return mine;
+  };
   const handle = (conn: Socket) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -114,7 +131,7 @@ export async function serveCni(o: CniServerOptions): Promise<CniServer> {
         return;
       }
       conn.write(encodeAccept(onDeathAnswer(req, o.socket)));
-      void answer(req, o.native, o.runner).then(
+      void inTurn(req, () => answer(req, o.native, o.runner)).then(
         (a) => {
           served++;
           conn.end(encodeAnswer(a));

@@ -29,13 +29,15 @@ the Node.js plugin itself). \`podnet agent\` serves the same socket itself. Need
       );
     const { startCniServer } = await import('../../agent/main.js');
     const { jsonLogger } = await import('../../agent/log.js');
-    const server = await startCniServer(socket, resolve(values['bin-dir']), jsonLogger());
+    const log = jsonLogger();
+    const server = await startCniServer(socket, resolve(values['bin-dir']), log);
     if (!server) return 1; // logged: no addon installed, or the socket cannot be served
     await new Promise<void>((done) => {
       process.once('SIGTERM', done);
       process.once('SIGINT', done);
     });
     await server.close();
+    log('info', 'stopped', { served: server.served() });
     return 0;
   },
 });
