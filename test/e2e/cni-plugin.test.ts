@@ -404,7 +404,7 @@ for (const mode of CNI_MODES) {
     test(
       '50 ADDs SIGKILLed at random points: DEL and GC leave nothing, and the lock is free',
       { timeout: 300_000 },
-      async () => {
+      async (t) => {
         const kill = async (i: number) => {
           const delay = Math.floor(Math.random() * 150);
           return invoke(d.plugin, NODE, envFor('ADD', `kill${i}`, pods[i]!), conf, (pid) => {
@@ -423,6 +423,10 @@ for (const mode of CNI_MODES) {
         const killed = results.filter((r) => r.code === 128).length;
         await settle();
         if (mode === 'agent') {
+          const count = (f: (r: (typeof results)[number]) => boolean) => results.filter(f).length;
+          t.diagnostic(
+            `agent SIGKILLed mid-burst: ${count((r) => r.code === 0)} ADDs answered (by the agent or the fallback plugin), ${count((r) => r.json?.code === 11)} told to try again, ${killed} clients killed`,
+          );
           const unexpected = results.filter((r) => r.code !== 0 && r.code !== 128 && r.json?.code !== 11);
           assert.deepEqual(
             unexpected,
