@@ -139,16 +139,28 @@ export async function benchCni(args: string[]): Promise<void> {
         '--bin-dir',
         join(dir, 'bin'),
       ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    let serverOut = '';
+    let serverExit = '';
+    server.once('exit', (code, sig) => {
+      serverExit = `exit ${code ?? sig}`;
+    });
+    const serverGone = new Promise<void>((r) => server.once('close', () => r()));
     stopServer = () => server.kill('SIGTERM');
+    // The agent must answer every podnet+agent sample (a dead one would make them fallback samples silently).
+    const serverAlive = (when: string) => {
+      if (serverExit) throw new Error(`podnet cni serve ended (${serverExit}) ${when}: ${serverOut}`);
+    };
     await new Promise<void>((resolve, reject) => {
-      let out = '';
-      server.stdout.on('data', (x) => {
-        out += x;
-        if (out.includes('serving CNI requests')) resolve();
+      server.stderr.on('data', (x) => {
+        serverOut += x;
       });
-      server.once('exit', () => reject(new Error(`podnet cni serve exited: ${out}`)));
+      server.stdout.on('data', (x) => {
+        serverOut += x;
+        if (serverOut.includes('serving CNI requests')) resolve();
+      });
+      server.once('exit', () => reject(new Error(`podnet cni serve exited: ${serverOut}`)));
     });
 
     // Every sequential sample is interleaved: floor, podnet, reference, so that load from other work on the
@@ -168,7 +180,16 @@ export async function benchCni(args: string[]): Promise<void> {
     for (let i = 0; i < n; i++) {
       floor.push((await invoke(inNode([process.execPath, '-e', '0']), {}, '')).ms);
       // Start-up of the plugin alone (VERSION does no work): the bundled file, and the unbundled dist/ via bin/podnet.js.
-      startBundle.push((await invoke(inNode(plugins.podnet.argv), { CNI_COMMAND: 'VERSION' }, '{}')).ms);
+      // PODNET_CNI_NO_AGENT: the client execs the Node.js plugin (else the agent would answer VERSION).
+      startBundle.push(
+        (
+          await invoke(
+            inNode(plugins.podnet.argv),
+            { CNI_COMMAND: 'VERSION', PODNET_CNI_NO_AGENT: '1' },
+            '{}',
+          )
+        ).ms,
+      );
       startDist.push(
         (
           await invoke(
@@ -189,6 +210,7 @@ export async function benchCni(args: string[]): Promise<void> {
           must(await invoke(inNode(p.argv), envOf('DEL', i, p.path, p.ifname), p.conf), `${name} DEL`),
         );
 
+    serverAlive('after the sequential samples');
     // CPU time per invocation (user + sys of the plugin and every process it waited for, from wait4's rusage):
     // unlike wall time, it hardly depends on what else the shared machine is doing.
     const cpuPy = join(dir, 'cpu.py');
@@ -225,6 +247,7 @@ export async function benchCni(args: string[]): Promise<void> {
       }
     }
 
+    serverAlive('after the CPU samples');
     const rows: string[][] = [];
     const results: Record<string, { add: number[]; del: number[]; burstWall: number; burstAdd: number[] }> =
       {};
@@ -272,7 +295,7 @@ export async function benchCni(args: string[]): Promise<void> {
         ` burst wall ratio ${ratio(ag.burstWall, ref.burstWall)} (≤ 1: ${verdict(ag.burstWall <= ref.burstWall)})`,
     );
     console.log(
-      `start-up (VERSION): bundled plugin p50 ${fmtMs(median(startBundle))}, unbundled bin/podnet.js ${fmtMs(median(startDist))}, node -e 0 ${fmtMs(f)}`,
+      `start-up (VERSION): client + Node.js plugin, no agent, p50 ${fmtMs(median(startBundle))}, unbundled bin/podnet.js ${fmtMs(median(startDist))}, node -e 0 ${fmtMs(f)}`,
     );
     console.log(
       `\nCPU time per invocation (user+sys incl. child processes, median of ${cpuN}): ` +
@@ -282,6 +305,10 @@ export async function benchCni(args: string[]): Promise<void> {
         `; node -e 0 ${fmtMs(median(cpuFloor))}` +
         ` → podnet ADD = floor + ${fmtMs(median(cpuAdd.podnet!) - median(cpuFloor))} of CPU`,
     );
+    serverAlive('after the bursts');
+    server.kill('SIGTERM');
+    await serverGone;
+    console.log(`the agent's CNI server answered ${/"served":(\d+)/.exec(serverOut)?.[1] ?? '?'} requests`);
     writeFileSync(join(dir, 'done'), '');
   } finally {
     stopServer();
