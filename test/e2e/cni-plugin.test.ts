@@ -407,7 +407,10 @@ for (const mode of CNI_MODES) {
       async (t) => {
         const kill = async (i: number) => {
           const delay = Math.floor(Math.random() * 150);
+          // With the agent, half the clients live to see the agent die (the other half are killed, as without it).
+          const spare = mode === 'agent' && i % 2 === 0;
           return invoke(d.plugin, NODE, envFor('ADD', `kill${i}`, pods[i]!), conf, (pid) => {
+            if (spare) return;
             setTimeout(() => {
               try {
                 process.kill(pid, 'SIGKILL');
@@ -417,7 +420,13 @@ for (const mode of CNI_MODES) {
         };
         // With the agent, the agent itself is SIGKILLed too, in the middle of the burst: the ADDs it had accepted
         // answer error 11 (try again) and leave what a killed plugin leaves; the rest run the Node.js plugin.
-        const agentKill = agent && sleep(50 + Math.floor(Math.random() * 250)).then(() => agent!.kill());
+        // It dies once a few ADDs have reserved their address, so others are surely in flight in it.
+        const agentKill =
+          agent &&
+          (async () => {
+            for (let i = 0; i < 2000 && reservations(d.ipam, NET).length < 5; i++) await sleep(5);
+            await agent!.kill();
+          })();
         const results = await Promise.all(pods.map((_, i) => kill(i)));
         await agentKill;
         const killed = results.filter((r) => r.code === 128).length;
