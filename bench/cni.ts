@@ -8,10 +8,11 @@ import { exec } from '../src/exec/process-runner.js';
 import { fmtMs, median, percentile, table } from './stats.js';
 
 /**
- * `npm run bench -- cni [N]`: CNI ADD/DEL latency of the bundled podnet plugin against the reference bridge +
- * host-local plugins (Debian containernetworking-plugins) with an equivalent configuration, in the same run,
- * with the Node.js process floor (`node -e 0`) as the limit, plus a burst of 50 concurrent ADDs for both.
- * Everything runs inside throwaway namespaces (one standing for the node, one per pod).
+ * `npm run bench -- cni [N]`: CNI ADD/DEL latency of the installed podnet plugin, with the agent's CNI server
+ * answering (`podnet+agent`) and without one (`podnet`: the client finds no socket and execs the Node.js plugin),
+ * against the reference bridge + host-local plugins (Debian containernetworking-plugins) with an equivalent
+ * configuration, in the same run, with the Node.js process floor (`node -e 0`), plus a burst of 50 concurrent
+ * ADDs for each. Everything runs inside throwaway namespaces (one standing for the node, one per pod).
  */
 const REF = '/usr/lib/cni';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -47,6 +48,7 @@ export async function benchCni(args: string[]): Promise<void> {
   const node = `${pfx}-n`;
   const pods = Array.from({ length: n }, (_, i) => `${pfx}-p${i}`);
   const dir = mkdtempSync(join(tmpdir(), `${pfx}-`));
+  let stopServer = () => {};
   const ipNetns = async (...a: string[]) => {
     const r = await exec(['ip', 'netns', ...a]);
     if (r.exitCode !== 0 && a[0] === 'add') throw new Error(r.stderr);
@@ -54,7 +56,9 @@ export async function benchCni(args: string[]): Promise<void> {
   try {
     await ipNetns('add', node);
     for (const p of pods) await ipNetns('add', p);
+    const socket = join(dir, 'cni.sock');
     await install({
+      agentSocket: socket,
       binDir: join(dir, 'bin'),
       confDir: join(dir, 'net.d'),
       name: 'benchpn',
@@ -75,14 +79,16 @@ export async function benchCni(args: string[]): Promise<void> {
       hairpinMode: true,
       ipMasq: false,
     };
-    const podnetConf = JSON.stringify({
-      ...common,
-      name: 'benchpn',
-      type: 'podnet',
-      bridge: `${pfx}a`,
-      subnet: '10.244.70.0/24',
-      ipam: { dataDir: join(dir, 'ipam-podnet') },
-    });
+    const podnetOf = (agentSocket: string) =>
+      JSON.stringify({
+        ...common,
+        name: 'benchpn',
+        type: 'podnet',
+        bridge: `${pfx}a`,
+        subnet: '10.244.70.0/24',
+        ipam: { dataDir: join(dir, 'ipam-podnet') },
+        agentSocket,
+      });
     const refConf = JSON.stringify({
       ...common,
       name: 'benchref',
@@ -91,11 +97,18 @@ export async function benchCni(args: string[]): Promise<void> {
       ipam: { type: 'host-local', subnet: '10.244.71.0/24', dataDir: join(dir, 'ipam-ref') },
     });
     const plugins = {
+      // No agent: nothing listens on this path, so the client execs the Node.js plugin.
       podnet: {
         argv: [join(dir, 'bin', 'podnet')],
-        conf: podnetConf,
+        conf: podnetOf(join(dir, 'no-agent.sock')),
         path: join(dir, 'bin'),
         ifname: 'eth0',
+      },
+      'podnet+agent': {
+        argv: [join(dir, 'bin', 'podnet')],
+        conf: podnetOf(socket),
+        path: join(dir, 'bin'),
+        ifname: 'eth2',
       },
       // A second interface name, so both plugins' pods can share the pod namespaces while samples interleave.
       'bridge+host-local': { argv: [join(REF, 'bridge')], conf: refConf, path: REF, ifname: 'eth1' },
@@ -112,6 +125,43 @@ export async function benchCni(args: string[]): Promise<void> {
       if (r.code !== 0) throw new Error(`${what} failed: ${r.stdout}`);
       return r.ms;
     };
+    // The agent's CNI server (what `podnet agent` starts), in the node namespace, warmed up below.
+    const server = spawn(
+      'nsenter',
+      [
+        `--net=/run/netns/${node}`,
+        process.execPath,
+        join(ROOT, 'bin', 'podnet.js'),
+        'cni',
+        'serve',
+        '--socket',
+        socket,
+        '--bin-dir',
+        join(dir, 'bin'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let serverOut = '';
+    let serverExit = '';
+    server.once('exit', (code, sig) => {
+      serverExit = `exit ${code ?? sig}`;
+    });
+    const serverGone = new Promise<void>((r) => server.once('close', () => r()));
+    stopServer = () => server.kill('SIGTERM');
+    // The agent must answer every podnet+agent sample (a dead one would make them fallback samples silently).
+    const serverAlive = (when: string) => {
+      if (serverExit) throw new Error(`podnet cni serve ended (${serverExit}) ${when}: ${serverOut}`);
+    };
+    await new Promise<void>((resolve, reject) => {
+      server.stderr.on('data', (x) => {
+        serverOut += x;
+      });
+      server.stdout.on('data', (x) => {
+        serverOut += x;
+        if (serverOut.includes('serving CNI requests')) resolve();
+      });
+      server.once('exit', () => reject(new Error(`podnet cni serve exited: ${serverOut}`)));
+    });
 
     // Every sequential sample is interleaved: floor, podnet, reference, so that load from other work on the
     // shared machine hits all of them alike. The floor is starting Node.js at all, the same way (nsenter).
@@ -120,15 +170,26 @@ export async function benchCni(args: string[]): Promise<void> {
     const startDist: number[] = [];
     const seq: Record<string, { add: number[]; del: number[] }> = {};
     for (const [name, p] of Object.entries(plugins)) {
-      // Warm-up (creates the bridge), not measured.
-      must(await invoke(inNode(p.argv), envOf('ADD', 0, p.path, p.ifname), p.conf), `${name} warm-up ADD`);
-      must(await invoke(inNode(p.argv), envOf('DEL', 0, p.path, p.ifname), p.conf), `${name} warm-up DEL`);
+      // Warm-up (creates the bridge; lets the agent's code be compiled and optimised), not measured.
+      for (let w = 0; w < (name === 'podnet+agent' ? 20 : 1); w++) {
+        must(await invoke(inNode(p.argv), envOf('ADD', w, p.path, p.ifname), p.conf), `${name} warm-up ADD`);
+        must(await invoke(inNode(p.argv), envOf('DEL', w, p.path, p.ifname), p.conf), `${name} warm-up DEL`);
+      }
       seq[name] = { add: [], del: [] };
     }
     for (let i = 0; i < n; i++) {
       floor.push((await invoke(inNode([process.execPath, '-e', '0']), {}, '')).ms);
       // Start-up of the plugin alone (VERSION does no work): the bundled file, and the unbundled dist/ via bin/podnet.js.
-      startBundle.push((await invoke(inNode(plugins.podnet.argv), { CNI_COMMAND: 'VERSION' }, '{}')).ms);
+      // PODNET_CNI_NO_AGENT: the client execs the Node.js plugin (else the agent would answer VERSION).
+      startBundle.push(
+        (
+          await invoke(
+            inNode(plugins.podnet.argv),
+            { CNI_COMMAND: 'VERSION', PODNET_CNI_NO_AGENT: '1' },
+            '{}',
+          )
+        ).ms,
+      );
       startDist.push(
         (
           await invoke(
@@ -149,6 +210,7 @@ export async function benchCni(args: string[]): Promise<void> {
           must(await invoke(inNode(p.argv), envOf('DEL', i, p.path, p.ifname), p.conf), `${name} DEL`),
         );
 
+    serverAlive('after the sequential samples');
     // CPU time per invocation (user + sys of the plugin and every process it waited for, from wait4's rusage):
     // unlike wall time, it hardly depends on what else the shared machine is doing.
     const cpuPy = join(dir, 'cpu.py');
@@ -167,13 +229,15 @@ export async function benchCni(args: string[]): Promise<void> {
     const cpuFloor: number[] = [];
     const cpuAdd: Record<string, number[]> = {};
     const cpuDel: Record<string, number[]> = {};
-    for (const name of Object.keys(plugins)) {
+    // The agent's CPU is not the client's: CPU is compared only for plugins that do their work in their process.
+    const ownProcess = Object.entries(plugins).filter(([name]) => name !== 'podnet+agent');
+    for (const [name] of ownProcess) {
       cpuAdd[name] = [];
       cpuDel[name] = [];
     }
     for (let i = 0; i < cpuN; i++) {
       cpuFloor.push(await cpu(inNode([process.execPath, '-e', '0']), {}, '', 'node -e 0'));
-      for (const [name, p] of Object.entries(plugins)) {
+      for (const [name, p] of ownProcess) {
         cpuAdd[name]!.push(
           await cpu(inNode(p.argv), envOf('ADD', i, p.path, p.ifname), p.conf, `${name} ADD`),
         );
@@ -183,6 +247,7 @@ export async function benchCni(args: string[]): Promise<void> {
       }
     }
 
+    serverAlive('after the CPU samples');
     const rows: string[][] = [];
     const results: Record<string, { add: number[]; del: number[]; burstWall: number; burstAdd: number[] }> =
       {};
@@ -214,26 +279,39 @@ export async function benchCni(args: string[]): Promise<void> {
       table(['plugin', 'ADD p50', 'ADD p95', 'DEL p50', 'DEL p95', 'burst 50 wall', 'burst ADD p50'], rows),
     );
     const pn = results.podnet!;
+    const ag = results['podnet+agent']!;
     const ref = results['bridge+host-local']!;
     const f = median(floor);
+    const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+    const ratio = (a: number, b: number) => (a / b).toFixed(2);
     console.log(
-      `\npodnet ADD p50 = floor + ${fmtMs(median(pn.add) - f)} (target ≤ floor + 10 ms: ${median(pn.add) - f <= 10 ? 'met' : 'NOT met'});` +
-        ` podnet/reference ADD p50 ratio ${(median(pn.add) / median(ref.add)).toFixed(2)}, DEL ${(median(pn.del) / median(ref.del)).toFixed(2)},` +
-        ` burst wall ${(pn.burstWall / ref.burstWall).toFixed(2)}`,
+      `\nwithout the agent: podnet ADD p50 = floor + ${fmtMs(median(pn.add) - f)} (target ≤ floor + 10 ms: ${verdict(median(pn.add) - f <= 10)});` +
+        ` podnet/reference ADD p50 ratio ${ratio(median(pn.add), median(ref.add))}, DEL ${ratio(median(pn.del), median(ref.del))},` +
+        ` burst wall ${ratio(pn.burstWall, ref.burstWall)}`,
     );
     console.log(
-      `start-up (VERSION): bundled plugin p50 ${fmtMs(median(startBundle))}, unbundled bin/podnet.js ${fmtMs(median(startDist))}, node -e 0 ${fmtMs(f)}`,
+      `with the agent: ADD p50 ratio ${ratio(median(ag.add), median(ref.add))} (target ≤ 0.5: ${verdict(median(ag.add) <= 0.5 * median(ref.add))}),` +
+        ` DEL p50 ratio ${ratio(median(ag.del), median(ref.del))} (≤ 1: ${verdict(median(ag.del) <= median(ref.del))}),` +
+        ` burst wall ratio ${ratio(ag.burstWall, ref.burstWall)} (≤ 1: ${verdict(ag.burstWall <= ref.burstWall)})`,
+    );
+    console.log(
+      `start-up (VERSION): client + Node.js plugin, no agent, p50 ${fmtMs(median(startBundle))}, unbundled bin/podnet.js ${fmtMs(median(startDist))}, node -e 0 ${fmtMs(f)}`,
     );
     console.log(
       `\nCPU time per invocation (user+sys incl. child processes, median of ${cpuN}): ` +
-        Object.keys(plugins)
-          .map((name) => `${name} ADD ${fmtMs(median(cpuAdd[name]!))} DEL ${fmtMs(median(cpuDel[name]!))}`)
+        ownProcess
+          .map(([name]) => `${name} ADD ${fmtMs(median(cpuAdd[name]!))} DEL ${fmtMs(median(cpuDel[name]!))}`)
           .join('; ') +
         `; node -e 0 ${fmtMs(median(cpuFloor))}` +
         ` → podnet ADD = floor + ${fmtMs(median(cpuAdd.podnet!) - median(cpuFloor))} of CPU`,
     );
+    serverAlive('after the bursts');
+    server.kill('SIGTERM');
+    await serverGone;
+    console.log(`the agent's CNI server answered ${/"served":(\d+)/.exec(serverOut)?.[1] ?? '?'} requests`);
     writeFileSync(join(dir, 'done'), '');
   } finally {
+    stopServer();
     for (const p of pods) await ipNetns('del', p);
     await ipNetns('del', node);
     rmSync(dir, { recursive: true, force: true });

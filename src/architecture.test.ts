@@ -39,7 +39,8 @@ const allowed: Record<string, string[]> = {
   // The lab's cluster mode writes the agents' store (its keys and codecs) and reads their health.
   lab: ['net', 'model', 'plan', 'render', 'exec', 'apply', 'observe', 'agent'],
   cni: ['net', 'model', 'plan', 'render', 'exec', 'apply', 'observe'],
-  agent: ['net', 'model', 'plan', 'render', 'exec', 'apply', 'observe'],
+  // The agent serves the CNI plugin's requests warm with the plugin's own code (agent/cni-server.ts).
+  agent: ['net', 'model', 'plan', 'render', 'exec', 'apply', 'observe', 'cni'],
   cli: ['net', 'model', 'plan', 'lab', 'cni', 'agent'],
 };
 

@@ -45,6 +45,13 @@ export interface AgentConfig {
   readonly cniConfName: string;
   /** The plugin's IPAM reservations. @default /var/lib/cni/podnet */
   readonly cniDataDir: string;
+  /**
+   * The CNI socket the installed client hands requests to (src/agent/cni-server.ts); written into the conflist
+   * as `agentSocket`. `none`: do not serve (the plugin runs as its own process). @default /run/podnet/cni.sock
+   */
+  readonly cniSocket: string | undefined;
+  /** Where `podnet cni install` put the plugin: the CNI server loads its netlink addon. @default /opt/cni/bin */
+  readonly cniBinDir: string;
   /** The agent's own files: the subnet it held (kept across restarts), the lease file the plugin's STATUS reads. */
   readonly stateDir: string;
 }
@@ -59,6 +66,8 @@ export const AGENT_DEFAULTS = {
   cniConfDir: '/etc/cni/net.d',
   cniConfName: '10-podnet.conflist',
   cniDataDir: '/var/lib/cni/podnet',
+  cniSocket: '/run/podnet/cni.sock',
+  cniBinDir: '/opt/cni/bin',
   stateDir: '/var/lib/podnet/agent',
 } as const;
 
@@ -82,6 +91,8 @@ export const AGENT_FIELDS = [
   'cniConfDir',
   'cniConfName',
   'cniDataDir',
+  'cniSocket',
+  'cniBinDir',
   'stateDir',
 ] as const;
 type Field = (typeof AGENT_FIELDS)[number];
@@ -236,6 +247,14 @@ export function parseAgentConfig(
   const cniConfDir = path('cniConfDir', AGENT_DEFAULTS.cniConfDir);
   const cniDataDir = path('cniDataDir', AGENT_DEFAULTS.cniDataDir);
   const stateDir = path('stateDir', AGENT_DEFAULTS.stateDir);
+  const cniBinDir = path('cniBinDir', AGENT_DEFAULTS.cniBinDir);
+  const socketText = str('cniSocket') ?? AGENT_DEFAULTS.cniSocket;
+  if (socketText !== 'none' && (!socketText.startsWith('/') || socketText.length > 107))
+    bad(
+      'cniSocket',
+      `'${socketText}' is not an absolute path of at most 107 bytes (a unix socket's limit)`,
+      "'none' turns the CNI socket off",
+    );
   const cniConfName = str('cniConfName') ?? AGENT_DEFAULTS.cniConfName;
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*\.conflist$/.test(cniConfName))
     bad('cniConfName', `'${cniConfName}' is not a file name ending in .conflist`);
@@ -260,6 +279,8 @@ export function parseAgentConfig(
     cniConfDir,
     cniConfName,
     cniDataDir,
+    cniSocket: socketText === 'none' ? undefined : socketText,
+    cniBinDir,
     stateDir,
   };
 }

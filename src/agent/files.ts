@@ -10,7 +10,7 @@ import type { AgentConfig } from './config.js';
 
 /** The conflist for this node's subnet (pure). Masquerading is the agent's proxy's job, so not the plugin's. */
 export function conflistOf(
-  c: Pick<AgentConfig, 'cniDataDir' | 'stateDir'>,
+  c: Pick<AgentConfig, 'cniDataDir' | 'stateDir'> & Partial<Pick<AgentConfig, 'cniSocket'>>,
   node: { subnet: string; mtu: number; bridge: string },
 ): object {
   return {
@@ -29,6 +29,7 @@ export function conflistOf(
         ipMasq: false,
         ipam: { dataDir: c.cniDataDir },
         agentLeaseFile: leaseFilePath(c),
+        ...(c.cniSocket ? { agentSocket: c.cniSocket } : {}),
       },
     ],
   };

@@ -1,15 +1,18 @@
 import { join } from 'node:path';
 import { NftSession } from '../apply/nft-session.js';
 import { loadOrCompileNative } from '../exec/netlink/build.js';
+import type { NativeKernel } from '../exec/netlink/native.js';
 import { NetfilterSender } from '../exec/netlink/nft-batch.js';
 import { ProcessRunner } from '../exec/process-runner.js';
+import type { Runner } from '../exec/runner.js';
 import { Agent, AgentFatal } from './agent.js';
+import { type CniServer, loadInstalledAddon, serveCni } from './cni-server.js';
 import type { AgentConfig } from './config.js';
 import { readEtcdTls } from './etcd-tls.js';
 import { writeAtomic } from './files.js';
 import { serveAgentHttp } from './http.js';
 import { openKubeStore } from './kube-main.js';
-import { jsonLogger } from './log.js';
+import { jsonLogger, type Logger } from './log.js';
 import { AgentMetrics } from './metrics.js';
 import { policyOption } from './policy-open.js';
 import { Reconciler } from './reconciler.js';
@@ -92,12 +95,14 @@ export async function runAgent(c: AgentConfig): Promise<number> {
       } catch {}
     },
   });
+  const cni = c.cniSocket ? await startCniServer(c.cniSocket, c.cniBinDir, log, runner) : undefined;
   const { server, port } = await serveAgentHttp(c.listen, () => agent.health(), metrics);
   log('info', 'serving /healthz and /metrics', { address: `${c.listen.host}:${port}` });
   const done = new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       log('info', 'stopping; the data path stays as it is', { signal });
-      void agent.stop().then(() => {
+      void agent.stop().then(async () => {
+        await cni?.close();
         server.close();
         closeNft();
         resolve(0);
@@ -114,9 +119,37 @@ export async function runAgent(c: AgentConfig): Promise<number> {
     log('error', 'cannot start', { error: e.message });
     process.stderr.write(`podnet agent: ${e.message}\n`);
     await agent.stop();
+    await cni?.close();
     server.close();
     closeNft();
     return 1;
   }
   return done;
+}
+
+/**
+ * The warm side of the CNI plugin (cni-server.ts), served from the start: it needs no lease (the plugin does
+ * not either). Without the installed addon the client's own fallback is faster, so the agent then does not serve.
+ */
+export async function startCniServer(
+  socket: string,
+  binDir: string,
+  log: Logger,
+  runner: Runner = new ProcessRunner(),
+): Promise<CniServer | undefined> {
+  let native: NativeKernel;
+  try {
+    native = loadInstalledAddon(binDir);
+  } catch (e) {
+    log('warn', 'not serving CNI requests: no netlink addon installed', { error: (e as Error).message });
+    return undefined;
+  }
+  try {
+    const s = await serveCni({ socket, native, runner, log });
+    log('info', 'serving CNI requests', { socket });
+    return s;
+  } catch (e) {
+    log('warn', 'not serving CNI requests', { socket, error: (e as Error).message });
+    return undefined;
+  }
 }

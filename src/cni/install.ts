@@ -1,12 +1,13 @@
-import { chmodSync, mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from '../errors.js';
-import { compileNetlinkAddon } from '../exec/netlink/build.js';
+import { compileCniClient, compileNetlinkAddon } from '../exec/netlink/build.js';
 import { shortHash } from '../net/ifname.js';
 import { CODE_CACHE_DIR } from './code-cache-dir.js';
 import { loaderSource } from './loader.js';
+import { ADDON_FILE, AGENT_SOCKET, pluginHome } from './paths.js';
 
 /** Options of `podnet cni install`. */
 export interface InstallOptions {
@@ -25,7 +26,14 @@ export interface InstallOptions {
   readonly portmap: boolean;
   /** Where the plugin keeps V8's code cache of itself (loader.ts). @default /run/podnet/cni */
   readonly codeCacheDir?: string;
+  /**
+   * The node agent's CNI socket (src/agent/cni-server.ts): written into the conflist as `agentSocket` and built
+   * into the client as its default. @default /run/podnet/cni.sock
+   */
+  readonly agentSocket?: string;
 }
+
+export { ADDON_FILE, AGENT_SOCKET, pluginHome } from './paths.js';
 
 /** The conflist `install` writes: 1.0.0 for today's runtimes, 1.1.0 offered to those that speak it. */
 export function conflistFor(o: InstallOptions): object {
@@ -44,6 +52,7 @@ export function conflistFor(o: InstallOptions): object {
         hairpinMode: o.hairpinMode,
         ipMasq: o.ipMasq,
         ipam: { dataDir: o.dataDir },
+        agentSocket: o.agentSocket ?? AGENT_SOCKET,
       },
       ...(o.portmap ? [{ type: 'portmap', capabilities: { portMappings: true }, snat: true }] : []),
     ],
@@ -60,7 +69,7 @@ export { CODE_CACHE_DIR } from './code-cache-dir.js';
 export async function bundlePlugin(
   outfile: string,
   codeCacheDir = CODE_CACHE_DIR,
-): Promise<{ netlink: boolean; warning?: string }> {
+): Promise<{ netlink: boolean; addon?: Buffer; warning?: string }> {
   let esbuild: typeof import('esbuild');
   try {
     // require, not import(): the CLI bundle runs as a vm.Script (bin/podnet.js), which has no import().
@@ -127,7 +136,19 @@ export async function bundlePlugin(
   }
   chmodSync(tmp, 0o755);
   renameSync(tmp, outfile);
-  return { netlink: addon !== undefined, ...(warning ? { warning } : {}) };
+  return {
+    netlink: addon !== undefined,
+    ...(addon ? { addon: addon.bytes } : {}),
+    ...(warning ? { warning } : {}),
+  };
+}
+
+/** Writes `bytes` at `path` atomically, executable or not. */
+function writeAtomic(path: string, bytes: Buffer | string, mode: number): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, bytes);
+  chmodSync(tmp, mode);
+  renameSync(tmp, path);
 }
 
 /** Writes the plugin binary and the conflist; returns both paths. */
@@ -135,7 +156,28 @@ export async function install(
   o: InstallOptions,
 ): Promise<{ plugin: string; conflist: string; warning?: string }> {
   const plugin = join(o.binDir, 'podnet');
-  const { warning } = await bundlePlugin(plugin, o.codeCacheDir);
+  // With a C compiler: `podnet` is the native client (the agent's warm path, ~1 ms to start) and the Node.js
+  // plugin it falls back to lives in podnet.d/ with the addon the agent loads. Without one: `podnet` is the
+  // Node.js plugin itself, as before, and the agent is not asked.
+  const home = pluginHome(o.binDir);
+  const nodePlugin = join(home, 'plugin');
+  const built = await bundlePlugin(nodePlugin, o.codeCacheDir);
+  let warning = built.warning;
+  let client: Buffer | undefined;
+  if (built.addon) {
+    try {
+      client = await compileCniClient({ socket: o.agentSocket ?? AGENT_SOCKET, fallback: nodePlugin });
+    } catch (e) {
+      warning = `the plugin will not hand requests to the agent: ${(e as Error).message}`;
+    }
+  }
+  if (client && built.addon) {
+    writeAtomic(join(home, ADDON_FILE), built.addon, 0o644);
+    writeAtomic(plugin, client, 0o755);
+  } else {
+    renameSync(nodePlugin, plugin);
+    rmSync(home, { recursive: true, force: true });
+  }
   mkdirSync(o.confDir, { recursive: true });
   const conflist = join(o.confDir, `10-${o.name}.conflist`);
   writeFileSync(`${conflist}.tmp`, `${JSON.stringify(conflistFor(o), null, 2)}\n`);

@@ -10,11 +10,11 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Ip, nextFreeInRanges } from '../model/ipam.js';
-import { shortHash } from '../net/ifname.js';
 import type { PodRange } from './config.js';
 import { CNI_ERR, CniError } from './errors.js';
+import { acquireLock, inProcess, lockBusy } from './ipam-lock.js';
 
 /** Who holds an address: the attachment (container ID + interface) and, when the runtime said, the pod. */
 export interface Reservation {
@@ -67,13 +67,46 @@ export class IpamStore {
   /** Runs `fn` while holding the store's lock; a lock still busy after `timeoutMs` is code 11. */
   async withLock<T>(fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
     this.ensureDir();
-    const unlock = await acquireLock(this.dir, timeoutMs, this.tryLock);
+    // Callers in this process (the agent serves many requests at once) queue here first, in order, rather than
+    // poll the kernel lock against each other; the kernel lock still excludes every other process.
+    const before = inProcess.get(this.dir) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = before.then(
+      () =>
+        new Promise<void>((r) => {
+          done = r;
+        }),
+    );
+    inProcess.set(this.dir, mine);
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      before.then(() => true),
+      new Promise<false>((r) => {
+        timer = setTimeout(() => r(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!waited) {
+      void before.then(() => done()); // our turn passes to the next waiter untouched
+      throw lockBusy(this.dir, timeoutMs);
+    }
     try {
-      this.listing = this.removeTemporaries();
-      return await fn();
+      const unlock = await acquireLock(
+        this.dir,
+        Math.max(0, timeoutMs - (Date.now() - started)),
+        this.tryLock,
+      );
+      try {
+        this.listing = this.removeTemporaries();
+        return await fn();
+      } finally {
+        this.listing = undefined;
+        await unlock();
+      }
     } finally {
-      this.listing = undefined;
-      await unlock();
+      done();
+      if (inProcess.get(this.dir) === mine) inProcess.delete(this.dir);
     }
   }
 
@@ -232,61 +265,5 @@ export class IpamStore {
     const names = this.names();
     for (const n of names) if (n.startsWith(TMP)) unlinkSync(join(this.dir, n));
     return names.filter((n) => !n.startsWith(TMP));
-  }
-}
-
-/** A pause between lock attempts (node:timers/promises would load streams and AbortController for this). */
-const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
-
-/**
- * The IPAM lock: an abstract unix socket (`\0podnet-ipam:<hash of the store path>`). bind() of a name that is
- * bound fails with EADDRINUSE, and the kernel unbinds it the moment the holder's socket closes, which includes
- * the holder dying by SIGKILL: no lock files, no stale-lock detection, no spawned `flock` (~10 ms per ADD saved).
- * Abstract names are scoped to the network namespace, which is exactly the scope of a store: every invocation
- * for a node runs in the node's namespace, where the bridge that the store's addresses belong to lives.
- * Waiters retry with a growing, jittered back-off.
- */
-async function acquireLock(
-  dir: string,
-  timeoutMs: number,
-  tryLock?: (name: string) => number,
-): Promise<() => Promise<void>> {
-  const name = `podnet-ipam:${shortHash(resolve(dir), 24)}`;
-  const deadline = Date.now() + timeoutMs;
-  let wait = 1;
-  for (;;) {
-    let err: NodeJS.ErrnoException | undefined;
-    if (tryLock) {
-      try {
-        const fd = tryLock(name);
-        if (fd >= 0) return async () => closeSync(fd);
-        err = Object.assign(new Error('lock is taken'), { code: 'EADDRINUSE' });
-      } catch (e) {
-        err = e as NodeJS.ErrnoException;
-      }
-    } else {
-      // Loaded only here: the plugin with the native addon never pays for the net module.
-      const { createServer } = process.getBuiltinModule('node:net');
-      const server = createServer();
-      err = await new Promise<NodeJS.ErrnoException | undefined>((done) => {
-        server.once('error', (e) => done(e as NodeJS.ErrnoException));
-        server.listen({ path: `\0${name}`, exclusive: true }, () => done(undefined));
-      });
-      if (!err) {
-        server.unref();
-        return () => new Promise<void>((done) => server.close(() => done()));
-      }
-    }
-    if (err.code !== 'EADDRINUSE')
-      throw new CniError(CNI_ERR.IO_FAILURE, `cannot take the IPAM lock for '${dir}': ${err.message}`, '', {
-        cause: err,
-      });
-    if (Date.now() > deadline)
-      throw new CniError(
-        CNI_ERR.TRY_AGAIN,
-        `IPAM store '${dir}' is still locked after ${timeoutMs / 1000}s by another invocation; try again`,
-      );
-    await sleep(wait * (0.5 + Math.random()));
-    wait = Math.min(wait * 1.6, 10);
   }
 }

@@ -1,16 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { NetlinkApplier } from '../apply/netlink.js';
-import { loadEmbeddedNative, type NativeKernel } from '../exec/netlink/native.js';
+import { loadEmbeddedNative } from '../exec/netlink/native.js';
 import type { Runner } from '../exec/runner.js';
 import { cmdCheck, cmdGc, cmdStatus } from './check-gc.js';
 import { CODE_CACHE_DIR } from './code-cache-dir.js';
-import { decodeConfig, type NetConf, parseConfig } from './config.js';
+import { decodeConfig, parseConfig } from './config.js';
+import { pluginDeps } from './deps.js';
 import { type CniEnv, parseEnv } from './env.js';
 import { CNI_ERR, CniError } from './errors.js';
-import { isNamespaceFile, linkNames, writeFully } from './host.js';
-import { IpamStore } from './ipam-store.js';
-import { cmdAdd, cmdDel, linkKindByIp, type PluginDeps } from './plugin.js';
+import { writeFully } from './host.js';
+import { cmdAdd, cmdDel, type PluginDeps } from './plugin.js';
 import { convertResult, isSupported, LATEST, SUPPORTED_VERSIONS, versionInfo } from './version.js';
 
 /**
@@ -20,7 +18,7 @@ import { convertResult, isSupported, LATEST, SUPPORTED_VERSIONS, versionInfo } f
  * needs it: with the native addon, ADD and DEL need neither.
  */
 
-/** Spawns through ProcessRunner, loaded on first use. */
+/** Spawns through ProcessRunner, loaded on first use (with the addon, ADD and DEL never load child_process). */
 function lazyProcessRunner(): Runner {
   let runner: Runner | undefined;
   return {
@@ -39,47 +37,29 @@ export function nativeDir(): string {
   return typeof __PODNET_CODE_CACHE_DIR__ === 'string' ? __PODNET_CODE_CACHE_DIR__ : CODE_CACHE_DIR;
 }
 
+/**
+ * The plugin process's dependencies. The native addon is written beside the plugin's code cache (a directory
+ * of the plugin's own, set by `podnet cni install`), never into the IPAM data directory.
+ */
 export function defaultDeps(env: NodeJS.ProcessEnv = process.env): PluginDeps {
-  const trace = env.PODNET_CNI_TRACE
-    ? (note: string) => writeFully(2, `podnet-cni: ${(process.uptime() * 1000).toFixed(1)} ms: ${note}\n`)
-    : undefined;
-  const runner = lazyProcessRunner();
-  // The native addon is written beside the plugin's code cache (a directory of the plugin's own, set by
-  // `podnet cni install`), never into the IPAM data directory, which holds reservations only. Without it, or
-  // with PODNET_CNI_NO_NETLINK set, every kernel change is an `ip` process, as the printed plan shows.
-  let native: NativeKernel | undefined;
-  let nativeTried = false;
-  const nativeFor = (_conf: NetConf): NativeKernel | undefined => {
-    if (!nativeTried) {
-      nativeTried = true;
-      try {
-        if (!env.PODNET_CNI_NO_NETLINK) native = loadEmbeddedNative(nativeDir());
-      } catch (e) {
-        writeFully(
-          2,
-          `podnet-cni: in-process netlink unavailable, running ip instead: ${(e as Error).message}\n`,
-        );
-      }
-      trace?.(native ? 'kernel changes in-process over netlink' : 'kernel changes through ip processes');
-    }
-    return native;
-  };
-  const appliers = new Map<string, NetlinkApplier | undefined>();
-  return {
-    runner,
-    links: linkNames,
-    isNetns: isNamespaceFile,
-    store: (conf) => new IpamStore(join(conf.dataDir, conf.name), nativeFor(conf)?.tryLock),
-    netlink: (conf) => {
-      if (!appliers.has(conf.dataDir)) {
-        const native = nativeFor(conf);
-        appliers.set(conf.dataDir, native && new NetlinkApplier(native, runner));
-      }
-      return appliers.get(conf.dataDir);
-    },
-    linkKind: (name) => linkKindByIp(runner, name),
-    ...(trace ? { trace } : {}),
-  };
+  return pluginDeps({
+    env,
+    native: () => loadEmbeddedNative(nativeDir()),
+    write: (text) => writeFully(2, text),
+    now: () => process.uptime() * 1000,
+    runner: lazyProcessRunner(),
+  });
+}
+
+/** The version errors are reported in: the configuration's when it has one we speak (even for env errors). */
+export function errorVersion(stdin: string): string {
+  try {
+    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
+    if (typeof v === 'string' && isSupported(v)) return v;
+  } catch {
+    // stdin is checked properly by the verb
+  }
+  return LATEST;
 }
 
 /** One invocation, without touching process state: returns what to print and the exit status. */
@@ -88,14 +68,7 @@ export async function runCni(
   stdin: string,
   deps: PluginDeps = defaultDeps(),
 ): Promise<{ stdout: string; exitCode: number }> {
-  // Errors are reported in the configuration's version when it has one we speak, even for env errors.
-  let version: string = LATEST;
-  try {
-    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
-    if (typeof v === 'string' && isSupported(v)) version = v;
-  } catch {
-    // stdin is checked properly below
-  }
+  const version = errorVersion(stdin);
   try {
     const env: CniEnv = parseEnv(envVars);
     if (env.command === 'VERSION') {

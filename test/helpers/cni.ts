@@ -58,6 +58,8 @@ export interface CniDirs {
   readonly netd: string;
   readonly ipam: string;
   readonly plugin: string;
+  /** The agent's CNI socket the installed client asks first (`--agent-socket`). */
+  readonly socket: string;
 }
 
 /** Installs the plugin with the real `podnet cni install` into a fresh scratch directory. */
@@ -74,6 +76,7 @@ export async function installPlugin(opts: {
     netd: join(root, 'net.d'),
     ipam: join(root, 'ipam'),
     plugin: join(root, 'bin', 'podnet'),
+    socket: join(root, 'cni.sock'),
   };
   const r = await run([
     'node',
@@ -94,6 +97,8 @@ export async function installPlugin(opts: {
     opts.bridge,
     '--code-cache-dir',
     join(root, 'code-cache'),
+    '--agent-socket',
+    d.socket,
     ...(opts.extra ?? []),
   ]);
   if (r.code !== 0) throw new Error(`podnet cni install failed: ${r.stderr}`);
@@ -230,4 +235,72 @@ export function processesInNetns(ns: string): number[] {
     } catch {}
   }
   return out;
+}
+
+/**
+ * The two ways the installed plugin runs: `plugin`, no agent listening (the client execs the Node.js plugin),
+ * and `agent`, the agent's CNI server answering on the socket (docs/cni.md "Through the agent").
+ */
+export const CNI_MODES = ['plugin', 'agent'] as const;
+export type CniMode = (typeof CNI_MODES)[number];
+
+/** The agent's CNI server (`podnet cni serve`, what `podnet agent` starts) running in a node namespace. */
+export interface CniAgent {
+  readonly pid: number;
+  /** SIGTERM: answers what is in flight, then exits; resolves with how many requests it answered. */
+  stop(): Promise<number>;
+  /** SIGKILL, at once. */
+  kill(): Promise<void>;
+}
+
+/** Starts the CNI server in `nodeNs` on the installed plugin's socket; resolves once it listens. */
+export async function startCniAgent(d: CniDirs, nodeNs: string): Promise<CniAgent> {
+  const child = spawn(
+    'nsenter',
+    [
+      `--net=/run/netns/${nodeNs}`,
+      process.execPath,
+      join(ROOT, 'bin', 'podnet.js'),
+      'cni',
+      'serve',
+      '--socket',
+      d.socket,
+      '--bin-dir',
+      d.bin,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  // 'close': the output is read to its end (the last line counts what it served).
+  const exited = new Promise<void>((r) => child.once('close', () => r()));
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`podnet cni serve did not start: ${out}`)), 30_000);
+    const seen = (x: Buffer) => {
+      out += x;
+      if (out.includes('serving CNI requests')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', seen);
+    child.stderr!.on('data', (x: Buffer) => {
+      out += x;
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`podnet cni serve exited (${code}): ${out}`));
+    });
+  });
+  const signal = async (sig: NodeJS.Signals) => {
+    try {
+      process.kill(child.pid!, sig);
+    } catch {}
+    await exited;
+  };
+  const stop = async () => {
+    await signal('SIGTERM');
+    const m = /"served":(\d+)/.exec(out);
+    return m ? Number(m[1]) : 0;
+  };
+  return { pid: child.pid!, stop, kill: () => signal('SIGKILL') };
 }

@@ -29,6 +29,8 @@ Every flag can also come from --config FILE (YAML or JSON, the same names in cam
   --cni-conf-dir DIR         where the conflist goes (default /etc/cni/net.d)
   --cni-conf-name FILE       its name (default 10-podnet.conflist)
   --cni-data-dir DIR         the plugin's IPAM reservations (default /var/lib/cni/podnet)
+  --cni-socket PATH          answer the CNI plugin warm here (default /run/podnet/cni.sock; none: off)
+  --cni-bin-dir DIR          where podnet cni install put the plugin (its addon; default /opt/cni/bin)
   --state-dir DIR            the agent's own files (default /var/lib/podnet/agent)
   --config FILE              read settings from FILE`,
   options: {
@@ -50,6 +52,8 @@ Every flag can also come from --config FILE (YAML or JSON, the same names in cam
     'cni-conf-dir': { type: 'string' },
     'cni-conf-name': { type: 'string' },
     'cni-data-dir': { type: 'string' },
+    'cni-socket': { type: 'string' },
+    'cni-bin-dir': { type: 'string' },
     'state-dir': { type: 'string' },
     config: { type: 'string' },
   },
@@ -88,6 +92,8 @@ Every flag can also come from --config FILE (YAML or JSON, the same names in cam
         cniConfDir: values['cni-conf-dir'],
         cniConfName: values['cni-conf-name'],
         cniDataDir: values['cni-data-dir'],
+        cniSocket: values['cni-socket'],
+        cniBinDir: values['cni-bin-dir'],
         stateDir: values['state-dir'],
       },
       file,

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { agent } from './agent.js';
 import { cniInstall } from './cni-install.js';
+import { cniServe } from './cni-serve.js';
 import { labNodeAdd, labNodeRemove, labPodAdd, labPodRemove } from './lab-change.js';
 import { labDiagram } from './lab-diagram.js';
 import { labDown } from './lab-down.js';
@@ -74,6 +75,7 @@ export const COMMANDS: readonly Command[] = [
   labPartition,
   labHeal,
   cniInstall,
+  cniServe,
   agent,
   version,
 ];

@@ -11,6 +11,9 @@ import { loadNativeFile, type NativeKernel } from './native.js';
 /** native/netlink.c in the checkout (this file is dist/src/exec/netlink/build.js once built). */
 export const ADDON_SOURCE = fileURLToPath(new URL('../../../../native/netlink.c', import.meta.url));
 
+/** native/cni-client.c: the CNI client the runtime executes when the agent may answer (docs/cni.md). */
+export const CNI_CLIENT_SOURCE = fileURLToPath(new URL('../../../../native/cni-client.c', import.meta.url));
+
 /** Where node_api.h is: the pinned node-api-headers package, else the headers installed with Node itself. */
 function nodeApiIncludeDir(): string {
   try {
@@ -96,5 +99,41 @@ export function loadCachedNative(cacheDir: string = NATIVE_CACHE): NativeKernel 
     return existsSync(path) ? loadNativeFile(path) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Compiles native/cni-client.c into a small executable with its two paths built in: the agent's
+ * socket (used when the configuration names none) and the Node.js plugin it execs when no agent answers.
+ * Throws UnsupportedError naming what is missing.
+ */
+export async function compileCniClient(paths: { socket: string; fallback: string }): Promise<Buffer> {
+  for (const p of [paths.socket, paths.fallback])
+    if (!/^\/[A-Za-z0-9_.:@+=,/-]+$/.test(p) || p.length > 107)
+      throw new UnsupportedError(
+        `cannot build the CNI client for path '${p}': use an absolute path of plain characters (at most 107)`,
+      );
+  const dir = mkdtempSync(join(tmpdir(), 'podnet-cni-client-'));
+  try {
+    const out = join(dir, 'podnet');
+    const cc = process.env.CC || 'cc';
+    const r = await exec([
+      cc,
+      '-O2',
+      '-Wall',
+      '-s',
+      `-DPODNET_AGENT_SOCKET="${paths.socket}"`,
+      `-DPODNET_FALLBACK="${paths.fallback}"`,
+      '-o',
+      out,
+      CNI_CLIENT_SOURCE,
+    ]);
+    if (r.exitCode !== 0)
+      throw new UnsupportedError(
+        `cannot compile ${CNI_CLIENT_SOURCE} with '${cc}' (install gcc and libc6-dev): ${r.stderr.trim() || `exit ${r.exitCode}`}`,
+      );
+    return readFileSync(out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -132,6 +132,9 @@ export function labAgentCommand(
       d.netd,
       '--cni-data-dir',
       d.ipam,
+      // The lab's pods run the Node.js plugin (the CLI entry) directly, not the installed client: no socket.
+      '--cni-socket',
+      'none',
     ],
     daemon: { log: d.log, tag: `${node}/agent` },
     note,
