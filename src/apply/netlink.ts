@@ -4,6 +4,7 @@ import {
   IFA,
   IFF_UP,
   IFLA,
+  IFLA_BR_NF_CALL_IPTABLES,
   IFLA_BRPORT_MODE,
   IFLA_INFO,
   ifaddrmsg,
@@ -77,7 +78,19 @@ export class NetlinkApplier {
           str(IFLA.IFNAME, op.name),
           ...(op.mac ? [mac(IFLA.ADDRESS, op.mac)] : []),
           ...(op.mtu ? [u32(IFLA.MTU, op.mtu)] : []),
-          nested(IFLA.LINKINFO, [str(IFLA_INFO.KIND, 'bridge')]),
+          nested(IFLA.LINKINFO, [
+            str(IFLA_INFO.KIND, 'bridge'),
+            ...(op.nfCallIptables ? [nested(IFLA_INFO.DATA, [u8(IFLA_BR_NF_CALL_IPTABLES, 1)])] : []),
+          ]),
+        ]);
+        return true;
+      case 'link.set-bridge':
+        this.socket(op.netns).request(what, RTM.NEWLINK, 0, ifinfomsg(), [
+          str(IFLA.IFNAME, op.name),
+          nested(IFLA.LINKINFO, [
+            str(IFLA_INFO.KIND, 'bridge'),
+            nested(IFLA_INFO.DATA, [u8(IFLA_BR_NF_CALL_IPTABLES, op.nfCallIptables ? 1 : 0)]),
+          ]),
         ]);
         return true;
       case 'link.add-veth': {
@@ -161,7 +174,12 @@ export class NetlinkApplier {
       case 'sysctl.set':
         // /proc/sys/net shows the namespace of the process that opens it: ours, so only for the host's.
         if (op.netns.kind !== 'host') return false;
-        writeOwnSysctl(op.key, op.value);
+        try {
+          writeOwnSysctl(op.key, op.value);
+        } catch (e) {
+          // `sysctl -e`: a key its module would create, absent because the module is not loaded.
+          if (!(op.ifPresent && (e as NodeJS.ErrnoException).code === 'ENOENT')) throw e;
+        }
         return true;
       default:
         return false;

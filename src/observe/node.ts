@@ -111,7 +111,14 @@ export async function observeNode(
   const br = links.find((l) => l.ifname === scope.bridge?.name && l.linkinfo?.info_kind === 'bridge');
   if (br) {
     const address = pick(inet(br.ifname), scope.bridge?.address ?? '');
-    bridge = { name: br.ifname, address, mac: br.address ?? '', mtu: br.mtu };
+    const hooks = br.linkinfo?.info_data?.nf_call_iptables === 1;
+    bridge = {
+      name: br.ifname,
+      address,
+      mac: br.address ?? '',
+      mtu: br.mtu,
+      ...(hooks ? { nfCallIptables: true } : {}),
+    };
     if (!up(br)) linksDown.push(br.ifname);
   }
 
@@ -167,12 +174,15 @@ export async function observeNode(
       .map((f) => ({ dev: tunnel.name, mac: f.mac, dst: f.dst!, why: '' }));
   }
 
+  // A key the kernel lacks (br_netfilter not loaded) is not printed (`sysctl -e`): observed as ''.
   const sysctlValues: Record<string, string> = {};
-  if (sysctls)
+  if (sysctls) {
+    for (const key of scope.sysctls) sysctlValues[key] = '';
     for (const line of (await sysctls).stdout.split('\n')) {
       const m = /^(\S+) = (.*)$/.exec(line);
       if (m) sysctlValues[m[1]!] = m[2]!;
     }
+  }
 
   const { proxy, policy, policyDamaged } = await tables;
   return {
@@ -218,7 +228,11 @@ export async function observeNftParts(
   const pol = scope.skipProxy && !scope.policy ? undefined : tryRun(runner, readPolicyTable(ns));
   // Awaited together: a namespace gone mid-read rejects both, and neither rejection is left unhandled.
   const [text, iptState, polText] = await Promise.all([nft, nft ? undefined : iptProxy(ipt), pol]);
-  const proxy: ProxyState | undefined = nft ? (text === undefined ? undefined : parseNftTable(text)) : iptState;
+  const proxy: ProxyState | undefined = nft
+    ? text === undefined
+      ? undefined
+      : parseNftTable(text)
+    : iptState;
   const observedPolicy = polText === undefined ? undefined : parsePolicyTable(polText, scope.node);
   // Read after the generation: a commit in between makes the next check differ, so nothing stale is kept.
   if (gens && gen && !scope.skipProxy) gens.observed(ns, gen.genid);

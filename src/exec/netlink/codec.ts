@@ -35,6 +35,8 @@ export const IFLA = {
 export const IFLA_INFO = { KIND: 1, DATA: 2, SLAVE_KIND: 4, SLAVE_DATA: 5 } as const;
 export const VETH_INFO_PEER = 1;
 export const IFLA_BRPORT_MODE = 4; // hairpin
+/** IFLA_BR_NF_CALL_IPTABLES (linux/if_link.h): a bridge's own br_netfilter switch, u8. */
+export const IFLA_BR_NF_CALL_IPTABLES = 36;
 export const IFA = { ADDRESS: 1, LOCAL: 2 } as const;
 export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PREFSRC: 7, METRICS: 8 } as const;
 export const RTAX_MTU = 2;
