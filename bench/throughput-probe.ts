@@ -12,33 +12,46 @@ export interface Path {
   readonly sides: readonly { readonly pod: string; readonly node: string; readonly sw?: string }[];
 }
 
-/** A bounded iperf3 TCP run (seconds), in Gbit/s as the receiver counted it. */
+/** A bounded iperf3 TCP run (seconds), in Gbit/s as the receiver counted it; retried while it did not run. */
 export async function iperf(p: Path, seconds: number): Promise<number> {
   const port = '5399';
-  const server = exec([
-    'ip',
-    'netns',
-    'exec',
-    p.serverNs,
-    'timeout',
-    String(seconds + 10),
-    'iperf3',
-    '-s',
-    '-1',
-    '-p',
-    port,
-  ]);
-  let out = '';
-  for (let i = 0; i < 30 && !out; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const argv = ['iperf3', '-c', p.serverIp, '-p', port, '-t', String(seconds), '-J'];
-    const c = await exec(['ip', 'netns', 'exec', p.clientNs, ...argv]);
-    if (c.exitCode === 0) out = c.stdout;
+  let last = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const server = exec([
+      'ip',
+      'netns',
+      'exec',
+      p.serverNs,
+      'timeout',
+      String(seconds + 10),
+      'iperf3',
+      '-s',
+      '-1',
+      '-p',
+      port,
+    ]);
+    let bps: number | undefined;
+    for (let i = 0; i < 30 && bps === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const argv = ['iperf3', '-c', p.serverIp, '-p', port, '-t', String(seconds), '-J'];
+      const c = await exec(['ip', 'netns', 'exec', p.clientNs, ...argv]);
+      try {
+        const r = JSON.parse(c.stdout) as {
+          error?: string;
+          end?: { sum_received?: { bits_per_second: number } };
+        };
+        bps = r.end?.sum_received?.bits_per_second;
+        last = r.error ?? last;
+      } catch {
+        last = c.stderr;
+      }
+      // A client that ran but measured nothing (the server went away): start both anew.
+      if (bps === undefined && c.exitCode === 0) break;
+    }
+    await server;
+    if (bps !== undefined) return bps / 1e9;
   }
-  await server;
-  if (!out) throw new Error(`iperf3 ${p.name} never connected`);
-  const r = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
-  return r.end.sum_received.bits_per_second / 1e9;
+  throw new Error(`iperf3 ${p.name} never measured: ${last}`);
 }
 
 /** IPv4 fragmentation counters of one namespace (`nstat -asz`: absolute, history neither read nor written). */
@@ -76,9 +89,15 @@ interface LinkJson {
   link_index?: number;
   master?: string;
   mtu: number;
+  qdisc?: string;
+  txqlen?: number;
   gso_max_size?: number;
   gro_max_size?: number;
-  linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
+  linkinfo?: {
+    info_kind?: string;
+    info_data?: Record<string, unknown>;
+    info_slave_data?: Record<string, unknown>;
+  };
 }
 
 const links = async (ns: string): Promise<LinkJson[]> =>
@@ -99,12 +118,33 @@ async function offloads(ns: string, dev: string): Promise<Record<string, string>
   return out;
 }
 
+/** A bridge port's settings that change its cost per frame (not its identity or timers). */
+const PORT_KEYS = [
+  'state',
+  'hairpin',
+  'learning',
+  'flood',
+  'mcast_flood',
+  'bcast_flood',
+  'proxy_arp',
+  'neigh_suppress',
+  'isolated',
+  'mcast_to_unicast',
+];
+
 async function hop(role: string, ns: string, l: LinkJson, withOffloads: boolean): Promise<Hop> {
   const settings: Record<string, string> = {
     mtu: String(l.mtu),
     gso_max_size: String(l.gso_max_size),
     gro_max_size: String(l.gro_max_size),
   };
+  settings.qdisc = String(l.qdisc);
+  settings.txqlen = String(l.txqlen);
+  const port = l.linkinfo?.info_slave_data ?? {};
+  for (const k of PORT_KEYS) if (port[k] !== undefined) settings[`bridge port ${k}`] = String(port[k]);
+  if (l.linkinfo?.info_kind === 'vxlan')
+    for (const [k, v] of Object.entries(l.linkinfo.info_data ?? {}))
+      settings[`vxlan ${k}`] = JSON.stringify(v);
   if (l.linkinfo?.info_kind === 'bridge') {
     const global = await exec([
       'ip',

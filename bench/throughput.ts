@@ -189,6 +189,21 @@ export async function benchThroughput(args: string[]): Promise<void> {
         }),
       ),
     );
+    // The price of the service proxy itself (conntrack on every packet of the node): with / without, per round.
+    const price = [
+      [hgp.same, hg.same],
+      [pairs[3]!.podnet, pairs[2]!.podnet],
+      [pairs[5]!.podnet, pairs[4]!.podnet],
+    ] as const;
+    console.log(
+      table(
+        ['with the proxy / without (podnet)', 'per round', 'median'],
+        price.map(([w, wo]) => {
+          const xs = perRound(w, samples.get(wo)!);
+          return [w.name, xs.map((x) => x.toFixed(2)).join(' '), median(xs).toFixed(3)];
+        }),
+      ),
+    );
     console.log(
       `IPv4 fragments in all ${allNs.length} namespaces meanwhile: ${fr.fragments} (0 required); too big with DF: ${fr.tooBig}`,
     );

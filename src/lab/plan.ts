@@ -134,7 +134,8 @@ export function planLabTopology(
         prefix: p.prefix,
         gateway: node.gateway,
         mtu: podMtu,
-        hairpin: true,
+        // Only a pod reaching itself through a service needs its frames sent back out of its own port.
+        hairpin: spec.proxy !== 'none',
       }))
         add(
           'netns' in op && op.netns.kind === 'named' && op.netns.name === names.nodeNs(node.name)
