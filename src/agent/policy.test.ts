@@ -95,7 +95,7 @@ describe('agent NetworkPolicy', () => {
       '10.200.0.2 . tcp . 8080',
       '10.200.1.2 . tcp . 8080',
     ]);
-    assert.equal(m.sysctls['net.bridge.bridge-nf-call-iptables'], '1');
+    assert.equal(m.bridge?.nfCallIptables, true);
     assert.equal(m.sysctls['net.netfilter.nf_conntrack_tcp_loose'], '0');
     // node-1's agent: b is its own; a is a peer.
     const m1 = new AgentPolicy('node-1', feed, quiet).apply(buildNodeModel(CLUSTER, 'node-1'), CLUSTER);

@@ -113,12 +113,10 @@ export class AgentPolicy {
     this.planned = { world, model: this.planner.update(world) };
     return {
       ...model,
-      // Bridged frames must pass the forward hook; a cut TCP connection must stay cut (see plan/policy/plan.ts).
-      sysctls: {
-        ...model.sysctls,
-        'net.bridge.bridge-nf-call-iptables': '1',
-        'net.netfilter.nf_conntrack_tcp_loose': '0',
-      },
+      // Bridged frames must pass the forward hook (the bridge's own br_netfilter switch); a cut TCP connection
+      // must stay cut (see plan/policy/plan.ts).
+      ...(model.bridge ? { bridge: { ...model.bridge, nfCallIptables: true } } : {}),
+      sysctls: { ...model.sysctls, 'net.netfilter.nf_conntrack_tcp_loose': '0' },
       policy: this.planned.model,
     };
   }

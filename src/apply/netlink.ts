@@ -5,6 +5,7 @@ import {
   IFA,
   IFF_UP,
   IFLA,
+  IFLA_BR_NF_CALL_IPTABLES,
   IFLA_BRPORT_MODE,
   IFLA_INFO,
   ifaddrmsg,
@@ -121,7 +122,19 @@ export class NetlinkApplier {
           str(IFLA.IFNAME, op.name),
           ...(op.mac ? [mac(IFLA.ADDRESS, op.mac)] : []),
           ...(op.mtu ? [u32(IFLA.MTU, op.mtu)] : []),
-          nested(IFLA.LINKINFO, [kind(IFLA_INFO.KIND, 'bridge')]),
+          nested(IFLA.LINKINFO, [
+            kind(IFLA_INFO.KIND, 'bridge'),
+            ...(op.nfCallIptables ? [nested(IFLA_INFO.DATA, [u8(IFLA_BR_NF_CALL_IPTABLES, 1)])] : []),
+          ]),
+        ]);
+        return true;
+      case 'link.set-bridge':
+        this.socket(op.netns).request(what, RTM.NEWLINK, 0, ifinfomsg(), [
+          str(IFLA.IFNAME, op.name),
+          nested(IFLA.LINKINFO, [
+            kind(IFLA_INFO.KIND, 'bridge'),
+            nested(IFLA_INFO.DATA, [u8(IFLA_BR_NF_CALL_IPTABLES, op.nfCallIptables ? 1 : 0)]),
+          ]),
         ]);
         return true;
       case 'link.add-veth': {
@@ -209,8 +222,16 @@ export class NetlinkApplier {
       }
       case 'sysctl.set':
         // /proc/sys/net shows the namespace of the thread that opens it: ours, or the op's through the addon.
-        if (op.netns.kind === 'host') writeOwnSysctl(op.key, op.value);
-        else writeNetnsSysctl(this.native, pathOf(op.netns), op.key, op.value, what);
+        try {
+          if (op.netns.kind === 'host') writeOwnSysctl(op.key, op.value);
+          else writeNetnsSysctl(this.native, pathOf(op.netns), op.key, op.value, what);
+        } catch (e) {
+          // `sysctl -e`: a key its module would create, absent because the module is not loaded.
+          const absent =
+            (e as NodeJS.ErrnoException).code === 'ENOENT' ||
+            (e instanceof KernelError && Math.abs(e.errno) === 2);
+          if (!(op.ifPresent && absent)) throw e;
+        }
         return true;
       default:
         return false;

@@ -136,11 +136,15 @@ async function measureWire(l: LoadedLab, names: LabNames): Promise<WireMeasureme
   const ping = (count: number, interval: string) =>
     exec(wirePing(names.podNs(src.name), count, interval, dst.ip.toString()));
   await ping(1, '0.2'); // neighbours and (multicast) FDB learnt before the capture
-  const capture = exec(wireCapture(names.switchNs, filter, WIRE_FIELDS));
-  // tshark needs a moment before it captures; keep pinging (bounded) until it has its packets.
+  let captured = false;
+  const capture = exec(wireCapture(names.switchNs, filter, WIRE_FIELDS)).finally(() => {
+    captured = true;
+  });
+  // tshark needs a moment before it captures (seconds on a loaded machine): keep pinging until it has its
+  // packets or its own timeout ends it.
   const pinger = (async () => {
     await new Promise((r) => setTimeout(r, 1500));
-    await ping(60, '0.1');
+    while (!captured) await ping(5, '0.1');
   })();
   const [cap] = await Promise.all([capture, pinger]);
   const packets = parseWire(cap.stdout).filter((p) => p.ipLens.length > 0);

@@ -6,6 +6,7 @@ import { buildNodeModel } from '../plan/node/build.js';
 import { diffNode, type NodeDrift } from '../plan/node/sync.js';
 import type { Op } from '../plan/ops.js';
 import type { LabNames } from './names.js';
+import { LAB_NODE } from './plan.js';
 
 /**
  * The lab's node part, the same loop a node agent runs: build each node's model from the lab's cluster,
@@ -29,7 +30,7 @@ export async function labDrift(
   const nodes = cluster.nodes.filter((n) => !only || only.includes(n.name));
   return Promise.all(
     nodes.map(async (n) => {
-      const desired = buildNodeModel(cluster, n.name);
+      const desired = buildNodeModel(cluster, n.name, LAB_NODE);
       const netns = names.node(n.name);
       const observed = await observeNode(runner, netns, scopeOf(desired));
       return { node: n.name, drift: diffNode(observed, desired, { netns }) };

@@ -1,7 +1,7 @@
 import type { Cluster, NodeView, PodView } from '../model/resolve.js';
 import { hostVethName } from '../net/ifname.js';
 import { planMtu } from '../plan/mtu.js';
-import { buildNodeModel } from '../plan/node/build.js';
+import { buildNodeModel, type NodeModelOptions } from '../plan/node/build.js';
 import { emptyNodeState } from '../plan/node/model.js';
 import { planNodeSync } from '../plan/node/sync.js';
 import type { ContainerLaunch, Op, Phase, Plan } from '../plan/ops.js';
@@ -134,7 +134,8 @@ export function planLabTopology(
         prefix: p.prefix,
         gateway: node.gateway,
         mtu: podMtu,
-        hairpin: true,
+        // Only a pod reaching itself through a service needs its frames sent back out of its own port.
+        hairpin: spec.proxy !== 'none',
       }))
         add(
           'netns' in op && op.netns.kind === 'named' && op.netns.name === names.nodeNs(node.name)
@@ -168,9 +169,12 @@ export function planLabTopology(
   );
 }
 
+/** A lab node's namespace is podnet's alone: namespace-wide settings (br_netfilter off) are the lab's to set. */
+export const LAB_NODE: NodeModelOptions = { ownsNamespace: true };
+
 /** A lab node's state from scratch: its namespace was just created, so nothing of podnet's is in it yet. */
 export function planLabNodeFromScratch(cluster: Cluster, names: LabNames, node: string): Op[] {
-  const desired = buildNodeModel(cluster, node);
+  const desired = buildNodeModel(cluster, node, LAB_NODE);
   return planNodeSync(emptyNodeState(node, desired.podCIDR), desired, { netns: names.node(node) });
 }
 

@@ -111,7 +111,14 @@ export async function observeNode(
   const br = links.find((l) => l.ifname === scope.bridge?.name && l.linkinfo?.info_kind === 'bridge');
   if (br) {
     const address = pick(inet(br.ifname), scope.bridge?.address ?? '');
-    bridge = { name: br.ifname, address, mac: br.address ?? '', mtu: br.mtu };
+    const hooks = br.linkinfo?.info_data?.nf_call_iptables === 1;
+    bridge = {
+      name: br.ifname,
+      address,
+      mac: br.address ?? '',
+      mtu: br.mtu,
+      ...(hooks ? { nfCallIptables: true } : {}),
+    };
     if (!up(br)) linksDown.push(br.ifname);
   }
 
@@ -167,12 +174,15 @@ export async function observeNode(
       .map((f) => ({ dev: tunnel.name, mac: f.mac, dst: f.dst!, why: '' }));
   }
 
+  // A key the kernel lacks (br_netfilter not loaded) is not printed (`sysctl -e`): observed as ''.
   const sysctlValues: Record<string, string> = {};
-  if (sysctls)
+  if (sysctls) {
+    for (const key of scope.sysctls) sysctlValues[key] = '';
     for (const line of (await sysctls).stdout.split('\n')) {
       const m = /^(\S+) = (.*)$/.exec(line);
       if (m) sysctlValues[m[1]!] = m[2]!;
     }
+  }
 
   const { proxy, policy, policyDamaged } = await tables;
   return {

@@ -42,6 +42,15 @@ export type Op = { readonly note?: string } & (
       readonly mtu?: number;
       /** A fixed MAC: otherwise the bridge takes its lowest port's, and changes when that port leaves. */
       readonly mac?: string;
+      /** This bridge's own br_netfilter switch: its bridged IPv4 frames pass the IP hooks (nf_call_iptables). */
+      readonly nfCallIptables?: boolean;
+    }
+  | {
+      /** A bridge's per-bridge br_netfilter switch, changed in place (`ip link set NAME type bridge …`). */
+      readonly kind: 'link.set-bridge';
+      readonly netns: Netns;
+      readonly name: string;
+      readonly nfCallIptables: boolean;
     }
   | {
       readonly kind: 'link.add-veth';
@@ -137,7 +146,14 @@ export type Op = { readonly note?: string } & (
       readonly mac: string;
       readonly dst?: string;
     }
-  | { readonly kind: 'sysctl.set'; readonly netns: Netns; readonly key: string; readonly value: string }
+  | {
+      readonly kind: 'sysctl.set';
+      readonly netns: Netns;
+      readonly key: string;
+      readonly value: string;
+      /** A key that exists only while its module is loaded (br_netfilter's): skipped where the kernel lacks it. */
+      readonly ifPresent?: boolean;
+    }
   | { readonly kind: 'nft.apply'; readonly netns: Netns; readonly script: string }
   /** An nftables transaction as structured data (plan/nft.ts), rendered by src/render/nft.ts. */
   | { readonly kind: 'nft.tx'; readonly netns: Netns; readonly tx: readonly NftCmd[] }

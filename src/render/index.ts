@@ -26,6 +26,19 @@ const renderers: Renderers = {
       ...opt(op.mtu, 'mtu', String(op.mtu)),
       'type',
       'bridge',
+      ...opt(op.nfCallIptables, 'nf_call_iptables', '1'),
+    ),
+  }),
+  'link.set-bridge': (op) => ({
+    argv: ipIn(
+      op.netns,
+      'link',
+      'set',
+      op.name,
+      'type',
+      'bridge',
+      'nf_call_iptables',
+      op.nfCallIptables ? '1' : '0',
     ),
   }),
   'link.add-veth': (op) => {
@@ -149,7 +162,9 @@ const renderers: Renderers = {
   'fdb.del': (op) => ({
     argv: bridgeIn(op.netns, 'fdb', 'del', op.mac, 'dev', op.dev, ...opt(op.dst, 'dst', op.dst ?? '')),
   }),
-  'sysctl.set': (op) => ({ argv: execIn(op.netns, 'sysctl', '-q', '-w', `${op.key}=${op.value}`) }),
+  'sysctl.set': (op) => ({
+    argv: execIn(op.netns, 'sysctl', '-q', ...opt(op.ifPresent, '-e'), '-w', `${op.key}=${op.value}`),
+  }),
   'nft.apply': (op) => ({ argv: execIn(op.netns, 'nft', '-f', '-'), stdin: op.script }),
   'nft.tx': (op) => ({
     argv: execIn(op.netns, 'nft', '-f', '-'),

@@ -31,7 +31,7 @@ export const readFdb = (ns: Netns, dev: string): Command => ({
 });
 
 export const readSysctls = (ns: Netns, keys: readonly string[]): Command => ({
-  argv: execIn(ns, 'sysctl', ...keys),
+  argv: execIn(ns, 'sysctl', '-e', ...keys),
   note: 'observe: the sysctls podnet sets',
 });
 

@@ -48,6 +48,7 @@ function plan(way: 'ip' | 'nl', podNs: string, third: number): Plan {
         address: `${gateway}/24`,
         mac: macFromName(`bridge/${bridge}/${gateway}`),
         mtu: 1450,
+        nfCallIptables: true,
       }),
     },
     {
@@ -94,6 +95,7 @@ function stateOf(way: 'ip' | 'nl', podNs: string, third: number): unknown {
       hairpin: info.info_slave_data?.hairpin,
       learning: info.info_slave_data?.learning,
       stp: info.info_data?.stp_state,
+      nfCallIptables: info.info_data?.nf_call_iptables,
     };
   };
   const addrs = (netns: string, dev: string) =>
@@ -145,6 +147,23 @@ describe('netlink applier on the real kernel', { skip: needsRoot }, () => {
     const viaNl = stateOf('nl', POD_NL, 2) as Record<string, unknown>;
     assert.deepEqual(viaNl.podMac === '02:00:00:00:00:0b', true, 'the pod interface got the planned MAC');
     assert.deepEqual({ ...viaNl, podMac: 0 }, { ...viaIp, podMac: 0 });
+    assert.equal(
+      (viaNl.bridge as { nfCallIptables: number }).nfCallIptables,
+      1,
+      "the bridge's own br_netfilter",
+    );
+    // The bridge's switch turned off in place, both ways.
+    const off = (way: 'ip' | 'nl'): Plan => [
+      {
+        title: 'b',
+        ops: [{ kind: 'link.set-bridge', netns: ns(NODE), name: `br${way}`, nfCallIptables: false }],
+      },
+    ];
+    await apply(off('ip'), runner, { batch: true });
+    await nl.apply(off('nl'));
+    const [ipOff, nlOff] = [stateOf('ip', POD_IP, 1), stateOf('nl', POD_NL, 2)] as Record<string, unknown>[];
+    assert.equal((nlOff!.bridge as { nfCallIptables: number }).nfCallIptables, 0);
+    assert.deepEqual({ ...nlOff, podMac: 0 }, { ...ipOff, podMac: 0 });
     // And it carries traffic: the pod reaches its gateway on the bridge.
     execFileSync('ip', ['netns', 'exec', POD_NL, 'busybox', 'ping', '-c', '1', '-W', '2', '10.98.2.1'], {
       stdio: 'ignore',

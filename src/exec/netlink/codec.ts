@@ -39,6 +39,8 @@ export const VETH_INFO_PEER = 1;
 /** linux/if_link.h IFLA_VXLAN_*: the ones `ip link add … type vxlan` sends for podnet's options. */
 export const IFLA_VXLAN = { ID: 1, GROUP: 2, LINK: 3, LOCAL: 4, LEARNING: 7, PORT: 15 } as const;
 export const IFLA_BRPORT_MODE = 4; // hairpin
+/** IFLA_BR_NF_CALL_IPTABLES (linux/if_link.h): a bridge's own br_netfilter switch, u8. */
+export const IFLA_BR_NF_CALL_IPTABLES = 36;
 export const IFA = { ADDRESS: 1, LOCAL: 2 } as const;
 export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PREFSRC: 7, METRICS: 8 } as const;
 export const RTAX_MTU = 2;

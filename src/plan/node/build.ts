@@ -8,11 +8,18 @@ import { planMtu } from '../mtu.js';
 import { buildPolicyModel } from '../policy/model.js';
 import { worldOf } from '../policy/world.js';
 import { buildProxyModel } from '../services/model.js';
+import { BR_NETFILTER_ALL } from './devices.js';
 import type { FdbModel, NeighModel, NodeModel, RouteModel, TunnelModel } from './model.js';
 
 export interface NodeModelOptions {
   /** The node's uplink, which tunnels and host-gw routes use (the lab's nodes: eth0). */
   readonly uplink?: string;
+  /**
+   * The node's network namespace is podnet's alone (the lab's nodes): namespace-wide settings may be set, so
+   * br_netfilter is turned off for the namespace and on only for the bridge that needs it. Elsewhere (a host's
+   * own namespace, other bridges) the namespace-wide switch is left as it is. @default false
+   */
+  readonly ownsNamespace?: boolean;
 }
 
 /**
@@ -42,14 +49,13 @@ export function buildNodeModel(cluster: Cluster, nodeName: string, opts: NodeMod
     else if (spec.crossNode === 'ipip') tunnel = ipip(ctx);
   }
   const proxied = bridged && spec.proxy !== 'none';
-  // NetworkPolicy: bridged frames must pass the forward hook, and a cut TCP connection must stay cut.
+  // NetworkPolicy: bridged frames must pass the forward hook (the bridge's own switch), and a cut TCP
+  // connection must stay cut.
   const policed = bridged && (spec.networkPolicies?.length ?? 0) > 0;
-  if (policed) {
-    sysctls['net.bridge.bridge-nf-call-iptables'] = '1';
-    sysctls['net.netfilter.nf_conntrack_tcp_loose'] = '0';
-  }
+  if (policed) sysctls['net.netfilter.nf_conntrack_tcp_loose'] = '0';
+  // br_netfilter costs every bridged frame a trip through the IP hooks: only the bridge that needs it asks.
+  if (bridged && opts.ownsNamespace) sysctls[BR_NETFILTER_ALL] = '0';
   if (proxied) {
-    sysctls['net.bridge.bridge-nf-call-iptables'] = '1';
     routes.push({
       dst: spec.serviceCIDR.toString(),
       dev: spec.bridge,
@@ -67,6 +73,7 @@ export function buildNodeModel(cluster: Cluster, nodeName: string, opts: NodeMod
             // Why a fixed MAC: see BridgeModel.mac.
             mac: macFromName(`bridge/${spec.bridge}/${node.gateway}`),
             mtu,
+            ...(proxied || policed ? { nfCallIptables: true } : {}),
           },
         }
       : {}),

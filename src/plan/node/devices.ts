@@ -4,6 +4,24 @@ import type { BridgeModel, MasqueradeModel, TunnelModel } from './model.js';
 
 /** The ops that create or change a node's own devices and settings, each with its explanation (pure). */
 
+/** br_netfilter's namespace-wide switch; a key only while the module is loaded (then 1 in every new namespace). */
+export const BR_NETFILTER_ALL = 'net.bridge.bridge-nf-call-iptables';
+
+/** Why a bridge asks for br_netfilter (the proxy's and NetworkPolicy's reason, in one line). */
+const HOOKS_WHY =
+  "its bridged frames pass the IP hooks (br_netfilter, this bridge only), as the service proxy (a same-node endpoint's reply un-DNATed) or NetworkPolicy (pod-to-pod frames at the forward hook) needs";
+
+export function bridgeHooksOp(ns: Netns, node: string, b: BridgeModel): Op {
+  const on = !!b.nfCallIptables;
+  return {
+    kind: 'link.set-bridge',
+    netns: ns,
+    name: b.name,
+    nfCallIptables: on,
+    note: `${node}: bridge ${b.name}: ${on ? HOOKS_WHY : 'its bridged frames skip the IP hooks (no service proxy or NetworkPolicy needs them)'}`,
+  };
+}
+
 export function createBridge(ns: Netns, node: string, b: BridgeModel): Op[] {
   return [
     {
@@ -12,7 +30,8 @@ export function createBridge(ns: Netns, node: string, b: BridgeModel): Op[] {
       name: b.name,
       mtu: b.mtu,
       mac: b.mac,
-      note: `${node}: create bridge ${b.name} with a fixed MAC, the virtual switch every pod on this node plugs into`,
+      ...(b.nfCallIptables ? { nfCallIptables: true } : {}),
+      note: `${node}: create bridge ${b.name} with a fixed MAC, the virtual switch every pod on this node plugs into${b.nfCallIptables ? `; ${HOOKS_WHY}` : ''}`,
     },
     ...[b.address, ...(b.moreAddresses ?? [])].filter(Boolean).map(
       (cidr): Op => ({
@@ -30,8 +49,10 @@ export function createBridge(ns: Netns, node: string, b: BridgeModel): Op[] {
 export function sysctlOp(ns: Netns, node: string, key: string, value: string): Op {
   const why: Record<string, string> = {
     'net.ipv4.ip_forward': 'forward packets between interfaces (bridge <-> uplink)',
-    'net.bridge.bridge-nf-call-iptables':
-      "bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack",
+    [BR_NETFILTER_ALL]:
+      value === '0'
+        ? "br_netfilter off for the namespace's bridges: bridged frames skip the IP hooks unless their bridge asks (nf_call_iptables); nothing to do where br_netfilter is not loaded"
+        : 'bridged frames of every bridge in the namespace pass the IP hooks (br_netfilter)',
   };
   const redirects = /^net\.ipv4\.conf\.(.+)\.send_redirects$/.exec(key)?.[1];
   return {
@@ -39,6 +60,7 @@ export function sysctlOp(ns: Netns, node: string, key: string, value: string): O
     netns: ns,
     key,
     value,
+    ...(optionalSysctl(key, value) ? { ifPresent: true } : {}),
     note: `${node}: ${
       why[key] ??
       (redirects
@@ -47,6 +69,10 @@ export function sysctlOp(ns: Netns, node: string, key: string, value: string): O
     }`,
   };
 }
+
+/** A setting that is already met where the kernel lacks the key: br_netfilter off, br_netfilter not loaded. */
+export const optionalSysctl = (key: string, value: string): boolean =>
+  key === BR_NETFILTER_ALL && value === '0';
 
 /** What cannot change in place: a different value means delete and create again. */
 export function tunnelKey(t: TunnelModel): string {

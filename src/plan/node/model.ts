@@ -70,6 +70,12 @@ export interface BridgeModel {
    */
   readonly mac: string;
   readonly mtu: number;
+  /**
+   * br_netfilter for this bridge only (`nf_call_iptables`): its bridged IPv4 frames pass the IP hooks. Set when
+   * the node runs the service proxy (a same-node endpoint's reply is un-DNATed) or NetworkPolicy (pod-to-pod
+   * frames reach the forward hook); otherwise bridged frames skip the hooks (docs/backends/README.md).
+   */
+  readonly nfCallIptables?: boolean;
 }
 
 export type TunnelModel =

@@ -4,10 +4,12 @@ import type { ProxyModel } from '../services/model.js';
 import { planProxyChange } from '../services/plan.js';
 import { fullProxy, planProxyRepair, removeProxy } from '../services/proxy-state.js';
 import {
+  bridgeHooksOp,
   createBridge,
   createTunnel,
   linkDel,
   masqueradeOp,
+  optionalSysctl,
   removeMasqueradeOp,
   sameTunnel,
   sysctlOp,
@@ -83,6 +85,12 @@ export function diffNode(observed: NodeState, desired: NodeModel, target: NodeSy
         ...(sb.mac !== wb.mac ? { mac: wb.mac } : {}),
         note: note(`restore bridge ${wb.name}'s MTU and fixed MAC`),
       });
+    if (!!sb.nfCallIptables !== !!wb.nfCallIptables)
+      drift(
+        RANK.bridge,
+        `bridge ${wb.name}: nf_call_iptables ${sb.nfCallIptables ? 1 : 0}, want ${wb.nfCallIptables ? 1 : 0}`,
+        bridgeHooksOp(ns, node, wb),
+      );
     if (wb.address && sb.address !== wb.address)
       drift(RANK.bridge, `bridge ${wb.name}: address ${wb.address} missing`, {
         kind: 'addr.add',
@@ -102,11 +110,12 @@ export function diffNode(observed: NodeState, desired: NodeModel, target: NodeSy
   }
 
   // Sysctls: only the keys podnet sets.
+  // Observed '' is a key the kernel does not have (observe reads with `sysctl -e`).
   for (const [key, value] of Object.entries(desired.sysctls))
-    if (observed.sysctls[key] !== value)
+    if (observed.sysctls[key] !== value && !(observed.sysctls[key] === '' && optionalSysctl(key, value)))
       drift(
         RANK.sysctl,
-        `sysctl ${key} = ${observed.sysctls[key] ?? '(unknown)'}, want ${value}`,
+        `sysctl ${key} = ${observed.sysctls[key] || (observed.sysctls[key] === '' ? '(absent)' : '(unknown)')}, want ${value}`,
         sysctlOp(ns, node, key, value),
       );
 

@@ -8,14 +8,13 @@ export interface PolicySyncParams {
   /** The model applied last on this node (absent: nothing of ours there yet, or a full resync). */
   readonly prev?: PolicyNodeModel;
   readonly next: PolicyNodeModel;
-  /** Set br_netfilter's sysctl on the first sync (false when the service proxy phase already does). @default true */
-  readonly sysctl?: boolean;
 }
 
 /**
  * One sync of one node's NetworkPolicy enforcement (pure): a full table the first time (with the sysctl that
- * makes bridged same-node traffic pass the forward hook), afterwards only the changed elements, sets and
- * chains; nothing when the models are equal.
+ * keeps a cut connection cut), afterwards only the changed elements, sets and chains; nothing when the models
+ * are equal. Bridged same-node traffic reaches the forward hook by the bridge's own br_netfilter switch, part
+ * of the node model (BridgeModel.nfCallIptables).
  */
 export function planPolicySync(p: PolicySyncParams): Op[] {
   const node = p.next.node;
@@ -29,17 +28,6 @@ export function planPolicySync(p: PolicySyncParams): Op[] {
         value: '0',
         note: `${node}: no mid-stream TCP pickup: a connection whose conntrack entry a policy change deleted stays cut in both directions`,
       },
-      ...(p.sysctl === false
-        ? []
-        : [
-            {
-              kind: 'sysctl.set' as const,
-              netns: p.netns,
-              key: 'net.bridge.bridge-nf-call-iptables',
-              value: '1',
-              note: `${node}: bridged frames (pod to pod on this node) pass the IP forward hook (br_netfilter), where policies are enforced`,
-            },
-          ]),
       {
         kind: 'nft.policy',
         netns: p.netns,

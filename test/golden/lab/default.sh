@@ -31,16 +31,16 @@ ip -n podnet-node-0 link set lo up
 ip -n podnet-node-0 addr replace 192.168.64.4/24 dev eth0
 # node-0: bring the uplink up
 ip -n podnet-node-0 link set eth0 up
-# node-0: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into
-ip -n podnet-node-0 link add cni0 address 06:ef:16:52:14:1b mtu 1450 type bridge
+# node-0: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into; its bridged frames pass the IP hooks (br_netfilter, this bridge only), as the service proxy (a same-node endpoint's reply un-DNATed) or NetworkPolicy (pod-to-pod frames at the forward hook) needs
+ip -n podnet-node-0 link add cni0 address 06:ef:16:52:14:1b mtu 1450 type bridge nf_call_iptables 1
 # node-0: give the bridge the pod CIDR's gateway address, pods' next hop off the node
 ip -n podnet-node-0 addr replace 10.200.0.1/24 dev cni0
 # node-0: bring the bridge up
 ip -n podnet-node-0 link set cni0 up
 # node-0: forward packets between interfaces (bridge <-> uplink)
 ip netns exec podnet-node-0 sysctl -q -w net.ipv4.ip_forward=1
-# node-0: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
-ip netns exec podnet-node-0 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
+# node-0: br_netfilter off for the namespace's bridges: bridged frames skip the IP hooks unless their bridge asks (nf_call_iptables); nothing to do where br_netfilter is not loaded
+ip netns exec podnet-node-0 sysctl -q -e -w net.bridge.bridge-nf-call-iptables=0
 # node-0: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
 ip -n podnet-node-0 link add vxlan.1 address 2a:a6:6e:4b:4f:cb mtu 1450 type vxlan id 1 local 192.168.64.4 dev eth0 dstport 4789 nolearning
 # node-0: the VTEP address, the network address of the node's pod CIDR
@@ -173,16 +173,16 @@ ip -n podnet-node-1 link set lo up
 ip -n podnet-node-1 addr replace 192.168.64.5/24 dev eth0
 # node-1: bring the uplink up
 ip -n podnet-node-1 link set eth0 up
-# node-1: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into
-ip -n podnet-node-1 link add cni0 address 52:ef:24:13:0a:2d mtu 1450 type bridge
+# node-1: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into; its bridged frames pass the IP hooks (br_netfilter, this bridge only), as the service proxy (a same-node endpoint's reply un-DNATed) or NetworkPolicy (pod-to-pod frames at the forward hook) needs
+ip -n podnet-node-1 link add cni0 address 52:ef:24:13:0a:2d mtu 1450 type bridge nf_call_iptables 1
 # node-1: give the bridge the pod CIDR's gateway address, pods' next hop off the node
 ip -n podnet-node-1 addr replace 10.200.1.1/24 dev cni0
 # node-1: bring the bridge up
 ip -n podnet-node-1 link set cni0 up
 # node-1: forward packets between interfaces (bridge <-> uplink)
 ip netns exec podnet-node-1 sysctl -q -w net.ipv4.ip_forward=1
-# node-1: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
-ip netns exec podnet-node-1 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
+# node-1: br_netfilter off for the namespace's bridges: bridged frames skip the IP hooks unless their bridge asks (nf_call_iptables); nothing to do where br_netfilter is not loaded
+ip netns exec podnet-node-1 sysctl -q -e -w net.bridge.bridge-nf-call-iptables=0
 # node-1: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
 ip -n podnet-node-1 link add vxlan.1 address c6:6f:01:69:73:55 mtu 1450 type vxlan id 1 local 192.168.64.5 dev eth0 dstport 4789 nolearning
 # node-1: the VTEP address, the network address of the node's pod CIDR
@@ -315,16 +315,16 @@ ip -n podnet-node-2 link set lo up
 ip -n podnet-node-2 addr replace 192.168.64.6/24 dev eth0
 # node-2: bring the uplink up
 ip -n podnet-node-2 link set eth0 up
-# node-2: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into
-ip -n podnet-node-2 link add cni0 address 2a:02:13:62:70:f4 mtu 1450 type bridge
+# node-2: create bridge cni0 with a fixed MAC, the virtual switch every pod on this node plugs into; its bridged frames pass the IP hooks (br_netfilter, this bridge only), as the service proxy (a same-node endpoint's reply un-DNATed) or NetworkPolicy (pod-to-pod frames at the forward hook) needs
+ip -n podnet-node-2 link add cni0 address 2a:02:13:62:70:f4 mtu 1450 type bridge nf_call_iptables 1
 # node-2: give the bridge the pod CIDR's gateway address, pods' next hop off the node
 ip -n podnet-node-2 addr replace 10.200.2.1/24 dev cni0
 # node-2: bring the bridge up
 ip -n podnet-node-2 link set cni0 up
 # node-2: forward packets between interfaces (bridge <-> uplink)
 ip netns exec podnet-node-2 sysctl -q -w net.ipv4.ip_forward=1
-# node-2: bridged frames pass the IP hooks (br_netfilter), so a same-node endpoint's reply, which never leaves the bridge, is un-DNATed by conntrack
-ip netns exec podnet-node-2 sysctl -q -w net.bridge.bridge-nf-call-iptables=1
+# node-2: br_netfilter off for the namespace's bridges: bridged frames skip the IP hooks unless their bridge asks (nf_call_iptables); nothing to do where br_netfilter is not loaded
+ip netns exec podnet-node-2 sysctl -q -e -w net.bridge.bridge-nf-call-iptables=0
 # node-2: VXLAN device (VNI 1, UDP 4789), no learning: peers are programmed, one entry each
 ip -n podnet-node-2 link add vxlan.1 address 82:8c:c3:d7:1d:49 mtu 1450 type vxlan id 1 local 192.168.64.6 dev eth0 dstport 4789 nolearning
 # node-2: the VTEP address, the network address of the node's pod CIDR
