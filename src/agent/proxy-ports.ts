@@ -1,7 +1,7 @@
 import type { ConfigIssue } from '../errors.js';
 import { parseServiceManifest } from '../model/service.js';
 import type { Cidr } from '../net/ip.js';
-import { MAX_ENDPOINTS, type ProxyEndpoint, type ProxyServicePort } from '../plan/services/model.js';
+import { type ProxyEndpoint, type ProxyServicePort, proxyServicePort } from '../plan/services/model.js';
 import { type EndpointState, usableEndpoints } from './endpoints.js';
 import type { EndpointSliceObject, ServiceObject } from './store/store.js';
 
@@ -73,22 +73,7 @@ export function portsOfService(
       eps.map(({ conditions: _c, ...p }) => p);
     const all = bare(usableEndpoints(found));
     const local = bare(usableEndpoints(found.filter((e) => e.local)));
-    const cap = (eps: ProxyEndpoint[]) => eps.slice(0, MAX_ENDPOINTS);
-    ports.push({
-      id: `${svc.namespace}/${svc.name}:${port.name || `${port.port}/${port.protocol.toLowerCase()}`}`,
-      clusterIP: svc.clusterIP.toString(),
-      protocol: port.protocol === 'UDP' ? 'udp' : 'tcp',
-      port: port.port,
-      endpoints: cap(svc.internalTrafficPolicy === 'Local' ? local : all),
-      ...(svc.type === 'NodePort' && port.nodePort !== undefined
-        ? {
-            nodePort: port.nodePort,
-            nodePortEndpoints: cap(svc.externalTrafficPolicy === 'Local' ? local : all),
-            nodePortLocal: svc.externalTrafficPolicy === 'Local',
-          }
-        : {}),
-      ...(svc.sessionAffinity === 'ClientIP' ? { affinitySeconds: svc.affinityTimeoutSeconds } : {}),
-    });
+    ports.push(proxyServicePort(svc, port, all, local));
   }
   return { ports, slicesKey };
 }

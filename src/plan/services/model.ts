@@ -1,7 +1,8 @@
 import type { ProxyMode } from '../../model/cluster.js';
 import type { Cluster } from '../../model/resolve.js';
-import { serviceKey } from '../../model/service.js';
+import { type ServicePortSpec, type ServiceSpec, serviceKey } from '../../model/service.js';
 import { endpointSliceOf } from '../../model/service-endpoints.js';
+import type { Ip } from '../../net/ip.js';
 import { derivedIds, findPort } from './derived.js';
 
 /**
@@ -74,22 +75,7 @@ export function buildProxyModel(cluster: Cluster, node: string): ProxyModel {
           local: e.nodeName === node,
         }));
       const local = all.filter((e) => e.local);
-      const cap = (eps: ProxyEndpoint[]) => eps.slice(0, MAX_ENDPOINTS);
-      services.push({
-        id: `${serviceKey(svc)}:${port.name || `${port.port}/${port.protocol.toLowerCase()}`}`,
-        clusterIP: svc.clusterIP.toString(),
-        protocol: port.protocol === 'UDP' ? 'udp' : 'tcp',
-        port: port.port,
-        endpoints: cap(svc.internalTrafficPolicy === 'Local' ? local : all),
-        ...(svc.type === 'NodePort' && port.nodePort !== undefined
-          ? {
-              nodePort: port.nodePort,
-              nodePortEndpoints: cap(svc.externalTrafficPolicy === 'Local' ? local : all),
-              nodePortLocal: svc.externalTrafficPolicy === 'Local',
-            }
-          : {}),
-        ...(svc.sessionAffinity === 'ClientIP' ? { affinitySeconds: svc.affinityTimeoutSeconds } : {}),
-      });
+      services.push(proxyServicePort(svc, port, all, local));
     });
   }
   services.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -149,4 +135,33 @@ export function staleUdpEndpoints(
     gone(s, B[j]?.id === s.id ? B[j] : undefined);
   }
   return out;
+}
+
+/**
+ * One port of a Service as the proxy's data, shared by the lab's model and the agent's: ClusterIP traffic to
+ * `all` endpoints or, with internalTrafficPolicy Local, to the node's own; NodePort likewise by
+ * externalTrafficPolicy; at most MAX_ENDPOINTS each.
+ */
+export function proxyServicePort(
+  svc: ServiceSpec & { readonly clusterIP: Ip },
+  port: ServicePortSpec,
+  all: readonly ProxyEndpoint[],
+  local: readonly ProxyEndpoint[],
+): ProxyServicePort {
+  const cap = (eps: readonly ProxyEndpoint[]) => eps.slice(0, MAX_ENDPOINTS);
+  return {
+    id: `${serviceKey(svc)}:${port.name || `${port.port}/${port.protocol.toLowerCase()}`}`,
+    clusterIP: svc.clusterIP.toString(),
+    protocol: port.protocol === 'UDP' ? 'udp' : 'tcp',
+    port: port.port,
+    endpoints: cap(svc.internalTrafficPolicy === 'Local' ? local : all),
+    ...(svc.type === 'NodePort' && port.nodePort !== undefined
+      ? {
+          nodePort: port.nodePort,
+          nodePortEndpoints: cap(svc.externalTrafficPolicy === 'Local' ? local : all),
+          nodePortLocal: svc.externalTrafficPolicy === 'Local',
+        }
+      : {}),
+    ...(svc.sessionAffinity === 'ClientIP' ? { affinitySeconds: svc.affinityTimeoutSeconds } : {}),
+  };
 }
