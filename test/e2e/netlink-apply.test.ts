@@ -338,7 +338,8 @@ describe('netlink applier on a lab node, as lab up applies it', { skip: needsRoo
         .map((o) => o.kind),
       'every op the applier speaks went over netlink, in plan order',
     );
-    const keys = viaNl.flatMap((p) => p.ops).flatMap((o) => (o.kind === 'sysctl.set' ? [o.key] : []));
+    const sysctls = viaNl.flatMap((p) => p.ops).flatMap((o) => (o.kind === 'sysctl.set' ? [o] : []));
+    const keys = sysctls.map((o) => o.key);
     const a = nodeStateOf(NODES[0]!, keys) as Record<string, unknown>;
     const b = nodeStateOf(NODES[1]!, keys) as Record<string, unknown>;
     assert.deepEqual(b, a);
@@ -347,7 +348,7 @@ describe('netlink applier on a lab node, as lab up applies it', { skip: needsRoo
     assert.equal((a.neigh as unknown[]).length, 2);
     assert.deepEqual(
       a.sysctls,
-      keys.map(() => '1'),
+      sysctls.map((o) => String(o.value)),
     );
   });
 });
