@@ -11,7 +11,7 @@ import type { ProxyEndpoint, ProxyModel, ProxyServicePort } from '../src/plan/se
 import { planNftDiff, planNftFull } from '../src/plan/services/nftables.js';
 import { renderNftDiff, renderNftFull, renderNftTx } from '../src/render/nft.js';
 import { encodeNftBatch, netfilterRequest } from '../src/render/nft-netlink/batch.js';
-import { type ChangeTimes, StoreChanges } from './services-store.js';
+import { type AgentChanges, agentPath, printAgentChanges } from './services-agent.js';
 import { fmtMs, median, table } from './stats.js';
 
 /**
@@ -219,60 +219,11 @@ interface Row {
   planFull?: number;
   nftLatency?: { median: number; p95: number; errors: number };
   /** One endpoint change from the store event to the kernel (session): the agent's builder, and rebuilt whole. */
-  agent?: { builder: Change[]; whole: Change[]; netlink: Change[] };
+  agent?: AgentChanges;
   iptFull?: number;
   iptChange: number[];
   iptLatency?: { median: number; p95: number; errors: number };
   seed: { commands: number; measured?: number; sampleEmpty?: number; sampleFull?: number };
-}
-
-type Change = ChangeTimes & { total: number; kernel: number };
-
-/**
- * One endpoint change as the node agent makes it, end to end: the watch event into its cache, the proxy model
- * (the builder's, or rebuilt whole from the store as before), planning, rendering, and the transaction through
- * the nft session, on a table loaded from the same store. Alternating the two ways, so both see the same load.
- */
-async function agentPath(
-  row: Row,
-  node: string,
-  log: (s: string) => void,
-  sender: NetfilterSender | undefined,
-): Promise<void> {
-  const t0 = performance.now();
-  const store = new StoreChanges(row.n);
-  log(`agent path ${row.n}: store of ${row.n} Services and slices built in ${fmtMs(performance.now() - t0)}`);
-  const session = await NftSession.open(`/run/netns/${node}`);
-  const out = { builder: [] as Change[], whole: [] as Change[], netlink: [] as Change[] };
-  try {
-    await session.apply(renderNftFull(store.last));
-    const wholeEvery = row.n >= 50000 ? 6 : 3; // rebuilding 50,000 Services whole takes seconds
-    for (let i = 0; i < 45; i++) {
-      // The builder's change sent through the session and, when the addon loads, as a netlink batch (the agent's
-      // default); every few, the model rebuilt whole, as before.
-      const way = i % wholeEvery === wholeEvery - 1 ? 'whole' : sender && i % 2 ? 'netlink' : 'builder';
-      const s = performance.now();
-      const r = store.change(way === 'whole' ? 'whole' : 'builder');
-      const k = performance.now();
-      const [op] = r.ops;
-      if (r.ops.length !== 1 || op?.kind !== 'nft.tx')
-        throw new Error(`one endpoint change planned as ${r.ops.length} ops`);
-      if (way === 'netlink')
-        sender!.send(
-          netfilterRequest(`/run/netns/${node}`, op.tx, (j) => renderNftTx(op.tx.slice(j, j + 1))),
-        );
-      else await session.apply(r.text);
-      const end = performance.now();
-      out[way].push({ ...r.times, kernel: end - k, total: r.times.event + (end - s) });
-    }
-  } finally {
-    session.close();
-  }
-  row.agent = out;
-  const m = (c: Change[], k: keyof Change) => median(c.map((x) => x[k])).toFixed(2);
-  log(
-    `agent path ${row.n}: one endpoint change ${m(out.builder, 'total')} ms (build ${m(out.builder, 'build')}, plan ${m(out.builder, 'plan')}, kernel ${m(out.builder, 'kernel')}); rebuilt whole ${m(out.whole, 'total')} ms (build ${m(out.whole, 'build')}, plan ${m(out.whole, 'plan')})`,
-  );
 }
 
 export async function benchServices(args: string[]): Promise<void> {
@@ -390,7 +341,7 @@ export async function benchServices(args: string[]): Promise<void> {
           );
         }
         row.nftLatency = await latency(node);
-        if (modes.has('agent')) await agentPath(row, node, log, sender);
+        if (modes.has('agent')) row.agent = await agentPath(row.n, node, log, sender);
         log(
           `nftables ${n}: one change median ${fmtMs(median(row.nftChange))} (nft -f), ${median(row.nftSessionChange).toFixed(2)} ms (session), planning it ${median(row.nftPlan).toFixed(2)} ms; full via session ${fmtMs(row.nftSessionFull ?? 0)}; latency ${row.nftLatency.median} µs`,
         );
@@ -560,57 +511,7 @@ export async function benchServices(args: string[]): Promise<void> {
       ]),
     ),
   );
-  const withAgent = rows.filter((r) => r.agent?.builder.length);
-  if (withAgent.length) {
-    const m = (c: Change[], k: keyof Change) => `${median(c.map((x) => x[k])).toFixed(2)} ms`;
-    console.log(
-      '\none endpoint change end to end as the agent makes it (store event -> model -> plan -> render -> nft session), medians',
-    );
-    console.log(
-      table(
-        [
-          'N',
-          'builder: total',
-          'event + build',
-          'plan + render',
-          'kernel (session)',
-          'via netlink: total',
-          'kernel (netlink)',
-          'rebuilt whole: total',
-          'build',
-          'plan',
-          'ratio',
-        ],
-        withAgent.map((r) => {
-          const b = r.agent!.builder;
-          const w = r.agent!.whole;
-          const sum = (c: Change[], ks: (keyof Change)[]) =>
-            `${median(c.map((x) => ks.reduce((a, k) => a + x[k], 0))).toFixed(2)} ms`;
-          return [
-            String(r.n),
-            m(b, 'total'),
-            sum(b, ['event', 'build']),
-            sum(b, ['plan', 'render']),
-            m(b, 'kernel'),
-            r.agent!.netlink.length ? m(r.agent!.netlink, 'total') : '-',
-            r.agent!.netlink.length ? m(r.agent!.netlink, 'kernel') : '-',
-            m(w, 'total'),
-            m(w, 'build'),
-            m(w, 'plan'),
-            `${(median(w.map((x) => x.total)) / median(b.map((x) => x.total))).toFixed(0)}×`,
-          ];
-        }),
-      ),
-    );
-    console.log(
-      `targets: one endpoint change <= 5 ms end to end: ${withAgent
-        .map((r) => {
-          const best = r.agent!.netlink.length ? r.agent!.netlink : r.agent!.builder;
-          return `${r.n}: ${median(best.map((x) => x.total)) <= 5 ? 'met' : 'missed'} (${r.agent!.netlink.length ? 'netlink' : 'session'})`;
-        })
-        .join(', ')}`,
-    );
-  }
+  printAgentChanges(rows);
   for (const [n, target] of [
     [10000, 300],
     [50000, 1500],
