@@ -21,8 +21,8 @@ import { type JoinPhases, joinPhases, type PhaseLogLine, phasesTable } from './a
 import { fmtMs, median, percentile, table } from './stats.js';
 
 /**
- * `npm run bench -- agent [--nodes N] [--reps R] [--backend vxlan|host-gw]`: a cluster-mode lab of N nodes
- * (default 20), then
+ * `npm run bench -- agent [--nodes N] [--reps R] [--backend vxlan|host-gw] [--name LAB]`: a cluster-mode lab of N
+ * nodes (default 20; named LAB, default bag<pid>), then
  * - join: R times, a node joins (`lab node add`): from its agent's process start to the last other node's
  *   sync that programmed it; then it leaves;
  * - endpoint change: R times, one EndpointSlice written to etcd (by bench/etcd-writer.ts inside the control
@@ -63,7 +63,7 @@ export async function runAgentBench(args: string[]): Promise<AgentFigures | unde
   const nodes = Number(opt('nodes', '20'));
   const reps = Number(opt('reps', '20'));
   const backend = opt('backend', 'vxlan');
-  const lab = `bag${process.pid % 10000}`;
+  const lab = opt('name', `bag${process.pid % 10000}`);
   const lines = ['apiVersion: podnet.dev/v1alpha1', 'kind: Cluster', 'metadata: {name: bench}', 'spec:'];
   lines.push(`  crossNode: ${backend}`, '  nodes:');
   for (let n = 0; n < nodes - 1; n++) lines.push(`    - {name: n${n}, ip: 192.168.64.${10 + n}}`);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { NetlinkApplier } from '../apply/netlink.js';
 import { NftSession } from '../apply/nft-session.js';
 import { loadOrCompileNative } from '../exec/netlink/build.js';
 import type { NativeKernel } from '../exec/netlink/native.js';
@@ -52,12 +53,15 @@ export async function runAgent(c: AgentConfig): Promise<number> {
             return undefined;
           })
       : undefined;
-  // nftables transactions as netlink batches sent from this process (the addon is compiled once per version of
-  // native/netlink.c, kept under /var/cache/podnet); without it, the session above. PODNET_NFT_NETLINK=0: off.
-  const netfilter =
-    c.proxy !== 'nftables' || process.env.PODNET_NFT_NETLINK === '0'
-      ? undefined
-      : new Promise<void>((r) => {
+  // The netlink addon (compiled once per version of native/netlink.c, kept under /var/cache/podnet), loaded once
+  // the lease is held: nftables transactions as netlink batches (PODNET_NFT_NETLINK=0: off, the session above)
+  // and routes, neighbours and FDB entries as rtnetlink messages from this process (PODNET_AGENT_NETLINK=0: off,
+  // the `ip`/`bridge` batch processes). Without it, both fall back to those processes.
+  const nftOverNetlink = c.proxy === 'nftables' && process.env.PODNET_NFT_NETLINK !== '0';
+  const rtOverNetlink = process.env.PODNET_AGENT_NETLINK !== '0';
+  const native =
+    nftOverNetlink || rtOverNetlink
+      ? new Promise<void>((r) => {
           const previous = leased;
           leased = () => {
             previous();
@@ -65,21 +69,34 @@ export async function runAgent(c: AgentConfig): Promise<number> {
           };
         })
           .then(() => loadOrCompileNative())
-          .then((native) => {
-            log('info', 'nftables transactions go over netlink from this process', {});
-            return new NetfilterSender(native);
-          })
           .catch((e: Error) => {
-            log('warn', 'netlink nftables unavailable; using the nft session', { error: e.message });
+            log('warn', 'netlink addon unavailable; using ip, bridge and the nft session', {
+              error: e.message,
+            });
             return undefined;
-          });
+          })
+      : undefined;
+  const netfilter = nftOverNetlink
+    ? native?.then((n) => {
+        if (!n) return undefined;
+        log('info', 'nftables transactions go over netlink from this process', {});
+        return new NetfilterSender(n);
+      })
+    : undefined;
+  const netlink = rtOverNetlink
+    ? native?.then((n) => {
+        if (!n) return undefined;
+        log('info', 'routes, neighbours and FDB entries go over netlink from this process', {});
+        return new NetlinkApplier(n, runner);
+      })
+    : undefined;
   const closeNft = () => {
     reconciler.close();
     void nft?.then((s) => s?.close());
     void netfilter?.then((s) => s?.close());
   };
   const statusFile = join(c.stateDir, 'status.json');
-  const reconciler = new Reconciler(runner, nft, true, netfilter);
+  const reconciler = new Reconciler(runner, nft, true, netfilter, netlink);
   const agent = new Agent(c, {
     store,
     runner,

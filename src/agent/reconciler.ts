@@ -1,4 +1,5 @@
 import { apply } from '../apply/apply.js';
+import type { NetlinkApplier } from '../apply/netlink.js';
 import type { NftSession } from '../apply/nft-session.js';
 import { BatchSession } from '../exec/batch-session.js';
 import type { NetfilterSender } from '../exec/netlink/nft-batch.js';
@@ -22,7 +23,9 @@ export interface SyncResult {
  * desired model -> observe (or the last applied model) -> planNodeSync -> apply. Level-triggered like
  * kube-proxy: after a failure, or when asked (the resync timer, start-up), the next sync reads the kernel.
  * nftables transactions go to the kernel as netlink batches from this process when the netlink addon is
- * loaded, else through the long-lived nft session when one is open (no process started either way).
+ * loaded, else through the long-lived nft session when one is open (no process started either way). With the
+ * addon, routes, neighbours and FDB entries (a peer's join) are rtnetlink messages sent from this process too
+ * (apply/netlink.ts, the same messages the rendered `ip`/`bridge` lines send); other ops go to the batch processes.
  */
 export class Reconciler {
   private lastApplied: NodeModel | undefined;
@@ -38,6 +41,8 @@ export class Reconciler {
     private readonly batchSessions = false,
     /** nftables transactions as netlink batches, in-process (possibly still loading; undefined: none). */
     netfilter?: Promise<NetfilterSender | undefined>,
+    /** The in-process rtnetlink applier (possibly still loading; undefined: `ip`/`bridge` for every op). */
+    private readonly netlink?: Promise<NetlinkApplier | undefined>,
   ) {
     this.applyRunner = throughSessions(runner, nft, this.batches, netfilter);
   }
@@ -45,6 +50,7 @@ export class Reconciler {
   /** Ends the long-lived batch processes. */
   close(): void {
     for (const b of this.batches.values()) b.close();
+    void this.netlink?.then((n) => n?.close());
   }
 
   /** Forces the next sync to read the kernel (resync timer). */
@@ -69,8 +75,13 @@ export class Reconciler {
     if (ops.length) {
       this.needFull = true; // until the apply is known to have completed
       try {
-        // Batched: consecutive ip (or bridge) commands go to one `ip -batch -` process, in order.
-        await apply([{ title: 'sync', ops }], this.applyRunner, { batch: true });
+        const inProcess = await this.netlink;
+        inProcess?.forgetLinks();
+        // Batched: consecutive ip (or bridge) commands the applier does not speak go to one `ip -batch -`, in order.
+        await apply([{ title: 'sync', ops }], this.applyRunner, {
+          batch: true,
+          ...(inProcess ? { inProcess } : {}),
+        });
       } catch (e) {
         throw new SyncError('apply', e as Error);
       }

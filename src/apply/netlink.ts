@@ -248,6 +248,14 @@ export class NetlinkApplier {
     return this.socket(ns).linkKind(name);
   }
 
+  /**
+   * Forgets the link indices looked up so far: a long-lived user (the node agent) calls it before each apply, since
+   * a link deleted and made again by someone else since comes back with another index.
+   */
+  forgetLinks(): void {
+    for (const s of this.sockets.values()) s.forgetLinks();
+  }
+
   close(): void {
     this.netfilter.close();
     for (const s of this.sockets.values()) s.close();
