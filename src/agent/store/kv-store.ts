@@ -37,6 +37,8 @@ import { subnetCandidates, subnetKey, subnetOfKey } from './subnets.js';
 export class KvStore implements Store {
   readonly kind: 'memory' | 'etcd';
   private readonly prefix: string;
+  /** A grant started by prepareLease, taken by the next acquireSubnet of the same TTL. */
+  private prepared: { ttl: number; grant: Promise<{ id: string; ttl: number }> } | undefined;
 
   constructor(
     private readonly kv: Kv,
@@ -71,7 +73,7 @@ export class KvStore implements Store {
       config = snap.config;
       if (!config) throw new StoreError('not-found', `no network config at ${this.prefix}/config`);
       const { own, free } = subnetCandidates(config, snap.subnets, req.attrs, req.previous);
-      const grant = await this.call(() => this.kv.grant(ttl));
+      const grant = await this.call(() => this.grant(ttl));
       const held = (subnet: string, revision: number): HeldLease => ({
         subnet,
         attrs: req.attrs,
@@ -103,6 +105,22 @@ export class KvStore implements Store {
       'no-free-subnet',
       `no free /${config!.subnetLen} left in ${config!.network} for node '${req.attrs.node}' (every subnet is leased)`,
     );
+  }
+
+  prepareLease(ttlSeconds: number): void {
+    const grant = this.kv.grant(ttlSeconds);
+    grant.catch(() => {}); // awaited by acquireSubnet, which reports a failure; unawaited, it does not matter
+    this.prepared = { ttl: ttlSeconds, grant };
+  }
+
+  /** The prepared grant if there is one of this TTL (once), else a new one. */
+  private grant(ttl: number): Promise<{ id: string; ttl: number }> {
+    const p = this.prepared;
+    this.prepared = undefined;
+    // A prepared grant that failed (the store was down then) is not this attempt's failure: grant anew.
+    if (p?.ttl === ttl) return p.grant.catch(() => this.kv.grant(ttl));
+    if (p) void p.grant.then((g) => this.kv.revoke(g.id)).catch(() => {});
+    return this.kv.grant(ttl);
   }
 
   async renewSubnet(lease: HeldLease): Promise<HeldLease> {

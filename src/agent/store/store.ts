@@ -32,6 +32,11 @@ export interface Store {
    * StoreError 'no-free-subnet' when the network is full.
    */
   acquireSubnet(req: AcquireRequest): Promise<HeldLease>;
+  /**
+   * Optional: starts what the next acquireSubnet of `ttlSeconds` needs whatever the list says (etcd: the lease
+   * grant), so that a joining agent's grant overlaps its list instead of following it. Unused, it lapses alone.
+   */
+  prepareLease?(ttlSeconds: number): void;
   /** Extends the lease's TTL. StoreError 'lease-lost' when it has expired or was revoked (acquire again). */
   renewSubnet(lease: HeldLease): Promise<HeldLease>;
   /** Gives the subnet up now (node leaving); a lease already gone is not an error. */
