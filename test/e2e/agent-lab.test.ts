@@ -154,6 +154,15 @@ describe('agent lab (real kernel, real etcd)', { skip }, () => {
         // every node routes to the two others (host-gw: via their IPs; vxlan: via their VTEPs)
         const peers = (await routesOf(lab, n)).filter((d) => d.startsWith('10.200.'));
         assert.equal(peers.length, 2, `${n}: ${peers}`);
+        // Those routes (and vxlan's FDB and neighbour entries) went over rtnetlink from the agent itself, unless
+        // its addon could not be built here (then the batch processes did it, and the log says why).
+        const msgs = agentLog(lab, n).map((l) => l.msg);
+        const inProcess = msgs.includes(
+          'routes, neighbours and FDB entries go over netlink from this process',
+        );
+        const without = msgs.includes('netlink addon unavailable; using ip, bridge and the nft session');
+        assert.ok(inProcess !== without, `${n}: one of the two lines expected in its log`);
+        if (without) console.log(`# ${n}: no netlink addon; the agent applied through ip/bridge processes`);
       }
       // /healthz and /metrics of node-0's agent, from inside the node (it listens on the node's loopback).
       const get = (path: string) =>
