@@ -6,7 +6,8 @@ times cheaper, and a lab starts hundreds of short processes. Protocol: one JSON 
 one JSON reply per line on stdout, matched by "id". No shell is ever involved: argv arrays only.
 
   {"id": 1, "argv": ["ip", "-batch", "-"], "stdin": "..."}          -> {"id": 1, "code": 0, "stdout": "...", "stderr": "..."}
-  {"id": 2, "argv": ["unshare", ...], "daemon": true, "log": "/x"}  -> {"id": 2, "code": 0, "pid": 1234}
+  {"id": 2, "argv": ["unshare", ...], "daemon": true, "log": "/x"}  -> {"id": 2, "code": 0, "pid": 1234, "start": "5678"}
+  ("start": the daemon's start time, field 22 of /proc/PID/stat, read here so the runner's thread does not)
 
 Two steps it can take itself, so a pod needs fewer processes (src/exec/runner.ts DirectForm):
   "pidNs": "new" | "/proc/PID/ns/pid_for_children"  this thread creates / enters the PID namespace, starts argv
@@ -69,6 +70,16 @@ class Home:
     def __enter__(self): pass
     def __exit__(self, *exc): pass
 
+def start_time(pid):
+    """Field 22 of /proc/PID/stat (after the command name, which may hold spaces), or None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+        rest = stat[stat.rindex(b")") + 2:].split(b" ")
+        return None if rest[0] in (b"Z", b"X") else rest[19].decode()
+    except (OSError, ValueError, IndexError):
+        return None
+
 def start(req):
     if req.get("daemon"):
         with open(req["log"], "ab") as log:
@@ -76,7 +87,8 @@ def start(req):
                                  start_new_session=True, env=req.get("env") or None)
         # Daemons outlive the spawner; forget the Popen object without waiting.
         p.returncode = 0
-        return {"code": 0, "pid": p.pid}
+        start = start_time(p.pid)
+        return {"code": 0, "pid": p.pid, **({"start": start} if start else {})}
     r = subprocess.run(req["argv"], input=(req.get("stdin") or "").encode() if "stdin" in req else None,
                        stdin=None if "stdin" in req else subprocess.DEVNULL,
                        capture_output=True, env=req.get("env") or None)

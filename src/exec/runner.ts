@@ -79,6 +79,8 @@ export interface CommandResult {
   readonly exitCode: number;
   /** For daemons: the PID of the started process. */
   readonly pid?: number;
+  /** For daemons, when the runner read it: the process's start time (field 22 of /proc/PID/stat). */
+  readonly start?: string;
 }
 
 export interface Runner {

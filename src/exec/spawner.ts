@@ -48,6 +48,7 @@ export class Spawner {
           stdout?: string;
           stderr?: string;
           pid?: number;
+          start?: string;
         };
         const p = this.pending.get(r.id);
         this.pending.delete(r.id);
@@ -56,6 +57,7 @@ export class Spawner {
           stdout: r.stdout ?? '',
           stderr: r.stderr ?? '',
           ...(r.pid ? { pid: r.pid } : {}),
+          ...(r.start ? { start: r.start } : {}),
         });
         nl = this.buffer.indexOf('\n');
       }
@@ -69,6 +71,11 @@ export class Spawner {
     child.on('close', () => fail('exited'));
     child.stdin.on('error', () => {});
     return child;
+  }
+
+  /** Starts the helper now (it takes tens of milliseconds), so the first request does not wait for it. */
+  warm(): void {
+    this.child ??= this.start();
   }
 
   run(req: SpawnRequest): Promise<CommandResult> {

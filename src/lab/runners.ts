@@ -49,9 +49,9 @@ export function journalingRunner(state: LabState, verbose: boolean): ProcessRunn
     direct: process.env.PODNET_SPAWNER_DIRECT !== '0',
     verbose,
     ...(nf ? { netfilter: nf } : {}),
-    onDaemon: (pid, cmd) => {
+    onDaemon: (pid, cmd, start) => {
       const [pod, role] = (cmd.daemon?.tag ?? '?/?').split('/');
-      state.recordPid({ pid, start: startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });
+      state.recordPid({ pid, start: start ?? startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });
     },
   });
 }

@@ -78,12 +78,16 @@ export async function labUp(o: UpOptions): Promise<Cluster> {
     overrides: o.overrides ?? {},
   });
   state.writeJson('allocations.json', allocationsOf(cluster));
+  const runner = journalingRunner(state, o.verbose ?? false);
+  // The spawner starts while the files and the plan are made.
+  runner.warm();
   try {
+    const t0 = performance.now();
     const paths = labPaths(state);
     prepareFiles(cluster, paths);
     const plan = planLabUp(cluster, names, paths);
     writeFileSync(state.path('explain.sh'), await printPlan(plan));
-    const runner = journalingRunner(state, o.verbose ?? false);
+    o.onPhase?.('(plan and files)', performance.now() - t0);
     const netlink = labNetlink(runner);
     try {
       await apply(plan, runner, {
@@ -96,14 +100,17 @@ export async function labUp(o: UpOptions): Promise<Cluster> {
       });
     } finally {
       netlink?.close();
-      runner.close();
     }
+    const t1 = performance.now();
     await waitReady(cluster, state);
+    o.onPhase?.('(ready)', performance.now() - t1);
     state.writeJson('lab.json', { ...state.record, status: 'up' });
     return cluster;
   } catch (err) {
     await labDown(o.lab).catch(() => {});
     throw err;
+  } finally {
+    runner.close();
   }
 }
 
