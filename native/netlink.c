@@ -8,6 +8,8 @@
  *                      on it acts there. Other threads of the process never change namespace.
  *   netfilterSocket(nsFd)  the same for NETLINK_NETFILTER (nftables' generation id, src/exec/netlink/nft-gen.ts;
  *                      nftables batches, src/exec/netlink/nft-batch.ts), with a send buffer big enough for one.
+ *   diagSocket(nsFd)   the same for NETLINK_SOCK_DIAG (what `ss -ltn` asks: a namespace's listening sockets,
+ *                      src/observe/listening.ts), without reading /proc/net/tcp's every connection of the host.
  *   sysctlFile(nsFd, key)  /proc/sys/net/KEY opened for writing in the network namespace `nsFd` refers to
  *                      (the same enter-call-return discipline): /proc/sys/net shows the namespace of the thread that
  *                      opens it, and an open file keeps it, so `sysctl -w` inside a lab node needs no process.
@@ -65,7 +67,7 @@ static napi_value int_value(napi_env env, int v) {
 static napi_value netlink_socket(napi_env env, napi_callback_info info, int protocol) {
   int32_t ns_fd;
   if (arg_int(env, info, &ns_fd) != 0) {
-    napi_throw_type_error(env, NULL, "routeSocket/netfilterSocket(nsFd): nsFd must be a number (-1 for our own namespace)");
+    napi_throw_type_error(env, NULL, "routeSocket/netfilterSocket/diagSocket(nsFd): nsFd must be a number (-1 for our own namespace)");
     return NULL;
   }
   int home = -1;
@@ -109,6 +111,10 @@ static napi_value route_socket(napi_env env, napi_callback_info info) {
 
 static napi_value netfilter_socket(napi_env env, napi_callback_info info) {
   return netlink_socket(env, info, NETLINK_NETFILTER);
+}
+
+static napi_value diag_socket(napi_env env, napi_callback_info info) {
+  return netlink_socket(env, info, NETLINK_SOCK_DIAG);
 }
 
 static napi_value sysctl_file(napi_env env, napi_callback_info info) {
@@ -174,6 +180,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "routeSocket", fn);
   napi_create_function(env, "netfilterSocket", NAPI_AUTO_LENGTH, netfilter_socket, NULL, &fn);
   napi_set_named_property(env, exports, "netfilterSocket", fn);
+  napi_create_function(env, "diagSocket", NAPI_AUTO_LENGTH, diag_socket, NULL, &fn);
+  napi_set_named_property(env, exports, "diagSocket", fn);
   napi_create_function(env, "sysctlFile", NAPI_AUTO_LENGTH, sysctl_file, NULL, &fn);
   napi_set_named_property(env, exports, "sysctlFile", fn);
   napi_create_function(env, "tryLock", NAPI_AUTO_LENGTH, try_lock, NULL, &fn);

@@ -5,13 +5,13 @@ import { StateError } from '../errors.js';
 import { PrintRunner } from '../exec/print-runner.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { allocationsOf, type Cluster, resolveCluster } from '../model/resolve.js';
-import { listeningTcpPorts, listNamedNetns } from '../observe/procs.js';
+import { listNamedNetns } from '../observe/procs.js';
 import type { Op, Plan } from '../plan/ops.js';
 import { labDown } from './down.js';
 import { LabNames } from './names.js';
 import { IDENTITY_PORTS, type LabPaths, planLabUp } from './plan.js';
 import { requireCrossNodeSupport, requireRoot, requireTools } from './preflight.js';
-import { journalingRunner, labNetlink } from './runners.js';
+import { journalingRunner, labNetlink, listeningPorts } from './runners.js';
 import { LabState } from './state.js';
 
 export interface UpOptions {
@@ -159,7 +159,7 @@ export function buildBusyboxLayer(dir: string): void {
 }
 
 /**
- * Waits until every identity container listens (read from /proc/PID/net/tcp of the pause process, no probe
+ * Waits until every identity container listens (asked of the pause process's namespace over sock_diag, no probe
  * traffic), so `up` returns a lab that `verify` can use at once. Fails naming the containers that never came up.
  */
 export async function waitReady(
@@ -179,7 +179,7 @@ export async function waitReady(
   for (;;) {
     // Only re-read pods still missing: the polling must not steal the CPU the starting containers need.
     missing = missing.filter((p) => {
-      const ports = listeningTcpPorts(pause.get(p.name) ?? -1);
+      const ports = listeningPorts(pause.get(p.name) ?? -1, Object.values(IDENTITY_PORTS));
       return !Object.values(IDENTITY_PORTS).every((port) => ports.has(port));
     });
     if (missing.length === 0) return;

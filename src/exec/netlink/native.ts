@@ -8,6 +8,8 @@ export interface NativeKernel {
   routeSocket(nsFd: number): number;
   /** The same for NETLINK_NETFILTER (absent in addons built before it existed). */
   netfilterSocket?(nsFd: number): number;
+  /** The same for NETLINK_SOCK_DIAG (absent in addons built before it existed). */
+  diagSocket?(nsFd: number): number;
   /**
    * /proc/sys/net/`key` (e.g. `ipv4/ip_forward`) opened for writing in the namespace `nsFd` refers to; returns
    * its fd (absent in addons built before it existed).
