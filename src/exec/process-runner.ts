@@ -122,13 +122,14 @@ export class ProcessRunner implements Runner {
 function directRequest(
   d: DirectForm,
   vars: ReadonlyMap<string, string>,
-): Partial<Pick<SpawnRequest, 'argv' | 'pidNs' | 'hostname'>> {
+): Partial<Pick<SpawnRequest, 'argv' | 'pidNs' | 'enter' | 'hostname'>> {
   if ('hostname' in d) {
     const [uts] = resolveArgs([d.hostname.uts], vars);
     return { hostname: { uts: uts!, name: d.hostname.name } };
   }
   const [pidNs] = d.pidNs === 'new' ? ['new'] : resolveArgs([d.pidNs], vars);
-  return { argv: resolveArgs(d.argv, vars), pidNs: pidNs! };
+  const enter = d.enter && { pid: resolveArgs([d.enter.pid], vars)[0]!, ns: d.enter.ns };
+  return { argv: resolveArgs(d.argv, vars), pidNs: pidNs!, ...(enter ? { enter } : {}) };
 }
 
 /**

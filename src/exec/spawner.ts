@@ -14,6 +14,8 @@ export interface SpawnRequest {
   readonly env?: NodeJS.ProcessEnv;
   /** Start argv in a new PID namespace ('new') or in the one a pid_for_children file names (runner.ts DirectForm). */
   readonly pidNs?: string;
+  /** And in these namespaces of process `pid` (runner.ts DirectForm `enter`). */
+  readonly enter?: { readonly pid: string; readonly ns: readonly string[] };
   /** Instead of starting argv: set the hostname of the UTS namespace file `uts`. */
   readonly hostname?: { readonly uts: string; readonly name: string };
 }
@@ -90,6 +92,7 @@ export class Spawner {
         ...(req.daemon ? { daemon: true, log: req.daemon.log } : {}),
         ...(req.env ? { env: req.env } : {}),
         ...(req.pidNs ? { pidNs: req.pidNs } : {}),
+        ...(req.enter ? { enter: req.enter } : {}),
         ...(req.hostname ? { hostname: req.hostname } : {}),
       };
       this.child!.stdin.write(`${JSON.stringify(msg)}\n`);
