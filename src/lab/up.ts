@@ -86,18 +86,22 @@ export async function labUp(o: UpOptions): Promise<Cluster> {
     const paths = labPaths(state);
     prepareFiles(cluster, paths);
     const plan = planLabUp(cluster, names, paths);
-    writeFileSync(state.path('explain.sh'), await printPlan(plan));
     o.onPhase?.('(plan and files)', performance.now() - t0);
     const netlink = labNetlink(runner);
     try {
-      await apply(plan, runner, {
+      const applying = apply(plan, runner, {
         batch: true,
         vars: runner.vars,
-        concurrency: 16,
+        // Enough lanes that the spawner has pods queued while this thread writes the explanation below.
+        concurrency: 64,
         ...(netlink ? { inProcess: netlink } : {}),
         ...(o.onPhase ? { onPhase: o.onPhase } : {}),
         ...(o.onStep ? { onStep: o.onStep } : {}),
       });
+      applying.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
+      // The explanation (the dry-run script) is written while the first pause processes start.
+      writeFileSync(state.path('explain.sh'), await printPlan(plan));
+      await applying;
     } finally {
       netlink?.close();
     }
