@@ -13,6 +13,9 @@
  *   sysctlFile(nsFd, key)  /proc/sys/net/KEY opened for writing in the network namespace `nsFd` refers to
  *                      (the same enter-call-return discipline): /proc/sys/net shows the namespace of the thread that
  *                      opens it, and an open file keeps it, so `sysctl -w` inside a lab node needs no process.
+ *   netnsAdd(name)     what `ip netns add NAME` does, in this process (iproute2's netns_add): /run/netns made a
+ *                      shared mount point, the file /run/netns/NAME created, and on the calling thread only a
+ *                      new network namespace (unshare) bind-mounted onto it, then the thread goes home.
  *   tryLock(name)      binds an abstract unix socket of that name: a lock the kernel drops when the holder
  *                      exits, even by SIGKILL. Returns the fd, or -1 when someone else holds it.
  *
@@ -28,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -147,6 +152,55 @@ static napi_value sysctl_file(napi_env env, napi_callback_info info) {
   return int_value(env, fd);
 }
 
+static napi_value netns_add(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char name[200];
+  size_t len = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok || len == 0 ||
+      len >= sizeof name - 1 || strchr(name, '/') != NULL || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+    napi_throw_type_error(env, NULL, "netnsAdd(name): name must be a file name (no '/')");
+    return NULL;
+  }
+  const char *dir = "/run/netns";
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  mkdir(dir, S_IRWXU | S_IRGRP | S_IXGRP | S_IROTH | S_IXOTH);
+  /* As iproute2: make /run/netns a shared mount point (bind-mounting it onto itself the first time), so an
+   * unmount in one mount namespace reaches the others and the network namespace can be freed. */
+  int made = 0;
+  while (mount("", dir, "none", MS_SHARED | MS_REC, NULL) != 0) {
+    if (errno != EINVAL || made) return throw_errno(env, "mount --make-shared /run/netns", errno);
+    if (mount(dir, dir, "none", MS_BIND | MS_REC, NULL) != 0) return throw_errno(env, "mount --bind /run/netns /run/netns", errno);
+    made = 1;
+  }
+  int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, path, errno);
+  close(fd);
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) {
+    int e = errno;
+    unlink(path);
+    return throw_errno(env, "open /proc/thread-self/ns/net", e);
+  }
+  if (unshare(CLONE_NEWNET) != 0) {
+    int e = errno;
+    close(home);
+    unlink(path);
+    return throw_errno(env, "unshare(CLONE_NEWNET)", e);
+  }
+  int e = 0;
+  if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL) != 0) e = errno;
+  if (setns(home, CLONE_NEWNET) != 0) abort(); /* as in netlink_socket: never continue in the wrong namespace */
+  close(home);
+  if (e != 0) {
+    unlink(path);
+    return throw_errno(env, "mount --bind (the new namespace onto its file)", e);
+  }
+  return NULL;
+}
+
 static napi_value try_lock(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -184,6 +238,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "diagSocket", fn);
   napi_create_function(env, "sysctlFile", NAPI_AUTO_LENGTH, sysctl_file, NULL, &fn);
   napi_set_named_property(env, exports, "sysctlFile", fn);
+  napi_create_function(env, "netnsAdd", NAPI_AUTO_LENGTH, netns_add, NULL, &fn);
+  napi_set_named_property(env, exports, "netnsAdd", fn);
   napi_create_function(env, "tryLock", NAPI_AUTO_LENGTH, try_lock, NULL, &fn);
   napi_set_named_property(env, exports, "tryLock", fn);
   return exports;
