@@ -89,16 +89,20 @@ async function timeScript(lab: string, text: string | undefined): Promise<number
 }
 
 /**
- * `npm run bench -- lab-up [runs]`: podnet's lab up (netlink in-process, pods through the spawner's direct forms,
+ * `npm run bench -- lab-up [runs] [--lab=NAME] [--grid] [--podnet]`: podnet's lab up (netlink in-process, pods through the spawner's direct forms,
  * concurrent namespaces) beside its earlier way (`ip -batch` processes, pods as printed) and the same commands
  * run one process per command from its own dry-run script, for the default lab and 10×20, interleaved; then
  * where the time goes, per phase and per op kind.
  */
 export async function benchLabUp(args: string[]): Promise<void> {
-  const runs = Number(args[0] ?? 5);
-  const lab = 'benchup';
+  const flags = args.filter((a) => a.startsWith('--'));
+  const runs = Number(args.find((a) => !a.startsWith('--')) ?? 5);
+  // --lab=NAME: the lab's name (its namespaces' prefix), so benches of several worktrees never meet.
+  const lab = flags.find((f) => f.startsWith('--lab='))?.slice('--lab='.length) ?? 'benchup';
+  // --grid: only 10x20; --podnet: only podnet's own way (profiling; no ratio to the script).
+  const only = { grid: flags.includes('--grid'), podnet: flags.includes('--podnet') };
   const cases: { name: string; text: string | undefined; runs: number }[] = [
-    { name: 'default (3 nodes, 4 pods)', text: undefined, runs },
+    ...(only.grid ? [] : [{ name: 'default (3 nodes, 4 pods)', text: undefined, runs }]),
     { name: '10 nodes x 20 pods', text: gridSpec(10, 20), runs: Math.max(3, Math.ceil(runs / 2)) },
   ];
   const rows: string[][] = [];
@@ -109,11 +113,12 @@ export async function benchLabUp(args: string[]): Promise<void> {
     for (let i = 0; i < c.runs; i++) {
       // Interleave the three so drift on the shared machine hits all alike.
       for (const way of Object.keys(WAYS) as Way[]) {
+        if (only.podnet && way !== 'podnet') continue;
         const [ms, p] = await timeUp(lab, c.text, way);
         times[way].push(ms);
         prof[way].push(p);
       }
-      times.script.push(await timeScript(lab, c.text));
+      if (!only.podnet) times.script.push(await timeScript(lab, c.text));
     }
     const p = median(times.podnet);
     const old = median(times['ip processes']);

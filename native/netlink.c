@@ -8,9 +8,14 @@
  *                      on it acts there. Other threads of the process never change namespace.
  *   netfilterSocket(nsFd)  the same for NETLINK_NETFILTER (nftables' generation id, src/exec/netlink/nft-gen.ts;
  *                      nftables batches, src/exec/netlink/nft-batch.ts), with a send buffer big enough for one.
+ *   diagSocket(nsFd)   the same for NETLINK_SOCK_DIAG (what `ss -ltn` asks: a namespace's listening sockets,
+ *                      src/observe/listening.ts), without reading /proc/net/tcp's every connection of the host.
  *   sysctlFile(nsFd, key)  /proc/sys/net/KEY opened for writing in the network namespace `nsFd` refers to
  *                      (the same enter-call-return discipline): /proc/sys/net shows the namespace of the thread that
  *                      opens it, and an open file keeps it, so `sysctl -w` inside a lab node needs no process.
+ *   netnsAdd(name)     what `ip netns add NAME` does, in this process (iproute2's netns_add): /run/netns made a
+ *                      shared mount point, the file /run/netns/NAME created, and on the calling thread only a
+ *                      new network namespace (unshare) bind-mounted onto it, then the thread goes home.
  *   tryLock(name)      binds an abstract unix socket of that name: a lock the kernel drops when the holder
  *                      exits, even by SIGKILL. Returns the fd, or -1 when someone else holds it.
  *
@@ -26,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -65,7 +72,7 @@ static napi_value int_value(napi_env env, int v) {
 static napi_value netlink_socket(napi_env env, napi_callback_info info, int protocol) {
   int32_t ns_fd;
   if (arg_int(env, info, &ns_fd) != 0) {
-    napi_throw_type_error(env, NULL, "routeSocket/netfilterSocket(nsFd): nsFd must be a number (-1 for our own namespace)");
+    napi_throw_type_error(env, NULL, "routeSocket/netfilterSocket/diagSocket(nsFd): nsFd must be a number (-1 for our own namespace)");
     return NULL;
   }
   int home = -1;
@@ -111,6 +118,10 @@ static napi_value netfilter_socket(napi_env env, napi_callback_info info) {
   return netlink_socket(env, info, NETLINK_NETFILTER);
 }
 
+static napi_value diag_socket(napi_env env, napi_callback_info info) {
+  return netlink_socket(env, info, NETLINK_SOCK_DIAG);
+}
+
 static napi_value sysctl_file(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -139,6 +150,55 @@ static napi_value sysctl_file(napi_env env, napi_callback_info info) {
   close(home);
   if (fd < 0) return throw_errno(env, path, e);
   return int_value(env, fd);
+}
+
+static napi_value netns_add(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char name[200];
+  size_t len = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok || len == 0 ||
+      len >= sizeof name - 1 || strchr(name, '/') != NULL || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+    napi_throw_type_error(env, NULL, "netnsAdd(name): name must be a file name (no '/')");
+    return NULL;
+  }
+  const char *dir = "/run/netns";
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  mkdir(dir, S_IRWXU | S_IRGRP | S_IXGRP | S_IROTH | S_IXOTH);
+  /* As iproute2: make /run/netns a shared mount point (bind-mounting it onto itself the first time), so an
+   * unmount in one mount namespace reaches the others and the network namespace can be freed. */
+  int made = 0;
+  while (mount("", dir, "none", MS_SHARED | MS_REC, NULL) != 0) {
+    if (errno != EINVAL || made) return throw_errno(env, "mount --make-shared /run/netns", errno);
+    if (mount(dir, dir, "none", MS_BIND | MS_REC, NULL) != 0) return throw_errno(env, "mount --bind /run/netns /run/netns", errno);
+    made = 1;
+  }
+  int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, path, errno);
+  close(fd);
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) {
+    int e = errno;
+    unlink(path);
+    return throw_errno(env, "open /proc/thread-self/ns/net", e);
+  }
+  if (unshare(CLONE_NEWNET) != 0) {
+    int e = errno;
+    close(home);
+    unlink(path);
+    return throw_errno(env, "unshare(CLONE_NEWNET)", e);
+  }
+  int e = 0;
+  if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL) != 0) e = errno;
+  if (setns(home, CLONE_NEWNET) != 0) abort(); /* as in netlink_socket: never continue in the wrong namespace */
+  close(home);
+  if (e != 0) {
+    unlink(path);
+    return throw_errno(env, "mount --bind (the new namespace onto its file)", e);
+  }
+  return NULL;
 }
 
 static napi_value try_lock(napi_env env, napi_callback_info info) {
@@ -174,8 +234,12 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "routeSocket", fn);
   napi_create_function(env, "netfilterSocket", NAPI_AUTO_LENGTH, netfilter_socket, NULL, &fn);
   napi_set_named_property(env, exports, "netfilterSocket", fn);
+  napi_create_function(env, "diagSocket", NAPI_AUTO_LENGTH, diag_socket, NULL, &fn);
+  napi_set_named_property(env, exports, "diagSocket", fn);
   napi_create_function(env, "sysctlFile", NAPI_AUTO_LENGTH, sysctl_file, NULL, &fn);
   napi_set_named_property(env, exports, "sysctlFile", fn);
+  napi_create_function(env, "netnsAdd", NAPI_AUTO_LENGTH, netns_add, NULL, &fn);
+  napi_set_named_property(env, exports, "netnsAdd", fn);
   napi_create_function(env, "tryLock", NAPI_AUTO_LENGTH, try_lock, NULL, &fn);
   napi_set_named_property(env, exports, "tryLock", fn);
   return exports;

@@ -137,3 +137,68 @@ test('conntrack -R that met a flow ending under it runs again; a lasting failure
   await assert.rejects(apply([{ title: 'cut', ops: [op] }], broken), ApplyError);
   assert.equal(broken.calls.length, 5);
 });
+
+/** A runner whose commands for namespace `slow` finish only when released; records the order commands start. */
+class GatedRunner extends FakeRunner {
+  readonly started: string[] = [];
+  release: () => void = () => {};
+  private readonly gate = new Promise<void>((r) => {
+    this.release = r;
+  });
+  override async run(cmd: Parameters<FakeRunner['run']>[0]) {
+    this.started.push(cmd.argv.join(' '));
+    if (cmd.argv.includes('slow')) await this.gate;
+    return super.run(cmd);
+  }
+}
+
+const phased = (after?: string[]): Plan => [
+  { title: 'one', ops: [{ kind: 'link.add-bridge', netns: named('slow'), name: 'br0' }] },
+  { title: 'two', ops: [{ kind: 'link.add-bridge', netns: named('n2'), name: 'br0' }] },
+  {
+    title: 'three',
+    ops: [{ kind: 'link.add-bridge', netns: named('n3'), name: 'br0' }],
+    ...(after ? { after } : {}),
+  },
+];
+
+test('a phase waits for every earlier phase unless it names the ones it needs (Phase.after)', async () => {
+  for (const [after, whileSlow] of [
+    [undefined, ['ip -n slow link add br0 type bridge']],
+    [[], ['ip -n slow link add br0 type bridge', 'ip -n n3 link add br0 type bridge']],
+    [['two'], ['ip -n slow link add br0 type bridge']],
+  ] as const) {
+    const r = new GatedRunner();
+    const run = apply(phased(after ? [...after] : undefined), r, { batch: true });
+    await new Promise((res) => setTimeout(res, 20));
+    assert.deepEqual(r.started, whileSlow, `after: ${JSON.stringify(after)}`);
+    r.release();
+    await run;
+    assert.equal(r.started.length, 3);
+  }
+  // Printing keeps the plan's order, and a phase may only name phases before it.
+  const printer = new PrintRunner();
+  await apply(phased([]), printer);
+  assert.deepEqual(
+    printer.lines.filter((l) => !l.startsWith('#')),
+    [
+      'ip -n slow link add br0 type bridge',
+      'ip -n n2 link add br0 type bridge',
+      'ip -n n3 link add br0 type bridge',
+    ],
+  );
+  const bad: Plan = [
+    { title: 'a', ops: [], after: ['b'] },
+    { title: 'b', ops: [] },
+  ];
+  await assert.rejects(apply(bad, new FakeRunner(), { batch: true }), /phase 'a' needs 'b'/);
+});
+
+test('a failing phase stops the phases that need it, and the ones already running finish first', async () => {
+  const r = new FakeRunner([
+    { expect: 'ip -n slow link add br0 type bridge', result: { exitCode: 2, stderr: 'no' } },
+    { expect: 'ip -n n3 link add br0 type bridge' },
+  ]);
+  await assert.rejects(apply(phased([]), r, { batch: true }), ApplyError);
+  r.assertDone(); // 'three' (needing nothing) ran; 'two' (needing 'one') did not
+});

@@ -52,12 +52,33 @@ interface Step {
 export async function apply(plan: Plan, runner: Runner, options: ApplyOptions = {}): Promise<void> {
   const total = plan.reduce((n, p) => n + p.ops.length, 0);
   let index = 0;
-  for (const phase of plan) {
-    const started = performance.now();
-    const steps: Step[] = phase.ops.map((op) => ({ op, cmd: render(op), index: index++ }));
-    if (!options.batch) {
+  const phases = plan.map((phase) => ({
+    phase,
+    steps: phase.ops.map((op): Step => ({ op, cmd: render(op), index: index++ })),
+  }));
+  if (!options.batch) {
+    for (const { phase, steps } of phases) {
+      const started = performance.now();
       for (const s of steps) await runStep(s, runner, total);
-    } else {
+      options.onPhase?.(phase.title, performance.now() - started);
+    }
+    return;
+  }
+  // Each phase starts once the phases it needs are done (Phase.after; by default all before it), so a phase
+  // that needs nothing of its predecessors (the pods' pause processes) runs beside them. On a failure the
+  // phases already running finish, and the first error is thrown.
+  plan.forEach((phase, i) => {
+    for (const t of phase.after ?? [])
+      if (!plan.slice(0, i).some((p) => p.title === t))
+        throw new Error(`internal: phase '${phase.title}' needs '${t}', which is not before it`);
+  });
+  const done = new Map<string, Promise<void>>();
+  const started: Promise<void>[] = [];
+  let firstError: unknown;
+  for (const { phase, steps } of phases) {
+    const needs = phase.after ? phase.after.map((t) => done.get(t)!) : [...started];
+    const run = Promise.all(needs).then(async () => {
+      const t0 = performance.now();
       const lanes = new Map<string, Step[]>();
       for (const s of steps) {
         const key = laneOf(s.op);
@@ -68,9 +89,16 @@ export async function apply(plan: Plan, runner: Runner, options: ApplyOptions = 
       await pool([...lanes.values()], options.concurrency ?? 8, (lane) =>
         runLane(lane, runner, total, options),
       );
-    }
-    options.onPhase?.(phase.title, performance.now() - started);
+      options.onPhase?.(phase.title, performance.now() - t0);
+    });
+    run.catch((e) => {
+      firstError ??= e;
+    });
+    done.set(phase.title, run);
+    started.push(run);
   }
+  await Promise.allSettled(started);
+  if (firstError !== undefined) throw firstError;
 }
 
 /** Ops in one lane must keep their order; different lanes of a phase are independent. */

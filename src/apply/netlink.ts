@@ -95,6 +95,8 @@ export class NetlinkApplier {
       case 'sysctl.set':
         // Other namespaces' /proc/sys/net is opened from inside them (the addon's sysctlFile).
         return op.netns.kind === 'host' || (op.key.startsWith('net.') && !!this.native.sysctlFile);
+      case 'netns.add':
+        return !!this.native.netnsAdd;
       default:
         return false;
     }
@@ -102,6 +104,16 @@ export class NetlinkApplier {
 
   /** One op over netlink; false when it is not one this applier speaks. Throws KernelError on refusal. */
   applyOp(op: Op): boolean {
+    if (op.kind === 'netns.add' && this.native.netnsAdd) {
+      // iproute2's netns_add in this process: the same mounts and unshare, without the `ip` process.
+      try {
+        this.native.netnsAdd(op.name);
+      } catch (e) {
+        const errno = Number(/^ERRNO_(\d+)$/.exec((e as { code?: string }).code ?? '')?.[1] ?? 0);
+        throw new KernelError(`ip netns add ${op.name}`, errno, (e as Error).message, 'system call');
+      }
+      return true;
+    }
     if (!('netns' in op) || !this.speaks(op)) return false;
     const what = () => render(op).argv.join(' ');
     const send = (r: Request) => this.socket(op.netns).request(what, r.type, r.flags, r.header, r.attrs);

@@ -6,8 +6,11 @@ import { type Command, type CommandResult, type DirectForm, type Runner, resolve
 import { Spawner, type SpawnRequest } from './spawner.js';
 
 export interface ProcessRunnerOptions {
-  /** Called with every daemon's PID as soon as it exists, so a crash right after still leaves a record. */
-  readonly onDaemon?: (pid: number, cmd: Command) => void;
+  /**
+   * Called with every daemon's PID (and its start time when the spawner read it) as soon as it exists, so a
+   * crash right after still leaves a record.
+   */
+  readonly onDaemon?: (pid: number, cmd: Command, start?: string) => void;
   /** Print each command and its duration on stderr. */
   readonly verbose?: boolean;
   /** Extra environment for every command. */
@@ -62,7 +65,7 @@ export class ProcessRunner implements Runner {
         ...(env ? { env } : {}),
       });
       if (cmd.daemon && result.pid !== undefined) {
-        this.options.onDaemon?.(result.pid, cmd);
+        this.options.onDaemon?.(result.pid, cmd, result.start);
         if (cmd.daemon.newNetns) result = await leftOurNetns(result, argv);
         if (cmd.daemon.pidVar && result.exitCode === 0) this.vars.set(cmd.daemon.pidVar, String(result.pid));
       }
@@ -81,6 +84,11 @@ export class ProcessRunner implements Runner {
     }
     if (result.exitCode !== 0) throw new CommandError(argv, result.exitCode, result.stderr, cmd.stdin);
     return result;
+  }
+
+  /** Starts the spawner helper ahead of the first command (a no-op without one). */
+  warm(): void {
+    this.spawner?.warm();
   }
 
   /** Releases the spawner helper, if any. */
@@ -114,13 +122,14 @@ export class ProcessRunner implements Runner {
 function directRequest(
   d: DirectForm,
   vars: ReadonlyMap<string, string>,
-): Partial<Pick<SpawnRequest, 'argv' | 'pidNs' | 'hostname'>> {
+): Partial<Pick<SpawnRequest, 'argv' | 'pidNs' | 'enter' | 'hostname'>> {
   if ('hostname' in d) {
     const [uts] = resolveArgs([d.hostname.uts], vars);
     return { hostname: { uts: uts!, name: d.hostname.name } };
   }
   const [pidNs] = d.pidNs === 'new' ? ['new'] : resolveArgs([d.pidNs], vars);
-  return { argv: resolveArgs(d.argv, vars), pidNs: pidNs! };
+  const enter = d.enter && { pid: resolveArgs([d.enter.pid], vars)[0]!, ns: d.enter.ns };
+  return { argv: resolveArgs(d.argv, vars), pidNs: pidNs!, ...(enter ? { enter } : {}) };
 }
 
 /**

@@ -66,11 +66,21 @@ export interface NetfilterBatch {
  * - `pidNs`: the spawner's thread creates ('new', unshare(CLONE_NEWPID)) or enters (a pid_for_children file) the
  *   PID namespace, then starts `argv`, which needs no --fork/--pid: `unshare --fork --pid` and `nsenter --pid`
  *   otherwise fork and stay as the waiting parent of the real process;
+ * - `enter`: the thread also enters the other namespaces of a process, so the program starts in them with no
+ *   `nsenter` exec before it;
  * - `hostname`: setns into the UTS namespace file `uts` and sethostname(`name`) on the spawner's thread, no process.
  * The namespaces, mounts, hostname and program are the command's own; only the intermediate process is gone.
  */
 export type DirectForm =
-  | { readonly pidNs: 'new' | Arg; readonly argv: readonly [Arg, ...Arg[]] }
+  | {
+      readonly pidNs: 'new' | Arg;
+      /**
+       * Namespaces of process `pid` the spawner's thread enters (setns, in this order, after the PID one) before
+       * starting argv: what `nsenter --target PID --ipc --uts --net --mount` does before it execs its program.
+       */
+      readonly enter?: { readonly pid: Arg; readonly ns: readonly ('ipc' | 'uts' | 'net' | 'mnt')[] };
+      readonly argv: readonly [Arg, ...Arg[]];
+    }
   | { readonly hostname: { readonly uts: Arg; readonly name: string } };
 
 export interface CommandResult {
@@ -79,6 +89,8 @@ export interface CommandResult {
   readonly exitCode: number;
   /** For daemons: the PID of the started process. */
   readonly pid?: number;
+  /** For daemons, when the runner read it: the process's start time (field 22 of /proc/PID/stat). */
+  readonly start?: string;
 }
 
 export interface Runner {

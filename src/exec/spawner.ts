@@ -14,6 +14,8 @@ export interface SpawnRequest {
   readonly env?: NodeJS.ProcessEnv;
   /** Start argv in a new PID namespace ('new') or in the one a pid_for_children file names (runner.ts DirectForm). */
   readonly pidNs?: string;
+  /** And in these namespaces of process `pid` (runner.ts DirectForm `enter`). */
+  readonly enter?: { readonly pid: string; readonly ns: readonly string[] };
   /** Instead of starting argv: set the hostname of the UTS namespace file `uts`. */
   readonly hostname?: { readonly uts: string; readonly name: string };
 }
@@ -48,6 +50,7 @@ export class Spawner {
           stdout?: string;
           stderr?: string;
           pid?: number;
+          start?: string;
         };
         const p = this.pending.get(r.id);
         this.pending.delete(r.id);
@@ -56,6 +59,7 @@ export class Spawner {
           stdout: r.stdout ?? '',
           stderr: r.stderr ?? '',
           ...(r.pid ? { pid: r.pid } : {}),
+          ...(r.start ? { start: r.start } : {}),
         });
         nl = this.buffer.indexOf('\n');
       }
@@ -71,6 +75,11 @@ export class Spawner {
     return child;
   }
 
+  /** Starts the helper now (it takes tens of milliseconds), so the first request does not wait for it. */
+  warm(): void {
+    this.child ??= this.start();
+  }
+
   run(req: SpawnRequest): Promise<CommandResult> {
     this.child ??= this.start();
     const id = this.nextId++;
@@ -83,6 +92,7 @@ export class Spawner {
         ...(req.daemon ? { daemon: true, log: req.daemon.log } : {}),
         ...(req.env ? { env: req.env } : {}),
         ...(req.pidNs ? { pidNs: req.pidNs } : {}),
+        ...(req.enter ? { enter: req.enter } : {}),
         ...(req.hostname ? { hostname: req.hostname } : {}),
       };
       this.child!.stdin.write(`${JSON.stringify(msg)}\n`);

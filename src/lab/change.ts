@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { apply } from '../apply/apply.js';
 import { ConfigError, StateError } from '../errors.js';
 import { allocationsOf, type Cluster } from '../model/resolve.js';
-import { listeningTcpPorts, startTimeOf } from '../observe/procs.js';
+import { startTimeOf } from '../observe/procs.js';
 import { type LabDelta, labDelta, nextNodeIp, planLabChange } from './change-plan.js';
 import type { SpecEdit } from './edits.js';
 import { loadLab } from './load.js';
@@ -11,7 +11,7 @@ import { syncLabNodes } from './node-sync.js';
 import { IDENTITY_PORTS, planLabUp } from './plan.js';
 import { cutDeniedFlows } from './policy.js';
 import { requireCrossNodeSupport, requireRoot } from './preflight.js';
-import { journalingRunner, labNetlink } from './runners.js';
+import { journalingRunner, labNetlink, listeningPorts } from './runners.js';
 import { labPaths, printPlan } from './up.js';
 
 export interface ChangeResult {
@@ -121,7 +121,7 @@ function checkTarget(c: Cluster, e: SpecEdit): void {
   if (e.op === 'pod.add' && has(c.pods, e.pod.name)) fail(`pod '${e.pod.name}' already exists`);
 }
 
-/** Waits until new pods' identity containers listen, as `up` does (read from /proc, no probe traffic). */
+/** Waits until new pods' identity containers listen, as `up` does (sock_diag, no probe traffic). */
 async function waitListening(lab: string, pods: readonly string[], timeoutMs = 15000): Promise<void> {
   if (!pods.length) return;
   const l = loadLab(lab);
@@ -129,7 +129,7 @@ async function waitListening(lab: string, pods: readonly string[], timeoutMs = 1
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const missing = want.filter((p) => {
-      const ports = listeningTcpPorts(l.pausePids.get(p.name) ?? -1);
+      const ports = listeningPorts(l.pausePids.get(p.name) ?? -1, Object.values(IDENTITY_PORTS));
       return !Object.values(IDENTITY_PORTS).every((port) => ports.has(port));
     });
     if (!missing.length) return;

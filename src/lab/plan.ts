@@ -164,10 +164,23 @@ export function planLabTopology(
     if (scope.whole) planOutside(cluster, names, paths, (title, ...ops) => add(title as PhaseTitle, ...ops));
     for (const n of scope.nodes) add('pod interfaces', planOutsideRoute(cluster, names, n.name));
   }
-  return PHASES.map((title) => ({ title, ops: out.get(title)! })).filter(
+  const phases = PHASES.map((title) => ({ title, ops: out.get(title)! })).filter(
     (p) => p.ops.length > 0 || scope.whole,
   );
+  // The pause processes make their own namespaces and need nothing of the phases before them, so they start
+  // beside the switch and node work; naming them (sandboxes) waits only for /run/netns (namespaces) and them.
+  const present = new Set(phases.map((p) => p.title));
+  return phases.map((p) => {
+    const after = PHASE_NEEDS[p.title];
+    return after ? { ...p, after: after.filter((t) => present.has(t)) } : p;
+  });
 }
+
+/** The phases that need fewer than all earlier ones (Phase.after); the others wait for every earlier phase. */
+const PHASE_NEEDS: Partial<Record<PhaseTitle, readonly PhaseTitle[]>> = {
+  pause: [],
+  sandboxes: ['namespaces', 'pause'],
+};
 
 /** A lab node's namespace is podnet's alone: namespace-wide settings (br_netfilter off) are the lab's to set. */
 export const LAB_NODE: NodeModelOptions = { ownsNamespace: true };
@@ -207,7 +220,7 @@ export function withNodeSync(
       ...planLabNodeFromScratch(cluster, names, n.name),
     ]);
     const rest = p.ops.filter((o) => !nodes.some((n) => inNs(o, names.nodeNs(n.name))));
-    return { title: p.title, ops: [...perNode, ...rest] };
+    return { ...p, ops: [...perNode, ...rest] };
   });
 }
 

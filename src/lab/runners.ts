@@ -3,7 +3,8 @@ import { loadCachedNative } from '../exec/netlink/build.js';
 import { loadBuiltNative, type NativeKernel } from '../exec/netlink/native.js';
 import { NetfilterSender } from '../exec/netlink/nft-batch.js';
 import { ProcessRunner } from '../exec/process-runner.js';
-import { startTimeOf } from '../observe/procs.js';
+import { listeningTcpPortsIn } from '../observe/listening.js';
+import { listeningTcpPorts, startTimeOf } from '../observe/procs.js';
 import type { LabState } from './state.js';
 
 /**
@@ -49,9 +50,9 @@ export function journalingRunner(state: LabState, verbose: boolean): ProcessRunn
     direct: process.env.PODNET_SPAWNER_DIRECT !== '0',
     verbose,
     ...(nf ? { netfilter: nf } : {}),
-    onDaemon: (pid, cmd) => {
+    onDaemon: (pid, cmd, start) => {
       const [pod, role] = (cmd.daemon?.tag ?? '?/?').split('/');
-      state.recordPid({ pid, start: startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });
+      state.recordPid({ pid, start: start ?? startTimeOf(pid) ?? '?', pod: pod ?? '?', role: role ?? '?' });
     },
   });
 }
@@ -65,4 +66,19 @@ export function labNetlink(runner: ProcessRunner): NetlinkApplier | undefined {
   if (process.env.PODNET_LAB_NETLINK === '0') return undefined;
   const native = labAddon();
   return native && new NetlinkApplier(native, runner);
+}
+
+/**
+ * The TCP ports listening in the network namespace of process `pid` (a pod's pause): over sock_diag when the
+ * addon is compiled (microseconds), else from /proc/PID/net/tcp (which walks every connection of the host).
+ * Empty when the process is gone.
+ */
+export function listeningPorts(pid: number, want: readonly number[]): Set<number> {
+  const native = labAddon();
+  if (!native?.diagSocket) return listeningTcpPorts(pid);
+  try {
+    return listeningTcpPortsIn(native, `/proc/${pid}/ns/net`, want);
+  } catch {
+    return new Set();
+  }
 }

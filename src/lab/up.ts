@@ -5,13 +5,13 @@ import { StateError } from '../errors.js';
 import { PrintRunner } from '../exec/print-runner.js';
 import type { ClusterSpec } from '../model/cluster.js';
 import { allocationsOf, type Cluster, resolveCluster } from '../model/resolve.js';
-import { listeningTcpPorts, listNamedNetns } from '../observe/procs.js';
+import { listNamedNetns } from '../observe/procs.js';
 import type { Op, Plan } from '../plan/ops.js';
 import { labDown } from './down.js';
 import { LabNames } from './names.js';
 import { IDENTITY_PORTS, type LabPaths, planLabUp } from './plan.js';
 import { requireCrossNodeSupport, requireRoot, requireTools } from './preflight.js';
-import { journalingRunner, labNetlink } from './runners.js';
+import { journalingRunner, labNetlink, listeningPorts } from './runners.js';
 import { LabState } from './state.js';
 
 export interface UpOptions {
@@ -78,32 +78,43 @@ export async function labUp(o: UpOptions): Promise<Cluster> {
     overrides: o.overrides ?? {},
   });
   state.writeJson('allocations.json', allocationsOf(cluster));
+  const runner = journalingRunner(state, o.verbose ?? false);
+  // The spawner starts while the files and the plan are made.
+  runner.warm();
   try {
+    const t0 = performance.now();
     const paths = labPaths(state);
     prepareFiles(cluster, paths);
     const plan = planLabUp(cluster, names, paths);
-    writeFileSync(state.path('explain.sh'), await printPlan(plan));
-    const runner = journalingRunner(state, o.verbose ?? false);
+    o.onPhase?.('(plan and files)', performance.now() - t0);
     const netlink = labNetlink(runner);
     try {
-      await apply(plan, runner, {
+      const applying = apply(plan, runner, {
         batch: true,
         vars: runner.vars,
-        concurrency: 16,
+        // Enough lanes that the spawner has pods queued while this thread writes the explanation below.
+        concurrency: 64,
         ...(netlink ? { inProcess: netlink } : {}),
         ...(o.onPhase ? { onPhase: o.onPhase } : {}),
         ...(o.onStep ? { onStep: o.onStep } : {}),
       });
+      applying.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
+      // The explanation (the dry-run script) is written while the first pause processes start.
+      writeFileSync(state.path('explain.sh'), await printPlan(plan));
+      await applying;
     } finally {
       netlink?.close();
-      runner.close();
     }
+    const t1 = performance.now();
     await waitReady(cluster, state);
+    o.onPhase?.('(ready)', performance.now() - t1);
     state.writeJson('lab.json', { ...state.record, status: 'up' });
     return cluster;
   } catch (err) {
     await labDown(o.lab).catch(() => {});
     throw err;
+  } finally {
+    runner.close();
   }
 }
 
@@ -152,7 +163,7 @@ export function buildBusyboxLayer(dir: string): void {
 }
 
 /**
- * Waits until every identity container listens (read from /proc/PID/net/tcp of the pause process, no probe
+ * Waits until every identity container listens (asked of the pause process's namespace over sock_diag, no probe
  * traffic), so `up` returns a lab that `verify` can use at once. Fails naming the containers that never came up.
  */
 export async function waitReady(
@@ -172,7 +183,7 @@ export async function waitReady(
   for (;;) {
     // Only re-read pods still missing: the polling must not steal the CPU the starting containers need.
     missing = missing.filter((p) => {
-      const ports = listeningTcpPorts(pause.get(p.name) ?? -1);
+      const ports = listeningPorts(pause.get(p.name) ?? -1, Object.values(IDENTITY_PORTS));
       return !Object.values(IDENTITY_PORTS).every((port) => ports.has(port));
     });
     if (missing.length === 0) return;

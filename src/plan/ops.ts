@@ -230,6 +230,11 @@ export type OpKind = Op['kind'];
 export interface Phase {
   readonly title: string;
   readonly ops: readonly Op[];
+  /**
+   * The earlier phases (by title) whose work this one needs; absent: every earlier phase. A concurrent applier
+   * starts the phase as soon as those are done, so independent phases overlap; printing keeps the plan's order.
+   */
+  readonly after?: readonly string[];
 }
 
 export type Plan = readonly Phase[];

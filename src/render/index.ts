@@ -246,9 +246,13 @@ const renderers: Renderers = {
     return {
       argv: [...enter, pidArg(op.pid, '--pid=/proc/', '/ns/pid_for_children'), ...program],
       daemon: { log: op.container.log, tag: `${op.pod}/${op.container.name}` },
-      // A spawner enters the pod's PID namespace on its thread, so nsenter execs the container in place
-      // instead of forking it and waiting.
-      direct: { pidNs: pidArg(op.pid, '/proc/', '/ns/pid_for_children'), argv: [...enter, ...program] },
+      // A spawner enters the pod's namespaces on its thread (PID, then nsenter's ipc, uts, net, mount), so
+      // the container starts in them with neither an nsenter exec nor a waiting nsenter parent.
+      direct: {
+        pidNs: pidArg(op.pid, '/proc/', '/ns/pid_for_children'),
+        enter: { pid: pidArg(op.pid), ns: ['ipc', 'uts', 'net', 'mnt'] },
+        argv: program as [string, ...string[]],
+      },
     };
   },
 };

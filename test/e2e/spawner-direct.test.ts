@@ -82,6 +82,9 @@ describe('pods started through the spawner direct forms', { skip: needsRoot }, (
     const view = (p: number) => ({
       nspid: readFileSync(`/proc/${p}/status`, 'utf8').match(/^NSpid:\s.*\s(\d+)$/m)?.[1],
       cmdline: readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ').trim(),
+      // As nsenter leaves them: setns into the pod's mount namespace puts root and directory at its root.
+      root: readlinkSync(`/proc/${p}/root`),
+      cwd: readlinkSync(`/proc/${p}/cwd`),
       ownNamespaces: NS.filter((t) => nsOf(p, t) !== hostNs[t]),
     });
     return {
@@ -124,6 +127,8 @@ describe('pods started through the spawner direct forms', { skip: needsRoot }, (
     assert.deepEqual(script.inside[0], {
       nspid: '1',
       cmdline: 'sleep infinity',
+      root: '/',
+      cwd: readlinkSync(`/proc/${script.pause}/cwd`),
       ownNamespaces: ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'uts'],
     });
     assert.equal(script.processesOutside, 4, 'unshare, its sleep, nsenter and its sleep');

@@ -8,11 +8,19 @@ export interface NativeKernel {
   routeSocket(nsFd: number): number;
   /** The same for NETLINK_NETFILTER (absent in addons built before it existed). */
   netfilterSocket?(nsFd: number): number;
+  /** The same for NETLINK_SOCK_DIAG (absent in addons built before it existed). */
+  diagSocket?(nsFd: number): number;
   /**
    * /proc/sys/net/`key` (e.g. `ipv4/ip_forward`) opened for writing in the namespace `nsFd` refers to; returns
    * its fd (absent in addons built before it existed).
    */
   sysctlFile?(nsFd: number, key: string): number;
+  /**
+   * What `ip netns add NAME` does, in-process: /run/netns/NAME bind-mounted from a new network namespace made
+   * on the calling thread, which goes home at once (absent in addons built before it existed). Throws with
+   * code ERRNO_N.
+   */
+  netnsAdd?(name: string): void;
   /** Binds the abstract unix socket `name` (a lock the kernel drops when we die); -1 when it is taken. */
   tryLock(name: string): number;
 }

@@ -57,18 +57,20 @@ export class RouteSocket {
 
   /**
    * A socket in the namespace of `netnsPath` (a file on nsfs), or in our own when it is omitted; NETLINK_ROUTE,
-   * or NETLINK_NETFILTER for nftables requests (the same request/answer discipline).
+   * NETLINK_NETFILTER for nftables requests, or NETLINK_SOCK_DIAG for socket lists (the same request/answer
+   * discipline).
    */
   static open(
     native: NativeKernel,
     netnsPath?: string,
-    family: 'route' | 'netfilter' = 'route',
+    family: 'route' | 'netfilter' | 'diag' = 'route',
   ): RouteSocket {
     const make = (fd: number) => {
       if (family === 'route') return native.routeSocket(fd);
-      if (!native.netfilterSocket)
-        throw new Error('internal: this netlink addon has no netfilterSocket (rebuild native/netlink.c)');
-      return native.netfilterSocket(fd);
+      const open = family === 'netfilter' ? native.netfilterSocket : native.diagSocket;
+      if (!open)
+        throw new Error(`internal: this netlink addon has no ${family}Socket (rebuild native/netlink.c)`);
+      return open.call(native, fd);
     };
     if (netnsPath === undefined) return new RouteSocket(make(-1));
     return withNetnsFd(netnsPath, (fd) => new RouteSocket(make(fd)));
