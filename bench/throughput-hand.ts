@@ -37,10 +37,11 @@ export async function handRaw(prefix: string): Promise<string[]> {
 }
 
 /**
- * The seed's §3.2 by hand: one node namespace with a bridge and two pods on veth pairs, nothing else. The
- * kernel's own defaults stay (br_netfilter on for every bridge where it is loaded, as in any new namespace).
+ * The seed's §3.2 by hand: one node namespace with a bridge and two pods on veth pairs, nothing else (with
+ * `proxy`, the seed's service proxy too: handProxy). The kernel's own defaults stay (br_netfilter on for every
+ * bridge where it is loaded, as in any new namespace).
  */
-export async function handSameNode(prefix: string): Promise<string[]> {
+export async function handSameNode(prefix: string, proxy = false): Promise<string[]> {
   const [node, a, b] = [`${prefix}-n`, `${prefix}-p0`, `${prefix}-p1`];
   for (const ns of [node, a, b]) await must(['ip', 'netns', 'add', ns]);
   await ip(node, 'link', 'add', 'br0', 'type', 'bridge');
@@ -52,15 +53,21 @@ export async function handSameNode(prefix: string): Promise<string[]> {
     await cable(node, port, ns, 'eth0', 1500, cidr);
     await ip(node, 'link', 'set', port, 'master', 'br0', 'up');
   }
+  if (proxy) await handProxy(node, ['10.201.0.2', '10.201.0.3'], '10.201.0.0/24');
   return [node, a, b];
 }
 
 /**
  * The seed's §4.1 (host-gw) or flannel's unicast VXLAN built by hand: a switch namespace (a bridge, like the
  * lab's), two nodes with one pod each, every pod-facing device at the same MTU podnet plans (1450 for VXLAN).
- * Namespaces: `<prefix>-sw`, `-n0`, `-n1`, `-p0`, `-p1`; pod 0 is 10.202.0.2, pod 1 10.202.1.2.
+ * Namespaces: `<prefix>-sw`, `-n0`, `-n1`, `-p0`, `-p1`; pod 0 is 10.202.0.2, pod 1 10.202.1.2. With `proxy`,
+ * each node runs the seed's service proxy too (handProxy).
  */
-export async function handCrossNode(prefix: string, mode: 'host-gw' | 'vxlan'): Promise<string[]> {
+export async function handCrossNode(
+  prefix: string,
+  mode: 'host-gw' | 'vxlan',
+  proxy = false,
+): Promise<string[]> {
   const sw = `${prefix}-sw`;
   const nodes = [0, 1].map((i) => ({
     ns: `${prefix}-n${i}`,
@@ -105,5 +112,34 @@ export async function handCrossNode(prefix: string, mode: 'host-gw' | 'vxlan'): 
     await must(['bridge', '-n', n.ns, 'fdb', 'append', peer.mac, 'dev', 'vx0', 'dst', peer.ip]);
     await ip(n.ns, 'route', 'add', peer.cidr, 'via', peer.vtep, 'dev', 'vx0', 'onlink');
   }
+  if (proxy) for (const n of nodes) await handProxy(n.ns, ['10.202.0.2', '10.202.1.2'], '10.202.0.0/16');
   return all;
+}
+
+/**
+ * The seed's §5 service proxy by hand, on one node of a twin: ClusterIP 10.96.0.2:8080 DNATed at random to the
+ * twin's two pods (nat prerouting for pods, output for the node itself) and flannel's masquerade of pod traffic
+ * leaving the cluster CIDR, in nft's syntax. It loads what any NAT proxy loads: conntrack on every packet through
+ * the node; br_netfilter stays on namespace-wide (the kernel's default, which kube-proxy requires).
+ */
+export async function handProxy(ns: string, endpoints: readonly [string, string], clusterCidr: string) {
+  const nft = (...a: string[]) => must(['ip', 'netns', 'exec', ns, 'nft', ...a]);
+  await nft('add', 'table', 'ip', 'nat');
+  for (const [chain, prio] of [
+    ['prerouting', 'dstnat'],
+    ['output', '-100'],
+    ['postrouting', 'srcnat'],
+  ] as const)
+    await nft('add', 'chain', 'ip', 'nat', chain, `{ type nat hook ${chain} priority ${prio} ; }`);
+  await nft('add', 'chain', 'ip', 'nat', 'KUBE-SVC-1');
+  for (const chain of ['prerouting', 'output'])
+    await nft('add', 'rule', 'ip', 'nat', chain, 'ip daddr 10.96.0.2 tcp dport 8080 jump KUBE-SVC-1');
+  await nft(
+    ...['add', 'rule', 'ip', 'nat', 'KUBE-SVC-1'],
+    `dnat to numgen random mod 2 map { 0 : ${endpoints[0]}, 1 : ${endpoints[1]} }`,
+  );
+  await nft(
+    ...['add', 'rule', 'ip', 'nat', 'postrouting'],
+    `ip saddr ${clusterCidr} ip daddr != ${clusterCidr} masquerade`,
+  );
 }

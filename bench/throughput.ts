@@ -42,6 +42,17 @@ const labPaths = (lab: string, label: string): { same: Path; cross: Path } => ({
   },
 });
 
+const handSame = (prefix: string, name: string): Path => ({
+  name,
+  clientNs: `${prefix}-p0`,
+  serverNs: `${prefix}-p1`,
+  serverIp: '10.201.0.3',
+  sides: [
+    { pod: `${prefix}-p0`, node: `${prefix}-n` },
+    { pod: `${prefix}-p1`, node: `${prefix}-n` },
+  ],
+});
+
 const handCross = (prefix: string, name: string): Path => ({
   name,
   clientNs: `${prefix}-p0`,
@@ -59,8 +70,9 @@ const uptime = async () => (await exec(['uptime'])).stdout.trim().replace(/^.*lo
  * `npm run bench -- throughput [rounds] [seconds]`: iperf3 TCP through podnet's same-node bridge, host-gw and
  * unicast VXLAN paths (each with and without the service proxy) and through their hand-built twins, every path
  * once per round, the order reversed every other round, so drift in the shared machine's load hits a pair alike.
- * Judged: per pair the median over rounds of podnet / twin in the same round (target ≥ 0.98); also printed: each
- * path against a raw veth pair, the hops where a pair's devices differ (MTU, GSO/GRO sizes, offloads, bridge
+ * Judged: per pair the median over rounds of podnet / twin in the same round (target ≥ 0.98); a podnet path with
+ * its service proxy is paired with a twin that runs the seed's service proxy by hand (handProxy), so both pay a
+ * NAT proxy's conntrack. Also printed: each path against a raw veth pair, the proxy's price on each side, the hops where a pair's devices differ (MTU, GSO/GRO sizes, offloads, bridge
  * hooks) and the IPv4 fragments counted in every namespace meanwhile (0 required).
  */
 export async function benchThroughput(args: string[]): Promise<void> {
@@ -68,11 +80,17 @@ export async function benchThroughput(args: string[]): Promise<void> {
   const seconds = Number(args[1] ?? 3);
   const tag = `pcx${(process.pid % 100000).toString(36)}`;
   const labs = { hg: `${tag}hg`, vx: `${tag}vx`, hgp: `${tag}hgp`, vxp: `${tag}vxp` };
-  const hand = { raw: `${tag}raw`, same: `${tag}sn`, hg: `${tag}hgh`, vx: `${tag}vxh` };
+  const hand = {
+    raw: `${tag}raw`,
+    ...{ same: `${tag}sn`, hg: `${tag}hgh`, vx: `${tag}vxh` },
+    ...{ sameP: `${tag}snp`, hgP: `${tag}hghp`, vxP: `${tag}vxhp` },
+  };
   const handNs = [
     ...['a', 'b'].map((x) => `${hand.raw}-${x}`),
-    ...['n', 'p0', 'p1'].map((x) => `${hand.same}-${x}`),
-    ...[hand.hg, hand.vx].flatMap((p) => ['sw', 'n0', 'n1', 'p0', 'p1'].map((x) => `${p}-${x}`)),
+    ...[hand.same, hand.sameP].flatMap((p) => ['n', 'p0', 'p1'].map((x) => `${p}-${x}`)),
+    ...[hand.hg, hand.vx, hand.hgP, hand.vxP].flatMap((p) =>
+      ['sw', 'n0', 'n1', 'p0', 'p1'].map((x) => `${p}-${x}`),
+    ),
   ];
   const cleanup = async () => {
     for (const ns of handNs) await exec(['ip', 'netns', 'del', ns]);
@@ -84,6 +102,9 @@ export async function benchThroughput(args: string[]): Promise<void> {
     await handSameNode(hand.same);
     await handCrossNode(hand.hg, 'host-gw');
     await handCrossNode(hand.vx, 'vxlan');
+    await handSameNode(hand.sameP, true);
+    await handCrossNode(hand.hgP, 'host-gw', true);
+    await handCrossNode(hand.vxP, 'vxlan', true);
     for (const [lab, crossNode, proxy] of [
       [labs.hg, 'host-gw', 'none'],
       [labs.vx, 'vxlan', 'none'],
@@ -99,18 +120,12 @@ export async function benchThroughput(args: string[]): Promise<void> {
       sides: [],
     };
     const twins = {
-      same: {
-        name: 'same-node bridge, by hand (seed §3.2)',
-        clientNs: `${hand.same}-p0`,
-        serverNs: `${hand.same}-p1`,
-        serverIp: '10.201.0.3',
-        sides: [
-          { pod: `${hand.same}-p0`, node: `${hand.same}-n` },
-          { pod: `${hand.same}-p1`, node: `${hand.same}-n` },
-        ],
-      },
+      same: handSame(hand.same, 'same-node bridge, by hand (seed §3.2)'),
       hg: handCross(hand.hg, 'host-gw cross-node, by hand (seed §4.1)'),
       vx: handCross(hand.vx, 'vxlan unicast cross-node, by hand (flannel)'),
+      sameP: handSame(hand.sameP, 'same-node bridge, by hand + proxy by hand (seed §5)'),
+      hgP: handCross(hand.hgP, 'host-gw cross-node, by hand + proxy by hand'),
+      vxP: handCross(hand.vxP, 'vxlan unicast cross-node, by hand + proxy by hand'),
     };
     const [hg, vx, hgp, vxp] = [
       labPaths(labs.hg, ''),
@@ -121,17 +136,17 @@ export async function benchThroughput(args: string[]): Promise<void> {
     const rename = (p: Path, name: string): Path => ({ ...p, name });
     const pairs: Pair[] = [
       { podnet: hg.same, twin: twins.same, target: 0.98 },
-      { podnet: hgp.same, twin: twins.same, target: 0.98 },
+      { podnet: hgp.same, twin: twins.sameP, target: 0.98 },
       { podnet: rename(hg.cross, 'host-gw cross-node, podnet'), twin: twins.hg, target: 0.98 },
       {
         podnet: rename(hgp.cross, 'host-gw cross-node, podnet + service proxy'),
-        twin: twins.hg,
+        twin: twins.hgP,
         target: 0.98,
       },
       { podnet: rename(vx.cross, 'vxlan unicast cross-node, podnet'), twin: twins.vx, target: 0.98 },
       {
         podnet: rename(vxp.cross, 'vxlan unicast cross-node, podnet + service proxy'),
-        twin: twins.vx,
+        twin: twins.vxP,
         target: 0.98,
       },
     ];
@@ -189,15 +204,18 @@ export async function benchThroughput(args: string[]): Promise<void> {
         }),
       ),
     );
-    // The price of the service proxy itself (conntrack on every packet of the node): with / without, per round.
+    // The price of a service proxy itself (conntrack on every packet of the node): with / without, per round.
     const price = [
       [hgp.same, hg.same],
       [pairs[3]!.podnet, pairs[2]!.podnet],
       [pairs[5]!.podnet, pairs[4]!.podnet],
+      [twins.sameP, twins.same],
+      [twins.hgP, twins.hg],
+      [twins.vxP, twins.vx],
     ] as const;
     console.log(
       table(
-        ['with the proxy / without (podnet)', 'per round', 'median'],
+        ['with the proxy / without', 'per round', 'median'],
         price.map(([w, wo]) => {
           const xs = perRound(w, samples.get(wo)!);
           return [w.name, xs.map((x) => x.toFixed(2)).join(' '), median(xs).toFixed(3)];

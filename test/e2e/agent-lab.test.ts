@@ -14,6 +14,7 @@ import { CLIENT } from '../helpers/services.js';
 
 const noEtcd = existsSync('/usr/bin/etcd') ? false : 'needs /usr/bin/etcd (Debian package etcd-server)';
 const skip = needsRoot || noEtcd;
+const BR_NF = 'net.bridge.bridge-nf-call-iptables';
 const labs: string[] = [];
 after(async () => {
   for (const lab of labs) await cli(['lab', 'down', '--name', lab]);
@@ -163,6 +164,12 @@ describe('agent lab (real kernel, real etcd)', { skip }, () => {
         const without = msgs.includes('netlink addon unavailable; using ip, bridge and the nft session');
         assert.ok(inProcess !== without, `${n}: one of the two lines expected in its log`);
         if (without) console.log(`# ${n}: no netlink addon; the agent applied through ip/bridge processes`);
+        // br_netfilter: off namespace-wide on the lab's machines, on for the pod bridge the proxy needs it on
+        // (the namespace-wide key exists only where br_netfilter is loaded).
+        const all = await run(['ip', 'netns', 'exec', `${lab}-${n}`, 'sysctl', '-e', '-n', BR_NF]);
+        if (all.stdout.trim() !== '') assert.equal(all.stdout.trim(), '0', `${n}: ${BR_NF}`);
+        const br = await run(['ip', '-n', `${lab}-${n}`, '-j', '-d', 'link', 'show', 'podnet0']);
+        assert.equal(JSON.parse(br.stdout)[0].linkinfo.info_data.nf_call_iptables, 1, `${n}: podnet0`);
       }
       // /healthz and /metrics of node-0's agent, from inside the node (it listens on the node's loopback).
       const get = (path: string) =>

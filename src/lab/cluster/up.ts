@@ -8,6 +8,7 @@ import type { ClusterSpec } from '../../model/cluster.js';
 import { allocationsOf, type Cluster } from '../../model/resolve.js';
 import { Ip } from '../../net/ip.js';
 import { listNamedNetns } from '../../observe/procs.js';
+import { BR_NETFILTER_ALL, sysctlOp } from '../../plan/node/devices.js';
 import type { Op } from '../../plan/ops.js';
 import { planSwitch, planUplink } from '../../plan/underlay.js';
 import { labDown } from '../down.js';
@@ -202,9 +203,12 @@ export async function buildLan(
       { title: 'underlay', ops: withSwitch ? cables : cables.slice(2) },
       {
         title: 'uplinks',
-        ops: machines.flatMap((m) =>
-          planUplink({ name: m.name, ns: names.node(m.name), ip: m.ip }, spec.underlay.subnet),
-        ),
+        ops: machines.flatMap((m) => [
+          ...planUplink({ name: m.name, ns: names.node(m.name), ip: m.ip }, spec.underlay.subnet),
+          // The lab owns its machines: br_netfilter off namespace-wide, as the lab's own nodes do (the agent turns
+          // it on for its pod bridge alone when its proxy or NetworkPolicy needs it).
+          ...(m.name === CP_NODE ? [] : [sysctlOp(names.node(m.name), m.name, BR_NETFILTER_ALL, '0')]),
+        ]),
       },
     ],
     runner,
