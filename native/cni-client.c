@@ -5,7 +5,8 @@
  * exit status) as its own. The agent runs the same plugin code, warm (src/agent/cni-server.ts; docs/cni.md).
  *
  * When no agent answers it execs the self-contained Node.js plugin (PODNET_FALLBACK) with the same environment
- * and stdin, so every verb works without the agent:
+ * and stdin, so every verb works without the agent (as `PODNET_NODE PODNET_NODE_ARG PODNET_FALLBACK`, what its #!
+ * line says, when install built those in: one execve instead of two):
  *   - the socket is missing, or connect() is refused (no agent);
  *   - the agent closes the connection before its "accepted" frame (it died, or it declined: another network
  *     namespace than ours, or it is shutting down).
@@ -88,8 +89,14 @@ static void fallback(const struct buf *in) {
     dup2(fd, 0);
     close(fd);
   }
+#ifdef PODNET_NODE
+  /* Node.js itself with the plugin's #! argument: one execve, not a second one through the #! line. */
+  char *argv[] = {(char *)PODNET_NODE, (char *)PODNET_NODE_ARG, (char *)PODNET_FALLBACK, NULL};
+  execve(PODNET_NODE, argv, environ);
+#else
   char *argv[] = {(char *)PODNET_FALLBACK, NULL};
   execve(PODNET_FALLBACK, argv, environ);
+#endif
   static const char msg[] = "podnet CNI client: cannot run the plugin " PODNET_FALLBACK "\n";
   write_all(2, msg, sizeof msg - 1);
   _exit(1);

@@ -6,7 +6,7 @@ import { UnsupportedError } from '../errors.js';
 import { compileCniClient, compileNetlinkAddon } from '../exec/netlink/build.js';
 import { shortHash } from '../net/ifname.js';
 import { CODE_CACHE_DIR } from './code-cache-dir.js';
-import { loaderSource } from './loader.js';
+import { loaderSource, PLUGIN_NODE_ARG } from './loader.js';
 import { ADDON_FILE, AGENT_SOCKET, pluginHome } from './paths.js';
 
 /** Options of `podnet cni install`. */
@@ -166,7 +166,12 @@ export async function install(
   let client: Buffer | undefined;
   if (built.addon) {
     try {
-      client = await compileCniClient({ socket: o.agentSocket ?? AGENT_SOCKET, fallback: nodePlugin });
+      client = await compileCniClient({
+        socket: o.agentSocket ?? AGENT_SOCKET,
+        fallback: nodePlugin,
+        node: process.execPath,
+        nodeArg: PLUGIN_NODE_ARG,
+      });
     } catch (e) {
       warning = `the plugin will not hand requests to the agent: ${(e as Error).message}`;
     }

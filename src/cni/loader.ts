@@ -1,4 +1,11 @@
 /**
+ * The one node argument of the plugin's #! line (the native client passes the same when it execs node itself).
+ * --preserve-symlinks-main: Node does not resolve the script's real path (a walk of lstat calls, about 1 ms of a
+ * run); the loader needs no real path.
+ */
+export const PLUGIN_NODE_ARG = '--preserve-symlinks-main';
+
+/**
  * The installed plugin file: a few lines of loader around the bundled plugin code, which travels as one string
  * literal. The loader compiles that string with V8's code cache when one exists, and writes the cache after the
  * first run (it then holds every function that run compiled). Node.js 20 has no compile cache of its own, and
@@ -8,9 +15,8 @@
  */
 export function loaderSource(o: { nodePath: string; code: string; sha: string; cacheDir: string }): string {
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${o.code}\n})`;
-  // --preserve-symlinks-main: Node does not resolve the script's real path (a walk of lstat calls, about 1 ms
-  // of a run); the loader needs no real path. A #! line carries one argument, and this is it.
-  return `#!${o.nodePath} --preserve-symlinks-main
+  // A #! line carries one argument, and this is it.
+  return `#!${o.nodePath} ${PLUGIN_NODE_ARG}
 // podnet CNI plugin, written by \`podnet cni install\` (see docs/cni.md). The plugin's code is the string CODE,
 // compiled with V8's code cache from ${o.cacheDir} when there is one (src/cni/loader.ts explains why).
 'use strict';

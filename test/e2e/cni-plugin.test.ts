@@ -182,12 +182,15 @@ for (const mode of CNI_MODES) {
     });
 
     test('ADD and DEL load only what they need: no child_process, net, crypto, perf_hooks or streams', async () => {
-      // A preload (NODE_OPTIONS) records which of Node's own modules the plugin process loaded by the time it exits.
+      // A preload (NODE_OPTIONS) records which of Node's own modules the plugin process loaded by the time it exits,
+      // and every pathToFileURL call: the bundle's import.meta.url getter makes one, so it must not run on a verb.
       const preload = join(d.root, 'modules.cjs');
       const out = join(d.root, 'modules.txt');
       writeFileSync(
         preload,
-        `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.join('\\n')));\n`,
+        `const url = require('node:url'); const p = url.pathToFileURL; let calls = 0;\n` +
+          `url.pathToFileURL = (...a) => { calls++; return p(...a); };\n` +
+          `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, [\`pathToFileURL \${calls}\`, ...process.moduleLoadList].join('\\n')));\n`,
       );
       // What Node.js loads for an empty script, in the same environment, is the baseline.
       const empty = join(d.root, 'empty.js');
@@ -213,6 +216,11 @@ for (const mode of CNI_MODES) {
         }
         const loaded = readFileSync(out, 'utf8').split('\n');
         assert.ok(loaded.length > 20, 'the module list was recorded');
+        assert.equal(
+          loaded[0],
+          'pathToFileURL 0',
+          `${verb} computed a file URL (import.meta.url read at load?)`,
+        );
         assert.deepEqual(
           loaded.filter((m) => heavy.test(m) && !baseline.has(m)),
           [],

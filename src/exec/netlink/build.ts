@@ -103,31 +103,46 @@ export function loadCachedNative(cacheDir: string = NATIVE_CACHE): NativeKernel 
 }
 
 /**
- * Compiles native/cni-client.c into a small executable with its two paths built in: the agent's
- * socket (used when the configuration names none) and the Node.js plugin it execs when no agent answers.
- * Throws UnsupportedError naming what is missing.
+ * Compiles native/cni-client.c into a small executable with its paths built in: the agent's socket (used when the
+ * configuration names none), the Node.js plugin it runs when no agent answers, and the node executable and the
+ * one argument of the plugin's #! line, so that fallback is a single execve of node (not a second one through
+ * the #! line). Linked statically when the C library allows it: no dynamic loader on every start. Throws
+ * UnsupportedError naming what is missing.
  */
-export async function compileCniClient(paths: { socket: string; fallback: string }): Promise<Buffer> {
-  for (const p of [paths.socket, paths.fallback])
+export async function compileCniClient(paths: {
+  socket: string;
+  fallback: string;
+  node: string;
+  nodeArg: string;
+}): Promise<Buffer> {
+  for (const p of [paths.socket, paths.fallback, paths.node])
     if (!/^\/[A-Za-z0-9_.:@+=,/-]+$/.test(p) || p.length > 107)
       throw new UnsupportedError(
         `cannot build the CNI client for path '${p}': use an absolute path of plain characters (at most 107)`,
       );
+  if (!/^--[a-z-]+$/.test(paths.nodeArg))
+    throw new UnsupportedError(`cannot build the CNI client with node argument '${paths.nodeArg}'`);
   const dir = mkdtempSync(join(tmpdir(), 'podnet-cni-client-'));
   try {
     const out = join(dir, 'podnet');
     const cc = process.env.CC || 'cc';
-    const r = await exec([
+    const argv = (link: string[]) => [
       cc,
       '-O2',
       '-Wall',
       '-s',
+      ...link,
       `-DPODNET_AGENT_SOCKET="${paths.socket}"`,
       `-DPODNET_FALLBACK="${paths.fallback}"`,
+      `-DPODNET_NODE="${paths.node}"`,
+      `-DPODNET_NODE_ARG="${paths.nodeArg}"`,
       '-o',
       out,
       CNI_CLIENT_SOURCE,
-    ]);
+    ];
+    // Static needs the C library's archive (libc6-dev has it); a dynamic client works the same, only starts slower.
+    let r = await exec(argv(['-static']));
+    if (r.exitCode !== 0) r = await exec(argv([]));
     if (r.exitCode !== 0)
       throw new UnsupportedError(
         `cannot compile ${CNI_CLIENT_SOURCE} with '${cc}' (install gcc and libc6-dev): ${r.stderr.trim() || `exit ${r.exitCode}`}`,

@@ -28,15 +28,20 @@ export interface NativeKernel {
 /** The compiled addon, embedded by `podnet cni install` (esbuild `define`); absent in the unbundled build. */
 declare const __PODNET_NETLINK_ADDON__: { readonly base64: string; readonly sha: string } | undefined;
 
-/** Where `npm run build` leaves the compiled addon (scripts/build-addon.js): dist/native/netlink.node. */
-export const BUILT_ADDON = fileURLToPath(new URL('../../../native/netlink.node', import.meta.url));
+/**
+ * Where `npm run build` leaves the compiled addon (scripts/build-addon.js): dist/native/netlink.node. A function,
+ * not a constant: in the bundled CNI plugin, reading import.meta.url costs a pathToFileURL on every start.
+ */
+export function builtAddon(): string {
+  return fileURLToPath(new URL('../../../native/netlink.node', import.meta.url));
+}
 
 /**
  * The addon `npm run build` compiled, for the lab (or the file `PODNET_NETLINK_ADDON` names); undefined when there
  * is none (no C compiler at build time), and then the lab runs `ip` processes as before.
  */
 export function loadBuiltNative(): NativeKernel | undefined {
-  const file = process.env.PODNET_NETLINK_ADDON || BUILT_ADDON;
+  const file = process.env.PODNET_NETLINK_ADDON || builtAddon();
   if (!existsSync(file)) return undefined;
   return loadNativeFile(file);
 }
