@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { loadLab } from '../lab/load.js';
 import { LabNames } from '../lab/names.js';
+import { takeProxyUses } from '../lab/proxy-uses.js';
 import {
   manifestFromFlags,
   recordAdded,
@@ -28,9 +29,11 @@ export interface ServiceFlags {
 }
 
 /** In cluster mode (lab up --agents) services go to etcd and the agents program them; otherwise the lab does. */
-async function syncLabServices(...a: Parameters<typeof syncCentral>): ReturnType<typeof syncCentral> {
+async function syncLabServices(
+  ...a: Parameters<typeof syncCentral>
+): Promise<{ ops: unknown[]; ms: number }> {
   const cluster = await import('../lab/cluster/services.js');
-  return cluster.isCluster(a[1]) ? cluster.syncClusterServices(a[0], a[1]) : syncCentral(...a);
+  return cluster.isCluster(a[3]) ? cluster.syncClusterServices(a[1], a[3]) : syncCentral(...a);
 }
 
 /** `podnet lab service …`: changes the lab's services and syncs every node's proxy (partial syncs). */
@@ -73,9 +76,14 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
           }),
         ];
       }
+      // Taken before the edit is recorded: a command that dies now leaves the next one nothing to trust.
+      const records = takeProxyUses(l.state);
       const specs = recordAdded(l.state, docs, wheres, source);
       const after = loadLab(lab).cluster;
-      const r = await syncLabServices(after, l.state, names, { verbose: f.verbose ?? false });
+      const touch = { services: specs.map(serviceKey) };
+      const r = await syncLabServices(l.cluster, after, touch, l.state, names, records, {
+        verbose: f.verbose ?? false,
+      });
       for (const s of specs) {
         const v = after.services.find((x) => serviceKey(x) === serviceKey(s))!;
         console.log(
@@ -92,9 +100,12 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
           'command line',
         );
       const keys = rest.map((k) => (k.includes('/') ? k : `default/${k}`));
+      const records = takeProxyUses(l.state);
       recordRemoved(l.state, l.cluster, keys);
       const after = loadLab(lab).cluster;
-      const r = await syncLabServices(after, l.state, names, { verbose: f.verbose ?? false });
+      const r = await syncLabServices(l.cluster, after, { services: keys }, l.state, names, records, {
+        verbose: f.verbose ?? false,
+      });
       console.log(
         `removed ${keys.join(', ')}; synced ${after.nodes.length} node(s) in ${Math.round(r.ms)} ms`,
       );

@@ -61,6 +61,8 @@ export function planLabProxyPart(
   uses: ProxyUses,
   netns: Netns,
 ): { ops: Op[]; uses: ProxyUses } | undefined {
+  const proxied = (c: Cluster) => c.spec.sameNode === 'bridge' && c.spec.proxy !== 'none';
+  if (!proxied(prev) || !proxied(next)) return undefined;
   const a: ProxyModel = { ...proxySettingsOf(prev, node), services: portsOfServices(prev, keys, node) };
   const b: ProxyModel = { ...proxySettingsOf(next, node), services: portsOfServices(next, keys, node) };
   if (a.mode !== 'nftables' || b.mode !== 'nftables' || a.serviceCIDR !== b.serviceCIDR) return undefined;
