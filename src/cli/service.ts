@@ -31,7 +31,7 @@ export interface ServiceFlags {
 /** In cluster mode (lab up --agents) services go to etcd and the agents program them; otherwise the lab does. */
 async function syncLabServices(
   ...a: Parameters<typeof syncCentral>
-): Promise<{ ops: unknown[]; ms: number }> {
+): Promise<{ ops: unknown[]; ms: number; partial?: number }> {
   const cluster = await import('../lab/cluster/services.js');
   return cluster.isCluster(a[3]) ? cluster.syncClusterServices(a[1], a[3]) : syncCentral(...a);
 }
@@ -90,7 +90,9 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
           `service ${serviceKey(v)} ${v.clusterIP} ${describeEndpoints(after, v.name, v.namespace)}`,
         );
       }
-      console.log(`synced ${after.nodes.length} node(s) in ${Math.round(r.ms)} ms (${r.ops.length} op(s))`);
+      console.log(
+        `synced ${after.nodes.length} node(s) in ${Math.round(r.ms)} ms (${r.ops.length} op(s))${partly(r.partial)}`,
+      );
       return 0;
     }
     case 'remove': {
@@ -107,7 +109,7 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
         verbose: f.verbose ?? false,
       });
       console.log(
-        `removed ${keys.join(', ')}; synced ${after.nodes.length} node(s) in ${Math.round(r.ms)} ms`,
+        `removed ${keys.join(', ')}; synced ${after.nodes.length} node(s) in ${Math.round(r.ms)} ms${partly(r.partial)}`,
       );
       return 0;
     }
@@ -155,6 +157,9 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
       );
   }
 }
+
+/** How many nodes' proxies changed from the touched Services alone (the rest were observed and synced whole). */
+const partly = (n: number | undefined) => (n ? `; ${n} from the touched service(s) alone` : '');
 
 function describeEndpoints(c: Cluster, name: string, namespace: string): string {
   const s = c.services.find((x) => x.name === name && x.namespace === namespace);
