@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { type Rng, rng } from '../../test/helpers/rng.js';
 import { defaultClusterDoc } from '../model/defaults.js';
 import { parseClusterFile } from '../model/parse.js';
 import { type Cluster, type PodView, resolveCluster } from '../model/resolve.js';
@@ -19,15 +20,6 @@ import { type ProxyTouch, planLabProxyPart, touchedServices } from './proxy-part
 
 const base = resolveCluster(parseClusterFile(JSON.stringify(defaultClusterDoc())));
 const NODES = base.nodes.map((n) => n.name);
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return (n: number) => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return Math.floor((s / 4294967296) * n);
-  };
-}
-type Rng = ReturnType<typeof rng>;
 
 const APPS = ['a', 'b', 'c', 'd'];
 
