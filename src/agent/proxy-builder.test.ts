@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { type Rng, rng } from '../../test/helpers/rng.js';
 import { named } from '../plan/ops.js';
 import { derivedIds } from '../plan/services/derived.js';
 import type { ProxyModel, ProxyServicePort } from '../plan/services/model.js';
@@ -33,15 +34,6 @@ const SELF: SelfView = {
 };
 const cluster = clusterOfSnapshot(CONFIG, [], SELF);
 const copy = (m: ProxyModel): ProxyModel => ({ ...m, services: m.services.map((p) => structuredClone(p)) });
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return (n: number) => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return Math.floor((s / 4294967296) * n);
-  };
-}
-type Rng = ReturnType<typeof rng>;
 
 const NAMES = Array.from({ length: 24 }, (_, i) => `s${String(i).padStart(2, '0')}`);
 

@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { loadLab } from '../lab/load.js';
 import { LabNames } from '../lab/names.js';
+import { takeProxyUses } from '../lab/proxy-uses.js';
 import {
   manifestFromFlags,
   recordAdded,
@@ -28,9 +29,11 @@ export interface ServiceFlags {
 }
 
 /** In cluster mode (lab up --agents) services go to etcd and the agents program them; otherwise the lab does. */
-async function syncLabServices(...a: Parameters<typeof syncCentral>): ReturnType<typeof syncCentral> {
+async function syncLabServices(
+  ...a: Parameters<typeof syncCentral>
+): Promise<{ ops: unknown[]; ms: number; partial?: number }> {
   const cluster = await import('../lab/cluster/services.js');
-  return cluster.isCluster(a[1]) ? cluster.syncClusterServices(a[0], a[1]) : syncCentral(...a);
+  return cluster.isCluster(a[3]) ? cluster.syncClusterServices(a[1], a[3]) : syncCentral(...a);
 }
 
 /** `podnet lab service …`: changes the lab's services and syncs every node's proxy (partial syncs). */
@@ -73,16 +76,23 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
           }),
         ];
       }
+      // Taken before the edit is recorded: a command that dies now leaves the next one nothing to trust.
+      const records = takeProxyUses(l.state);
       const specs = recordAdded(l.state, docs, wheres, source);
       const after = loadLab(lab).cluster;
-      const r = await syncLabServices(after, l.state, names, { verbose: f.verbose ?? false });
+      const touch = { services: specs.map(serviceKey) };
+      const r = await syncLabServices(l.cluster, after, touch, l.state, names, records, {
+        verbose: f.verbose ?? false,
+      });
       for (const s of specs) {
         const v = after.services.find((x) => serviceKey(x) === serviceKey(s))!;
         console.log(
           `service ${serviceKey(v)} ${v.clusterIP} ${describeEndpoints(after, v.name, v.namespace)}`,
         );
       }
-      console.log(`synced ${after.nodes.length} node(s) in ${Math.round(r.ms)} ms (${r.ops.length} op(s))`);
+      console.log(
+        `synced ${after.nodes.length} node(s) in ${Math.round(r.ms)} ms (${r.ops.length} op(s))${partly(r.partial)}`,
+      );
       return 0;
     }
     case 'remove': {
@@ -92,11 +102,14 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
           'command line',
         );
       const keys = rest.map((k) => (k.includes('/') ? k : `default/${k}`));
+      const records = takeProxyUses(l.state);
       recordRemoved(l.state, l.cluster, keys);
       const after = loadLab(lab).cluster;
-      const r = await syncLabServices(after, l.state, names, { verbose: f.verbose ?? false });
+      const r = await syncLabServices(l.cluster, after, { services: keys }, l.state, names, records, {
+        verbose: f.verbose ?? false,
+      });
       console.log(
-        `removed ${keys.join(', ')}; synced ${after.nodes.length} node(s) in ${Math.round(r.ms)} ms`,
+        `removed ${keys.join(', ')}; synced ${after.nodes.length} node(s) in ${Math.round(r.ms)} ms${partly(r.partial)}`,
       );
       return 0;
     }
@@ -144,6 +157,9 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
       );
   }
 }
+
+/** How many nodes' proxies changed from the touched Services alone (the rest were observed and synced whole). */
+const partly = (n: number | undefined) => (n ? `; ${n} from the touched service(s) alone` : '');
 
 function describeEndpoints(c: Cluster, name: string, namespace: string): string {
   const s = c.services.find((x) => x.name === name && x.namespace === namespace);

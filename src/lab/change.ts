@@ -11,6 +11,8 @@ import { syncLabNodes } from './node-sync.js';
 import { IDENTITY_PORTS, planLabUp } from './plan.js';
 import { cutDeniedFlows } from './policy.js';
 import { requireCrossNodeSupport, requireRoot } from './preflight.js';
+import { LabProxyChange } from './proxy-change.js';
+import { keepProxyUses, type ProxyUsesRecords, takeProxyUses } from './proxy-uses.js';
 import { journalingRunner, labNetlink, listeningPorts } from './runners.js';
 import { labPaths, printPlan } from './up.js';
 
@@ -48,6 +50,8 @@ export async function labChange(
   requireCrossNodeSupport(next.spec);
 
   const { state } = before;
+  // Taken first: a change that dies half-way leaves the next one nothing to trust (proxy-uses.ts).
+  const records = takeProxyUses(state);
   const names = new LabNames(lab);
   const paths = labPaths(state);
   const delta = labDelta(prev, next);
@@ -65,7 +69,18 @@ export async function labChange(
   const runner = journalingRunner(state, opts.verbose ?? false);
   const netlink = labNetlink(runner);
   const staying = next.nodes.filter((n) => !delta.addedNodes.includes(n.name)).map((n) => n.name);
+  // A pod's coming or going changes the Services selecting it: only their proxy elements, where it can.
+  const podEdit = edit.op === 'pod.add' || edit.op === 'pod.remove';
+  const proxy = new LabProxyChange(
+    prev,
+    next,
+    { pods: [...delta.addedPods, ...delta.removedPods] },
+    names,
+    records,
+  );
   let synced: Awaited<ReturnType<typeof syncLabNodes>>;
+  let proxyOps = 0;
+  let kept: ProxyUsesRecords = {};
   try {
     await apply(plan.build, runner, {
       batch: true,
@@ -73,16 +88,23 @@ export async function labChange(
       concurrency: 16,
       ...(netlink ? { inProcess: netlink } : {}),
     });
-    synced = await syncLabNodes(next, names, runner, staying);
+    const part = podEdit ? await proxy.sync(runner, staying) : { ops: [], whole: staying };
+    proxyOps = part.ops.length;
+    const withoutProxy = new Set(staying.filter((n) => !part.whole.includes(n)));
+    synced = await syncLabNodes(next, names, runner, { only: staying, withoutProxy });
     await apply(plan.remove, runner, { batch: true, concurrency: 16 });
     // A pod joining or relabelled may be isolated now: its tracked connections a policy denies are cut.
     await cutDeniedFlows(next, state, names, runner, prev);
+    kept = proxy.finish(synced);
   } finally {
+    proxy.close();
     netlink?.close();
     runner.close();
   }
   const record = state.record!;
   state.writeJson('lab.json', { ...record, edits: [...(record.edits ?? []), edit] });
+  // Only once the edit is recorded: the records describe the lab with it.
+  keepProxyUses(state, kept);
   writeFileSync(state.path('explain.sh'), await printPlan(planLabUp(next, names, paths)));
   await waitListening(lab, delta.addedPods);
 
@@ -99,7 +121,7 @@ export async function labChange(
     delta,
     cluster: next,
     opsOnExistingNodes: ops.filter((o) => crossNode.has(o.kind)).length,
-    syncOps: ops.length,
+    syncOps: ops.length + proxyOps,
     ms: performance.now() - started,
   };
 }

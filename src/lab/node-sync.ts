@@ -5,6 +5,7 @@ import { observeNode, scopeOf } from '../observe/node.js';
 import { buildNodeModel } from '../plan/node/build.js';
 import { diffNode, type NodeDrift } from '../plan/node/sync.js';
 import type { Op } from '../plan/ops.js';
+import type { ProxyModel } from '../plan/services/model.js';
 import type { LabNames } from './names.js';
 import { LAB_NODE } from './plan.js';
 
@@ -18,6 +19,14 @@ import { LAB_NODE } from './plan.js';
 export interface NodeDriftReport {
   readonly node: string;
   readonly drift: readonly NodeDrift[];
+  /** The node's desired service proxy (absent when none, or when the proxy was left out). */
+  readonly proxy?: ProxyModel;
+}
+
+/** Which nodes a sync looks at, and which of them without their service proxy (synced apart: proxy-change.ts). */
+export interface SyncScope {
+  readonly only?: readonly string[] | undefined;
+  readonly withoutProxy?: ReadonlySet<string>;
 }
 
 /** Observes every node (or `only` those) and diffs it against its model: read-only. */
@@ -25,15 +34,20 @@ export async function labDrift(
   cluster: Cluster,
   names: LabNames,
   runner: Runner,
-  only?: readonly string[],
+  scope: SyncScope = {},
 ): Promise<NodeDriftReport[]> {
-  const nodes = cluster.nodes.filter((n) => !only || only.includes(n.name));
+  const nodes = cluster.nodes.filter((n) => !scope.only || scope.only.includes(n.name));
   return Promise.all(
     nodes.map(async (n) => {
-      const desired = buildNodeModel(cluster, n.name, LAB_NODE);
+      const skip = scope.withoutProxy?.has(n.name) ?? false;
+      const desired = buildNodeModel(cluster, n.name, { ...LAB_NODE, proxy: !skip });
       const netns = names.node(n.name);
-      const observed = await observeNode(runner, netns, scopeOf(desired));
-      return { node: n.name, drift: diffNode(observed, desired, { netns }) };
+      const observed = await observeNode(runner, netns, { ...scopeOf(desired), skipProxy: skip });
+      return {
+        node: n.name,
+        drift: diffNode(observed, desired, { netns }),
+        ...(desired.proxy ? { proxy: desired.proxy } : {}),
+      };
     }),
   );
 }
@@ -50,9 +64,9 @@ export async function syncLabNodes(
   cluster: Cluster,
   names: LabNames,
   runner: Runner,
-  only?: readonly string[],
+  scope: SyncScope = {},
 ): Promise<NodeDriftReport[]> {
-  const report = await labDrift(cluster, names, runner, only);
+  const report = await labDrift(cluster, names, runner, scope);
   const ops = repairOps(report);
   if (ops.length) await apply([{ title: 'node sync', ops }], runner, { batch: true });
   return report;

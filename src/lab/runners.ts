@@ -2,6 +2,7 @@ import { NetlinkApplier } from '../apply/netlink.js';
 import { loadCachedNative } from '../exec/netlink/build.js';
 import { loadBuiltNative, type NativeKernel } from '../exec/netlink/native.js';
 import { NetfilterSender } from '../exec/netlink/nft-batch.js';
+import { NftGenReader } from '../exec/netlink/nft-gen.js';
 import { ProcessRunner } from '../exec/process-runner.js';
 import { listeningTcpPortsIn } from '../observe/listening.js';
 import { listeningTcpPorts, startTimeOf } from '../observe/procs.js';
@@ -81,4 +82,28 @@ export function listeningPorts(pid: number, want: readonly number[]): Set<number
   } catch {
     return new Set();
   }
+}
+
+/**
+ * Reads the nftables generation id of lab namespaces (src/exec/netlink/nft-gen.ts), one socket per namespace
+ * kept open until close(); undefined without the netlink addon (then every proxy change is observed whole).
+ */
+export function labNftGenerations(): { read(ns: string): number; close(): void } | undefined {
+  const native = labAddon();
+  if (!native?.netfilterSocket) return undefined;
+  const open = new Map<string, NftGenReader>();
+  return {
+    read(ns) {
+      let r = open.get(ns);
+      if (!r) {
+        r = NftGenReader.open(native, `/run/netns/${ns}`);
+        open.set(ns, r);
+      }
+      return r.read();
+    },
+    close() {
+      for (const r of open.values()) r.close();
+      open.clear();
+    },
+  };
 }

@@ -7,6 +7,9 @@ import type { DocWhere } from '../model/strict.js';
 import type { Op } from '../plan/ops.js';
 import type { LabNames } from './names.js';
 import { repairOps, syncLabNodes } from './node-sync.js';
+import { LabProxyChange } from './proxy-change.js';
+import type { ProxyTouch } from './proxy-part.js';
+import { keepProxyUses, type ProxyUsesRecords } from './proxy-uses.js';
 import { hostRunner } from './runners.js';
 import type { LabState } from './state.js';
 
@@ -49,20 +52,37 @@ export function overlayServices(spec: ClusterSpec, state: LabState): ClusterSpec
 }
 
 /**
- * Brings every node to the cluster's current services and endpoints: each node is observed and synced to its
- * model (node-sync.ts), so only the map elements or chains that differ change. Records the ClusterIP
- * allocations. What `service add|remove` runs.
+ * Brings every node's proxy to the cluster's current services and endpoints after `touch` changed: where the
+ * node's table is known (proxy-change.ts), only the touched Services' elements change, planned from their
+ * ports alone; every other node is observed and synced whole to its model (node-sync.ts). Records the
+ * ClusterIP allocations, and what the next change may trust. What `service add|remove` runs.
  */
 export async function syncLabServices(
-  cluster: Cluster,
+  prev: Cluster,
+  next: Cluster,
+  touch: ProxyTouch,
   state: LabState,
   names: LabNames,
+  records: ProxyUsesRecords,
   opts: { verbose?: boolean } = {},
-): Promise<{ ops: Op[]; ms: number }> {
+): Promise<{ ops: Op[]; ms: number; partial: number }> {
   const started = performance.now();
-  const report = await syncLabNodes(cluster, names, hostRunner(opts.verbose ?? false));
-  state.writeJson('allocations.json', allocationsOf(cluster));
-  return { ops: repairOps(report), ms: performance.now() - started };
+  const runner = hostRunner(opts.verbose ?? false);
+  const change = new LabProxyChange(prev, next, touch, names, records);
+  try {
+    const nodes = next.nodes.map((n) => n.name);
+    const part = await change.sync(runner, nodes);
+    const report = part.whole.length ? await syncLabNodes(next, names, runner, { only: part.whole }) : [];
+    state.writeJson('allocations.json', allocationsOf(next));
+    keepProxyUses(state, change.finish(report));
+    return {
+      ops: [...part.ops, ...repairOps(report)],
+      ms: performance.now() - started,
+      partial: nodes.length - part.whole.length,
+    };
+  } finally {
+    change.close();
+  }
 }
 
 /** A Service manifest from command-line flags: `--selector app=web --port 80[:8080][/udp]`. */

@@ -69,6 +69,10 @@ export class LabState {
     }
   }
 
+  removeFile(file: string): void {
+    rmSync(this.path(file), { force: true });
+  }
+
   get record(): LabRecord | undefined {
     return this.readJson<LabRecord>('lab.json');
   }

@@ -39,6 +39,12 @@ function assertUniform(r: ClientReport, endpoints: string[], n: number): void {
 for (const mode of ['nftables', 'iptables'] as const) {
   describe(`services, ${mode} proxy (real kernel)`, { skip: needsRoot }, () => {
     const lab = uniqueLab(mode === 'nftables' ? 'sn' : 'si');
+    /** Every node as a whole sync would leave it: partial syncs left no drift. */
+    const inSync = async () => {
+      const r = await cli(['lab', 'reconcile', '--name', lab, '--dry-run', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout).drift, [], r.stdout);
+    };
     const ns = (n: string) => `${lab}-${n}`;
     const pod = (p: string) => `${lab}-pod-${p}`;
     const N = 400;
@@ -193,6 +199,7 @@ for (const mode of ['nftables', 'iptables'] as const) {
       assert.equal(rm.code, 0, rm.stdout + rm.stderr);
       const two = await client(pod('c'), 'http', '10.96.0.2', 8080, 100);
       assertUniform(two, ['a0', 'b'], 100);
+      await inSync();
     });
 
     test('service add and remove change every node live', async () => {
@@ -216,8 +223,14 @@ for (const mode of ['nftables', 'iptables'] as const) {
       assert.deepEqual(r.errors, []);
       const rm = await cli(['lab', 'service', 'remove', '--name', lab, 'extra']);
       assert.equal(rm.code, 0, rm.stdout + rm.stderr);
+      // The add left each node's counts; the removal then plans from the removed Service alone (nftables).
+      if (mode === 'nftables') {
+        const n = /synced (\d+) node\(s\)/.exec(rm.stdout)?.[1];
+        assert.match(rm.stdout, new RegExp(`; ${n} from the touched service\\(s\\) alone`), rm.stdout);
+      }
       const gone = await client(pod('c'), 'http', '10.96.0.50', 81, 1, ['--timeout', '1']);
       assert.equal(gone.errors.length, 1, 'removed: no portal any more');
+      await inSync();
       const bad = await cli([
         'lab',
         'service',

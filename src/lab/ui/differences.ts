@@ -26,7 +26,7 @@ export async function nodeDifferences(l: LoadedLab, s: LabStatus): Promise<NodeD
   const present = c.nodes.filter((n) => s.nodes.find((x) => x.name === n.name)?.present).map((n) => n.name);
   const drift = isClusterLab(l.state.lab)
     ? []
-    : await labDrift(c, names, hostRunner(), present).catch((e: unknown) => [
+    : await labDrift(c, names, hostRunner(), { only: present }).catch((e: unknown) => [
         { node: '*', error: e instanceof Error ? e.message : String(e) },
       ]);
   return Promise.all(

@@ -20,6 +20,8 @@ export interface NodeModelOptions {
    * own namespace, other bridges) the namespace-wide switch is left as it is. @default false
    */
   readonly ownsNamespace?: boolean;
+  /** Build the service proxy's model (false: the caller syncs the proxy apart). @default true */
+  readonly proxy?: boolean;
 }
 
 /**
@@ -82,7 +84,7 @@ export function buildNodeModel(cluster: Cluster, nodeName: string, opts: NodeMod
     routes,
     fdb,
     neighbours,
-    ...(proxied ? { proxy: buildProxyModel(cluster, node.name) } : {}),
+    ...(proxied && opts.proxy !== false ? { proxy: buildProxyModel(cluster, node.name) } : {}),
     ...(policed ? { policy: buildPolicyModel(worldOf(cluster), node.name) } : {}),
   };
 }

@@ -1,7 +1,7 @@
 import type { ProxyMode } from '../../model/cluster.js';
 import type { Cluster } from '../../model/resolve.js';
-import { type ServicePortSpec, type ServiceSpec, serviceKey } from '../../model/service.js';
-import { endpointSliceOf } from '../../model/service-endpoints.js';
+import { type ServicePortSpec, type ServiceSpec, type ServiceView, serviceKey } from '../../model/service.js';
+import { endpointSliceOf, type PodRef } from '../../model/service-endpoints.js';
 import type { Ip } from '../../net/ip.js';
 import { derivedIds, findPort } from './derived.js';
 
@@ -55,38 +55,55 @@ export const MAX_ENDPOINTS = 1023;
 
 /** The proxy model of one node (pure). */
 export function buildProxyModel(cluster: Cluster, node: string): ProxyModel {
-  const pods = cluster.pods.map((p) => ({
-    name: p.name,
-    node: p.node,
-    ip: p.ip,
-    labels: p.labels,
-    ...(p.namespace ? { namespace: p.namespace } : {}),
-  }));
-  const services: ProxyServicePort[] = [];
-  for (const svc of cluster.services) {
-    const slice = endpointSliceOf(svc, pods);
-    svc.ports.forEach((port) => {
-      const all: ProxyEndpoint[] = slice.endpoints
-        .filter((e) => e.conditions.ready)
-        .map((e) => ({
-          ip: e.addresses[0],
-          port: port.targetPort,
-          pod: e.targetRef.name,
-          local: e.nodeName === node,
-        }));
-      const local = all.filter((e) => e.local);
-      services.push(proxyServicePort(svc, port, all, local));
-    });
-  }
+  const pods = podRefsOf(cluster);
+  const services = cluster.services.flatMap((svc) => servicePortsOf(svc, pods, node));
   services.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { ...proxySettingsOf(cluster, node), services };
+}
+
+/** A proxy model's node-wide part: everything but its service ports. */
+export type ProxySettings = Omit<ProxyModel, 'services'>;
+
+export function proxySettingsOf(cluster: Pick<Cluster, 'spec'>, node: string): ProxySettings {
   return {
     node,
     mode: cluster.spec.proxy === 'iptables' ? 'iptables' : 'nftables',
     clusterCIDR: cluster.spec.clusterCIDR.toString(),
     serviceCIDR: cluster.spec.serviceCIDR.toString(),
     egressMasquerade: cluster.spec.egressMasquerade ?? true,
-    services,
   };
+}
+
+/** The cluster's pods as endpoint derivation sees them. */
+export function podRefsOf(cluster: Pick<Cluster, 'pods'>): PodRef[] {
+  return cluster.pods.map((p) => ({
+    name: p.name,
+    node: p.node,
+    ip: p.ip,
+    labels: p.labels,
+    ...(p.namespace ? { namespace: p.namespace } : {}),
+  }));
+}
+
+/**
+ * One lab Service's ports as `node`'s proxy sees them (ready endpoints from its EndpointSlice), in the
+ * Service's port order: the whole model is these for every Service, and a lab change builds them for the
+ * Services it touched only (lab/proxy-change.ts).
+ */
+export function servicePortsOf(svc: ServiceView, pods: readonly PodRef[], node: string): ProxyServicePort[] {
+  const slice = endpointSliceOf(svc, pods);
+  return svc.ports.map((port) => {
+    const all: ProxyEndpoint[] = slice.endpoints
+      .filter((e) => e.conditions.ready)
+      .map((e) => ({
+        ip: e.addresses[0],
+        port: port.targetPort,
+        pod: e.targetRef.name,
+        local: e.nodeName === node,
+      }));
+    const local = all.filter((e) => e.local);
+    return proxyServicePort(svc, port, all, local);
+  });
 }
 
 /**

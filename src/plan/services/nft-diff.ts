@@ -38,6 +38,52 @@ export function rememberUses(m: ProxyModel, el: Elements): void {
     usesOf.set(m.services, { classes: el.classes, classUses: el.classUses, hairpinUses: el.hairpinUses });
 }
 
+/**
+ * The use counts as plain data, for a caller that keeps them between processes (the lab's one-shot change:
+ * lab/proxy-uses.ts): what a whole model uses, so a diff of only the changed ports knows whether a class or a
+ * hairpin pair is still held by a port it did not look at.
+ */
+export interface ProxyUses {
+  readonly classes: readonly (readonly [string, PickClass])[];
+  readonly classUses: readonly (readonly [string, number])[];
+  readonly hairpinUses: readonly (readonly [string, number])[];
+}
+
+/** A whole model's use counts (O(n): what the one-shot caller records after a full sync). */
+export function proxyUsesOf(m: ProxyModel): ProxyUses {
+  const u = usesOf.get(m.services) ?? buildUses(m);
+  return { classes: [...u.classes], classUses: [...u.classUses], hairpinUses: [...u.hairpinUses] };
+}
+
+/**
+ * Plans the diff of `prev` to `next` where both hold only some ports (every port of the Services that
+ * changed), against the counts of the whole model `prev` stands for; returns the diff and the whole `next`
+ * model's counts. The result is planNftDiff's over the two whole models (nft-partial.test.ts).
+ */
+export function planNftDiffOfPart(
+  prev: ProxyModel,
+  next: ProxyModel,
+  uses: ProxyUses,
+): { tx: NftCmd[] | undefined; uses: ProxyUses } {
+  usesOf.set(prev.services, {
+    classes: new Map(uses.classes),
+    classUses: new Map(uses.classUses),
+    hairpinUses: new Map(uses.hairpinUses),
+  });
+  const tx = planNftDiff(prev, next);
+  const after = usesOf.get(next.services) ?? usesOf.get(prev.services)!;
+  usesOf.delete(prev.services);
+  usesOf.delete(next.services);
+  return {
+    tx,
+    uses: {
+      classes: [...after.classes],
+      classUses: [...after.classUses],
+      hairpinUses: [...after.hairpinUses],
+    },
+  };
+}
+
 const get = (m: Map<string, number>, k: string) => m.get(k) ?? 0;
 
 /**

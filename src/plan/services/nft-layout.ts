@@ -66,8 +66,9 @@ export interface PickClass {
   readonly local: boolean;
 }
 
+/** A class whose chain and `classes` element always exist; every 0-endpoint class is the one no-endpoints chain. */
 export const isStanding = (c: PickClass) =>
-  c.n <= STANDING_CLASSES && c.slot === 0 && !c.affinity && !c.nodePort && !c.local;
+  c.n === 0 || (c.n <= STANDING_CLASSES && c.slot === 0 && !c.affinity && !c.nodePort && !c.local);
 
 /**
  * The class's mark: a tag bit (so a stray packet mark never selects a class) and 24 bits of a hash of the pick

@@ -59,6 +59,14 @@ export function planProxyChange(
       note: `${node}: service proxy (kube-proxy's iptables layout, PODNET- chains), ${base ? 'partial' : 'full'} sync with one iptables-restore --noflush`,
     });
   }
+  ops.push(...staleUdpOps(netns, stale, next));
+  return ops;
+}
+
+/** Conntrack flushes for the UDP endpoints `next` no longer has (model.ts staleUdpEndpoints). */
+export function staleUdpOps(netns: Netns, stale: ProxyModel | undefined, next: ProxyModel): Op[] {
+  const node = next.node;
+  const ops: Op[] = [];
   for (const s of staleUdpEndpoints(stale, next)) {
     ops.push({
       kind: 'conntrack.delete',
