@@ -1,6 +1,7 @@
 import type { NetfilterBatch, NetfilterRequest } from '../../exec/runner.js';
 import type { NftChain, NftCmd, NftSet, NftTableRef } from '../../plan/nft.js';
 import { MAPS } from '../../plan/services/nft-layout.js';
+import { writeIntervalElement } from './intervals.js';
 import { type AnonSet, compileRule } from './rule.js';
 import { type Layout, layoutOf, NotEncoded, setUserdata } from './types.js';
 import {
@@ -27,7 +28,16 @@ export type NftBatch = NetfilterBatch;
 /** Sets whose types a partial sync's elements need when the transaction does not declare them. */
 export const KNOWN_SETS: readonly NftSet[] = MAPS;
 
-const NFT_SET = { anonymous: 1, constant: 2, interval: 4, map: 8, timeout: 0x10, dynamic: 0x20 } as const;
+const NFT_SET = {
+  anonymous: 1,
+  constant: 2,
+  interval: 4,
+  map: 8,
+  timeout: 0x10,
+  dynamic: 0x20,
+  concat: 0x80,
+} as const;
+const NFT_OBJECT_COUNTER = 1;
 const NFT_DATA_VERDICT = 0xffffff00;
 const PRIORITIES: Record<string, number> = {
   raw: -300,
@@ -45,12 +55,15 @@ const ELEMENTS_PER_MESSAGE_BYTES = 60000;
 interface SetInfo {
   readonly key: Layout;
   readonly value: Layout | 'verdict' | undefined;
-  readonly spec: { key: string; value?: string };
+  readonly spec: { key: string; value?: string; interval: boolean };
 }
+
+/** Declarations of sets a partial transaction uses but does not declare (the policy table's, by name). */
+export type SetResolver = (table: NftTableRef, set: string) => NftSet | undefined;
 
 const ref = (r: NftTableRef, name: string) => `${r.family} ${r.table} ${name}`;
 
-export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBatch {
+export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS, resolve?: SetResolver): NftBatch {
   let seq = 0;
   let size = 1 << 16;
   for (const c of tx) if ('elements' in c) size += c.elements.elements.length * 40;
@@ -58,15 +71,24 @@ export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBa
   const cmdOf: number[] = [];
   const firstSeq = seq;
   const sets = new Map<string, SetInfo>();
-  const declare = (s: NftSet) => {
+  const declare = (s: NftSet): SetInfo => {
     const value = s.value === undefined ? undefined : s.value === 'verdict' ? 'verdict' : layoutOf(s.value);
-    sets.set(ref(s, s.set), {
+    const interval = s.flags?.includes('interval') ?? false;
+    const info: SetInfo = {
       key: layoutOf(s.key),
       value,
-      spec: { key: s.key, ...(s.value !== undefined ? { value: s.value } : {}) },
-    });
+      spec: { key: s.key, ...(s.value !== undefined ? { value: s.value } : {}), interval },
+    };
+    sets.set(ref(s, s.set), info);
+    return info;
   };
   for (const s of known) declare(s);
+  const setInfo = (r: NftTableRef, name: string): SetInfo | undefined => {
+    const got = sets.get(ref(r, name));
+    if (got || !resolve) return got;
+    const s = resolve(r, name);
+    return s && declare(s);
+  };
   let setId = 0;
   let lastAt = 0;
   const msg = (cmd: number, type: number, flags: number, family: number) => {
@@ -112,15 +134,41 @@ export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBa
         w.str(3, ch.chain);
       }
       w.end();
+    } else if ('counter' in c) {
+      const o = c.counter;
+      msg(
+        index,
+        c.verb === 'add' ? NFT_MSG.NEWOBJ : NFT_MSG.DELOBJ,
+        c.verb === 'add' ? NLM_F_CREATE : 0,
+        FAMILY[o.family],
+      );
+      w.str(1, o.table);
+      w.str(2, o.counter);
+      w.u32(3, NFT_OBJECT_COUNTER);
+      if (c.verb === 'add') {
+        w.nest(4);
+        w.u64(1, 0);
+        w.u64(2, 0);
+        w.end();
+      }
+      w.end();
+    } else if ('set' in c && c.verb === 'delete') {
+      msg(index, NFT_MSG.DELSET, 0, FAMILY[c.set.family]);
+      w.str(1, c.set.table);
+      w.str(2, c.set.set);
+      w.end();
     } else if ('set' in c) {
       const s = c.set;
-      declare(s);
-      const info = sets.get(ref(s, s.set))!;
+      const info = declare(s);
       let flags = s.value !== undefined ? NFT_SET.map : 0;
       for (const fl of s.flags ?? []) {
-        if (fl === 'dynamic' || fl === 'timeout') flags |= NFT_SET[fl];
+        if (fl === 'dynamic' || fl === 'timeout' || fl === 'interval') flags |= NFT_SET[fl];
         else throw new NotEncoded(`set flag '${fl}' is not encoded`);
       }
+      const intervalConcat = info.spec.interval && info.key.concat;
+      if (intervalConcat) flags |= NFT_SET.concat;
+      if (info.spec.interval && info.value !== undefined)
+        throw new NotEncoded(`interval map ${s.set} is not encoded`);
       msg(index, NFT_MSG.NEWSET, NLM_F_CREATE, FAMILY[s.family]);
       w.str(1, s.table);
       w.str(2, s.set);
@@ -134,9 +182,19 @@ export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBa
         w.u32(6, info.value.id);
         w.u32(7, info.value.len);
       }
-      if (s.size !== undefined) {
+      if (s.size !== undefined || intervalConcat) {
         w.nest(9);
-        w.u32(1, s.size);
+        if (s.size !== undefined) w.u32(1, s.size);
+        if (intervalConcat) {
+          // NFTA_SET_DESC_CONCAT: each field's own length (the kernel's pipapo set needs them).
+          w.nest(2);
+          for (const f of info.key.fields) {
+            w.nest(1);
+            w.u32(1, f.len);
+            w.end();
+          }
+          w.end();
+        }
         w.end();
       }
       w.u32(10, ++setId);
@@ -146,7 +204,8 @@ export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBa
       const r = c.rule;
       const f = FAMILY[r.family];
       const { exprs, anon } = compileRule(r.expr, {
-        setTypes: (name) => sets.get(ref(r, name))?.spec,
+        setTypes: (name) => setInfo(r, name)?.spec,
+        family: r.family,
         nextSetId: () => ++setId,
       });
       for (const a of anon)
@@ -179,7 +238,7 @@ export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBa
       w.end();
     } else {
       const e = c.elements;
-      const info = sets.get(ref(e, e.set));
+      const info = setInfo(e, e.set);
       if (!info) throw new NotEncoded(`elements of set ${e.set}, whose types are not known`);
       const type = c.verb === 'add' ? NFT_MSG.NEWSETELEM : NFT_MSG.DELSETELEM;
       const flags = c.verb === 'add' ? NLM_F_CREATE : 0;
@@ -195,7 +254,8 @@ export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBa
           listStart = w.at;
           open = true;
         }
-        if (c.verb === 'add' && info.value === 'verdict') {
+        if (info.spec.interval) writeIntervalElement(w, info.key, el.key);
+        else if (c.verb === 'add' && info.value === 'verdict') {
           w.nest(1);
           w.nest(1);
           w.value(1, info.key, el.key);
@@ -234,12 +294,13 @@ export function netfilterRequest(
   netnsPath: string | undefined,
   tx: readonly NftCmd[],
   describe: (index: number) => string,
+  resolve?: SetResolver,
 ): NetfilterRequest {
   return {
     ...(netnsPath !== undefined ? { netnsPath } : {}),
     encode: () => {
       try {
-        return encodeNftBatch(tx);
+        return encodeNftBatch(tx, KNOWN_SETS, resolve);
       } catch (e) {
         if (e instanceof NotEncoded) return undefined;
         throw e;
