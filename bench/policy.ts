@@ -22,8 +22,8 @@ import { fmtMs, median, table } from './stats.js';
  * namespace the bench creates (`pq<pid>-…`, removed at the end). The pods are addresses on the node (the rule set
  * is what is measured), plus one real client and one real server pod for the connection latency:
  *   - full sync: a fresh planner builds the model (pure), planNodeSync plans it from an empty node, the op is
- *     rendered and applied as one `nft -f`, and as one netlink batch (render/nft-netlink/, encoding included),
- *     in turn;
+ *     rendered and applied as one `nft -f` (its text rendered first, timed with it), and as one netlink batch
+ *     (render/nft-netlink/, encoding included), in turn;
  *   - one policy change (a port of one policy), and one pod relabel, as a node agent's watch delivers them (the
  *     other objects unchanged): the incremental planner updates the model, planNodeSync diffs it against the
  *     model applied last, only the element changes are applied, in turn with an `nft -f` process (the lab
@@ -268,7 +268,7 @@ export async function benchPolicy(args: string[]): Promise<void> {
   const { node, server } = await makeNode();
   const nodeNs = `/run/netns/${node}`;
   try {
-    // Full sync: plan (pure: planner, planNodeSync, render) + one nft -f.
+    // Full sync: plan (pure: planner, planNodeSync, the op's command) + one nft -f, or one netlink batch.
     const fullPlan: number[] = [];
     const fullApply: number[] = [];
     const fullNetlink: number[] = [];
@@ -300,10 +300,13 @@ export async function benchPolicy(args: string[]): Promise<void> {
         (o) => o.kind === 'nft.policy',
       );
       const cmd = render(ops[0]!);
-      script = cmd.stdin!;
       fullPlan.push(performance.now() - p0);
-      // Both ways in turn, each replacing the whole table.
-      fullApply.push(await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], script));
+      // Both ways in turn, each replacing the whole table; the nft -f side includes rendering its text.
+      const t0 = performance.now();
+      script = cmd.stdin!;
+      fullApply.push(
+        (await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], script)) + performance.now() - t0,
+      );
       fullNetlink.push(viaNetlink(cmd));
     }
     // Latency: rounds alternating between no table at all and the full table (the machine is shared, so the
@@ -366,21 +369,20 @@ export async function benchPolicy(args: string[]): Promise<void> {
             const ops = planNodeSync(applied, next, target);
             if (ops.length !== 1) throw new Error(`expected one nft op, got ${ops.length}`);
             const cmd = render(ops[0]!);
-            const diff = cmd.stdin!;
             const planned = performance.now() - p0;
-            if (timed) {
-              row.plan.push(planned);
-              row.lines = diff.split('\n').length - 1;
-              row.chains = planner.recomputed.length;
-            }
             const t0 = performance.now();
             // The three ways in turn: an nft process (the lab without the addon), a libnftables session,
             // a netlink batch from this process (the agent and the lab with the addon).
             const way = i % 3 === 0 ? row.nft : i % 3 === 1 ? row.session : row.netlink;
-            if (way === row.nft) await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], diff);
-            else if (way === row.session) await session.apply(diff);
+            if (way === row.nft) await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], cmd.stdin!);
+            else if (way === row.session) await session.apply(cmd.stdin!);
             else viaNetlink(cmd);
-            if (timed) way.push(performance.now() - t0);
+            if (timed) {
+              way.push(performance.now() - t0);
+              row.plan.push(planned);
+              row.lines = cmd.stdin!.split('\n').length - 1;
+              row.chains = planner.recomputed.length;
+            }
             applied = next;
           }
         }
@@ -399,7 +401,7 @@ export async function benchPolicy(args: string[]): Promise<void> {
         [
           'measure',
           'plan (pure, incl. planNodeSync)',
-          'apply: nft -f',
+          'apply: nft -f (text incl.)',
           'apply: libnftables session',
           'apply: netlink (encode + send)',
           'target',

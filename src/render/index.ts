@@ -192,9 +192,14 @@ const renderers: Renderers = {
   }),
   'nft.policy': (op) => {
     const tx = !op.next ? policyRemoveTx() : op.prev ? policyDiffTx(op.prev, op.next) : policyFullTx(op.next);
+    let text: string | undefined;
     return {
       argv: netIn(op.netns, 'nft', '-f', '-'),
-      stdin: tx.length ? renderNftTx(tx) : '',
+      // Rendered when read (a dry run, explain, `nft -f`): the netlink path does not need the text.
+      get stdin() {
+        text ??= tx.length ? renderNftTx(tx) : '';
+        return text;
+      },
       netfilter: netfilterRequest(
         netnsPathOf(op.netns),
         tx,

@@ -1,9 +1,17 @@
 import type { NetfilterBatch, NetfilterRequest } from '../../exec/runner.js';
-import type { NftChain, NftCmd, NftSet, NftTableRef } from '../../plan/nft.js';
+import type { NftCmd, NftSet, NftTableRef } from '../../plan/nft.js';
 import { MAPS } from '../../plan/services/nft-layout.js';
 import { writeIntervalElement } from './intervals.js';
-import { type AnonSet, compileRule } from './rule.js';
-import { type Layout, layoutOf, NotEncoded, setUserdata } from './types.js';
+import {
+  type SetInfo,
+  writeAnonSet,
+  writeCounterAttrs,
+  writeHook,
+  writeSetAttrs,
+  writeVerdict,
+} from './objects.js';
+import { compileRule } from './rule.js';
+import { layoutOf, NotEncoded } from './types.js';
 import {
   FAMILY,
   NFNL_MSG_BATCH_BEGIN,
@@ -28,35 +36,8 @@ export type NftBatch = NetfilterBatch;
 /** Sets whose types a partial sync's elements need when the transaction does not declare them. */
 export const KNOWN_SETS: readonly NftSet[] = MAPS;
 
-const NFT_SET = {
-  anonymous: 1,
-  constant: 2,
-  interval: 4,
-  map: 8,
-  timeout: 0x10,
-  dynamic: 0x20,
-  concat: 0x80,
-} as const;
-const NFT_OBJECT_COUNTER = 1;
-const NFT_DATA_VERDICT = 0xffffff00;
-const PRIORITIES: Record<string, number> = {
-  raw: -300,
-  mangle: -150,
-  dstnat: -100,
-  filter: 0,
-  security: 50,
-  srcnat: 100,
-};
-const HOOKS = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 } as const;
-const VERDICT_CODES: Record<string, number> = { accept: 1, drop: 0, return: -5, continue: -1 };
 /** Bytes of elements per message: NFTA_SET_ELEM_LIST_ELEMENTS is one attribute, at most 65,535 bytes. */
 const ELEMENTS_PER_MESSAGE_BYTES = 60000;
-
-interface SetInfo {
-  readonly key: Layout;
-  readonly value: Layout | 'verdict' | undefined;
-  readonly spec: { key: string; value?: string; interval: boolean };
-}
 
 /** Declarations of sets a partial transaction uses but does not declare (the policy table's, by name). */
 export type SetResolver = (table: NftTableRef, set: string) => NftSet | undefined;
@@ -142,15 +123,7 @@ export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS, resolv
         c.verb === 'add' ? NLM_F_CREATE : 0,
         FAMILY[o.family],
       );
-      w.str(1, o.table);
-      w.str(2, o.counter);
-      w.u32(3, NFT_OBJECT_COUNTER);
-      if (c.verb === 'add') {
-        w.nest(4);
-        w.u64(1, 0);
-        w.u64(2, 0);
-        w.end();
-      }
+      writeCounterAttrs(w, o, c.verb === 'add');
       w.end();
     } else if ('set' in c && c.verb === 'delete') {
       msg(index, NFT_MSG.DELSET, 0, FAMILY[c.set.family]);
@@ -160,45 +133,8 @@ export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS, resolv
     } else if ('set' in c) {
       const s = c.set;
       const info = declare(s);
-      let flags = s.value !== undefined ? NFT_SET.map : 0;
-      for (const fl of s.flags ?? []) {
-        if (fl === 'dynamic' || fl === 'timeout' || fl === 'interval') flags |= NFT_SET[fl];
-        else throw new NotEncoded(`set flag '${fl}' is not encoded`);
-      }
-      const intervalConcat = info.spec.interval && info.key.concat;
-      if (intervalConcat) flags |= NFT_SET.concat;
-      if (info.spec.interval && info.value !== undefined)
-        throw new NotEncoded(`interval map ${s.set} is not encoded`);
       msg(index, NFT_MSG.NEWSET, NLM_F_CREATE, FAMILY[s.family]);
-      w.str(1, s.table);
-      w.str(2, s.set);
-      w.u32(3, flags);
-      w.u32(4, info.key.id);
-      w.u32(5, info.key.len);
-      if (info.value === 'verdict') {
-        w.u32(6, NFT_DATA_VERDICT);
-        w.u32(7, 0);
-      } else if (info.value) {
-        w.u32(6, info.value.id);
-        w.u32(7, info.value.len);
-      }
-      if (s.size !== undefined || intervalConcat) {
-        w.nest(9);
-        if (s.size !== undefined) w.u32(1, s.size);
-        if (intervalConcat) {
-          // NFTA_SET_DESC_CONCAT: each field's own length (the kernel's pipapo set needs them).
-          w.nest(2);
-          for (const f of info.key.fields) {
-            w.nest(1);
-            w.u32(1, f.len);
-            w.end();
-          }
-          w.end();
-        }
-        w.end();
-      }
-      w.u32(10, ++setId);
-      w.bytes(13, setUserdata(info.key, info.value, s.comment));
+      writeSetAttrs(w, s, info, ++setId);
       w.end();
     } else if ('rule' in c) {
       const r = c.rule;
@@ -308,65 +244,4 @@ export function netfilterRequest(
     },
     describe,
   };
-}
-
-function writeHook(w: Wire, ch: NftChain): void {
-  const b = ch.base!;
-  const prio = PRIORITIES[b.priority] ?? Number(b.priority);
-  if (!Number.isInteger(prio)) throw new NotEncoded(`chain priority '${b.priority}' is not encoded`);
-  w.str(7, b.type);
-  w.u32(5, b.policy === 'drop' ? 0 : 1);
-  w.nest(4);
-  w.u32(1, HOOKS[b.hook]);
-  w.u32(2, prio);
-  w.end();
-}
-
-/** `goto chain`, `jump chain`, `accept`, …: NFTA_DATA_VERDICT { code, chain }. */
-function writeVerdict(w: Wire, text: string): void {
-  const sp = text.indexOf(' ');
-  const word = sp < 0 ? text : text.slice(0, sp);
-  w.nest(2);
-  if (word === 'goto' || word === 'jump') {
-    w.u32(1, word === 'jump' ? -3 : -4);
-    w.str(2, text.slice(sp + 1));
-  } else if (word in VERDICT_CODES && sp < 0) w.u32(1, VERDICT_CODES[word]!);
-  else throw new NotEncoded(`verdict '${text}' is not encoded`);
-  w.end();
-}
-
-function writeAnonSet(
-  w: Wire,
-  a: AnonSet,
-  table: string,
-  _family: number,
-  newSet: () => void,
-  newElems: () => void,
-): void {
-  newSet();
-  w.str(1, table);
-  w.str(2, '__set%d');
-  w.u32(3, NFT_SET.anonymous | NFT_SET.constant);
-  w.u32(4, a.keyType);
-  w.u32(5, a.keyLen);
-  w.u32(10, a.id);
-  w.nest(9);
-  w.u32(1, a.elements.length);
-  w.end();
-  w.bytes(13, a.userdata);
-  w.end();
-  newElems();
-  w.str(1, table);
-  w.str(2, '__set%d');
-  w.u32(4, a.id);
-  w.nest(3);
-  for (const e of a.elements) {
-    w.nest(1);
-    w.nest(1);
-    w.bytes(1, e);
-    w.end();
-    w.end();
-  }
-  w.end();
-  w.end();
 }
