@@ -272,6 +272,8 @@ export async function benchPolicy(args: string[]): Promise<void> {
     const fullPlan: number[] = [];
     const fullApply: number[] = [];
     const fullNetlink: number[] = [];
+    /** This process's CPU time (user + sys) for the netlink full sync: the kernel applies the batch in our write. */
+    const fullNetlinkCpu: number[] = [];
     const sender = new NetfilterSender(await loadOrCompileNative());
     /** Sends an op's netlink form (encoding included); the op must be fully encoded. */
     const viaNetlink = (cmd: ReturnType<typeof render>): number => {
@@ -307,7 +309,10 @@ export async function benchPolicy(args: string[]): Promise<void> {
       fullApply.push(
         (await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], script)) + performance.now() - t0,
       );
+      const cpu0 = process.cpuUsage();
       fullNetlink.push(viaNetlink(cmd));
+      const cpu = process.cpuUsage(cpu0);
+      fullNetlinkCpu.push((cpu.user + cpu.system) / 1000);
     }
     // Latency: rounds alternating between no table at all and the full table (the machine is shared, so the
     // two sides are measured interleaved, and each side's median of rounds is compared).
@@ -412,7 +417,7 @@ export async function benchPolicy(args: string[]): Promise<void> {
             m(fullPlan),
             m(fullApply),
             '',
-            m(fullNetlink),
+            `${m(fullNetlink)} (CPU ${m(fullNetlinkCpu)})`,
             `<= 1 s (plan + apply: nft -f ${fmtMs(median(fullPlan) + median(fullApply))}, netlink ${fmtMs(median(fullPlan) + median(fullNetlink))})`,
           ],
           [
