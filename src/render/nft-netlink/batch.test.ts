@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeAttrs, decodeMessages } from '../../exec/netlink/codec.js';
 import type { NftCmd } from '../../plan/nft.js';
+import { named } from '../../plan/ops.js';
+import { buildPolicyModel } from '../../plan/policy/model.js';
+import { policy, scenarioWorld } from '../../plan/policy/testworld.js';
 import { MAPS, TABLE } from '../../plan/services/nft-layout.js';
+import { render } from '../index.js';
 import { encodeNftBatch } from './batch.js';
 import { writeIntervalElement } from './intervals.js';
 import { compileRule } from './rule.js';
@@ -224,5 +228,40 @@ describe('nftables batch encoder', () => {
         '14000a80100001000a01ffff' +
         '11000000005a0000',
     );
+  });
+
+  test("the policy table's full and partial syncs are encoded whole (no fallback to nft -f)", () => {
+    const model = (endPort: number) =>
+      buildPolicyModel(
+        scenarioWorld({
+          policies: [
+            policy('x', 'p', {
+              podSelector: {},
+              ingress: [
+                {
+                  from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.200.1.0/24'] } }],
+                  ports: [{ port: 80, endPort }],
+                },
+              ],
+              egress: [{ to: [{ namespaceSelector: {} }] }],
+              policyTypes: ['Ingress', 'Egress'],
+            }),
+          ],
+        }),
+        'node-0',
+      );
+    const encoded = (
+      prev: ReturnType<typeof model> | undefined,
+      next: ReturnType<typeof model> | undefined,
+    ) =>
+      render({
+        kind: 'nft.policy',
+        netns: named('n'),
+        ...(prev ? { prev } : {}),
+        ...(next ? { next } : {}),
+      }).netfilter?.encode();
+    assert.ok(encoded(undefined, model(90)), 'full');
+    assert.ok(encoded(model(90), model(95)), 'partial');
+    assert.ok(encoded(model(90), undefined), 'removal');
   });
 });
