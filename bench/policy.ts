@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NftSession } from '../src/apply/nft-session.js';
+import { loadOrCompileNative } from '../src/exec/netlink/build.js';
+import { NetfilterSender } from '../src/exec/netlink/nft-batch.js';
 import { exec } from '../src/exec/process-runner.js';
 import { parseNamespace, parseNetworkPolicy } from '../src/model/policy/parse.js';
 import type { NetworkPolicy } from '../src/model/policy/types.js';
@@ -20,11 +22,13 @@ import { fmtMs, median, table } from './stats.js';
  * namespace the bench creates (`pq<pid>-…`, removed at the end). The pods are addresses on the node (the rule set
  * is what is measured), plus one real client and one real server pod for the connection latency:
  *   - full sync: a fresh planner builds the model (pure), planNodeSync plans it from an empty node, the op is
- *     rendered and applied as one `nft -f`;
+ *     rendered and applied as one `nft -f` (its text rendered first, timed with it), and as one netlink batch
+ *     (render/nft-netlink/, encoding included), in turn;
  *   - one policy change (a port of one policy), and one pod relabel, as a node agent's watch delivers them (the
  *     other objects unchanged): the incremental planner updates the model, planNodeSync diffs it against the
- *     model applied last, only the element changes are applied, with an `nft -f` process (what the lab runs)
- *     and through a libnftables session (what the agent runs; no process start);
+ *     model applied last, only the element changes are applied, in turn with an `nft -f` process (the lab
+ *     without the netlink addon), through a libnftables session, and as a netlink batch from this process (the
+ *     agent, and the lab with the addon);
  *   - new-connection latency client -> server (median of 300 connects per round, 5 rounds each side, interleaved),
  *     with the table of 0 policies (conntrack on, as on every lab node) and of the 1,000 policies, interleaved; and
  *     with no table at all (no conntrack in the namespace) for reference.
@@ -264,9 +268,20 @@ export async function benchPolicy(args: string[]): Promise<void> {
   const { node, server } = await makeNode();
   const nodeNs = `/run/netns/${node}`;
   try {
-    // Full sync: plan (pure: planner, planNodeSync, render) + one nft -f.
+    // Full sync: plan (pure: planner, planNodeSync, the op's command) + one nft -f, or one netlink batch.
     const fullPlan: number[] = [];
     const fullApply: number[] = [];
+    const fullNetlink: number[] = [];
+    /** This process's CPU time (user + sys) for the netlink full sync: the kernel applies the batch in our write. */
+    const fullNetlinkCpu: number[] = [];
+    const sender = new NetfilterSender(await loadOrCompileNative());
+    /** Sends an op's netlink form (encoding included); the op must be fully encoded. */
+    const viaNetlink = (cmd: ReturnType<typeof render>): number => {
+      const t0 = performance.now();
+      if (!cmd.netfilter || !sender.send(cmd.netfilter))
+        throw new Error('the policy transaction is not encoded');
+      return performance.now() - t0;
+    };
     const baseWorld = world({ policies: nPol, pods: nPods, local });
     const nodeOf = (policy: PolicyNodeModel): NodeModel => ({
       node: 'bench',
@@ -286,9 +301,18 @@ export async function benchPolicy(args: string[]): Promise<void> {
       const ops = planNodeSync(emptyNodeState('bench'), nodeOf(base), target).filter(
         (o) => o.kind === 'nft.policy',
       );
-      script = render(ops[0]!).stdin!;
+      const cmd = render(ops[0]!);
       fullPlan.push(performance.now() - p0);
-      fullApply.push(await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], script));
+      // Both ways in turn, each replacing the whole table; the nft -f side includes rendering its text.
+      const t0 = performance.now();
+      script = cmd.stdin!;
+      fullApply.push(
+        (await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], script)) + performance.now() - t0,
+      );
+      const cpu0 = process.cpuUsage();
+      fullNetlink.push(viaNetlink(cmd));
+      const cpu = process.cpuUsage(cpu0);
+      fullNetlinkCpu.push((cpu.user + cpu.system) / 1000);
     }
     // Latency: rounds alternating between no table at all and the full table (the machine is shared, so the
     // two sides are measured interleaved, and each side's median of rounds is compared).
@@ -323,20 +347,16 @@ export async function benchPolicy(args: string[]): Promise<void> {
     const planner = new PolicyPlanner('bench');
     let applied = nodeOf(planner.update(baseWorld));
     await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], renderPolicyFull(applied.policy!));
-    const change = {
+    const newRow = () => ({
       plan: [] as number[],
       nft: [] as number[],
       session: [] as number[],
+      netlink: [] as number[],
       lines: 0,
       chains: 0,
-    };
-    const relabel = {
-      plan: [] as number[],
-      nft: [] as number[],
-      session: [] as number[],
-      lines: 0,
-      chains: 0,
-    };
+    });
+    const change = newRow();
+    const relabel = newRow();
     const session = await NftSession.open(nodeNs);
     try {
       for (const [row, g] of [
@@ -353,23 +373,28 @@ export async function benchPolicy(args: string[]): Promise<void> {
             const next = nodeOf(planner.update(w));
             const ops = planNodeSync(applied, next, target);
             if (ops.length !== 1) throw new Error(`expected one nft op, got ${ops.length}`);
-            const diff = render(ops[0]!).stdin!;
+            const cmd = render(ops[0]!);
             const planned = performance.now() - p0;
+            const t0 = performance.now();
+            // The three ways in turn: an nft process (the lab without the addon), a libnftables session,
+            // a netlink batch from this process (the agent and the lab with the addon).
+            const way = i % 3 === 0 ? row.nft : i % 3 === 1 ? row.session : row.netlink;
+            if (way === row.nft) await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], cmd.stdin!);
+            else if (way === row.session) await session.apply(cmd.stdin!);
+            else viaNetlink(cmd);
             if (timed) {
+              way.push(performance.now() - t0);
               row.plan.push(planned);
-              row.lines = diff.split('\n').length - 1;
+              row.lines = cmd.stdin!.split('\n').length - 1;
               row.chains = planner.recomputed.length;
             }
-            const t0 = performance.now();
-            if (i % 2 === 0) await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], diff);
-            else await session.apply(diff);
-            if (timed) (i % 2 === 0 ? row.nft : row.session).push(performance.now() - t0);
             applied = next;
           }
         }
       }
     } finally {
       session.close();
+      sender.close();
     }
     const elements = Object.values(base.sets).reduce((n, s) => n + s.length, 0);
     console.log(
@@ -381,8 +406,9 @@ export async function benchPolicy(args: string[]): Promise<void> {
         [
           'measure',
           'plan (pure, incl. planNodeSync)',
-          'apply: nft -f',
+          'apply: nft -f (text incl.)',
           'apply: libnftables session',
+          'apply: netlink (encode + send)',
           'target',
         ],
         [
@@ -391,13 +417,15 @@ export async function benchPolicy(args: string[]): Promise<void> {
             m(fullPlan),
             m(fullApply),
             '',
-            `<= 1 s (plan + apply: ${fmtMs(median(fullPlan) + median(fullApply))})`,
+            `${m(fullNetlink)} (CPU ${m(fullNetlinkCpu)})`,
+            `<= 1 s (plan + apply: nft -f ${fmtMs(median(fullPlan) + median(fullApply))}, netlink ${fmtMs(median(fullPlan) + median(fullNetlink))})`,
           ],
           [
             `one policy change (${change.chains} pod directions recomputed, ${change.lines} nft lines)`,
             m(change.plan),
             m(change.nft),
             m(change.session),
+            m(change.netlink),
             '<= 20 ms',
           ],
           [
@@ -405,6 +433,7 @@ export async function benchPolicy(args: string[]): Promise<void> {
             m(relabel.plan),
             m(relabel.nft),
             m(relabel.session),
+            m(relabel.netlink),
             '<= 20 ms',
           ],
         ],

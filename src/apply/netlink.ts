@@ -227,7 +227,8 @@ export class NetlinkApplier {
         s.request(what, RTM.NEWROUTE, NLM_F.CREATE | NLM_F.REPLACE, header, attrs);
         return true;
       }
-      case 'nft.tx': {
+      case 'nft.tx':
+      case 'nft.policy': {
         // One nfnetlink batch instead of `nft -f -` (false: something in it is not encoded; nft runs it).
         const req = render(op).netfilter;
         return req !== undefined && this.netfilter.send(req);

@@ -50,6 +50,11 @@ export interface NftSet extends NftTableRef {
   readonly comment?: string;
 }
 
+/** A named counter object (`add counter inet t deny-x`), which rules increment by name (`counter name deny-x`). */
+export interface NftCounter extends NftTableRef {
+  readonly counter: string;
+}
+
 /**
  * One command of a transaction; a transaction is applied atomically (one `nft -f -`). A `note` is no command:
  * it is printed as a `# …` line, so a dry run or golden file reads as an explanation of what follows.
@@ -58,7 +63,8 @@ export type NftCmd =
   | { readonly verb: 'add' | 'flush' | 'delete'; readonly table: NftTableRef }
   | { readonly verb: 'add' | 'flush' | 'delete'; readonly chain: NftChain }
   | { readonly verb: 'add'; readonly rule: NftRule }
-  | { readonly verb: 'add'; readonly set: NftSet }
+  | { readonly verb: 'add' | 'delete'; readonly set: NftSet }
+  | { readonly verb: 'add' | 'delete'; readonly counter: NftCounter }
   | { readonly verb: 'add' | 'delete'; readonly elements: NftElements }
   | { readonly verb: 'note'; readonly text: string };
 

@@ -1,14 +1,17 @@
 import type { Arg, Command } from '../exec/runner.js';
-import type { Op } from '../plan/ops.js';
+import type { Netns, Op } from '../plan/ops.js';
+import { policyDiffTx, policyFullTx, policyRemoveTx, policySet } from '../plan/policy/nftables.js';
 import { bridgeIn, execIn, ipIn, netIn } from './netns.js';
 import { renderNftTx } from './nft.js';
 import { netfilterRequest } from './nft-netlink/batch.js';
-import { renderPolicyDiff, renderPolicyFull, renderPolicyRemove } from './policy-nft.js';
 
 const pidArg = (v: string, before = '', after = ''): Arg => ({ var: v, before, after });
 
 type Renderers = { [K in Op['kind']]: (op: Extract<Op, { kind: K }>) => Omit<Command, 'note'> };
 
+/** The namespace file a netlink request goes to (undefined: the runner's own). */
+const netnsPathOf = (ns: Netns): string | undefined =>
+  ns.kind === 'host' ? undefined : ns.kind === 'named' ? `/run/netns/${ns.name}` : ns.path;
 const opt = (cond: unknown, ...args: string[]): string[] => (cond ? args : []);
 
 /** One renderer per op kind; the map is exhaustive, so a new op kind does not compile without one. */
@@ -169,14 +172,8 @@ const renderers: Renderers = {
   'nft.tx': (op) => ({
     argv: execIn(op.netns, 'nft', '-f', '-'),
     stdin: renderNftTx(op.tx),
-    netfilter: netfilterRequest(
-      op.netns.kind === 'host'
-        ? undefined
-        : op.netns.kind === 'named'
-          ? `/run/netns/${op.netns.name}`
-          : op.netns.path,
-      op.tx,
-      (i) => renderNftTx(op.tx.slice(i, i + 1)).trim(),
+    netfilter: netfilterRequest(netnsPathOf(op.netns), op.tx, (i) =>
+      renderNftTx(op.tx.slice(i, i + 1)).trim(),
     ),
   }),
   // Exit status 1 with "0 flow entries have been deleted" is success for a sync: see exec isNothingToDelete.
@@ -193,14 +190,24 @@ const renderers: Renderers = {
       op.replySrc,
     ),
   }),
-  'nft.policy': (op) => ({
-    argv: netIn(op.netns, 'nft', '-f', '-'),
-    stdin: !op.next
-      ? renderPolicyRemove()
-      : op.prev
-        ? (renderPolicyDiff(op.prev, op.next) ?? '')
-        : renderPolicyFull(op.next),
-  }),
+  'nft.policy': (op) => {
+    const tx = !op.next ? policyRemoveTx() : op.prev ? policyDiffTx(op.prev, op.next) : policyFullTx(op.next);
+    let text: string | undefined;
+    return {
+      argv: netIn(op.netns, 'nft', '-f', '-'),
+      // Rendered when read (a dry run, explain, `nft -f`): the netlink path does not need the text.
+      get stdin() {
+        text ??= tx.length ? renderNftTx(tx) : '';
+        return text;
+      },
+      netfilter: netfilterRequest(
+        netnsPathOf(op.netns),
+        tx,
+        (i) => renderNftTx(tx.slice(i, i + 1)).trim(),
+        (_table, name) => policySet(name),
+      ),
+    };
+  },
   // One conntrack process per node: -R reads one command per line from the file (conntrackDeletions), and a
   // line matching nothing is not an error. (conntrack cannot read -R from a pipe.)
   'conntrack.delete-flows': (op) => ({ argv: netIn(op.netns, 'conntrack', '-R', op.file) }),

@@ -27,6 +27,9 @@ function setSpec(s: NftSet): string {
 
 function renderNftCmd(c: NftCmd): string {
   if (c.verb === 'note') return `# ${c.text}`;
+  if ('counter' in c) return `${c.verb} counter ${t(c.counter)} ${c.counter.counter}`;
+  if ('set' in c && c.verb === 'delete')
+    return `delete ${c.set.value !== undefined ? 'map' : 'set'} ${t(c.set)} ${c.set.set}`;
   if ('set' in c)
     return `add ${c.set.value !== undefined ? 'map' : 'set'} ${t(c.set)} ${c.set.set} ${setSpec(c.set)}`;
   if ('rule' in c) {

@@ -2,10 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeAttrs, decodeMessages } from '../../exec/netlink/codec.js';
 import type { NftCmd } from '../../plan/nft.js';
+import { named } from '../../plan/ops.js';
+import { buildPolicyModel } from '../../plan/policy/model.js';
+import { policy, scenarioWorld } from '../../plan/policy/testworld.js';
 import { MAPS, TABLE } from '../../plan/services/nft-layout.js';
+import { render } from '../index.js';
 import { encodeNftBatch } from './batch.js';
+import { writeIntervalElement } from './intervals.js';
 import { compileRule } from './rule.js';
 import { layoutOf, NotEncoded, setUserdata } from './types.js';
+import { Wire } from './wire.js';
 
 /*
  * Expected bytes and expression lists below are what nft 1.0.6 sends for the same commands, read from
@@ -156,11 +162,106 @@ describe('nftables batch encoder', () => {
   test('what is not encoded says so (the caller falls back to nft -f)', () => {
     const rule = (expr: string): NftCmd => ({ verb: 'add', rule: { ...TABLE, chain: 'c', expr } });
     for (const tx of [
-      [rule('log prefix "x" drop')],
+      [rule('log level warn drop')],
       [rule('ip saddr 10.0.0.0/33 accept')],
       [elements('no-such-set', [{ key: '1' }])],
-      [{ verb: 'add', set: { ...TABLE, set: 's', key: 'ipv4_addr', flags: ['interval'] } }],
+      [{ verb: 'add', set: { ...TABLE, set: 's', key: 'ipv4_addr', flags: ['constant'] } }],
+      [{ verb: 'add', set: { ...TABLE, set: 's', key: 'ipv6_addr' } }],
     ] as NftCmd[][])
       assert.throws(() => encodeNftBatch(tx), NotEncoded);
+  });
+
+  test("the policy table's statements: inet dependency, interval concatenation, named counter, log", () => {
+    const ctx = {
+      setTypes: (name: string) =>
+        name === 'ports' ? { key: 'ipv4_addr . inet_proto . inet_service', interval: true } : undefined,
+      nextSetId: () => 1,
+      family: 'inet' as const,
+    };
+    const names = (expr: string) => compileRule(expr, ctx).exprs.map((e) => e.name);
+    // `nft --debug=netlink` for the same rules in an inet table.
+    assert.deepEqual(names('ip saddr . meta l4proto . th dport @ports return'), [
+      'meta',
+      'cmp',
+      'payload',
+      'meta',
+      'byteorder',
+      'payload',
+      'lookup',
+      'immediate',
+    ]);
+    assert.deepEqual(names('counter name deny-x counter name deny-y log prefix "pol x: " drop'), [
+      'objref',
+      'objref',
+      'log',
+      'immediate',
+    ]);
+    assert.deepEqual(names('ct state established,related accept'), ['ct', 'bitwise', 'cmp', 'immediate']);
+  });
+
+  test('interval elements are the bytes nft sends (nft --debug=mnl)', () => {
+    const el = (type: string, text: string) => {
+      const w = new Wire(256);
+      writeIntervalElement(w, layoutOf(type), text);
+      return hex(w.done());
+    };
+    // A range: its start, then an end element (flag INTERVAL_END) one past it.
+    assert.equal(
+      el('ipv4_addr', '10.2.0.1-10.2.0.9'),
+      '100001800c000180080001000a020001' + '18000180080003000000000' + '10c000180080001000a02000a',
+    );
+    assert.equal(
+      el('ipv4_addr', '10.1.0.0/16'),
+      '100001800c000180080001000a010000' + '18000180080003000000000' + '10c000180080001000a020000',
+    );
+    // Up to the top: no end element, the start marked open (udata NFTNL_SET_ELEM_F_INTERVAL_OPEN).
+    assert.equal(
+      el('ipv4_addr', '255.255.255.0/24'),
+      '1c0001800c00018008000100ffffff000a000600010401000000' + '0000',
+    );
+    // A concatenation: KEY and KEY_END, each field padded to 4 bytes.
+    assert.equal(
+      el('ipv4_addr . inet_proto . inet_service', '10.1.0.0/16 . udp . 80-90'),
+      '2c000180' +
+        '14000180100001000a010000' +
+        '1100000000500000' +
+        '14000a80100001000a01ffff' +
+        '11000000005a0000',
+    );
+  });
+
+  test("the policy table's full and partial syncs are encoded whole (no fallback to nft -f)", () => {
+    const model = (endPort: number) =>
+      buildPolicyModel(
+        scenarioWorld({
+          policies: [
+            policy('x', 'p', {
+              podSelector: {},
+              ingress: [
+                {
+                  from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.200.1.0/24'] } }],
+                  ports: [{ port: 80, endPort }],
+                },
+              ],
+              egress: [{ to: [{ namespaceSelector: {} }] }],
+              policyTypes: ['Ingress', 'Egress'],
+            }),
+          ],
+        }),
+        'node-0',
+      );
+    const encoded = (
+      prev: ReturnType<typeof model> | undefined,
+      next: ReturnType<typeof model> | undefined,
+    ) =>
+      render({
+        kind: 'nft.policy',
+        netns: named('n'),
+        ...(prev ? { prev } : {}),
+        ...(next ? { next } : {}),
+      }).netfilter?.encode();
+    assert.ok(encoded(undefined, model(90)), 'full');
+    assert.ok(encoded(model(90), model(95)), 'partial');
+    assert.ok(encoded(model(90), undefined), 'removal');
   });
 });

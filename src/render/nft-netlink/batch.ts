@@ -1,8 +1,17 @@
 import type { NetfilterBatch, NetfilterRequest } from '../../exec/runner.js';
-import type { NftChain, NftCmd, NftSet, NftTableRef } from '../../plan/nft.js';
+import type { NftCmd, NftSet, NftTableRef } from '../../plan/nft.js';
 import { MAPS } from '../../plan/services/nft-layout.js';
-import { type AnonSet, compileRule } from './rule.js';
-import { type Layout, layoutOf, NotEncoded, setUserdata } from './types.js';
+import { writeIntervalElement } from './intervals.js';
+import {
+  type SetInfo,
+  writeAnonSet,
+  writeCounterAttrs,
+  writeHook,
+  writeSetAttrs,
+  writeVerdict,
+} from './objects.js';
+import { compileRule } from './rule.js';
+import { layoutOf, NotEncoded } from './types.js';
 import {
   FAMILY,
   NFNL_MSG_BATCH_BEGIN,
@@ -27,30 +36,15 @@ export type NftBatch = NetfilterBatch;
 /** Sets whose types a partial sync's elements need when the transaction does not declare them. */
 export const KNOWN_SETS: readonly NftSet[] = MAPS;
 
-const NFT_SET = { anonymous: 1, constant: 2, interval: 4, map: 8, timeout: 0x10, dynamic: 0x20 } as const;
-const NFT_DATA_VERDICT = 0xffffff00;
-const PRIORITIES: Record<string, number> = {
-  raw: -300,
-  mangle: -150,
-  dstnat: -100,
-  filter: 0,
-  security: 50,
-  srcnat: 100,
-};
-const HOOKS = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 } as const;
-const VERDICT_CODES: Record<string, number> = { accept: 1, drop: 0, return: -5, continue: -1 };
 /** Bytes of elements per message: NFTA_SET_ELEM_LIST_ELEMENTS is one attribute, at most 65,535 bytes. */
 const ELEMENTS_PER_MESSAGE_BYTES = 60000;
 
-interface SetInfo {
-  readonly key: Layout;
-  readonly value: Layout | 'verdict' | undefined;
-  readonly spec: { key: string; value?: string };
-}
+/** Declarations of sets a partial transaction uses but does not declare (the policy table's, by name). */
+export type SetResolver = (table: NftTableRef, set: string) => NftSet | undefined;
 
 const ref = (r: NftTableRef, name: string) => `${r.family} ${r.table} ${name}`;
 
-export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBatch {
+export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS, resolve?: SetResolver): NftBatch {
   let seq = 0;
   let size = 1 << 16;
   for (const c of tx) if ('elements' in c) size += c.elements.elements.length * 40;
@@ -58,15 +52,24 @@ export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBa
   const cmdOf: number[] = [];
   const firstSeq = seq;
   const sets = new Map<string, SetInfo>();
-  const declare = (s: NftSet) => {
+  const declare = (s: NftSet): SetInfo => {
     const value = s.value === undefined ? undefined : s.value === 'verdict' ? 'verdict' : layoutOf(s.value);
-    sets.set(ref(s, s.set), {
+    const interval = s.flags?.includes('interval') ?? false;
+    const info: SetInfo = {
       key: layoutOf(s.key),
       value,
-      spec: { key: s.key, ...(s.value !== undefined ? { value: s.value } : {}) },
-    });
+      spec: { key: s.key, ...(s.value !== undefined ? { value: s.value } : {}), interval },
+    };
+    sets.set(ref(s, s.set), info);
+    return info;
   };
   for (const s of known) declare(s);
+  const setInfo = (r: NftTableRef, name: string): SetInfo | undefined => {
+    const got = sets.get(ref(r, name));
+    if (got || !resolve) return got;
+    const s = resolve(r, name);
+    return s && declare(s);
+  };
   let setId = 0;
   let lastAt = 0;
   const msg = (cmd: number, type: number, flags: number, family: number) => {
@@ -112,41 +115,33 @@ export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBa
         w.str(3, ch.chain);
       }
       w.end();
+    } else if ('counter' in c) {
+      const o = c.counter;
+      msg(
+        index,
+        c.verb === 'add' ? NFT_MSG.NEWOBJ : NFT_MSG.DELOBJ,
+        c.verb === 'add' ? NLM_F_CREATE : 0,
+        FAMILY[o.family],
+      );
+      writeCounterAttrs(w, o, c.verb === 'add');
+      w.end();
+    } else if ('set' in c && c.verb === 'delete') {
+      msg(index, NFT_MSG.DELSET, 0, FAMILY[c.set.family]);
+      w.str(1, c.set.table);
+      w.str(2, c.set.set);
+      w.end();
     } else if ('set' in c) {
       const s = c.set;
-      declare(s);
-      const info = sets.get(ref(s, s.set))!;
-      let flags = s.value !== undefined ? NFT_SET.map : 0;
-      for (const fl of s.flags ?? []) {
-        if (fl === 'dynamic' || fl === 'timeout') flags |= NFT_SET[fl];
-        else throw new NotEncoded(`set flag '${fl}' is not encoded`);
-      }
+      const info = declare(s);
       msg(index, NFT_MSG.NEWSET, NLM_F_CREATE, FAMILY[s.family]);
-      w.str(1, s.table);
-      w.str(2, s.set);
-      w.u32(3, flags);
-      w.u32(4, info.key.id);
-      w.u32(5, info.key.len);
-      if (info.value === 'verdict') {
-        w.u32(6, NFT_DATA_VERDICT);
-        w.u32(7, 0);
-      } else if (info.value) {
-        w.u32(6, info.value.id);
-        w.u32(7, info.value.len);
-      }
-      if (s.size !== undefined) {
-        w.nest(9);
-        w.u32(1, s.size);
-        w.end();
-      }
-      w.u32(10, ++setId);
-      w.bytes(13, setUserdata(info.key, info.value, s.comment));
+      writeSetAttrs(w, s, info, ++setId);
       w.end();
     } else if ('rule' in c) {
       const r = c.rule;
       const f = FAMILY[r.family];
       const { exprs, anon } = compileRule(r.expr, {
-        setTypes: (name) => sets.get(ref(r, name))?.spec,
+        setTypes: (name) => setInfo(r, name)?.spec,
+        family: r.family,
         nextSetId: () => ++setId,
       });
       for (const a of anon)
@@ -179,7 +174,7 @@ export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBa
       w.end();
     } else {
       const e = c.elements;
-      const info = sets.get(ref(e, e.set));
+      const info = setInfo(e, e.set);
       if (!info) throw new NotEncoded(`elements of set ${e.set}, whose types are not known`);
       const type = c.verb === 'add' ? NFT_MSG.NEWSETELEM : NFT_MSG.DELSETELEM;
       const flags = c.verb === 'add' ? NLM_F_CREATE : 0;
@@ -195,7 +190,8 @@ export function encodeNftBatch(tx: readonly NftCmd[], known = KNOWN_SETS): NftBa
           listStart = w.at;
           open = true;
         }
-        if (c.verb === 'add' && info.value === 'verdict') {
+        if (info.spec.interval) writeIntervalElement(w, info.key, el.key);
+        else if (c.verb === 'add' && info.value === 'verdict') {
           w.nest(1);
           w.nest(1);
           w.value(1, info.key, el.key);
@@ -234,12 +230,13 @@ export function netfilterRequest(
   netnsPath: string | undefined,
   tx: readonly NftCmd[],
   describe: (index: number) => string,
+  resolve?: SetResolver,
 ): NetfilterRequest {
   return {
     ...(netnsPath !== undefined ? { netnsPath } : {}),
     encode: () => {
       try {
-        return encodeNftBatch(tx);
+        return encodeNftBatch(tx, KNOWN_SETS, resolve);
       } catch (e) {
         if (e instanceof NotEncoded) return undefined;
         throw e;
@@ -247,65 +244,4 @@ export function netfilterRequest(
     },
     describe,
   };
-}
-
-function writeHook(w: Wire, ch: NftChain): void {
-  const b = ch.base!;
-  const prio = PRIORITIES[b.priority] ?? Number(b.priority);
-  if (!Number.isInteger(prio)) throw new NotEncoded(`chain priority '${b.priority}' is not encoded`);
-  w.str(7, b.type);
-  w.u32(5, b.policy === 'drop' ? 0 : 1);
-  w.nest(4);
-  w.u32(1, HOOKS[b.hook]);
-  w.u32(2, prio);
-  w.end();
-}
-
-/** `goto chain`, `jump chain`, `accept`, …: NFTA_DATA_VERDICT { code, chain }. */
-function writeVerdict(w: Wire, text: string): void {
-  const sp = text.indexOf(' ');
-  const word = sp < 0 ? text : text.slice(0, sp);
-  w.nest(2);
-  if (word === 'goto' || word === 'jump') {
-    w.u32(1, word === 'jump' ? -3 : -4);
-    w.str(2, text.slice(sp + 1));
-  } else if (word in VERDICT_CODES && sp < 0) w.u32(1, VERDICT_CODES[word]!);
-  else throw new NotEncoded(`verdict '${text}' is not encoded`);
-  w.end();
-}
-
-function writeAnonSet(
-  w: Wire,
-  a: AnonSet,
-  table: string,
-  _family: number,
-  newSet: () => void,
-  newElems: () => void,
-): void {
-  newSet();
-  w.str(1, table);
-  w.str(2, '__set%d');
-  w.u32(3, NFT_SET.anonymous | NFT_SET.constant);
-  w.u32(4, a.keyType);
-  w.u32(5, a.keyLen);
-  w.u32(10, a.id);
-  w.nest(9);
-  w.u32(1, a.elements.length);
-  w.end();
-  w.bytes(13, a.userdata);
-  w.end();
-  newElems();
-  w.str(1, table);
-  w.str(2, '__set%d');
-  w.u32(4, a.id);
-  w.nest(3);
-  for (const e of a.elements) {
-    w.nest(1);
-    w.nest(1);
-    w.bytes(1, e);
-    w.end();
-    w.end();
-  }
-  w.end();
-  w.end();
 }

@@ -103,3 +103,30 @@ export function resize(load: Expr, len: number): Expr {
     w.dv.setUint32(w.at - 4, len, false);
   });
 }
+
+/** `meta nfproto ipv4`: the dependency nft puts before an `ip …` match in an inet table. */
+export const nfprotoIpv4 = (): Expr[] => [metaLoad(15)(1), cmp(1, CMP.eq, Uint8Array.of(2))];
+
+/** Host to network order of a host-order field (`meta l4proto`) in a concatenation looked up in an interval set. */
+export const hton = (reg: number, len: number, size: number) =>
+  ex('byteorder', (w) => {
+    w.u32(1, reg);
+    w.u32(2, reg);
+    w.u32(3, 1);
+    w.u32(4, len);
+    w.u32(5, size);
+  });
+
+/** `counter name X`: an object reference to a named counter (NFT_OBJECT_COUNTER). */
+export const objref = (name: string) =>
+  ex('objref', (w) => {
+    w.u32(1, 1);
+    w.str(2, name);
+  });
+
+/** `log prefix "…" [group N]`: NFTA_LOG_PREFIX, NFTA_LOG_GROUP (big-endian u16). */
+export const log = (prefix: string | undefined, group: number | undefined) =>
+  ex('log', (w) => {
+    if (group !== undefined) w.bytes(1, Uint8Array.of(group >> 8, group & 255));
+    if (prefix !== undefined) w.str(2, prefix);
+  });

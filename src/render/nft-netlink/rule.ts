@@ -7,7 +7,11 @@ import {
   data,
   type Expr,
   ex,
+  hton,
   le32,
+  log,
+  nfprotoIpv4,
+  objref,
   regOf,
   resize,
   SELECTORS,
@@ -37,7 +41,9 @@ export interface AnonSet {
 
 export interface RuleContext {
   /** The key and value types of a named set or map (`ipv4_addr . inet_service`), undefined when unknown. */
-  readonly setTypes: (name: string) => { key: string; value?: string } | undefined;
+  readonly setTypes: (name: string) => { key: string; value?: string; interval?: boolean } | undefined;
+  /** The table's family: an `ip …` match in an inet table needs nft's `meta nfproto ipv4` dependency first. */
+  readonly family?: 'ip' | 'ip6' | 'inet';
   /** A fresh transaction-local set id. */
   readonly nextSetId: () => number;
 }
@@ -59,13 +65,25 @@ export function compileRule(text: string, ctx: RuleContext): { exprs: Expr[]; an
   const anon: AnonSet[] = [];
 
   const selectorAt = (): Selector | undefined => SELECTORS[`${peek()} ${peek(1)}`];
+  let needsNfproto = ctx.family === 'inet';
+  /** Where the last concat() loaded each field (exprs index), for a byte-order fix after it. */
+  let loads: number[] = [];
   /** `a . b . c`: selectors loaded into consecutive words from `word`; returns their data types. */
   const concat = (word = 0): string[] => {
     const types: string[] = [];
+    loads = [];
+    for (let k = i; needsNfproto && k < tokens.length; k += 3) {
+      if (tokens[k] === 'ip') {
+        exprs.push(...nfprotoIpv4());
+        needsNfproto = false;
+      }
+      if (tokens[k + 2] !== '.') break;
+    }
     for (;;) {
       const s = selectorAt();
       if (!s) throw new NotEncoded(`rule '${text}': '${peek()} ${peek(1)}' is not an encoded selector`);
       i += 2;
+      loads.push(exprs.length);
       exprs.push(s.load(regOf(word + types.length)));
       types.push(s.type);
       if (peek() !== '.') return types;
@@ -200,6 +218,27 @@ export function compileRule(text: string, ctx: RuleContext): { exprs: Expr[]; an
     } else if (t === 'jump' || t === 'goto') {
       i++;
       exprs.push(verdict(t === 'jump' ? -3 : -4, next()));
+    } else if (t === 'counter' && peek(1) === 'name') {
+      i += 2;
+      exprs.push(objref(next()));
+    } else if (t === 'log') {
+      i++;
+      let prefix: string | undefined;
+      let group: number | undefined;
+      for (;;) {
+        if (peek() === 'prefix') {
+          i++;
+          const p = next();
+          if (!/^"[^"]*"$/.test(p)) throw new NotEncoded(`rule '${text}': log prefix`);
+          prefix = p.slice(1, -1);
+        } else if (peek() === 'group') {
+          i++;
+          group = Number(next());
+          if (!Number.isInteger(group) || group < 0 || group > 0xffff)
+            throw new NotEncoded(`rule '${text}': log group`);
+        } else break;
+      }
+      exprs.push(log(prefix, group));
     } else if (t === 'masquerade') {
       i++;
       const random = peek() === 'fully-random';
@@ -318,6 +357,10 @@ export function compileRule(text: string, ctx: RuleContext): { exprs: Expr[]; an
         const known = ctx.setTypes(set);
         if (!known || known.key !== types.join(' . ') || known.value !== undefined)
           throw new NotEncoded(`rule '${text}': set @${set} is not known as ${types.join(' . ')}`);
+        // An interval concatenation compares big-endian words: nft turns a host-order protocol around first.
+        if (known.interval && types.length > 1)
+          for (let f = types.length - 1; f >= 0; f--)
+            if (types[f] === 'inet_proto') exprs.splice(loads[f]! + 1, 0, hton(regOf(f), 1, 2));
         lookup(set);
       } else if (types.length === 1) match(s);
       else throw new NotEncoded(`rule '${text}': a concatenation compared to a value`);

@@ -19,8 +19,11 @@ export const NFT_MSG = {
   NEWRULE: 6,
   DELRULE: 8,
   NEWSET: 9,
+  DELSET: 11,
   NEWSETELEM: 12,
   DELSETELEM: 14,
+  NEWOBJ: 18,
+  DELOBJ: 20,
 } as const;
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_ACK = 0x4;
