@@ -1,9 +1,8 @@
 import type { EndpointSlice, ServiceManifest } from '../../model/service.js';
-import { type KubeClient, KubeError, type WatchEventRaw } from './kube-client.js';
+import { type KubeClient, KubeError } from './kube-client.js';
 import {
   type ApiGroup,
   annotationsOf,
-  decodeRevision,
   encodeRevision,
   endpointSliceVersion,
   hasAnnotations,
@@ -16,9 +15,9 @@ import {
   type Revisions,
   type ServedSlice,
   sliceOfServed,
-  WATCHED,
   type Watched,
 } from './kube-codec.js';
+import { type ConfigMap, type Decoders, watchKube } from './kube-watch.js';
 import { encodeNetworkConfig, parseNetworkConfig } from './network-config.js';
 import {
   type AcquireRequest,
@@ -33,7 +32,6 @@ import {
   StoreError,
   type SubnetLease,
   type Watch,
-  type WatchEvent,
   type WatchSink,
 } from './store.js';
 
@@ -43,10 +41,6 @@ const POD_CIDR_WAIT_MS = 10_000;
 interface List<T> {
   readonly metadata: { readonly resourceVersion: string };
   readonly items: readonly T[];
-}
-interface ConfigMap {
-  readonly metadata: { readonly name: string; readonly resourceVersion?: string };
-  readonly data?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -345,130 +339,18 @@ export class KubeStore implements Store {
     return slice ? { namespace: slice.metadata.namespace, name: slice.metadata.name, slice } : undefined;
   }
 
-  /**
-   * Four watches from the revision's resourceVersions. A server-closed stream resumes quietly from its last
-   * resourceVersion; 410 Gone (or a bad revision) ends it with onRelist; a failed connection with onError.
-   */
+  /** Four watches from the revision's resourceVersions (kube-watch.ts). */
   watch(from: Revision, sink: WatchSink): Watch {
-    const start = decodeRevision(from);
-    let stopped = false;
-    const handles = new Map<Watched, { stop(): void }>();
-    const stopAll = () => {
-      stopped = true;
-      for (const h of handles.values()) h.stop();
-    };
-    if (!start) {
-      queueMicrotask(() => sink.onRelist(`revision '${from}' is not this store's`));
-      return { stop: () => {} };
-    }
-    const revs: Record<Watched, string> = { ...start };
-    // What each Node was as a lease, so a Node losing its annotations or CIDR becomes a delete.
-    const nodeSubnets = new Map<string, string>();
-    let ready = 0;
-    void this.paths().then(
-      (p) => {
-        // Seed the node map from one list at the start revision is not possible; a delete for an unknown node
-        // is harmless (the cache has nothing under that subnet), and an update re-puts the lease.
-        for (const w of WATCHED) open(w, p[w]);
-      },
-      (e: StoreError) => {
-        if (!stopped) sink.onError(e instanceof StoreError ? e : new StoreError('unavailable', String(e)));
-      },
-    );
-    const open = (w: Watched, path: string) => {
-      if (stopped) return;
-      let said = false;
-      handles.set(
-        w,
-        this.api.watch(
-          path,
-          revs[w],
-          (e) => {
-            if (!said) {
-              said = true;
-              if (++ready === WATCHED.length) sink.onReady?.();
-            }
-            if (e.type === 'ERROR') {
-              const code = e.object.code;
-              stopAll();
-              if (code === 410) sink.onRelist(`${w}: ${e.object.message ?? '410 Gone'}`);
-              else
-                sink.onError(new KubeError('unavailable', `watch ${w}: ${e.object.message ?? code}`, code));
-              return;
-            }
-            const rv = e.object.metadata?.resourceVersion;
-            if (rv) revs[w] = rv;
-            if (e.type === 'BOOKMARK') return;
-            const events = this.eventsOf(w, e, nodeSubnets);
-            const revision = encodeRevision(revs);
-            if (events.length) sink.onEvents(events, revision);
-          },
-          (err) => {
-            if (stopped) return;
-            if (!err) return open(w, path); // the server's timeout: resume from the last resourceVersion
-            stopAll();
-            if (err.reason === 'compacted') sink.onRelist(`${w}: ${err.message}`);
-            else sink.onError(err);
-          },
-        ),
-      );
-      // A watch that is established but quiet still counts as ready once its request is answered.
-      setTimeout(() => {
-        if (!said && !stopped) {
-          said = true;
-          if (++ready === WATCHED.length) sink.onReady?.();
-        }
-      }, 200).unref();
-    };
-    return { stop: stopAll };
+    return watchKube(this.api, () => this.paths(), this.decoders, from, sink);
   }
 
-  private eventsOf(w: Watched, e: WatchEventRaw, nodeSubnets: Map<string, string>): WatchEvent[] {
-    const rev = e.object.metadata?.resourceVersion ?? '0';
-    const del = e.type === 'DELETED';
-    if (w === 'config') {
-      const c = del ? undefined : this.configOf(e.object as unknown as ConfigMap);
-      return [
-        c
-          ? { type: 'put', revision: rev, object: { kind: 'config', config: c } }
-          : { type: 'delete', revision: rev, ref: { kind: 'config', id: '' } },
-      ];
-    }
-    if (w === 'nodes') {
-      const n = e.object as unknown as KubeNode;
-      const before = nodeSubnets.get(n.metadata.name);
-      const lease = del ? undefined : this.leaseOf(n);
-      const out: WatchEvent[] = [];
-      if (before && before !== lease?.subnet)
-        out.push({ type: 'delete', revision: rev, ref: { kind: 'subnet', id: before } });
-      if (lease) {
-        nodeSubnets.set(n.metadata.name, lease.subnet);
-        out.push({ type: 'put', revision: rev, object: { kind: 'subnet', lease } });
-      } else {
-        nodeSubnets.delete(n.metadata.name);
-        const cidr = podCidrOf(n);
-        if (!before && cidr) out.push({ type: 'delete', revision: rev, ref: { kind: 'subnet', id: cidr } });
-      }
-      return out;
-    }
-    if (w === 'services') {
-      const s = e.object as unknown as ServiceManifest;
-      const o = serviceObject(s);
-      return [
-        del
-          ? { type: 'delete', revision: rev, ref: { kind: 'service', id: `${o.namespace}/${o.name}` } }
-          : { type: 'put', revision: rev, object: { kind: 'service', service: o } },
-      ];
-    }
-    const s = e.object as unknown as ServedSlice;
-    const o = this.sliceOf(s);
-    const id = `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`;
-    return [
-      del || !o
-        ? { type: 'delete', revision: rev, ref: { kind: 'endpointslice', id } }
-        : { type: 'put', revision: rev, object: { kind: 'endpointslice', slice: o } },
-    ];
-  }
+  /** How a watched object becomes the store's: the same decoders as list(). */
+  private readonly decoders: Decoders = {
+    config: (cm) => this.configOf(cm),
+    lease: (n) => this.leaseOf(n),
+    slice: (s) => this.sliceOf(s),
+    service: (s) => serviceObject(s),
+  };
 
   async close(): Promise<void> {
     this.api.close();
