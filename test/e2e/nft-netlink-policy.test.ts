@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { compileNetlinkAddon } from '../../src/exec/netlink/build.js';
-import { loadNativeFile } from '../../src/exec/netlink/native.js';
-import { NetfilterSender } from '../../src/exec/netlink/nft-batch.js';
+import { describe, test } from 'node:test';
 import { LOG_ANNOTATION } from '../../src/model/policy/types.js';
 import { named } from '../../src/plan/ops.js';
 import { buildPolicyModel, type PolicyNodeModel } from '../../src/plan/policy/model.js';
 import { policy, scenarioWorld } from '../../src/plan/policy/testworld.js';
 import { render } from '../../src/render/index.js';
 import { needsRoot } from '../helpers/cli.js';
+import { nftTwins } from '../helpers/nft-twins.js';
 
 /**
  * The NetworkPolicy table over netlink against `nft -f`: the same `nft.policy` ops (a full sync, partial syncs,
@@ -105,8 +100,7 @@ const tableExists = (ns: string) =>
   );
 
 describe('the NetworkPolicy table over netlink on the real kernel', { skip: needsRoot }, () => {
-  let nl: NetfilterSender;
-  let dir: string;
+  const twins = nftTwins(P);
   /** The op both ways: its netlink form from this process, its `nft -f` text through an nft process. */
   const both = (prev: PolicyNodeModel | undefined, next: PolicyNodeModel | undefined) => {
     const op = (ns: string) => ({
@@ -116,25 +110,10 @@ describe('the NetworkPolicy table over netlink on the real kernel', { skip: need
       ...(next ? { next } : {}),
     });
     const cmd = render(op(VIA_NL));
-    assert.equal(nl.send(cmd.netfilter!), true, 'every command of the transaction is encoded');
+    assert.equal(twins.sender().send(cmd.netfilter!), true, 'every command of the transaction is encoded');
     execFileSync('ip', ['netns', 'exec', VIA_NFT, 'nft', '-f', '-'], { input: render(op(VIA_NFT)).stdin });
     return cmd.stdin ?? '';
   };
-
-  before(async () => {
-    for (const n of [VIA_NL, VIA_NFT]) execFileSync('ip', ['netns', 'add', n]);
-    dir = mkdtempSync(join(tmpdir(), `${P}-`));
-    writeFileSync(join(dir, 'netlink.node'), (await compileNetlinkAddon()).bytes);
-    nl = new NetfilterSender(loadNativeFile(join(dir, 'netlink.node')));
-  });
-  after(() => {
-    nl?.close();
-    for (const n of [VIA_NL, VIA_NFT])
-      try {
-        execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
-      } catch {}
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
 
   test('a full sync, partial syncs and a removal leave the same table both ways', () => {
     const first = model(0);

@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { KernelError } from '../../src/errors.js';
-import { compileNetlinkAddon } from '../../src/exec/netlink/build.js';
-import { loadNativeFile } from '../../src/exec/netlink/native.js';
-import { NetfilterSender } from '../../src/exec/netlink/nft-batch.js';
 import type { NftCmd } from '../../src/plan/nft.js';
 import { named } from '../../src/plan/ops.js';
 import type { ProxyEndpoint, ProxyModel, ProxyServicePort } from '../../src/plan/services/model.js';
@@ -15,6 +9,7 @@ import { planNftDiff, planNftFull } from '../../src/plan/services/nftables.js';
 import { render } from '../../src/render/index.js';
 import { renderNftTx } from '../../src/render/nft.js';
 import { needsRoot } from '../helpers/cli.js';
+import { nftTwins } from '../helpers/nft-twins.js';
 
 /**
  * The nftables netlink path against `nft -f`: the same transactions (the service proxy's full and partial syncs)
@@ -121,26 +116,10 @@ const viaNft = (tx: readonly NftCmd[]) =>
   execFileSync('ip', ['netns', 'exec', VIA_NFT, 'nft', '-f', '-'], { input: renderNftTx(tx) });
 
 describe('nftables over netlink on the real kernel', { skip: needsRoot }, () => {
-  let nl: NetfilterSender;
+  const twins = nftTwins(P);
   /** Sends a transaction the way a netlink runner does: the nft.tx op's rendered command's netfilter form. */
   const viaNl = (tx: readonly NftCmd[]) =>
-    nl.send(render({ kind: 'nft.tx', netns: named(VIA_NL), tx }).netfilter!);
-  let dir: string;
-
-  before(async () => {
-    for (const n of [VIA_NL, VIA_NFT]) execFileSync('ip', ['netns', 'add', n]);
-    dir = mkdtempSync(join(tmpdir(), `${P}-`));
-    writeFileSync(join(dir, 'netlink.node'), (await compileNetlinkAddon()).bytes);
-    nl = new NetfilterSender(loadNativeFile(join(dir, 'netlink.node')));
-  });
-  after(() => {
-    nl?.close();
-    for (const n of [VIA_NL, VIA_NFT])
-      try {
-        execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
-      } catch {}
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+    twins.sender().send(render({ kind: 'nft.tx', netns: named(VIA_NL), tx }).netfilter!);
 
   test('service proxy: a full sync, then partial syncs, leave the same table both ways', () => {
     const both = (tx: readonly NftCmd[]) => {
