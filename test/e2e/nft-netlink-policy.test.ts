@@ -7,7 +7,7 @@ import { buildPolicyModel, type PolicyNodeModel } from '../../src/plan/policy/mo
 import { policy, scenarioWorld } from '../../src/plan/policy/testworld.js';
 import { render } from '../../src/render/index.js';
 import { needsRoot } from '../helpers/cli.js';
-import { nftTwins } from '../helpers/nft-twins.js';
+import { listed, nftTwins } from '../helpers/nft-twins.js';
 
 /**
  * The NetworkPolicy table over netlink against `nft -f`: the same `nft.policy` ops (a full sync, partial syncs,
@@ -72,28 +72,6 @@ function model(step: number): PolicyNodeModel {
   return buildPolicyModel(scenarioWorld({ policies, ...(podLabels ? { podLabels } : {}) }), NODE);
 }
 
-/** `nft -j list table` of a namespace, handles removed (they number objects in creation order). */
-function listed(ns: string): unknown {
-  const out = execFileSync(
-    'ip',
-    ['netns', 'exec', ns, 'nft', '-j', 'list', 'table', 'inet', 'podnet-policy'],
-    {
-      encoding: 'utf8',
-    },
-  );
-  const strip = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(strip);
-    if (v && typeof v === 'object')
-      return Object.fromEntries(
-        Object.entries(v)
-          .filter(([k]) => k !== 'handle')
-          .map(([k, x]) => [k, strip(x)]),
-      );
-    return v;
-  };
-  return strip(JSON.parse(out));
-}
-
 const tableExists = (ns: string) =>
   execFileSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'tables'], { encoding: 'utf8' }).includes(
     'podnet-policy',
@@ -128,7 +106,7 @@ describe('the NetworkPolicy table over netlink on the real kernel', { skip: need
     ])
       assert.ok(text.includes(what), `the full sync has ${what}`);
     assert.match(text, /add element inet podnet-policy \S+-any \{[^}]*\//, 'an address set holds a prefix');
-    assert.deepEqual(listed(VIA_NL), listed(VIA_NFT));
+    assert.deepEqual(listed(VIA_NL, 'inet', 'podnet-policy'), listed(VIA_NFT, 'inet', 'podnet-policy'));
     // A port range moves (concatenated range elements out and in), a pod is relabelled (pod maps, sets), a
     // policy goes (its counter, its pods' chains and sets deleted), a full sync over the table.
     let prev = first;
@@ -140,12 +118,20 @@ describe('the NetworkPolicy table over netlink on the real kernel', { skip: need
       seen.deleteElement ||= /delete element inet podnet-policy \S+-(ports|any) /.test(diff);
       seen.deleteSet ||= diff.includes('delete set ');
       seen.deleteCounter ||= diff.includes('delete counter ');
-      assert.deepEqual(listed(VIA_NL), listed(VIA_NFT), `after step ${step}`);
+      assert.deepEqual(
+        listed(VIA_NL, 'inet', 'podnet-policy'),
+        listed(VIA_NFT, 'inet', 'podnet-policy'),
+        `after step ${step}`,
+      );
       prev = next;
     }
     assert.deepEqual(seen, { deleteElement: true, deleteSet: true, deleteCounter: true });
     both(undefined, prev);
-    assert.deepEqual(listed(VIA_NL), listed(VIA_NFT), 'a full sync over the table');
+    assert.deepEqual(
+      listed(VIA_NL, 'inet', 'podnet-policy'),
+      listed(VIA_NFT, 'inet', 'podnet-policy'),
+      'a full sync over the table',
+    );
     both(prev, undefined);
     assert.equal(tableExists(VIA_NL), false, 'removed over netlink');
     assert.equal(tableExists(VIA_NFT), false);

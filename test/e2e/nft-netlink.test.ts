@@ -9,7 +9,7 @@ import { planNftDiff, planNftFull } from '../../src/plan/services/nftables.js';
 import { render } from '../../src/render/index.js';
 import { renderNftTx } from '../../src/render/nft.js';
 import { needsRoot } from '../helpers/cli.js';
-import { nftTwins } from '../helpers/nft-twins.js';
+import { listed, nftTwins } from '../helpers/nft-twins.js';
 
 /**
  * The nftables netlink path against `nft -f`: the same transactions (the service proxy's full and partial syncs)
@@ -92,24 +92,6 @@ function model(moved = 0, big = false): ProxyModel {
     egressMasquerade: true,
     services,
   };
-}
-
-/** `nft -j list table` of a namespace, handles removed (they number objects in creation order). */
-function listed(ns: string, family: string, table: string): unknown {
-  const out = execFileSync('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'table', family, table], {
-    encoding: 'utf8',
-  });
-  const strip = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(strip);
-    if (v && typeof v === 'object')
-      return Object.fromEntries(
-        Object.entries(v)
-          .filter(([k]) => k !== 'handle')
-          .map(([k, x]) => [k, strip(x)]),
-      );
-    return v;
-  };
-  return strip(JSON.parse(out));
 }
 
 const viaNft = (tx: readonly NftCmd[]) =>

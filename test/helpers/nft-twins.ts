@@ -44,3 +44,21 @@ export function nftTwins(prefix: string): {
     },
   };
 }
+
+/** `nft -j list table` of a namespace, handles removed (they number objects in creation order). */
+export function listed(ns: string, family: string, table: string): unknown {
+  const out = execFileSync('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'table', family, table], {
+    encoding: 'utf8',
+  });
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.entries(v)
+          .filter(([k]) => k !== 'handle')
+          .map(([k, x]) => [k, strip(x)]),
+      );
+    return v;
+  };
+  return strip(JSON.parse(out));
+}
