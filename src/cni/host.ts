@@ -33,7 +33,7 @@ export function isNamespaceFile(path: string): boolean {
  * non-blocking pipe that is full (EAGAIN) is waited for, briefly.
  */
 export function writeFully(fd: 1 | 2, text: string): void {
-  let buf = new TextEncoder().encode(text);
+  let buf: Uint8Array = Buffer.from(text, 'utf8');
   while (buf.length > 0) {
     try {
       buf = buf.subarray(writeSync(fd, buf));

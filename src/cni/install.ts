@@ -1,4 +1,13 @@
-import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +15,7 @@ import { UnsupportedError } from '../errors.js';
 import { compileCniClient, compileNetlinkAddon } from '../exec/netlink/build.js';
 import { shortHash } from '../net/ifname.js';
 import { CODE_CACHE_DIR } from './code-cache-dir.js';
-import { loaderSource, PLUGIN_NODE_ARG } from './loader.js';
+import { CODE_FILE_RE, codeFileName, loaderSource, PLUGIN_NODE_ARG } from './loader.js';
 import { ADDON_FILE, AGENT_SOCKET, pluginHome } from './paths.js';
 
 /** Options of `podnet cni install`. */
@@ -62,12 +71,14 @@ export function conflistFor(o: InstallOptions): object {
 export { CODE_CACHE_DIR } from './code-cache-dir.js';
 
 /**
- * Bundles the plugin (src/cni/main and what it imports) into one self-contained file with esbuild: no
- * node_modules and no dist/ at run time. The bundle travels inside a small loader that compiles it with V8's
- * code cache (loader.ts), and carries the native netlink addon when a C compiler was available.
+ * Bundles the plugin (src/cni/main and what it imports) into one code file with esbuild (no node_modules and no
+ * dist/ at run time) and writes it, with the native netlink addon when a C compiler was available, into `home`;
+ * then writes the small loader that compiles that code with V8's code cache (loader.ts) at `loaderFile`, last and
+ * atomically, so a loader never names a file that is not there yet.
  */
 export async function bundlePlugin(
-  outfile: string,
+  home: string,
+  loaderFile: string,
   codeCacheDir = CODE_CACHE_DIR,
 ): Promise<{ netlink: boolean; addon?: Buffer; warning?: string }> {
   let esbuild: typeof import('esbuild');
@@ -80,8 +91,9 @@ export async function bundlePlugin(
       { cause: e },
     );
   }
-  // The native addon that lets ADD and DEL talk rtnetlink in-process, embedded in the same file. Without a C
-  // compiler the plugin still works, through `ip` processes, at several times the latency.
+  // The native addon that lets ADD and DEL talk rtnetlink in-process, a file beside the code (dlopen needs one;
+  // the agent loads the same file). Without a C compiler the plugin still works, through `ip` processes, at
+  // several times the latency.
   let addon: { bytes: Buffer; sha: string } | undefined;
   let warning: string | undefined;
   try {
@@ -90,8 +102,8 @@ export async function bundlePlugin(
     warning = `the plugin will run ip processes instead of in-process netlink: ${(e as Error).message}`;
   }
   const here = dirname(fileURLToPath(import.meta.url));
-  const tmp = `${outfile}.tmp-${process.pid}`;
-  mkdirSync(dirname(outfile), { recursive: true });
+  mkdirSync(home, { recursive: true });
+  const addonFile = join(home, ADDON_FILE);
   const built = await esbuild.build({
     stdin: { contents: "import { main } from './main.js';\nmain();\n", resolveDir: here, loader: 'js' },
     bundle: true,
@@ -100,19 +112,12 @@ export async function bundlePlugin(
     format: 'cjs',
     minify: true,
     legalComments: 'none',
+    // ASCII only (esbuild escapes the rest): the loader reads the code as latin1.
+    charset: 'ascii',
     // ESM sources may read import.meta.url at load time; in the CommonJS bundle it is the bundle's own URL.
     define: {
       'import.meta.url': '__podnetImportMeta.url',
-      // The native addon is written beside the code cache (main.ts nativeDir), not into the IPAM data.
-      __PODNET_CODE_CACHE_DIR__: JSON.stringify(codeCacheDir),
-      ...(addon
-        ? {
-            __PODNET_NETLINK_ADDON__: JSON.stringify({
-              base64: addon.bytes.toString('base64'),
-              sha: addon.sha,
-            }),
-          }
-        : {}),
+      ...(addon ? { __PODNET_NETLINK_ADDON_FILE__: JSON.stringify(addonFile) } : {}),
     },
     // Computed only if read (only code the plugin never runs reads it): 0.3 ms saved per invocation.
     banner: {
@@ -121,12 +126,32 @@ export async function bundlePlugin(
     write: false,
     logLevel: 'silent',
   });
-  const code = built.outputFiles[0]!.text;
+  const code = `(function (exports, require, module, __filename, __dirname) {${built.outputFiles[0]!.text}\n})`;
+  const sha = shortHash(code, 16);
+  const codeFile = join(home, codeFileName(sha));
+  if (addon) writeAtomic(addonFile, addon.bytes, 0o644);
+  else rmSync(addonFile, { force: true }); // an earlier install's, that this code would not load
+  writeAtomic(codeFile, code, 0o644);
   // The node that ran `install`, by absolute path: runtimes may exec plugins with a minimal PATH, and
   // `#!/usr/bin/env node` would also walk PATH on every invocation.
-  const sha = shortHash(code, 16);
-  writeFileSync(tmp, loaderSource({ nodePath: process.execPath, code, sha, cacheDir: codeCacheDir }));
-  // Code caches of the plugin this install replaces will never be read again.
+  writeAtomic(
+    loaderFile,
+    loaderSource({ nodePath: process.execPath, codeFile, sha, cacheDir: codeCacheDir }),
+    0o755,
+  );
+  removeReplaced(home, codeFile, codeCacheDir, sha);
+  return {
+    netlink: addon !== undefined,
+    ...(addon ? { addon: addon.bytes } : {}),
+    ...(warning ? { warning } : {}),
+  };
+}
+
+/**
+ * Removes what the replaced plugins left: code caches of other code (never read again), and code files but the
+ * newest replaced one (a plugin process that read the old loader a moment ago may still be about to read it).
+ */
+function removeReplaced(home: string, codeFile: string, codeCacheDir: string, sha: string): void {
   try {
     for (const f of readdirSync(codeCacheDir))
       if (/^cni-[0-9a-f]{16}-[A-Z]+\.code-cache$/.test(f) && !f.startsWith(`cni-${sha}-`))
@@ -134,13 +159,11 @@ export async function bundlePlugin(
   } catch {
     // no cache directory yet
   }
-  chmodSync(tmp, 0o755);
-  renameSync(tmp, outfile);
-  return {
-    netlink: addon !== undefined,
-    ...(addon ? { addon: addon.bytes } : {}),
-    ...(warning ? { warning } : {}),
-  };
+  const replaced = readdirSync(home)
+    .filter((f) => CODE_FILE_RE.test(f) && join(home, f) !== codeFile)
+    .map((f) => ({ f, at: statSync(join(home, f)).mtimeMs }))
+    .sort((a, b) => b.at - a.at);
+  for (const { f } of replaced.slice(1)) unlinkSync(join(home, f));
 }
 
 /** Writes `bytes` at `path` atomically, executable or not. */
@@ -156,12 +179,12 @@ export async function install(
   o: InstallOptions,
 ): Promise<{ plugin: string; conflist: string; warning?: string }> {
   const plugin = join(o.binDir, 'podnet');
-  // With a C compiler: `podnet` is the native client (the agent's warm path, ~1 ms to start) and the Node.js
-  // plugin it falls back to lives in podnet.d/ with the addon the agent loads. Without one: `podnet` is the
-  // Node.js plugin itself, as before, and the agent is not asked.
+  // The plugin's code and addon live in podnet.d/. With a C compiler: `podnet` is the native client (the agent's
+  // warm path, ~1 ms to start) and the Node.js loader it falls back to is podnet.d/plugin. Without one: `podnet`
+  // is the Node.js loader itself, as before, and the agent is not asked.
   const home = pluginHome(o.binDir);
   const nodePlugin = join(home, 'plugin');
-  const built = await bundlePlugin(nodePlugin, o.codeCacheDir);
+  const built = await bundlePlugin(home, nodePlugin, o.codeCacheDir);
   let warning = built.warning;
   let client: Buffer | undefined;
   if (built.addon) {
@@ -176,13 +199,8 @@ export async function install(
       warning = `the plugin will not hand requests to the agent: ${(e as Error).message}`;
     }
   }
-  if (client && built.addon) {
-    writeAtomic(join(home, ADDON_FILE), built.addon, 0o644);
-    writeAtomic(plugin, client, 0o755);
-  } else {
-    renameSync(nodePlugin, plugin);
-    rmSync(home, { recursive: true, force: true });
-  }
+  if (client) writeAtomic(plugin, client, 0o755);
+  else renameSync(nodePlugin, plugin);
   mkdirSync(o.confDir, { recursive: true });
   const conflist = join(o.confDir, `10-${o.name}.conflist`);
   writeFileSync(`${conflist}.tmp`, `${JSON.stringify(conflistFor(o), null, 2)}\n`);

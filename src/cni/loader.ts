@@ -6,23 +6,29 @@
 export const PLUGIN_NODE_ARG = '--preserve-symlinks-main';
 
 /**
- * The installed plugin file: a few lines of loader around the bundled plugin code, which travels as one string
- * literal. The loader compiles that string with V8's code cache when one exists, and writes the cache after the
- * first run (it then holds every function that run compiled). Node.js 20 has no compile cache of its own, and
- * compiling the plugin on every invocation cost a third of an ADD's own time. The cache is plain data in a
- * root-only directory on tmpfs (`/run/podnet`), keyed by a hash of the code and by verb; V8 rejects a cache made by another
- * Node.js version or for other code, and the loader then compiles as usual and writes a fresh one.
+ * The installed plugin file: a few lines of loader that compile the bundled plugin code (`codeFile`, written by
+ * install beside it) with V8's code cache when one exists, and write the cache after the first run (it then holds
+ * every function that run compiled). Node.js 20 has no compile cache of its own, and compiling the plugin on every
+ * invocation cost a third of an ADD's own time. The code is read as latin1 (esbuild writes ASCII): a one-byte
+ * string made by one copy, where a string literal inside the loader cost a scan and a UTF-8 decode of it on every
+ * start (about 3 ms of an ADD, measured interleaved). The cache is plain data in a root-only directory on tmpfs
+ * (`/run/podnet`), keyed by a hash of the code and by verb; V8 rejects a cache made by another Node.js version or
+ * for other code, and the loader then compiles as usual and writes a fresh one.
  */
-export function loaderSource(o: { nodePath: string; code: string; sha: string; cacheDir: string }): string {
-  const wrapped = `(function (exports, require, module, __filename, __dirname) {${o.code}\n})`;
+export function loaderSource(o: {
+  nodePath: string;
+  codeFile: string;
+  sha: string;
+  cacheDir: string;
+}): string {
   // A #! line carries one argument, and this is it.
   return `#!${o.nodePath} ${PLUGIN_NODE_ARG}
-// podnet CNI plugin, written by \`podnet cni install\` (see docs/cni.md). The plugin's code is the string CODE,
+// podnet CNI plugin, written by \`podnet cni install\` (see docs/cni.md). The plugin's code is ${o.codeFile},
 // compiled with V8's code cache from ${o.cacheDir} when there is one (src/cni/loader.ts explains why).
 'use strict';
 const { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
-const CODE = ${JSON.stringify(wrapped)};
+const CODE = ${JSON.stringify(o.codeFile)};
 // One cache per verb: each holds the functions its verb compiled (ADD's are not VERSION's).
 const VERB = /^[A-Z]{1,10}$/.test(process.env.CNI_COMMAND ?? '') ? process.env.CNI_COMMAND : 'OTHER';
 const CACHE = \`${o.cacheDir}/cni-${o.sha}-\${VERB}.code-cache\`;
@@ -30,7 +36,7 @@ let cachedData;
 try {
   cachedData = readFileSync(CACHE);
 } catch {}
-const script = new Script(CODE, { filename: __filename, cachedData });
+const script = new Script(readFileSync(CODE, 'latin1'), { filename: CODE, cachedData });
 if (cachedData === undefined || script.cachedDataRejected)
   process.once('exit', () => {
     try {
@@ -45,3 +51,8 @@ if (cachedData === undefined || script.cachedDataRejected)
 script.runInThisContext()(exports, require, module, __filename, __dirname);
 `;
 }
+
+/** The plugin code's file name inside the plugin's home (install.ts): one per code hash. */
+export const codeFileName = (sha: string): string => `code-${sha}.js`;
+/** Recognises code files, current or replaced (install removes replaced ones but the newest of them). */
+export const CODE_FILE_RE = /^code-[0-9a-f]{16}\.js$/;

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { loadEmbeddedNative } from '../exec/netlink/native.js';
+import { loadInstalledNative } from '../exec/netlink/native.js';
 import type { Runner } from '../exec/runner.js';
 import { cmdCheck, cmdGc, cmdStatus } from './check-gc.js';
-import { CODE_CACHE_DIR } from './code-cache-dir.js';
 import { decodeConfig, parseConfig } from './config.js';
 import { pluginDeps } from './deps.js';
 import { type CniEnv, parseEnv } from './env.js';
@@ -29,22 +28,11 @@ function lazyProcessRunner(): Runner {
   };
 }
 
-/** The code cache directory the bundle was built for (esbuild `define` in install.ts); absent unbundled. */
-declare const __PODNET_CODE_CACHE_DIR__: string | undefined;
-
-/** Where the embedded native addon is written: the installed plugin's code cache directory. */
-export function nativeDir(): string {
-  return typeof __PODNET_CODE_CACHE_DIR__ === 'string' ? __PODNET_CODE_CACHE_DIR__ : CODE_CACHE_DIR;
-}
-
-/**
- * The plugin process's dependencies. The native addon is written beside the plugin's code cache (a directory
- * of the plugin's own, set by `podnet cni install`), never into the IPAM data directory.
- */
+/** The plugin process's dependencies; the native addon is the file installed beside the plugin's code. */
 export function defaultDeps(env: NodeJS.ProcessEnv = process.env): PluginDeps {
   return pluginDeps({
     env,
-    native: () => loadEmbeddedNative(nativeDir()),
+    native: loadInstalledNative,
     write: (text) => writeFully(2, text),
     now: () => process.uptime() * 1000,
     runner: lazyProcessRunner(),

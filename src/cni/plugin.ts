@@ -113,8 +113,9 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, deps: PluginDeps): Prom
     deps.trace?.('lock acquired');
     const a = store.allocate(conf.ranges, owner);
     deps.trace?.(`reserved ${a.ip}`);
-    // The bridge is created under the lock, so two first ADDs do not race to create it.
-    if (!hasLink(conf, deps, conf.bridge)) {
+    // The bridge is created under the lock, so two first ADDs do not race to create it (asked again only when
+    // it was not there before the lock: the plugin never removes it).
+    if (kind === undefined && !hasLink(conf, deps, conf.bridge)) {
       try {
         await applyPlan(planCniNode(conf), conf, deps);
       } catch (e) {

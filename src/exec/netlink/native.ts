@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** What native/netlink.c gives Node.js: the system calls it cannot make itself. */
@@ -25,8 +24,8 @@ export interface NativeKernel {
   tryLock(name: string): number;
 }
 
-/** The compiled addon, embedded by `podnet cni install` (esbuild `define`); absent in the unbundled build. */
-declare const __PODNET_NETLINK_ADDON__: { readonly base64: string; readonly sha: string } | undefined;
+/** The addon file installed beside the bundled CNI plugin's code (esbuild `define`); absent in the unbundled build. */
+declare const __PODNET_NETLINK_ADDON_FILE__: string | undefined;
 
 /**
  * Where `npm run build` leaves the compiled addon (scripts/build-addon.js): dist/native/netlink.node. A function,
@@ -54,27 +53,13 @@ export function loadNativeFile(path: string): NativeKernel {
 }
 
 /**
- * The addon embedded in the bundled plugin, written once to `cacheDir` under its content hash (dlopen needs a
- * file) and loaded from there. Undefined when this build has none (then callers run `ip` instead).
- * `PODNET_NETLINK_ADDON` names a compiled file to use instead (the unbundled build, tests).
+ * The addon the bundled CNI plugin was installed with (`<bin-dir>/podnet.d/netlink.node`), or the file
+ * `PODNET_NETLINK_ADDON` names (the unbundled build, tests). Undefined when there is none (then callers run `ip`
+ * instead); a file that does not load throws, and the plugin then runs `ip` too, saying why.
  */
-export function loadEmbeddedNative(cacheDir: string): NativeKernel | undefined {
-  const file = process.env.PODNET_NETLINK_ADDON;
-  if (file) return loadNativeFile(file);
-  if (typeof __PODNET_NETLINK_ADDON__ === 'undefined') return undefined;
-  const addon = __PODNET_NETLINK_ADDON__;
-  const path = join(cacheDir, `netlink-${addon.sha}.node`);
-  const write = () => {
-    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, Buffer.from(addon.base64, 'base64'), { mode: 0o700 });
-    renameSync(tmp, path);
-  };
-  try {
-    return loadNativeFile(path);
-  } catch {
-    // Not written yet, or a damaged copy (the file is ours, named by its content hash): write it, once.
-    write();
-    return loadNativeFile(path);
-  }
+export function loadInstalledNative(): NativeKernel | undefined {
+  const file =
+    process.env.PODNET_NETLINK_ADDON ||
+    (typeof __PODNET_NETLINK_ADDON_FILE__ === 'string' ? __PODNET_NETLINK_ADDON_FILE__ : undefined);
+  return file === undefined ? undefined : loadNativeFile(file);
 }
