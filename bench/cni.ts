@@ -163,8 +163,10 @@ export async function benchCni(args: string[]): Promise<void> {
       server.once('exit', () => reject(new Error(`podnet cni serve exited: ${serverOut}`)));
     });
 
-    // Every sequential sample is interleaved: floor, podnet, reference, so that load from other work on the
-    // shared machine hits all of them alike. The floor is starting Node.js at all, the same way (nsenter).
+    // Every sequential sample is interleaved (floor, plugin start-up, each plugin's ADD), so that load from other
+    // work on the shared machine hits all of them alike, and the order turns by one each round: what ran just
+    // before a sample (a process's exit, its memory freed) costs the next one measurably, so no sample may always
+    // follow the same neighbour. The floor is starting Node.js at all, the same way (nsenter).
     const floor: number[] = [];
     const startBundle: number[] = [];
     const startDist: number[] = [];
@@ -177,38 +179,40 @@ export async function benchCni(args: string[]): Promise<void> {
       }
       seq[name] = { add: [], del: [] };
     }
+    const turned = <T>(xs: T[], i: number) => [...xs.slice(i % xs.length), ...xs.slice(0, i % xs.length)];
     for (let i = 0; i < n; i++) {
-      floor.push((await invoke(inNode([process.execPath, '-e', '0']), {}, '')).ms);
-      // Start-up of the plugin alone (VERSION does no work): the bundled file, and the unbundled dist/ via bin/podnet.js.
-      // PODNET_CNI_NO_AGENT: the client execs the Node.js plugin (else the agent would answer VERSION).
-      startBundle.push(
-        (
-          await invoke(
-            inNode(plugins.podnet.argv),
-            { CNI_COMMAND: 'VERSION', PODNET_CNI_NO_AGENT: '1' },
-            '{}',
-          )
-        ).ms,
-      );
-      startDist.push(
-        (
-          await invoke(
-            inNode([process.execPath, join(ROOT, 'bin', 'podnet.js')]),
-            { CNI_COMMAND: 'VERSION' },
-            '{}',
-          )
-        ).ms,
-      );
-      for (const [name, p] of Object.entries(plugins))
-        seq[name]!.add.push(
-          must(await invoke(inNode(p.argv), envOf('ADD', i, p.path, p.ifname), p.conf), `${name} ADD`),
-        );
+      const samples: (() => Promise<void>)[] = [
+        async () => {
+          floor.push((await invoke(inNode([process.execPath, '-e', '0']), {}, '')).ms);
+        },
+        // Start-up of the bundled plugin alone (VERSION does no work). PODNET_CNI_NO_AGENT: the client execs the
+        // Node.js plugin (else the agent would answer VERSION).
+        async () => {
+          const env = { CNI_COMMAND: 'VERSION', PODNET_CNI_NO_AGENT: '1' };
+          startBundle.push((await invoke(inNode(plugins.podnet.argv), env, '{}')).ms);
+        },
+        ...Object.entries(plugins).map(([name, p]) => async () => {
+          const ms = must(
+            await invoke(inNode(p.argv), envOf('ADD', i, p.path, p.ifname), p.conf),
+            `${name} ADD`,
+          );
+          seq[name]!.add.push(ms);
+        }),
+      ];
+      for (const sample of turned(samples, i)) await sample();
     }
     for (let i = 0; i < n; i++)
-      for (const [name, p] of Object.entries(plugins))
+      for (const [name, p] of turned(Object.entries(plugins), i))
         seq[name]!.del.push(
           must(await invoke(inNode(p.argv), envOf('DEL', i, p.path, p.ifname), p.conf), `${name} DEL`),
         );
+    // The unbundled dist/ through bin/podnet.js, for comparison only: a heavy process, so in a loop of its own.
+    for (let i = 0; i < Math.min(n, 20); i++) {
+      const env = { CNI_COMMAND: 'VERSION' };
+      startDist.push(
+        (await invoke(inNode([process.execPath, join(ROOT, 'bin', 'podnet.js')]), env, '{}')).ms,
+      );
+    }
 
     serverAlive('after the sequential samples');
     // CPU time per invocation (user + sys of the plugin and every process it waited for, from wait4's rusage):

@@ -69,7 +69,8 @@ export class IpamStore {
     this.ensureDir();
     // Callers in this process (the agent serves many requests at once) queue here first, in order, rather than
     // poll the kernel lock against each other; the kernel lock still excludes every other process.
-    const before = inProcess.get(this.dir) ?? Promise.resolve();
+    const queued = inProcess.get(this.dir);
+    const before = queued ?? Promise.resolve();
     let done!: () => void;
     const mine = before.then(
       () =>
@@ -80,12 +81,15 @@ export class IpamStore {
     inProcess.set(this.dir, mine);
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
-    const waited = await Promise.race([
-      before.then(() => true),
-      new Promise<false>((r) => {
-        timer = setTimeout(() => r(false), timeoutMs);
-      }),
-    ]);
+    // Nobody ahead in this process (always so in a plugin process): no race, no timer.
+    const waited =
+      !queued ||
+      (await Promise.race([
+        queued.then(() => true),
+        new Promise<false>((r) => {
+          timer = setTimeout(() => r(false), timeoutMs);
+        }),
+      ]));
     clearTimeout(timer);
     if (!waited) {
       void before.then(() => done()); // our turn passes to the next waiter untouched
