@@ -154,7 +154,7 @@ export async function bundlePlugin(
 function removeReplaced(home: string, codeFile: string, codeCacheDir: string, sha: string): void {
   try {
     for (const f of readdirSync(codeCacheDir))
-      if (/^cni-[0-9a-f]{16}-[A-Z]+\.code-cache$/.test(f) && !f.startsWith(`cni-${sha}-`))
+      if (/^cni-[0-9a-f]{16}-[A-Z]+(\.first)?\.code-cache$/.test(f) && !f.startsWith(`cni-${sha}-`))
         unlinkSync(join(codeCacheDir, f));
   } catch {
     // no cache directory yet

@@ -7,8 +7,8 @@ export const PLUGIN_NODE_ARG = '--preserve-symlinks-main';
 
 /**
  * The installed plugin file: a few lines of loader that compile the bundled plugin code (`codeFile`, written by
- * install beside it) with V8's code cache when one exists, and write the cache after the first run (it then holds
- * every function that run compiled). Node.js 20 has no compile cache of its own, and compiling the plugin on every
+ * install beside it) with V8's code cache when one exists, and write the cache after a verb's first and second
+ * runs (it then holds every function those runs compiled). Node.js 20 has no compile cache of its own, and compiling the plugin on every
  * invocation cost a third of an ADD's own time. The code is read as latin1 (esbuild writes ASCII): a one-byte
  * string made by one copy, where a string literal inside the loader cost a scan and a UTF-8 decode of it on every
  * start (about 3 ms of an ADD, measured interleaved). The cache is plain data in a root-only directory on tmpfs
@@ -32,17 +32,27 @@ const CODE = ${JSON.stringify(o.codeFile)};
 // One cache per verb: each holds the functions its verb compiled (ADD's are not VERSION's).
 const VERB = /^[A-Z]{1,10}$/.test(process.env.CNI_COMMAND ?? '') ? process.env.CNI_COMMAND : 'OTHER';
 const CACHE = \`${o.cacheDir}/cni-${o.sha}-\${VERB}.code-cache\`;
+// The cache is written after a verb's first run, and again after its second, from which it also learns what the
+// first did not run (the first ADD of a node makes the bridge, later ones find it).
+const FIRST = \`${o.cacheDir}/cni-${o.sha}-\${VERB}.first.code-cache\`;
 let cachedData;
-try {
-  cachedData = readFileSync(CACHE);
-} catch {}
+let from;
+for (const f of [CACHE, FIRST])
+  try {
+    cachedData = readFileSync(f);
+    from = f;
+    break;
+  } catch {}
 const script = new Script(readFileSync(CODE, 'latin1'), { filename: CODE, cachedData });
-if (cachedData === undefined || script.cachedDataRejected)
+const rejected = cachedData === undefined || script.cachedDataRejected;
+const target = rejected ? (from ?? FIRST) : from === FIRST ? CACHE : undefined;
+if (target)
   process.once('exit', () => {
     try {
       mkdirSync(${JSON.stringify(o.cacheDir)}, { recursive: true, mode: 0o700 });
-      writeFileSync(\`\${CACHE}.\${process.pid}\`, script.createCachedData());
-      renameSync(\`\${CACHE}.\${process.pid}\`, CACHE);
+      writeFileSync(\`\${target}.\${process.pid}\`, script.createCachedData());
+      renameSync(\`\${target}.\${process.pid}\`, target);
+      if (target === CACHE && from === FIRST) unlinkSync(FIRST);
       // Temporary files of writers that were killed. (Caches of other code are removed by the next install.)
       for (const f of readdirSync(${JSON.stringify(o.cacheDir)}))
         if (/\\.code-cache\\.\\d+$/.test(f) && !f.endsWith(\`.\${process.pid}\`)) unlinkSync(\`${o.cacheDir}/\${f}\`);

@@ -241,22 +241,32 @@ for (const mode of CNI_MODES) {
 
     const noNode = mode === 'agent' && 'the agent answers every verb: no Node.js process, no code cache';
     test(
-      'code cache: written after a verb first runs, then reused; a corrupt one is replaced, not trusted',
+      "code cache: written after a verb's first and second runs, then reused; a corrupt one is replaced",
       { skip: noNode },
       async () => {
         const dir = join(d.root, 'code-cache');
-        const caches = () => readdirSync(dir).filter((f) => f.endsWith('-VERSION.code-cache'));
+        const caches = () => readdirSync(dir).filter((f) => /-VERSION(\.first)?\.code-cache$/.test(f));
         const version = async () => {
           const r = await invoke(d.plugin, NODE, { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
           assert.equal(r.code, 0, r.stdout + r.stderr);
           assert.equal(r.json!.cniVersion, '1.0.0');
         };
         await version();
+        const [first] = caches();
+        assert.ok(
+          first?.endsWith('.first.code-cache'),
+          `the first VERSION wrote its first cache: ${caches()}`,
+        );
+        await version();
         const [file] = caches();
-        assert.ok(file, 'the first VERSION wrote its cache');
+        assert.ok(
+          file && !file.includes('.first'),
+          `the second VERSION wrote the lasting cache: ${caches()}`,
+        );
+        assert.equal(caches().length, 1, 'and removed the first one');
         const written = statSync(join(dir, file)).mtimeMs;
         await version();
-        assert.equal(statSync(join(dir, file)).mtimeMs, written, 'the second run read it and left it alone');
+        assert.equal(statSync(join(dir, file)).mtimeMs, written, 'the third run read it and left it alone');
         writeFileSync(join(dir, file), 'not a code cache');
         await version();
         assert.ok(statSync(join(dir, file)).size > 1000, 'the corrupt cache was rejected and written anew');
