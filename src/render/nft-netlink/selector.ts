@@ -55,3 +55,10 @@ export function mapOf(c: RuleCursor, keyTypes: string[], want: string): string {
     throw c.fail(`map @${set} is not known as ${keyTypes.join(' . ')} : ${want}`);
   return set;
 }
+
+/** `<concatenation> map @m`: the value of map `m` (from the loaded key to `want`) looked up into register 1. */
+export function mapValue(c: RuleCursor, want: string): void {
+  const key = concat(c);
+  c.expect('map');
+  lookup(c, mapOf(c, key, want), 1);
+}

@@ -1,6 +1,6 @@
 import type { RuleCursor } from './cursor.js';
 import { CMP, cmp, ex, le32, log, objref, regOf, VERDICTS, verdict } from './exprs.js';
-import { concat, lookup, mapOf, setName } from './selector.js';
+import { concat, mapValue, setName } from './selector.js';
 
 /** The statements other than matches: verdicts, counter, log, masquerade, reject, fib, dnat, set update, mark set. */
 
@@ -92,9 +92,7 @@ const STATEMENTS: Record<string, Statement> = {
   dnat: (c) => {
     c.skip();
     c.expect('to');
-    const key = concat(c);
-    c.expect('map');
-    lookup(c, mapOf(c, key, 'ipv4_addr . inet_service'), 1);
+    mapValue(c, 'ipv4_addr . inet_service');
     c.exprs.push(
       ex('nat', (w) => {
         w.u32(1, 1);
@@ -147,11 +145,7 @@ const markSet: Statement = (c) => {
         w.u32(4, offset);
       }),
     );
-  } else {
-    const key = concat(c);
-    c.expect('map');
-    lookup(c, mapOf(c, key, 'mark'), 1);
-  }
+  } else mapValue(c, 'mark');
   c.exprs.push(
     ex('meta', (w) => {
       w.u32(2, 3);
