@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ProcessRunner } from '../src/exec/process-runner.js';
 import { kubeClusterChange, readKube } from '../src/lab/cluster/kube-change.js';
 import { kubectl, kubePaths } from '../src/lab/cluster/kube-control-plane.js';
 import { labUpKube } from '../src/lab/cluster/kube-up.js';
-import { agentDirs, livePid, requireCluster } from '../src/lab/cluster/record.js';
+import { requireCluster } from '../src/lab/cluster/record.js';
 import { labDown } from '../src/lab/down.js';
 import { loadSpec } from '../src/lab/spec-source.js';
-import type { AgentFigures, Usage } from './agent.js';
+import { type AgentFigures, clusterText, quiet } from './agent.js';
+import { type ClusterState, firstSync, logOf } from './agent-log.js';
+import { row } from './agent-print.js';
+import { mib, startUsage, type Usage, usageOver } from './agent-usage.js';
 import { fmtMs, median, percentile, table } from './stats.js';
 
 /**
@@ -36,18 +38,7 @@ export async function benchAgentKube(
   const e = await etcd(['--nodes', String(nodes), '--reps', String(reps), '--backend', backend]);
   console.log(`\n== kubernetes mode (${nodes} nodes, ${reps} reps; kube-apiserver v1.20.2) ==`);
   const lab = `bak${process.pid % 10000}`;
-  const lines = ['apiVersion: podnet.dev/v1alpha1', 'kind: Cluster', 'metadata: {name: bench}', 'spec:'];
-  lines.push(`  crossNode: ${backend}`, '  nodes:');
-  for (let n = 0; n < nodes - 1; n++) lines.push(`    - {name: n${n}, ip: 192.168.64.${10 + n}}`);
-  lines.push(
-    '  pods:',
-    '    - {name: web0, node: n0, labels: {app: web}}',
-    '    - {name: web1, node: n1, labels: {app: web}}',
-    '  services:',
-    '    - metadata: {name: web}',
-    '      spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}',
-  );
-  const text = `${lines.join('\n')}\n`;
+  const text = clusterText(nodes, backend);
   await labDown(lab);
   const t0 = performance.now();
   try {
@@ -202,46 +193,8 @@ function sideBySide(e: AgentFigures, k: KubeFigures): string {
   );
 }
 
-const row = (what: string, xs: number[], target: string) => [
-  what,
-  String(xs.length),
-  fmtMs(median(xs)),
-  fmtMs(percentile(xs, 99)),
-  target,
-];
-const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
-
-async function quiet<T>(f: () => Promise<T>): Promise<T> {
-  const log = console.log;
-  console.log = () => {};
-  try {
-    return await f();
-  } finally {
-    console.log = log;
-  }
-}
-
-type State = ReturnType<typeof requireCluster>['state'];
-interface LogLine {
-  ts: string;
-  msg: string;
-  peers?: number;
-  ops?: number;
-}
-const logOf = (state: State, node: string): LogLine[] =>
-  readFileSync(agentDirs(state, node).log, 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as LogLine);
-
-/** The end of the first sync at or after `since` (ms epoch) that satisfies `ok` (Infinity if none). */
-function firstSync(state: State, node: string, since: number, ok: (l: LogLine) => boolean): number {
-  const l = logOf(state, node).find((x) => x.msg === 'sync' && Date.parse(x.ts) >= since && ok(x));
-  return l ? Date.parse(l.ts) : Number.POSITIVE_INFINITY;
-}
-
 /** The first sync after `since` that wrote the kernel (a Ready flip always changes the endpoint set). */
-async function waitSync(state: State, node: string, since: number): Promise<number> {
+async function waitSync(state: ClusterState, node: string, since: number): Promise<number> {
   for (let i = 0; i < 400; i++) {
     const t = firstSync(state, node, since, (l) => (l.ops ?? 0) > 0);
     if (Number.isFinite(t)) return t;
@@ -252,7 +205,7 @@ async function waitSync(state: State, node: string, since: number): Promise<numb
 
 /** When the API server received the newest matching write at or after `since` (its audit log), ms epoch. */
 function receivedAt(
-  state: State,
+  state: ClusterState,
   verb: string,
   resource: string,
   name: string,
@@ -274,32 +227,4 @@ function receivedAt(
     if (t >= since) found = t;
   }
   return found;
-}
-
-function sample(state: State, nodes: readonly string[]) {
-  return nodes.flatMap((n) => {
-    const pid = livePid(state, n, 'agent');
-    if (!pid) return [];
-    const stat = readFileSync(join('/proc', String(pid), 'stat'), 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
-    return [{ pid, ticks: Number(f[11]) + Number(f[12]), rss }];
-  });
-}
-
-function startUsage(state: State, nodes: readonly string[]) {
-  const a = sample(state, nodes);
-  const t = performance.now();
-  return () => {
-    const b = sample(state, nodes);
-    const secs = (performance.now() - t) / 1000;
-    const ticks = b.reduce((s, x) => s + x.ticks - (a.find((y) => y.pid === x.pid)?.ticks ?? x.ticks), 0);
-    return { cpu: (ticks / 100 / secs / Math.max(1, b.length)) * 100, rss: b.map((x) => x.rss) };
-  };
-}
-
-async function usageOver(state: State, nodes: readonly string[], ms: number) {
-  const close = startUsage(state, nodes);
-  await new Promise((r) => setTimeout(r, ms));
-  return close();
 }
