@@ -119,7 +119,7 @@ async function joins(lab: string, others: () => string[], reps: number) {
     const node = `j${i}`;
     await quiet(() => clusterChange(lab, { op: 'node.add', node: { name: node, ip: '' } }));
     const started = processStartMs(livePid(state, node, 'agent')!);
-    const subnet = health(state, node).lease.subnet;
+    if (!health(state, node).lease.subnet) throw new Error(`${node} joined without a subnet lease`);
     const programmed = others()
       .filter((n) => n !== node)
       .map((n) => firstSync(state, n, started, (l) => l.peers === others().length - 1));
@@ -135,7 +135,6 @@ async function joins(lab: string, others: () => string[], reps: number) {
     );
     if (p) phases.push(p);
     await quiet(() => clusterChange(lab, { op: 'node.remove', name: node }));
-    void subnet;
   }
   return { join, fromLease, phases };
 }

@@ -36,13 +36,12 @@ export function setName(c: RuleCursor): string {
 }
 
 /** A lookup of register 1 in `set`; with `dreg`, the map's value goes there (0: the verdict register). */
-export function lookup(c: RuleCursor, set: string, dreg?: number, invert = false): void {
+export function lookup(c: RuleCursor, set: string, dreg?: number): void {
   c.exprs.push(
     ex('lookup', (w) => {
       w.u32(2, 1);
       if (dreg !== undefined) w.u32(3, dreg);
       w.str(1, set);
-      if (invert) w.u32(5, 1);
     }),
   );
 }
