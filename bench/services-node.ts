@@ -132,22 +132,36 @@ export async function dropNode(node: string): Promise<void> {
   }
 }
 
-export async function latency(node: string): Promise<{ median: number; p95: number; errors: number }> {
+/** Waits until a connect from `node`'s client to the ClusterIP succeeds (the table and the server are up). */
+export async function latencyReady(node: string): Promise<void> {
   for (let i = 0; i < 50; i++) {
     const probe = await exec(['ip', 'netns', 'exec', `${node}-c`, 'python3', LATENCY, TARGET_VIP, '80', '1']);
-    if (probe.exitCode === 0 && JSON.parse(probe.stdout).errors === 0) break;
+    if (probe.exitCode === 0 && JSON.parse(probe.stdout).errors === 0) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  // Three rounds of 300 connects; the median round (by median) is reported: the machine is shared, and one
-  // round can land on another process's burst.
-  const rounds: { median: number; p95: number; errors: number }[] = [];
-  for (let i = 0; i < 3; i++) {
-    const r = await exec(['ip', 'netns', 'exec', `${node}-c`, 'python3', LATENCY, TARGET_VIP, '80', '300']);
-    const j = JSON.parse(r.stdout) as { median_us: number; p95_us: number; errors: number };
-    rounds.push({ median: j.median_us, p95: j.p95_us, errors: j.errors });
-  }
-  rounds.sort((a, b) => a.median - b.median);
-  return rounds[1]!;
+}
+
+export type Latency = { median: number; p95: number; errors: number };
+
+/** One round: 300 connects from `node`'s client to the ClusterIP, their median and p95 (µs). */
+export async function latencyRound(node: string): Promise<Latency> {
+  const r = await exec(['ip', 'netns', 'exec', `${node}-c`, 'python3', LATENCY, TARGET_VIP, '80', '300']);
+  const j = JSON.parse(r.stdout) as { median_us: number; p95_us: number; errors: number };
+  return { median: j.median_us, p95: j.p95_us, errors: j.errors };
+}
+
+/** Three rounds; the median round (by median) is reported: one round can land on another process's burst. */
+export async function latency(node: string): Promise<Latency> {
+  await latencyReady(node);
+  const rounds: Latency[] = [];
+  for (let i = 0; i < 3; i++) rounds.push(await latencyRound(node));
+  return medianRound(rounds);
+}
+
+/** The round with the median median. */
+export function medianRound(rounds: Latency[]): Latency {
+  const sorted = [...rounds].sort((a, b) => a.median - b.median);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** Splits an iptables-restore rule line into argv (double-quoted comments stay one argument). */

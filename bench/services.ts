@@ -9,7 +9,20 @@ import { renderNftDiff, renderNftFull, renderNftTx } from '../src/render/nft.js'
 import { encodeNftBatch, netfilterRequest } from '../src/render/nft-netlink/batch.js';
 import { agentPath } from './services-agent.js';
 import { labPath } from './services-lab.js';
-import { dropNode, latency, makeNode, model, PREFIX, seedCommands, sh, shCpu } from './services-node.js';
+import {
+  dropNode,
+  type Latency,
+  latency,
+  latencyReady,
+  latencyRound,
+  makeNode,
+  medianRound,
+  model,
+  PREFIX,
+  seedCommands,
+  sh,
+  shCpu,
+} from './services-node.js';
 import { printServices, type Row } from './services-print.js';
 import { fmtMs, median } from './stats.js';
 
@@ -25,7 +38,7 @@ import { fmtMs, median } from './stats.js';
  *   - the front doors, judged against the target: one endpoint change as the agent makes it, from the store
  *     event to the kernel (services-agent.ts; the model built change by change, against the model rebuilt whole
  *     in the same run), and as the lab makes it, from the spec before and after to the kernel (services-lab.ts);
- *   - new-connection latency to a ClusterIP (median of 300 in-process connects, the middle of 3 rounds), both modes, with the measured
+ *   - new-connection latency to a ClusterIP (median of 300 in-process connects; nftables: 7 rounds interleaved across sizes at the end), both modes, with the measured
  *     service last in iptables' dispatch chain (its worst case; nftables has no order).
  */
 
@@ -53,6 +66,8 @@ export async function benchServices(args: string[]): Promise<void> {
   const pids: number[] = [];
   const made: string[] = [];
   const rows: Row[] = [];
+  // nftables nodes kept to the end, where their latency rounds run interleaved (latencies below).
+  const kept: { row: Row; node: string }[] = [];
   const log = (s: string) => process.stderr.write(`[services bench] ${s}\n`);
   try {
     for (const n of sizes) {
@@ -143,15 +158,13 @@ export async function benchServices(args: string[]): Promise<void> {
             `netlink ${n}: full sync ${row.nlFull.map(fmtMs).join(' / ')} (cpu ${row.nlFullCpu.map(fmtMs).join(' / ')}; encoding ${fmtMs(median(row.nlEncode))} of it; planning ${fmtMs(row.planFull)} before), one change incl. planning ${median(row.nlChange).toFixed(2)} ms, of which netlink ${median(row.nlChangeSend).toFixed(2)} ms`,
           );
         }
-        row.nftLatency = await latency(node);
+        kept.push({ row, node });
         if (modes.has('agent')) row.agent = await agentPath(row.n, node, log, sender);
         // The lab's front door, on the same namespace (named as lab PREFIX's node n<N>): it loads its own table.
         if (sender) row.lab = await labPath(row.n, PREFIX, `n${n}`, log);
         log(
-          `nftables ${n}: one change median ${fmtMs(median(row.nftChange))} (nft -f), ${median(row.nftSessionChange).toFixed(2)} ms (session), planning it ${median(row.nftPlan).toFixed(2)} ms; full via session ${fmtMs(row.nftSessionFull ?? 0)}; latency ${row.nftLatency.median} µs`,
+          `nftables ${n}: one change median ${fmtMs(median(row.nftChange))} (nft -f), ${median(row.nftSessionChange).toFixed(2)} ms (session), planning it ${median(row.nftPlan).toFixed(2)} ms; full via session ${fmtMs(row.nftSessionFull ?? 0)}`,
         );
-        await dropNode(node);
-        made.pop();
       }
 
       // iptables (kube-proxy layout): one full restore, partial restores, latency; then the seed's way.
@@ -234,6 +247,7 @@ export async function benchServices(args: string[]): Promise<void> {
       await dropNode(snode);
       made.pop();
     }
+    await latencies(kept, sender, log);
   } finally {
     for (const pid of pids) {
       try {
@@ -244,4 +258,35 @@ export async function benchServices(args: string[]): Promise<void> {
   }
   sender?.close();
   printServices(rows, iptLimitS);
+}
+
+/**
+ * New-connection latency through each size's table, measured last and interleaved: 7 rounds, each size once per
+ * round, so that a burst of other work on the shared machine lands on every size alike (one size measured right
+ * after another's syncs varied by half between runs). Each table is loaded again first, whole, as the netlink path
+ * (or `nft -f`) left it: the front doors measured after it load their own.
+ */
+async function latencies(
+  kept: readonly { row: Row; node: string }[],
+  sender: NetfilterSender | undefined,
+  log: (s: string) => void,
+): Promise<void> {
+  for (const { row, node } of kept) {
+    const table = model(row.n, 'nftables');
+    if (sender) {
+      const tx = planNftFull(table);
+      const req = netfilterRequest(`/run/netns/${node}`, tx, (i) => renderNftTx(tx.slice(i, i + 1)));
+      if (!sender.send(req)) throw new Error('the full sync is not fully encoded');
+    } else await sh(['ip', 'netns', 'exec', node, 'nft', '-f', '-'], renderNftFull(table));
+    await latencyReady(node);
+  }
+  const rounds = kept.map((): Latency[] => []);
+  for (let r = 0; r < 7; r++)
+    for (const [i, { node }] of kept.entries()) rounds[i]!.push(await latencyRound(node));
+  for (const [i, { row }] of kept.entries()) {
+    row.nftLatency = medianRound(rounds[i]!);
+    log(
+      `nftables ${row.n}: latency ${rounds[i]!.map((x) => x.median).join(' / ')} µs (median ${row.nftLatency.median})`,
+    );
+  }
 }
