@@ -1,7 +1,8 @@
 import { NftSession } from '../src/apply/nft-session.js';
 import type { NetfilterSender } from '../src/exec/netlink/nft-batch.js';
-import { renderNftFull, renderNftTx } from '../src/render/nft.js';
+import { renderNftTx } from '../src/render/nft.js';
 import { netfilterRequest } from '../src/render/nft-netlink/batch.js';
+import { renderNftFull } from '../src/render/nft-proxy.js';
 import { type ChangeTimes, StoreChanges } from './services-store.js';
 import { fmtMs, median, table } from './stats.js';
 

@@ -5,8 +5,9 @@ import { exec, ProcessRunner } from '../src/exec/process-runner.js';
 import type { NftCmd } from '../src/plan/nft.js';
 import { renderIptables } from '../src/plan/services/iptables.js';
 import { planNftDiff, planNftFull } from '../src/plan/services/nftables.js';
-import { renderNftDiff, renderNftFull, renderNftTx } from '../src/render/nft.js';
+import { renderNftTx } from '../src/render/nft.js';
 import { encodeNftBatch, netfilterRequest } from '../src/render/nft-netlink/batch.js';
+import { renderNftDiff, renderNftFull } from '../src/render/nft-proxy.js';
 import { agentPath } from './services-agent.js';
 import { labPath } from './services-lab.js';
 import {

@@ -3,7 +3,7 @@ import { Ip } from '../net/ip.js';
 import { macFromName } from '../net/mac.js';
 import type { NodeModel } from '../plan/node/model.js';
 import { emptyNodeState } from '../plan/node/model.js';
-import { planNodeSync } from '../plan/node/sync.js';
+import { planNetworkSync } from '../plan/node/network-drift.js';
 import { HOST, type Netns, type Op, type Plan } from '../plan/ops.js';
 import { planPodAttach } from '../plan/pod.js';
 import type { NetConf, PodRange } from './config.js';
@@ -67,7 +67,7 @@ export function buildCniNodeModel(conf: NetConf): NodeModel {
  */
 export function planCniNode(conf: NetConf): Plan {
   const desired = buildCniNodeModel(conf);
-  return [{ title: 'node', ops: planNodeSync(emptyNodeState(desired.node), desired, { netns: HOST }) }];
+  return [{ title: 'node', ops: planNetworkSync(emptyNodeState(desired.node), desired, { netns: HOST }) }];
 }
 
 export interface AttachParams {

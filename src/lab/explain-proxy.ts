@@ -1,6 +1,6 @@
 import { renderIptables } from '../plan/services/iptables.js';
 import { buildProxyModel } from '../plan/services/model.js';
-import { renderNftFull } from '../render/nft.js';
+import { renderNftFull } from '../render/nft-proxy.js';
 import { loadLab } from './load.js';
 import { LabNames } from './names.js';
 

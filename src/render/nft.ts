@@ -1,6 +1,4 @@
 import type { NftChain, NftCmd, NftSet, NftTableRef } from '../plan/nft.js';
-import type { ProxyModel } from '../plan/services/model.js';
-import { planNftDiff, planNftFull } from '../plan/services/nftables.js';
 
 /** nftables transactions (src/plan/nft.ts) as `nft -f` input, one command per line (pure). */
 export function renderNftTx(tx: readonly NftCmd[]): string {
@@ -46,13 +44,4 @@ function renderNftCmd(c: NftCmd): string {
     return `${c.verb} element ${t(e)} ${e.set} { ${items.join(', ')} }`;
   }
   return `${c.verb} table ${t(c.table)}`;
-}
-
-/** The service proxy's whole table as `nft -f` text (`lab explain`, golden files, benches). */
-export const renderNftFull = (m: ProxyModel): string => renderNftTx(planNftFull(m));
-
-/** Only what changed between two proxy models, as text: '' when nothing did, undefined when a full sync is due. */
-export function renderNftDiff(prev: ProxyModel, next: ProxyModel): string | undefined {
-  const tx = planNftDiff(prev, next);
-  return tx === undefined ? undefined : tx.length ? renderNftTx(tx) : '';
 }

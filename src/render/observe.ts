@@ -1,9 +1,9 @@
 import type { Command } from '../exec/runner.js';
 import { ROUTE_PROTO } from '../plan/node/model.js';
 import type { Netns } from '../plan/ops.js';
-import { NFT } from '../plan/services/nftables.js';
+import { POLICY_TABLE } from '../plan/policy/nftables.js';
+import { NFT } from '../plan/services/nft-layout.js';
 import { bridgeIn, execIn, ipIn, netIn } from './netns.js';
-import { POLICY_TABLE } from './policy-nft.js';
 
 /**
  * The read-only commands observe runs to see one node's podnet objects (docs/kernel-objects.md). Reads are

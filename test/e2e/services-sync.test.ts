@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import { exec } from '../../src/exec/process-runner.js';
 import type { ProxyEndpoint, ProxyModel, ProxyServicePort } from '../../src/plan/services/model.js';
 import { NFT } from '../../src/plan/services/nftables.js';
-import { renderNftDiff, renderNftFull } from '../../src/render/nft.js';
+import { renderNftDiff, renderNftFull } from '../../src/render/nft-proxy.js';
 import { needsRoot } from '../helpers/cli.js';
 
 /**

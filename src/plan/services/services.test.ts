@@ -4,7 +4,7 @@ import { expectGolden } from '../../../test/helpers/golden.js';
 import { parseClusterFile } from '../../model/parse.js';
 import { resolveCluster } from '../../model/resolve.js';
 import { render } from '../../render/index.js';
-import { renderNftDiff, renderNftFull } from '../../render/nft.js';
+import { renderNftDiff, renderNftFull } from '../../render/nft-proxy.js';
 import { iptStateOfScript } from './ipt-state.js';
 import { chainName, probability, renderIptables } from './iptables.js';
 import { buildProxyModel, type ProxyModel } from './model.js';
