@@ -10,6 +10,7 @@ APT_PACKAGES=(
   iproute2 nftables iptables conntrack util-linux procps hostname kmod
   busybox-static python3 iperf3 tshark socat cpio time
   gcc libc6-dev # the CNI plugin's native netlink addon (native/netlink.c), compiled by `podnet cni install`
+  musl-tools # the plugin's client (native/cni-client.c), linked statically with musl: the fastest start
   etcd-server etcd-client # the store of agent clusters, and of the control plane tests (test/e2e/control-plane.test.ts)
   qemu-system-x86 # the VM lane (scripts/vm/, docs/vm-lane.md); with cpio, kmod and busybox-static above
   chromium # the headless browser the `lab ui` page is tested in (test/e2e/ui.test.ts, via playwright-core)

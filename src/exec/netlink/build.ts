@@ -106,7 +106,7 @@ export function loadCachedNative(cacheDir: string = NATIVE_CACHE): NativeKernel 
  * Compiles native/cni-client.c into a small executable with its paths built in: the agent's socket (used when the
  * configuration names none), the Node.js plugin it runs when no agent answers, and the node executable and the
  * one argument of the plugin's #! line, so that fallback is a single execve of node (not a second one through
- * the #! line). Linked statically when the C library allows it: no dynamic loader on every start. Throws
+ * the #! line). Linked statically (musl's C library first) when one allows it: no dynamic loader on every start. Throws
  * UnsupportedError naming what is missing.
  */
 export async function compileCniClient(paths: {
@@ -125,8 +125,7 @@ export async function compileCniClient(paths: {
   const dir = mkdtempSync(join(tmpdir(), 'podnet-cni-client-'));
   try {
     const out = join(dir, 'podnet');
-    const cc = process.env.CC || 'cc';
-    const argv = (link: string[]) => [
+    const argv = (cc: string, link: string[]) => [
       cc,
       '-O2',
       '-Wall',
@@ -140,9 +139,17 @@ export async function compileCniClient(paths: {
       out,
       CNI_CLIENT_SOURCE,
     ];
-    // Static needs the C library's archive (libc6-dev has it); a dynamic client works the same, only starts slower.
-    let r = await exec(argv(['-static']));
-    if (r.exitCode !== 0) r = await exec(argv([]));
+    // The first that builds: static with musl (musl-tools; its start-up touches far fewer pages than glibc's,
+    // docs/cni.md), static with glibc (libc6-dev has its archive), then dynamic (the same, only slower to start).
+    // $CC, when set, is the compiler used.
+    const cc = process.env.CC || 'cc';
+    const tries = [
+      ...(process.env.CC ? [] : [argv('musl-gcc', ['-static'])]),
+      argv(cc, ['-static']),
+      argv(cc, []),
+    ];
+    let r = await exec(tries[0]!);
+    for (const t of tries.slice(1)) if (r.exitCode !== 0) r = await exec(t);
     if (r.exitCode !== 0)
       throw new UnsupportedError(
         `cannot compile ${CNI_CLIENT_SOURCE} with '${cc}' (install gcc and libc6-dev): ${r.stderr.trim() || `exit ${r.exitCode}`}`,
