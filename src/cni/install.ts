@@ -112,7 +112,7 @@ export async function bundlePlugin(
     format: 'cjs',
     minify: true,
     legalComments: 'none',
-    // ASCII only (esbuild escapes the rest): the loader reads the code as latin1.
+    // ASCII only (esbuild escapes the rest): V8 keeps it as a one-byte string.
     charset: 'ascii',
     // ESM sources may read import.meta.url at load time; in the CommonJS bundle it is the bundle's own URL.
     define: {

@@ -8,10 +8,11 @@ export const PLUGIN_NODE_ARG = '--preserve-symlinks-main';
 /**
  * The installed plugin file: a few lines of loader that compile the bundled plugin code (`codeFile`, written by
  * install beside it) with V8's code cache when one exists, and write the cache after a verb's first and second
- * runs (it then holds every function those runs compiled). Node.js 20 has no compile cache of its own, and compiling the plugin on every
- * invocation cost a third of an ADD's own time. The code is read as latin1 (esbuild writes ASCII): a one-byte
- * string made by one copy, where a string literal inside the loader cost a scan and a UTF-8 decode of it on every
- * start (about 3 ms of an ADD, measured interleaved). The cache is plain data in a root-only directory on tmpfs
+ * runs (it then holds every function those runs compiled). Node.js 20 has no compile cache of its own, and
+ * compiling the plugin on every invocation cost a third of an ADD's own time. The code is a file of its own, not
+ * a string literal inside the loader (which V8 scanned and decoded on every start), read with readFileSync's
+ * 'utf8' path: Node makes the string in C++ from the file (ASCII: a one-byte string), where 'latin1' first
+ * makes a Buffer in JavaScript and copies it (docs/cni.md). The cache is plain data in a root-only directory on tmpfs
  * (`/run/podnet`), keyed by a hash of the code and by verb; V8 rejects a cache made by another Node.js version or
  * for other code, and the loader then compiles as usual and writes a fresh one.
  */
@@ -43,7 +44,7 @@ for (const f of [CACHE, FIRST])
     from = f;
     break;
   } catch {}
-const script = new Script(readFileSync(CODE, 'latin1'), { filename: CODE, cachedData });
+const script = new Script(readFileSync(CODE, 'utf8'), { filename: CODE, cachedData });
 const rejected = cachedData === undefined || script.cachedDataRejected;
 const target = rejected ? (from ?? FIRST) : from === FIRST ? CACHE : undefined;
 if (target)
