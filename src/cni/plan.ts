@@ -33,14 +33,14 @@ export const masqTable = (network: string): string => `podnet_cni_${shortHash(ne
  */
 export function buildCniNodeModel(conf: NetConf): NodeModel {
   const [first] = conf.ranges;
-  const gw = (r: PodRange) => `${r.gateway}/${r.subnet.prefix}`;
+  const [address = '', ...more] = gatewayCidrs(conf);
   return {
     node: `network ${conf.name}`,
     podCIDR: first ? first.subnet.toString() : '',
     bridge: {
       name: conf.bridge,
-      address: conf.isGateway && first ? gw(first) : '',
-      ...(conf.isGateway && conf.ranges.length > 1 ? { moreAddresses: conf.ranges.slice(1).map(gw) } : {}),
+      address,
+      ...(more.length ? { moreAddresses: more } : {}),
       // Why a fixed MAC: see BridgeModel.mac (plan/node/model.ts).
       mac: macFromName(`bridge/${conf.bridge}/${first?.gateway}`),
       mtu: conf.mtu,
@@ -112,10 +112,13 @@ export function planCniAttach(conf: NetConf, a: AttachParams): Plan {
   ];
 }
 
+/** The bridge's addresses when it is the pods' gateway: each range's gateway with the range's prefix. */
+const gatewayCidrs = (conf: NetConf): string[] =>
+  conf.isGateway ? conf.ranges.map((r: PodRange) => `${r.gateway}/${r.subnet.prefix}`) : [];
+
 /** The bridge's gateway addresses, asserted again by every ADD (`addr replace`: a no-op when present). */
 function bridgeAddresses(conf: NetConf): Op[] {
-  const b = buildCniNodeModel(conf).bridge!;
-  return [b.address, ...(b.moreAddresses ?? [])].filter(Boolean).map((cidr) => ({
+  return gatewayCidrs(conf).map((cidr) => ({
     kind: 'addr.add',
     netns: HOST,
     dev: conf.bridge,

@@ -13,3 +13,17 @@ test('sha256 matches node:crypto on known vectors and random inputs of every len
   const text = 'cni/ünïcødé/eth0';
   assert.equal(sha256Hex(text), createHash('sha256').update(text).digest('hex'));
 });
+
+test('strings are hashed as their UTF-8 bytes: 1 to 4 byte characters, and lone surrogates as U+FFFD', () => {
+  for (const text of [
+    'a\u00e9\u0800\uffff',
+    'x\u{1f600}y\u{10ffff}',
+    'lone \ud800 and \udc00, pair \ud83d\ude00',
+    '\ud800',
+  ])
+    assert.equal(
+      sha256Hex(text),
+      createHash('sha256').update(new TextEncoder().encode(text)).digest('hex'),
+      text,
+    );
+});

@@ -26,10 +26,45 @@ export function sha256(data: string | Uint8Array): Uint8Array {
   let d = memo.get(data);
   if (!d) {
     if (memo.size >= 1024) memo.clear();
-    d = digest(new TextEncoder().encode(data));
+    d = digest(utf8(data));
     memo.set(data, d);
   }
   return d;
+}
+
+/**
+ * UTF-8 bytes of `s` (lone surrogates as U+FFFD, as TextEncoder does). Written out because the first TextEncoder
+ * of a process costs more than the hashing of a short name in the CNI plugin.
+ */
+function utf8(s: string): Uint8Array {
+  const out = new Uint8Array(s.length * 3);
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) out[n++] = c;
+    else if (c < 0x800) {
+      out[n++] = 0xc0 | (c >> 6);
+      out[n++] = 0x80 | (c & 63);
+    } else {
+      if (c >= 0xd800 && c < 0xe000) {
+        const lo = s.charCodeAt(i + 1);
+        if (c < 0xdc00 && lo >= 0xdc00 && lo < 0xe000) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+          i++;
+          out[n++] = 0xf0 | (c >> 18);
+          out[n++] = 0x80 | ((c >> 12) & 63);
+          out[n++] = 0x80 | ((c >> 6) & 63);
+          out[n++] = 0x80 | (c & 63);
+          continue;
+        }
+        c = 0xfffd;
+      }
+      out[n++] = 0xe0 | (c >> 12);
+      out[n++] = 0x80 | ((c >> 6) & 63);
+      out[n++] = 0x80 | (c & 63);
+    }
+  }
+  return out.subarray(0, n);
 }
 
 function digest(msg: Uint8Array): Uint8Array {
