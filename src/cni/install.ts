@@ -71,6 +71,37 @@ export function conflistFor(o: InstallOptions): object {
 export { CODE_CACHE_DIR } from './code-cache-dir.js';
 
 /**
+ * esbuild's options for the plugin's code: main.ts and what it imports, as one CommonJS function (the loader
+ * compiles it); `addonFile` is where the code finds its netlink addon. The plugin needs no service or policy
+ * planner (src/cni/bundle.test.ts checks that none is in it): less code to read and less code cache per start.
+ */
+export function pluginBuildOptions(addonFile?: string): import('esbuild').BuildOptions & { write: false } {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return {
+    stdin: { contents: "import { main } from './main.js';\nmain();\n", resolveDir: here, loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    legalComments: 'none',
+    // ASCII only (esbuild escapes the rest): V8 keeps it as a one-byte string.
+    charset: 'ascii',
+    // ESM sources may read import.meta.url at load time; in the CommonJS bundle it is the bundle's own URL.
+    define: {
+      'import.meta.url': '__podnetImportMeta.url',
+      ...(addonFile ? { __PODNET_NETLINK_ADDON_FILE__: JSON.stringify(addonFile) } : {}),
+    },
+    // Computed only if read (only code the plugin never runs reads it): 0.3 ms saved per invocation.
+    banner: {
+      js: "const __podnetImportMeta = { get url() { return require('node:url').pathToFileURL(__filename).href; } };",
+    },
+    write: false,
+    logLevel: 'silent',
+  };
+}
+
+/**
  * Bundles the plugin (src/cni/main and what it imports) into one code file with esbuild (no node_modules and no
  * dist/ at run time) and writes it, with the native netlink addon when a C compiler was available, into `home`;
  * then writes the small loader that compiles that code with V8's code cache (loader.ts) at `loaderFile`, last and
@@ -101,31 +132,9 @@ export async function bundlePlugin(
   } catch (e) {
     warning = `the plugin will run ip processes instead of in-process netlink: ${(e as Error).message}`;
   }
-  const here = dirname(fileURLToPath(import.meta.url));
   mkdirSync(home, { recursive: true });
   const addonFile = join(home, ADDON_FILE);
-  const built = await esbuild.build({
-    stdin: { contents: "import { main } from './main.js';\nmain();\n", resolveDir: here, loader: 'js' },
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minify: true,
-    legalComments: 'none',
-    // ASCII only (esbuild escapes the rest): V8 keeps it as a one-byte string.
-    charset: 'ascii',
-    // ESM sources may read import.meta.url at load time; in the CommonJS bundle it is the bundle's own URL.
-    define: {
-      'import.meta.url': '__podnetImportMeta.url',
-      ...(addon ? { __PODNET_NETLINK_ADDON_FILE__: JSON.stringify(addonFile) } : {}),
-    },
-    // Computed only if read (only code the plugin never runs reads it): 0.3 ms saved per invocation.
-    banner: {
-      js: "const __podnetImportMeta = { get url() { return require('node:url').pathToFileURL(__filename).href; } };",
-    },
-    write: false,
-    logLevel: 'silent',
-  });
+  const built = await esbuild.build(pluginBuildOptions(addon ? addonFile : undefined));
   const code = `(function (exports, require, module, __filename, __dirname) {${built.outputFiles[0]!.text}\n})`;
   const sha = shortHash(code, 16);
   const codeFile = join(home, codeFileName(sha));
