@@ -151,17 +151,21 @@ export class NetlinkApplier {
         return true;
       case 'link.add-veth': {
         const mtu = op.mtu ? [u32(IFLA.MTU, op.mtu)] : [];
+        // One queue each way, asked for (render/index.ts says why).
+        const queues = [u32(IFLA.NUM_TX_QUEUES, 1), u32(IFLA.NUM_RX_QUEUES, 1)];
         const add = (peerNsFd?: number) => {
           // VETH_INFO_PEER is an ifinfomsg followed by the peer's attributes (linux/veth.h).
           const peer = ifinfoWithAttrs([
             str(IFLA.IFNAME, op.peer),
             ...(op.peerMac ? [mac(IFLA.ADDRESS, op.peerMac)] : []),
             ...mtu,
+            ...queues,
             ...(peerNsFd !== undefined ? [u32(IFLA.NET_NS_FD, peerNsFd)] : []),
           ]);
           this.socket(op.netns).request(what, RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL, ifinfomsg(), [
             str(IFLA.IFNAME, op.name),
             ...mtu,
+            ...queues,
             nested(IFLA.LINKINFO, [
               kind(IFLA_INFO.KIND, 'veth'),
               nested(IFLA_INFO.DATA, [{ type: VETH_INFO_PEER, value: peer }]),

@@ -58,7 +58,7 @@ test('ADD creates the bridge once, then one node-side and one pod-side ip batch,
   assert.match(
     cmds[2]!,
     new RegExp(
-      `link add ${hostIfName('c1', 'eth0')} mtu 1500 type veth peer name eth0 address [0-9a-f:]{17} mtu 1500 netns /run/netns/p1`,
+      `link add ${hostIfName('c1', 'eth0')} mtu 1500 numtxqueues 1 numrxqueues 1 type veth peer name eth0 address [0-9a-f:]{17} mtu 1500 numtxqueues 1 numrxqueues 1 netns /run/netns/p1`,
     ),
   );
   assert.match(

@@ -45,7 +45,10 @@ const renderers: Renderers = {
     ),
   }),
   'link.add-veth': (op) => {
-    const mtu = opt(op.mtu, 'mtu', String(op.mtu));
+    // One TX and one RX queue, asked for on both ends. Unasked, the kernel gives a veth a queue per CPU and then
+    // cuts the active count to one, and that cut waits for an expedited RCU grace period (synchronize_net) under
+    // the RTNL lock: milliseconds per end on a busy VM (docs/cni.md), for every pod. A veth uses one either way.
+    const each = [...opt(op.mtu, 'mtu', String(op.mtu)), 'numtxqueues', '1', 'numrxqueues', '1'];
     const peerNs =
       op.peerNetns.kind === 'host'
         ? []
@@ -56,14 +59,14 @@ const renderers: Renderers = {
         'link',
         'add',
         op.name,
-        ...mtu,
+        ...each,
         'type',
         'veth',
         'peer',
         'name',
         op.peer,
         ...opt(op.peerMac, 'address', op.peerMac ?? ''),
-        ...mtu,
+        ...each,
         ...peerNs,
       ),
     };

@@ -96,6 +96,7 @@ function stateOf(way: 'ip' | 'nl', podNs: string, third: number): unknown {
       learning: info.info_slave_data?.learning,
       stp: info.info_data?.stp_state,
       nfCallIptables: info.info_data?.nf_call_iptables,
+      queues: `${l.num_tx_queues}/${l.num_rx_queues}`,
     };
   };
   const addrs = (netns: string, dev: string) =>
@@ -147,6 +148,9 @@ describe('netlink applier on the real kernel', { skip: needsRoot }, () => {
     const viaNl = stateOf('nl', POD_NL, 2) as Record<string, unknown>;
     assert.deepEqual(viaNl.podMac === '02:00:00:00:00:0b', true, 'the pod interface got the planned MAC');
     assert.deepEqual({ ...viaNl, podMac: 0 }, { ...viaIp, podMac: 0 });
+    // Asked for on both ends (render/index.ts: no synchronize_net under RTNL while a veth is made).
+    for (const end of ['hostIf', 'podIf'] as const)
+      assert.equal((viaNl[end] as { queues: string }).queues, '1/1', `${end}: one TX and one RX queue`);
     assert.equal(
       (viaNl.bridge as { nfCallIptables: number }).nfCallIptables,
       1,

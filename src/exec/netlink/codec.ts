@@ -33,6 +33,8 @@ export const IFLA = {
   LINKINFO: 18,
   NET_NS_FD: 28,
   EXT_MASK: 29,
+  NUM_TX_QUEUES: 31,
+  NUM_RX_QUEUES: 32,
 } as const;
 export const IFLA_INFO = { KIND: 1, DATA: 2, SLAVE_KIND: 4, SLAVE_DATA: 5 } as const;
 export const VETH_INFO_PEER = 1;

@@ -14,15 +14,15 @@ ip -n podnet-switch link add sw0 mtu 1500 type bridge
 # underlay: switch on
 ip -n podnet-switch link set sw0 up
 # underlay: cable node-0's eth0 to switch port sw-node-0
-ip -n podnet-switch link add sw-node-0 mtu 1500 type veth peer name eth0 mtu 1500 netns podnet-node-0
+ip -n podnet-switch link add sw-node-0 mtu 1500 numtxqueues 1 numrxqueues 1 type veth peer name eth0 mtu 1500 numtxqueues 1 numrxqueues 1 netns podnet-node-0
 # underlay: plug port sw-node-0 into the switch
 ip -n podnet-switch link set sw-node-0 master sw0 up
 # underlay: cable node-1's eth0 to switch port sw-node-1
-ip -n podnet-switch link add sw-node-1 mtu 1500 type veth peer name eth0 mtu 1500 netns podnet-node-1
+ip -n podnet-switch link add sw-node-1 mtu 1500 numtxqueues 1 numrxqueues 1 type veth peer name eth0 mtu 1500 numtxqueues 1 numrxqueues 1 netns podnet-node-1
 # underlay: plug port sw-node-1 into the switch
 ip -n podnet-switch link set sw-node-1 master sw0 up
 # underlay: cable node-2's eth0 to switch port sw-node-2
-ip -n podnet-switch link add sw-node-2 mtu 1500 type veth peer name eth0 mtu 1500 netns podnet-node-2
+ip -n podnet-switch link add sw-node-2 mtu 1500 numtxqueues 1 numrxqueues 1 type veth peer name eth0 mtu 1500 numtxqueues 1 numrxqueues 1 netns podnet-node-2
 # underlay: plug port sw-node-2 into the switch
 ip -n podnet-switch link set sw-node-2 master sw0 up
 # node-0: bring loopback up
@@ -519,25 +519,25 @@ ip netns attach podnet-pod-c "$C_PID"
 # c: set the pod's hostname in its own UTS namespace
 nsenter --target "$C_PID" --uts hostname c
 # a0: create a veth pair, a virtual cable: pn2ae72e16 stays on the node, eth0 goes into the pod
-ip -n podnet-node-0 link add pn2ae72e16 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-a0
+ip -n podnet-node-0 link add pn2ae72e16 mtu 1450 numtxqueues 1 numrxqueues 1 type veth peer name eth0 mtu 1450 numtxqueues 1 numrxqueues 1 netns podnet-pod-a0
 # a0: plug the node end into bridge cni0 and bring it up
 ip -n podnet-node-0 link set pn2ae72e16 master cni0 up
 # a0: hairpin mode, so the bridge may send a frame back out of the port it came in on
 ip -n podnet-node-0 link set dev pn2ae72e16 type bridge_slave hairpin on
 # a1: create a veth pair, a virtual cable: pn962b1509 stays on the node, eth0 goes into the pod
-ip -n podnet-node-0 link add pn962b1509 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-a1
+ip -n podnet-node-0 link add pn962b1509 mtu 1450 numtxqueues 1 numrxqueues 1 type veth peer name eth0 mtu 1450 numtxqueues 1 numrxqueues 1 netns podnet-pod-a1
 # a1: plug the node end into bridge cni0 and bring it up
 ip -n podnet-node-0 link set pn962b1509 master cni0 up
 # a1: hairpin mode, so the bridge may send a frame back out of the port it came in on
 ip -n podnet-node-0 link set dev pn962b1509 type bridge_slave hairpin on
 # b: create a veth pair, a virtual cable: pn3e18d060 stays on the node, eth0 goes into the pod
-ip -n podnet-node-1 link add pn3e18d060 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-b
+ip -n podnet-node-1 link add pn3e18d060 mtu 1450 numtxqueues 1 numrxqueues 1 type veth peer name eth0 mtu 1450 numtxqueues 1 numrxqueues 1 netns podnet-pod-b
 # b: plug the node end into bridge cni0 and bring it up
 ip -n podnet-node-1 link set pn3e18d060 master cni0 up
 # b: hairpin mode, so the bridge may send a frame back out of the port it came in on
 ip -n podnet-node-1 link set dev pn3e18d060 type bridge_slave hairpin on
 # c: create a veth pair, a virtual cable: pnbad195b4 stays on the node, eth0 goes into the pod
-ip -n podnet-node-2 link add pnbad195b4 mtu 1450 type veth peer name eth0 mtu 1450 netns podnet-pod-c
+ip -n podnet-node-2 link add pnbad195b4 mtu 1450 numtxqueues 1 numrxqueues 1 type veth peer name eth0 mtu 1450 numtxqueues 1 numrxqueues 1 netns podnet-pod-c
 # c: plug the node end into bridge cni0 and bring it up
 ip -n podnet-node-2 link set pnbad195b4 master cni0 up
 # c: hairpin mode, so the bridge may send a frame back out of the port it came in on

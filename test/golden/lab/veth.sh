@@ -10,7 +10,7 @@ ip -n podnet-switch link add sw0 mtu 1500 type bridge
 # underlay: switch on
 ip -n podnet-switch link set sw0 up
 # underlay: cable node-0's eth0 to switch port sw-node-0
-ip -n podnet-switch link add sw-node-0 mtu 1500 type veth peer name eth0 mtu 1500 netns podnet-node-0
+ip -n podnet-switch link add sw-node-0 mtu 1500 numtxqueues 1 numrxqueues 1 type veth peer name eth0 mtu 1500 numtxqueues 1 numrxqueues 1 netns podnet-node-0
 # underlay: plug port sw-node-0 into the switch
 ip -n podnet-switch link set sw-node-0 master sw0 up
 # node-0: bring loopback up
@@ -56,7 +56,7 @@ ip netns attach podnet-pod-a1 "$A1_PID"
 # a1: set the pod's hostname in its own UTS namespace
 nsenter --target "$A1_PID" --uts hostname a1
 # create a veth pair: veth-a0 in a0, veth-a1 in a1, a direct virtual cable between the two pods
-ip -n podnet-pod-a0 link add veth-a0 mtu 1500 type veth peer name veth-a1 mtu 1500 netns podnet-pod-a1
+ip -n podnet-pod-a0 link add veth-a0 mtu 1500 numtxqueues 1 numrxqueues 1 type veth peer name veth-a1 mtu 1500 numtxqueues 1 numrxqueues 1 netns podnet-pod-a1
 # a0: bring loopback up, so containers of the pod reach each other on localhost
 ip -n podnet-pod-a0 link set lo up
 # a0: assign the pod its IP address
