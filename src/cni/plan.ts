@@ -27,6 +27,10 @@ export const podMacOf = (containerId: string, ifname: string): string =>
 /** The nftables table that masquerades one network's pods (ipMasq). */
 export const masqTable = (network: string): string => `podnet_cni_${shortHash(network)}`;
 
+/** The bridge's addresses when it is the pods' gateway: each range's gateway with the range's prefix. */
+const gatewayCidrs = (conf: NetConf): string[] =>
+  conf.isGateway ? conf.ranges.map((r) => `${r.gateway}/${r.subnet.prefix}`) : [];
+
 /**
  * The node part of a CNI network as a node model (plan/node/model.ts): the bridge with the ranges' gateway
  * addresses (when the node is the gateway), forwarding, and the ipMasq table. Pods are not part of it.
@@ -111,10 +115,6 @@ export function planCniAttach(conf: NetConf, a: AttachParams): Plan {
     { title: 'pod side', ops: attach.filter((op) => !onNode(op)) },
   ];
 }
-
-/** The bridge's addresses when it is the pods' gateway: each range's gateway with the range's prefix. */
-const gatewayCidrs = (conf: NetConf): string[] =>
-  conf.isGateway ? conf.ranges.map((r: PodRange) => `${r.gateway}/${r.subnet.prefix}`) : [];
 
 /** The bridge's gateway addresses, asserted again by every ADD (`addr replace`: a no-op when present). */
 function bridgeAddresses(conf: NetConf): Op[] {

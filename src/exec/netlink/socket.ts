@@ -45,11 +45,6 @@ const reasonOf = (errno: number): string => {
 };
 
 /**
- * A NETLINK_ROUTE socket in one network namespace, used synchronously: each request is written with NLM_F_ACK
- * and its answers are read until the kernel's acknowledgement. The kernel handles a request inside the write,
- * so the answer is already queued when we read: no event loop, no threads, a few microseconds per request.
- */
-/**
  * The read buffer of every socket in the process: each read is decoded, and what is kept copied, before the next
  * (sockets are used synchronously). One per socket cost a CNI ADD a 64 kB allocation for each namespace it enters.
  */
@@ -59,6 +54,11 @@ function recvBuffer(): Uint8Array {
   return readBuffer;
 }
 
+/**
+ * A NETLINK_ROUTE socket in one network namespace, used synchronously: each request is written with NLM_F_ACK
+ * and its answers are read until the kernel's acknowledgement. The kernel handles a request inside the write,
+ * so the answer is already queued when we read: no event loop, no threads, a few microseconds per request.
+ */
 export class RouteSocket {
   private seq = Math.floor(Math.random() * 0x7fffffff);
 
