@@ -12,9 +12,9 @@ export const PLUGIN_NODE_ARG = '--preserve-symlinks-main';
  * compiling the plugin on every invocation cost a third of an ADD's own time. The code is a file of its own, not
  * a string literal inside the loader (which V8 scanned and decoded on every start), read with readFileSync's
  * 'utf8' path: Node makes the string in C++ from the file (ASCII: a one-byte string), where 'latin1' first
- * makes a Buffer in JavaScript and copies it (docs/cni.md). The cache is plain data in a root-only directory on tmpfs
- * (`/run/podnet`), keyed by a hash of the code and by verb; V8 rejects a cache made by another Node.js version or
- * for other code, and the loader then compiles as usual and writes a fresh one.
+ * makes a Buffer in JavaScript and copies it (docs/cni.md). The cache is plain data in a root-only directory
+ * (`/run/podnet`, usually tmpfs), keyed by a hash of the code and by verb; V8 rejects a cache made by another
+ * Node.js version or for other code, and the loader then compiles as usual and writes a fresh one.
  */
 export function loaderSource(o: {
   nodePath: string;
