@@ -42,7 +42,7 @@ export function createBridge(ns: Netns, node: string, b: BridgeModel): Op[] {
         note: `${node}: give the bridge the pod CIDR's gateway address, pods' next hop off the node`,
       }),
     ),
-    { kind: 'link.set', netns: ns, name: b.name, up: true, note: `${node}: bring the bridge up` },
+    linkUp(ns, node, b.name, 'the bridge'),
   ];
 }
 
@@ -87,6 +87,15 @@ export const sameTunnel = (seen: TunnelModel, want: TunnelModel) =>
     seen.kind === 'vxlan' && want.kind === 'vxlan' && !want.mac ? { ...seen, mac: undefined } : seen,
   ) === tunnelKey(want);
 
+/** `ip link set NAME up`, explained as bringing `what` up (the bridge, the tunnel, a device by name). */
+export const linkUp = (ns: Netns, node: string, name: string, what: string): Op => ({
+  kind: 'link.set',
+  netns: ns,
+  name,
+  up: true,
+  note: `${node}: bring ${what} up`,
+});
+
 export const linkDel = (ns: Netns, node: string, name: string): Op => ({
   kind: 'link.del',
   netns: ns,
@@ -119,7 +128,7 @@ export function createTunnel(ns: Netns, node: string, t: TunnelModel): Op[] {
         note: `${node}: IP-in-IP device with local ${t.local} and no remote: one device reaches every node`,
       },
       tunnelAddr(ns, node, t, t.address),
-      { kind: 'link.set', netns: ns, name: t.name, up: true, note: `${node}: bring the tunnel up` },
+      linkUp(ns, node, t.name, 'the tunnel'),
     ];
   const dev: Op = {
     kind: 'link.add-vxlan',
@@ -152,7 +161,7 @@ export function createTunnel(ns: Netns, node: string, t: TunnelModel): Op[] {
   return [
     dev,
     ...(t.address ? [tunnelAddr(ns, node, t, t.address)] : []),
-    { kind: 'link.set', netns: ns, name: t.name, up: true, note: `${node}: bring the VXLAN device up` },
+    linkUp(ns, node, t.name, 'the VXLAN device'),
   ];
 }
 

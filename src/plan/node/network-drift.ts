@@ -4,6 +4,7 @@ import {
   createBridge,
   createTunnel,
   linkDel,
+  linkUp,
   masqueradeOp,
   optionalSysctl,
   removeMasqueradeOp,
@@ -91,13 +92,7 @@ export function networkDrift(observed: NodeState, desired: NodeModel, target: No
         note: note(`give the bridge the pod CIDR's gateway address, pods' next hop off the node`),
       });
     if (observed.linksDown?.includes(wb.name))
-      drift(RANK.bridge, `bridge ${wb.name} is down`, {
-        kind: 'link.set',
-        netns: ns,
-        name: wb.name,
-        up: true,
-        note: note('bring the bridge up'),
-      });
+      drift(RANK.bridge, `bridge ${wb.name} is down`, linkUp(ns, node, wb.name, 'the bridge'));
   }
 
   // Sysctls: only the keys podnet sets.
@@ -132,13 +127,7 @@ export function networkDrift(observed: NodeState, desired: NodeModel, target: No
     if (want && st.address !== want)
       drift(RANK.tunnel, `tunnel ${wt.name}: address ${want} missing`, tunnelAddr(ns, node, wt, want));
     if (observed.linksDown?.includes(wt.name))
-      drift(RANK.tunnel, `tunnel ${wt.name} is down`, {
-        kind: 'link.set',
-        netns: ns,
-        name: wt.name,
-        up: true,
-        note: note(`bring ${wt.name} up`),
-      });
+      drift(RANK.tunnel, `tunnel ${wt.name} is down`, linkUp(ns, node, wt.name, wt.name));
   }
   if (st && (!wt || wt.name !== st.name))
     drift(RANK.tunnelDel, `tunnel ${st.name} not desired`, linkDel(ns, node, st.name));
