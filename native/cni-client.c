@@ -5,8 +5,8 @@
  * exit status) as its own. The agent runs the same plugin code, warm (src/agent/cni-server.ts; docs/cni.md).
  *
  * When no agent answers it execs the self-contained Node.js plugin (PODNET_FALLBACK) with the same environment
- * and stdin, so every verb works without the agent (as `PODNET_NODE PODNET_NODE_ARG PODNET_FALLBACK`, what its #!
- * line says, when install built those in: one execve instead of two):
+ * and stdin, so every verb works without the agent (as `PODNET_NODE PODNET_NODE_ARGS PODNET_FALLBACK` when
+ * install built those in: one execve, not a second one through the plugin's #! line):
  *   - the socket is missing, or connect() is refused (no agent);
  *   - the agent closes the connection before its "accepted" frame (it died, or it declined: another network
  *     namespace than ours, or it is shutting down).
@@ -90,8 +90,8 @@ static void fallback(const struct buf *in) {
     close(fd);
   }
 #ifdef PODNET_NODE
-  /* Node.js itself with the plugin's #! argument: one execve, not a second one through the #! line. */
-  char *argv[] = {(char *)PODNET_NODE, (char *)PODNET_NODE_ARG, (char *)PODNET_FALLBACK, NULL};
+  /* Node.js itself, with the arguments install chose (src/cni/loader.ts): one execve, not two through the #! line. */
+  char *argv[] = {PODNET_NODE, PODNET_NODE_ARGS, PODNET_FALLBACK, NULL};
   execve(PODNET_NODE, argv, environ);
 #else
   char *argv[] = {(char *)PODNET_FALLBACK, NULL};

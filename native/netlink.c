@@ -18,6 +18,11 @@
  *                      new network namespace (unshare) bind-mounted onto it, then the thread goes home.
  *   tryLock(name)      binds an abstract unix socket of that name: a lock the kernel drops when the holder
  *                      exits, even by SIGKILL. Returns the fd, or -1 when someone else holds it.
+ *   mapFile(path)      the file's bytes as a Buffer over a read-only mapping of it, and
+ *   mapLatin1(path)    the file as a one-byte string over such a mapping (V8 keeps it outside its heap): the CNI
+ *                      plugin's loader reads its code and code cache so, without read(2) copying them into
+ *                      freshly faulted memory (src/cni/loader.ts). The files must not change in place (install
+ *                      replaces them by rename). mapLatin1 copies when Node.js has no external strings.
  *
  * Messages themselves are built and parsed in TypeScript (src/exec/netlink/) and written/read on the returned
  * fd with plain write(2)/read(2). Only the C ABI of Node-API is used (node_api.h), so the addon loads on any
@@ -27,10 +32,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
+#include <dlfcn.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -228,6 +235,78 @@ static napi_value try_lock(napi_env env, napi_callback_info info) {
   return int_value(env, fd);
 }
 
+/* Maps the file named by the one argument (read-only, private, its pages mapped at once). NULL: thrown. */
+static char *map_arg(napi_env env, napi_callback_info info, size_t *len) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char path[4096];
+  size_t n = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &n) != napi_ok || n == 0 || n >= sizeof path - 1) {
+    napi_throw_type_error(env, NULL, "mapFile/mapLatin1(path): path must be a non-empty string");
+    return NULL;
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    throw_errno(env, path, e);
+    return NULL;
+  }
+  *len = (size_t)st.st_size;
+  /* mmap refuses a length of 0: an empty file is an empty allocation of our own (unmap frees it). */
+  void *p = *len == 0 ? calloc(1, 1) : mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  int e = errno;
+  close(fd);
+  if (p == MAP_FAILED || p == NULL) {
+    throw_errno(env, path, e);
+    return NULL;
+  }
+  return p;
+}
+
+static void unmap(napi_env env, void *data, void *hint) {
+  (void)env;
+  if ((size_t)hint == 0) free(data);
+  else munmap(data, (size_t)hint);
+}
+
+static napi_value map_file(napi_env env, napi_callback_info info) {
+  size_t len;
+  char *p = map_arg(env, info, &len);
+  napi_value out;
+  if (p == NULL) return NULL;
+  if (napi_create_external_buffer(env, len, p, unmap, (void *)len, &out) != napi_ok) {
+    unmap(env, p, (void *)len);
+    napi_throw_error(env, NULL, "mapFile: cannot make a Buffer of the mapping");
+    return NULL;
+  }
+  return out;
+}
+
+/* node_api_create_external_string_latin1 (Node.js 20.4 and later), looked up so the addon loads on any Node.js. */
+typedef napi_status (*external_latin1_fn)(napi_env, char *, size_t, napi_finalize, void *, napi_value *, bool *);
+
+static napi_value map_latin1(napi_env env, napi_callback_info info) {
+  static external_latin1_fn external;
+  if (external == NULL) external = (external_latin1_fn)dlsym(RTLD_DEFAULT, "node_api_create_external_string_latin1");
+  size_t len;
+  char *p = map_arg(env, info, &len);
+  napi_value out;
+  bool copied;
+  if (p == NULL) return NULL;
+  /* Made external, the mapping is V8's to release (or, if Node.js copied it after all, already released). */
+  if (external && external(env, p, len, unmap, (void *)len, &out, &copied) == napi_ok) return out;
+  napi_status st = napi_create_string_latin1(env, p, len, &out);
+  unmap(env, p, (void *)len);
+  if (st != napi_ok) {
+    napi_throw_error(env, NULL, "mapLatin1: cannot make a string of the file");
+    return NULL;
+  }
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "routeSocket", NAPI_AUTO_LENGTH, route_socket, NULL, &fn);
@@ -242,5 +321,9 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "netnsAdd", fn);
   napi_create_function(env, "tryLock", NAPI_AUTO_LENGTH, try_lock, NULL, &fn);
   napi_set_named_property(env, exports, "tryLock", fn);
+  napi_create_function(env, "mapFile", NAPI_AUTO_LENGTH, map_file, NULL, &fn);
+  napi_set_named_property(env, exports, "mapFile", fn);
+  napi_create_function(env, "mapLatin1", NAPI_AUTO_LENGTH, map_latin1, NULL, &fn);
+  napi_set_named_property(env, exports, "mapLatin1", fn);
   return exports;
 }

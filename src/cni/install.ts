@@ -15,7 +15,7 @@ import { UnsupportedError } from '../errors.js';
 import { compileCniClient, compileNetlinkAddon } from '../exec/netlink/build.js';
 import { shortHash } from '../net/ifname.js';
 import { CODE_CACHE_DIR } from './code-cache-dir.js';
-import { CODE_FILE_RE, codeFileName, loaderSource, PLUGIN_NODE_ARG } from './loader.js';
+import { CLIENT_NODE_ARGS, CODE_FILE_RE, codeFileName, loaderSource } from './loader.js';
 import { ADDON_FILE, AGENT_SOCKET, pluginHome } from './paths.js';
 
 /** Options of `podnet cni install`. */
@@ -136,6 +136,9 @@ export async function bundlePlugin(
   const addonFile = join(home, ADDON_FILE);
   const built = await esbuild.build(pluginBuildOptions(addon ? addonFile : undefined));
   const code = `(function (exports, require, module, __filename, __dirname) {${built.outputFiles[0]!.text}\n})`;
+  // The loader maps the code as a one-byte string (loader.ts): esbuild writes ASCII, escaping anything else.
+  if (!/^[\x00-\x7f]*$/.test(code))
+    throw new Error('the bundled CNI plugin code is not ASCII (esbuild charset?)');
   const sha = shortHash(code, 16);
   const codeFile = join(home, codeFileName(sha));
   if (addon) writeAtomic(addonFile, addon.bytes, 0o644);
@@ -145,7 +148,13 @@ export async function bundlePlugin(
   // `#!/usr/bin/env node` would also walk PATH on every invocation.
   writeAtomic(
     loaderFile,
-    loaderSource({ nodePath: process.execPath, codeFile, sha, cacheDir: codeCacheDir }),
+    loaderSource({
+      nodePath: process.execPath,
+      codeFile,
+      sha,
+      cacheDir: codeCacheDir,
+      ...(addon ? { addonFile } : {}),
+    }),
     0o755,
   );
   removeReplaced(home, codeFile, codeCacheDir, sha);
@@ -163,7 +172,7 @@ export async function bundlePlugin(
 function removeReplaced(home: string, codeFile: string, codeCacheDir: string, sha: string): void {
   try {
     for (const f of readdirSync(codeCacheDir))
-      if (/^cni-[0-9a-f]{16}-[A-Z]+(\.first)?\.code-cache$/.test(f) && !f.startsWith(`cni-${sha}-`))
+      if (/^cni-[0-9a-f]{16}-[A-Z]+(\.jit)?(\.first)?\.code-cache$/.test(f) && !f.startsWith(`cni-${sha}-`))
         unlinkSync(join(codeCacheDir, f));
   } catch {
     // no cache directory yet
@@ -202,7 +211,7 @@ export async function install(
         socket: o.agentSocket ?? AGENT_SOCKET,
         fallback: nodePlugin,
         node: process.execPath,
-        nodeArg: PLUGIN_NODE_ARG,
+        nodeArgs: CLIENT_NODE_ARGS,
       });
     } catch (e) {
       warning = `the plugin will not hand requests to the agent: ${(e as Error).message}`;

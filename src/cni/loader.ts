@@ -6,13 +6,23 @@
 export const PLUGIN_NODE_ARG = '--preserve-symlinks-main';
 
 /**
+ * The node arguments the native client starts the plugin with (it is not bound to the #! line's one argument).
+ * --jitless: a plugin process lives ~10 ms, too short for V8's compilers to pay back; without them an ADD costs
+ * about 1–1.5 ms less (docs/cni.md). --no-expose-wasm: --jitless turns WebAssembly off and, unasked, prints a
+ * warning saying so on every start.
+ */
+export const CLIENT_NODE_ARGS = ['--jitless', '--no-expose-wasm', PLUGIN_NODE_ARG] as const;
+
+/**
  * The installed plugin file: a few lines of loader that compile the bundled plugin code (`codeFile`, written by
  * install beside it) with V8's code cache when one exists, and write the cache after a verb's first and second
  * runs (it then holds every function those runs compiled). Node.js 20 has no compile cache of its own, and
  * compiling the plugin on every invocation cost a third of an ADD's own time. The code is a file of its own, not
- * a string literal inside the loader (which V8 scanned and decoded on every start), read with readFileSync's
- * 'utf8' path: Node makes the string in C++ from the file (ASCII: a one-byte string), where 'latin1' first
- * makes a Buffer in JavaScript and copies it (docs/cni.md). The cache is plain data in a root-only directory
+ * a string literal inside the loader (which V8 scanned and decoded on every start). The addon (`addonFile`)
+ * maps the code (ASCII: V8 takes it as an external one-byte string) and the cache into memory: read(2) would
+ * copy them into freshly faulted pages, ~75 page faults of ~12 µs each here (docs/cni.md). Without the addon,
+ * readFileSync's 'utf8' path (Node makes the string in C++; 'latin1' makes a Buffer in JavaScript and copies
+ * it). The cache is plain data in a root-only directory
  * (`/run/podnet`, usually tmpfs), keyed by a hash of the code and by verb; V8 rejects a cache made by another
  * Node.js version or for other code, and the loader then compiles as usual and writes a fresh one.
  */
@@ -21,6 +31,8 @@ export function loaderSource(o: {
   codeFile: string;
   sha: string;
   cacheDir: string;
+  /** The netlink addon installed beside the code; absent when install had no C compiler. */
+  addonFile?: string;
 }): string {
   // A #! line carries one argument, and this is it.
   return `#!${o.nodePath} ${PLUGIN_NODE_ARG}
@@ -30,21 +42,40 @@ export function loaderSource(o: {
 const { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 const CODE = ${JSON.stringify(o.codeFile)};
+// mapFile / mapLatin1 from the addon when it loads (the plugin's code loads it again later: the same handle).
+const ADDON = ${JSON.stringify(o.addonFile ?? '')};
+let addon;
+if (ADDON)
+  try {
+    const m = { exports: {} };
+    process.dlopen(m, ADDON);
+    addon = m.exports;
+  } catch {}
+const bytes = (f) => (addon ? addon.mapFile(f) : readFileSync(f));
+const source = () => {
+  if (addon)
+    try {
+      return addon.mapLatin1(CODE);
+    } catch {}
+  return readFileSync(CODE, 'utf8');
+};
 // One cache per verb: each holds the functions its verb compiled (ADD's are not VERSION's).
 const VERB = /^[A-Z]{1,10}$/.test(process.env.CNI_COMMAND ?? '') ? process.env.CNI_COMMAND : 'OTHER';
-const CACHE = \`${o.cacheDir}/cni-${o.sha}-\${VERB}.code-cache\`;
+// V8 rejects a cache made under other flags: the client's runs (--jitless) and direct runs keep one each.
+const MODE = process.execArgv.includes('--jitless') ? '' : '.jit';
+const CACHE = \`${o.cacheDir}/cni-${o.sha}-\${VERB}\${MODE}.code-cache\`;
 // The cache is written after a verb's first run, and again after its second, from which it also learns what the
 // first did not run (the first ADD of a node makes the bridge, later ones find it).
-const FIRST = \`${o.cacheDir}/cni-${o.sha}-\${VERB}.first.code-cache\`;
+const FIRST = \`${o.cacheDir}/cni-${o.sha}-\${VERB}\${MODE}.first.code-cache\`;
 let cachedData;
 let from;
 for (const f of [CACHE, FIRST])
   try {
-    cachedData = readFileSync(f);
+    cachedData = bytes(f);
     from = f;
     break;
   } catch {}
-const script = new Script(readFileSync(CODE, 'utf8'), { filename: CODE, cachedData });
+const script = new Script(source(), { filename: CODE, cachedData });
 const rejected = cachedData === undefined || script.cachedDataRejected;
 const target = rejected ? (from ?? FIRST) : from === FIRST ? CACHE : undefined;
 if (target)

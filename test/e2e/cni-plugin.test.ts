@@ -246,10 +246,11 @@ for (const mode of CNI_MODES) {
       async () => {
         const dir = join(d.root, 'code-cache');
         const caches = () => readdirSync(dir).filter((f) => /-VERSION(\.first)?\.code-cache$/.test(f));
-        const version = async () => {
-          const r = await invoke(d.plugin, NODE, { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
+        const version = async (plugin = d.plugin) => {
+          const r = await invoke(plugin, NODE, { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
           assert.equal(r.code, 0, r.stdout + r.stderr);
           assert.equal(r.json!.cniVersion, '1.0.0');
+          assert.equal(r.stderr, '', 'nothing on stderr (node started --jitless warns unless told not to)');
         };
         await version();
         const [first] = caches();
@@ -271,6 +272,24 @@ for (const mode of CNI_MODES) {
         await version();
         assert.ok(statSync(join(dir, file)).size > 1000, 'the corrupt cache was rejected and written anew');
         assert.deepEqual(caches(), [file]);
+
+        // The client starts node --jitless; the plugin run through its #! line (no --jitless) keeps a cache of
+        // its own instead of replacing the client's (V8 rejects a cache made under other flags).
+        const own = statSync(join(dir, file)).mtimeMs;
+        const jit = () => readdirSync(dir).filter((f) => /-VERSION\.jit(\.first)?\.code-cache$/.test(f));
+        await version(join(d.bin, 'podnet.d', 'plugin'));
+        await version(join(d.bin, 'podnet.d', 'plugin'));
+        assert.deepEqual(
+          jit(),
+          [file.replace('.code-cache', '.jit.code-cache')],
+          'direct runs: a cache of their own',
+        );
+        await version();
+        assert.equal(
+          statSync(join(dir, file)).mtimeMs,
+          own,
+          "and the client's cache was read and left alone",
+        );
 
         // Installing again removes caches of other code (a replaced plugin), and keeps the current one.
         const stale = 'cni-0123456789abcdef-ADD.code-cache';

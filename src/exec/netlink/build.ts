@@ -104,24 +104,24 @@ export function loadCachedNative(cacheDir: string = NATIVE_CACHE): NativeKernel 
 
 /**
  * Compiles native/cni-client.c into a small executable with its paths built in: the agent's socket (used when the
- * configuration names none), the Node.js plugin it runs when no agent answers, and the node executable and the
- * one argument of the plugin's #! line, so that fallback is a single execve of node (not a second one through
- * the #! line). Linked statically (musl's C library first) when one allows it: no dynamic loader on every start. Throws
+ * configuration names none), the Node.js plugin it runs when no agent answers, and the node executable and its
+ * arguments, so that fallback is a single execve of node (not a second one through the plugin's #! line). Linked statically (musl's C library first) when one allows it: no dynamic loader on every start. Throws
  * UnsupportedError naming what is missing.
  */
 export async function compileCniClient(paths: {
   socket: string;
   fallback: string;
   node: string;
-  nodeArg: string;
+  nodeArgs: readonly string[];
 }): Promise<Buffer> {
   for (const p of [paths.socket, paths.fallback, paths.node])
     if (!/^\/[A-Za-z0-9_.:@+=,/-]+$/.test(p) || p.length > 107)
       throw new UnsupportedError(
         `cannot build the CNI client for path '${p}': use an absolute path of plain characters (at most 107)`,
       );
-  if (!/^--[a-z-]+$/.test(paths.nodeArg))
-    throw new UnsupportedError(`cannot build the CNI client with node argument '${paths.nodeArg}'`);
+  for (const a of paths.nodeArgs)
+    if (!/^--[a-z-]+$/.test(a))
+      throw new UnsupportedError(`cannot build the CNI client with node argument '${a}'`);
   const dir = mkdtempSync(join(tmpdir(), 'podnet-cni-client-'));
   try {
     const out = join(dir, 'podnet');
@@ -134,7 +134,7 @@ export async function compileCniClient(paths: {
       `-DPODNET_AGENT_SOCKET="${paths.socket}"`,
       `-DPODNET_FALLBACK="${paths.fallback}"`,
       `-DPODNET_NODE="${paths.node}"`,
-      `-DPODNET_NODE_ARG="${paths.nodeArg}"`,
+      `-DPODNET_NODE_ARGS=${paths.nodeArgs.map((a) => `"${a}"`).join(',')}`,
       '-o',
       out,
       CNI_CLIENT_SOURCE,

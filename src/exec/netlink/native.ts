@@ -22,6 +22,10 @@ export interface NativeKernel {
   netnsAdd?(name: string): void;
   /** Binds the abstract unix socket `name` (a lock the kernel drops when we die); -1 when it is taken. */
   tryLock(name: string): number;
+  /** The file's bytes over a read-only mapping of it (the CNI loader's code cache; absent in older addons). */
+  mapFile?(path: string): Buffer;
+  /** The file as a one-byte string over such a mapping (the CNI loader's code; absent in older addons). */
+  mapLatin1?(path: string): string;
 }
 
 /** The addon file installed beside the bundled CNI plugin's code (esbuild `define`); absent in the unbundled build. */
