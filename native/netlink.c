@@ -23,6 +23,7 @@
  *                      plugin's loader reads its code and code cache so, without read(2) copying them into
  *                      freshly faulted memory (src/cni/loader.ts). The files must not change in place (install
  *                      replaces them by rename). mapLatin1 copies when Node.js has no external strings.
+ *   exitNow(code)      _exit(code): the CNI plugin's last step, once its answer is written (src/cni/loader.ts).
  *
  * Messages themselves are built and parsed in TypeScript (src/exec/netlink/) and written/read on the returned
  * fd with plain write(2)/read(2). Only the C ABI of Node-API is used (node_api.h), so the addon loads on any
@@ -307,6 +308,13 @@ static napi_value map_latin1(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* _exit(2): the process ends here, without Node.js's teardown (joining V8's worker threads, atexit handlers). */
+static napi_value exit_now(napi_env env, napi_callback_info info) {
+  int32_t code = 0;
+  arg_int(env, info, &code);
+  _exit(code);
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "routeSocket", NAPI_AUTO_LENGTH, route_socket, NULL, &fn);
@@ -325,5 +333,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "mapFile", fn);
   napi_create_function(env, "mapLatin1", NAPI_AUTO_LENGTH, map_latin1, NULL, &fn);
   napi_set_named_property(env, exports, "mapLatin1", fn);
+  napi_create_function(env, "exitNow", NAPI_AUTO_LENGTH, exit_now, NULL, &fn);
+  napi_set_named_property(env, exports, "exitNow", fn);
   return exports;
 }

@@ -22,7 +22,8 @@ export const CLIENT_NODE_ARGS = ['--jitless', '--no-expose-wasm', PLUGIN_NODE_AR
  * maps the code (ASCII: V8 takes it as an external one-byte string) and the cache into memory: read(2) would
  * copy them into freshly faulted pages, ~75 page faults of ~12 µs each here (docs/cni.md). Without the addon,
  * readFileSync's 'utf8' path (Node makes the string in C++; 'latin1' makes a Buffer in JavaScript and copies
- * it). The cache is plain data in a root-only directory
+ * it). The process ends with _exit(2) through the addon once the plugin calls process.exit (below). The cache is
+ * plain data in a root-only directory
  * (`/run/podnet`, usually tmpfs), keyed by a hash of the code and by verb; V8 rejects a cache made by another
  * Node.js version or for other code, and the loader then compiles as usual and writes a fresh one.
  */
@@ -90,6 +91,11 @@ if (target)
         if (/\\.code-cache\\.\\d+$/.test(f) && !f.endsWith(\`.\${process.pid}\`)) unlinkSync(\`${o.cacheDir}/\${f}\`);
     } catch {}
   });
+// process.exit() runs the 'exit' listeners (the cache writer above), then process.reallyExit, which tears Node.js
+// down: V8's worker threads joined, atexit handlers, ~2 ms of an ADD. The plugin writes its answer with
+// write(2) before it exits and leaves nothing pending, so _exit(2) loses nothing. (A Node.js that stops calling
+// reallyExit only exits the slow way.)
+if (addon && addon.exitNow) process.reallyExit = addon.exitNow;
 script.runInThisContext()(exports, require, module, __filename, __dirname);
 `;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,19 @@ const root = mkdtempSync(join(tmpdir(), 'podnet-loader-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 describe('the addon maps files', { skip: !native?.mapFile && 'no compiled addon' }, () => {
+  test('exitNow ends the process with that status, at once', () => {
+    const load = `const m = { exports: {} }; process.dlopen(m, ${JSON.stringify(builtAddon())});`;
+    const r = spawnSync(
+      process.execPath,
+      ['-e', `${load} m.exports.exitNow(7); console.log('not reached');`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(r.status, 7, r.stderr);
+    assert.equal(r.stdout, '');
+  });
+
   test('mapFile gives the bytes, mapLatin1 the one-byte string; empty files; a missing one throws', () => {
     const bin = join(root, 'all-bytes');
     const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256));
@@ -55,7 +68,8 @@ describe('the plugin loader', () => {
         const codeFile = join(dir, 'code.js');
         writeFileSync(
           codeFile,
-          "(function (exports, require, module, __filename, __dirname) { process.stdout.write('ran ' + typeof require); })",
+          // Exits as the plugin does: process.exit after a synchronous write (with the addon, through _exit).
+          "(function (exports, require, module, __filename, __dirname) { require('node:fs').writeSync(1, 'ran ' + typeof require); process.exit(3); })",
         );
         const addonFile = addon ? join(dir, 'netlink.node') : undefined;
         if (addon === 'addon') copyFileSync(builtAddon(), addonFile!);
@@ -73,11 +87,14 @@ describe('the plugin loader', () => {
             ...(addonFile ? { addonFile } : {}),
           }),
         );
-        const run = () =>
-          execFileSync(process.execPath, ['--jitless', '--no-expose-wasm', loader], {
+        const run = () => {
+          const r = spawnSync(process.execPath, ['--jitless', '--no-expose-wasm', loader], {
             env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' },
             encoding: 'utf8',
           });
+          assert.equal(r.status, 3, `the exit status the code asked for: ${r.stderr}`);
+          return r.stdout;
+        };
         const caches = () => readdirSync(cacheDir).sort();
         assert.equal(run(), 'ran function');
         assert.deepEqual(caches(), [`cni-${sha}-VERSION.first.code-cache`]);

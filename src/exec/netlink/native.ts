@@ -26,6 +26,8 @@ export interface NativeKernel {
   mapFile?(path: string): Buffer;
   /** The file as a one-byte string over such a mapping (the CNI loader's code; absent in older addons). */
   mapLatin1?(path: string): string;
+  /** _exit(2) at once: no Node.js teardown (the CNI loader's process.reallyExit; absent in older addons). */
+  exitNow?(code: number): never;
 }
 
 /** The addon file installed beside the bundled CNI plugin's code (esbuild `define`); absent in the unbundled build. */
