@@ -56,9 +56,9 @@
 #endif
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[256];
+  char msg[512];
   char code[32];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  snprintf(msg, sizeof msg, "%.400s: %.100s", what, strerror(err)); /* a long path is cut, not the reason */
   snprintf(code, sizeof code, "ERRNO_%d", err);
   napi_throw_error(env, code, msg);
   return NULL;
@@ -316,24 +316,18 @@ static napi_value exit_now(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
-  napi_value fn;
-  napi_create_function(env, "routeSocket", NAPI_AUTO_LENGTH, route_socket, NULL, &fn);
-  napi_set_named_property(env, exports, "routeSocket", fn);
-  napi_create_function(env, "netfilterSocket", NAPI_AUTO_LENGTH, netfilter_socket, NULL, &fn);
-  napi_set_named_property(env, exports, "netfilterSocket", fn);
-  napi_create_function(env, "diagSocket", NAPI_AUTO_LENGTH, diag_socket, NULL, &fn);
-  napi_set_named_property(env, exports, "diagSocket", fn);
-  napi_create_function(env, "sysctlFile", NAPI_AUTO_LENGTH, sysctl_file, NULL, &fn);
-  napi_set_named_property(env, exports, "sysctlFile", fn);
-  napi_create_function(env, "netnsAdd", NAPI_AUTO_LENGTH, netns_add, NULL, &fn);
-  napi_set_named_property(env, exports, "netnsAdd", fn);
-  napi_create_function(env, "tryLock", NAPI_AUTO_LENGTH, try_lock, NULL, &fn);
-  napi_set_named_property(env, exports, "tryLock", fn);
-  napi_create_function(env, "mapFile", NAPI_AUTO_LENGTH, map_file, NULL, &fn);
-  napi_set_named_property(env, exports, "mapFile", fn);
-  napi_create_function(env, "mapLatin1", NAPI_AUTO_LENGTH, map_latin1, NULL, &fn);
-  napi_set_named_property(env, exports, "mapLatin1", fn);
-  napi_create_function(env, "exitNow", NAPI_AUTO_LENGTH, exit_now, NULL, &fn);
-  napi_set_named_property(env, exports, "exitNow", fn);
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } exported[] = {
+      {"routeSocket", route_socket}, {"netfilterSocket", netfilter_socket}, {"diagSocket", diag_socket},
+      {"sysctlFile", sysctl_file},   {"netnsAdd", netns_add},               {"tryLock", try_lock},
+      {"mapFile", map_file},         {"mapLatin1", map_latin1},             {"exitNow", exit_now},
+  };
+  for (size_t i = 0; i < sizeof exported / sizeof exported[0]; i++) {
+    napi_value fn;
+    napi_create_function(env, exported[i].name, NAPI_AUTO_LENGTH, exported[i].fn, NULL, &fn);
+    napi_set_named_property(env, exports, exported[i].name, fn);
+  }
   return exports;
 }
