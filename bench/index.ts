@@ -7,6 +7,7 @@ import { benchAgent } from './agent.js';
 import { benchCli } from './cli.js';
 import { benchCni } from './cni.js';
 import { benchLabUp } from './lab-up.js';
+import { removeLeftoversOnSignal } from './leftovers.js';
 import { benchPolicy } from './policy.js';
 import { benchReconcile } from './reconcile.js';
 import { benchServices } from './services.js';
@@ -38,6 +39,9 @@ console.log = (...a: unknown[]) => {
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
   log(...a);
 };
+// Stopped by a signal, a bench skips its finally blocks: its namespaces, their processes and its temporary
+// directories are removed all the same.
+removeLeftoversOnSignal(`bench ${name}`, stop);
 try {
   await benches[name]!(args);
 } finally {

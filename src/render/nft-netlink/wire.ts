@@ -124,6 +124,7 @@ export class Wire {
 
   /** A NUL-terminated string (names, comments are ASCII or UTF-8). */
   str(type: number, s: string): void {
+    encoder ??= new TextEncoder();
     const bytes = encoder.encode(s);
     const a = this.header(type, bytes.length + 1);
     this.buf.set(bytes, a);
@@ -175,4 +176,5 @@ export class Wire {
   }
 }
 
-const encoder = new TextEncoder();
+/** Made on first use: the CNI plugin loads this module but, without ipMasq, never encodes a string with it. */
+let encoder: TextEncoder | undefined;
