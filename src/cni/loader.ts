@@ -1,15 +1,14 @@
 /**
- * The one node argument of the plugin's #! line (the native client passes the same when it execs node itself).
- * --preserve-symlinks-main: Node does not resolve the script's real path (a walk of lstat calls, about 1 ms of a
- * run); the loader needs no real path.
+ * The one node argument of the plugin's #! line (the native client passes it too, with CLIENT_NODE_ARGS).
+ * --preserve-symlinks-main: Node does not resolve the script's real path (a walk of lstat calls); the loader
+ * needs no real path.
  */
 export const PLUGIN_NODE_ARG = '--preserve-symlinks-main';
 
 /**
  * The node arguments the native client starts the plugin with (it is not bound to the #! line's one argument).
- * --jitless: a plugin process lives ~10 ms, too short for V8's compilers to pay back; without them an ADD costs
- * about 1–1.5 ms less (docs/cni.md). --no-expose-wasm: --jitless turns WebAssembly off and, unasked, prints a
- * warning saying so on every start.
+ * --jitless: a plugin process is too short-lived for V8's compilers to pay back (docs/cni.md, "Start-up cost").
+ * --no-expose-wasm: --jitless turns WebAssembly off and, unasked, prints a warning saying so on every start.
  */
 export const CLIENT_NODE_ARGS = ['--jitless', '--no-expose-wasm', PLUGIN_NODE_ARG] as const;
 
@@ -17,15 +16,16 @@ export const CLIENT_NODE_ARGS = ['--jitless', '--no-expose-wasm', PLUGIN_NODE_AR
  * The installed plugin file: a few lines of loader that compile the bundled plugin code (`codeFile`, written by
  * install beside it) with V8's code cache when one exists, and write the cache after a verb's first and second
  * runs (it then holds every function those runs compiled). Node.js 20 has no compile cache of its own, and
- * compiling the plugin on every invocation cost a third of an ADD's own time. The code is a file of its own, not
- * a string literal inside the loader (which V8 scanned and decoded on every start). The addon (`addonFile`)
- * maps the code (ASCII: V8 takes it as an external one-byte string) and the cache into memory: read(2) would
- * copy them into freshly faulted pages, ~75 page faults of ~12 µs each here (docs/cni.md). Without the addon,
- * readFileSync's 'utf8' path (Node makes the string in C++; 'latin1' makes a Buffer in JavaScript and copies
- * it). The process ends with _exit(2) through the addon once the plugin calls process.exit (below). The cache is
- * plain data in a root-only directory
- * (`/run/podnet`, usually tmpfs), keyed by a hash of the code and by verb; V8 rejects a cache made by another
- * Node.js version or for other code, and the loader then compiles as usual and writes a fresh one.
+ * compiling the plugin on every invocation cost a third of an ADD's own time.
+ * - The code is a file of its own, not a string literal inside the loader (which V8 scanned and decoded on every
+ *   start).
+ * - The addon (`addonFile`) maps the code (ASCII: V8 takes it as an external one-byte string) and the cache:
+ *   read(2) would copy them into freshly faulted pages, which cost more than the copy here. Without the addon,
+ *   readFileSync's 'utf8' path (Node makes the string in C++; 'latin1' makes a Buffer in JavaScript and copies).
+ * - The process ends with _exit(2) through the addon once the plugin calls process.exit (below).
+ * - The cache is plain data in a root-only directory (`/run/podnet`, usually tmpfs), keyed by a hash of the code,
+ *   by verb and by mode; V8 rejects a cache made by another Node.js version, under other flags or for other code,
+ *   and the loader then compiles as usual and writes a fresh one.
  */
 export function loaderSource(o: {
   nodePath: string;
@@ -92,9 +92,9 @@ if (target)
     } catch {}
   });
 // process.exit() runs the 'exit' listeners (the cache writer above), then process.reallyExit, which tears Node.js
-// down: V8's worker threads joined, atexit handlers, ~2 ms of an ADD. The plugin writes its answer with
-// write(2) before it exits and leaves nothing pending, so _exit(2) loses nothing. (A Node.js that stops calling
-// reallyExit only exits the slow way.)
+// down (V8's worker threads joined, atexit handlers: docs/cni.md, "Start-up cost"). The plugin writes its
+// answer with write(2) before it exits and leaves nothing pending, so _exit(2) loses nothing. (A Node.js that
+// stops calling reallyExit only exits the slow way.)
 if (addon && addon.exitNow) process.reallyExit = addon.exitNow;
 script.runInThisContext()(exports, require, module, __filename, __dirname);
 `;
