@@ -6,7 +6,7 @@
  * a user's lab or another test; `after` hooks always run `lab down`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +25,9 @@ export function uniqueLab(tag: string): string {
   return `t${(process.pid % 100000).toString(36)}${tag}${counter}`.replace(/[^a-z0-9]/g, '').slice(0, 12);
 }
 
-/** State directory private to this test process. */
+/** State directory private to this test process, removed when it exits (its labs are down by then). */
 export const STATE_DIR = mkdtempSync(join(tmpdir(), 'podnet-test-'));
+process.once('exit', () => rmSync(STATE_DIR, { recursive: true, force: true }));
 
 export interface CliResult {
   readonly code: number;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { expectGolden } from '../../../test/helpers/golden.js';
 import { apply } from '../../apply/apply.js';
 import { ConfigError, PlanError, UnsupportedError } from '../../errors.js';
@@ -249,8 +249,11 @@ describe('refusals', () => {
 });
 
 describe('kernel support', () => {
+  // Fake /sys/module and /lib/modules trees, all under one directory removed at the end.
+  const top = mkdtempSync(join(tmpdir(), 'pn-kernel-'));
+  after(() => rmSync(top, { recursive: true, force: true }));
   const fake = (files: Record<string, string>, loaded: string[] = []) => {
-    const root = mkdtempSync(join(tmpdir(), 'pn-kernel-'));
+    const root = mkdtempSync(join(top, 'k-'));
     for (const m of loaded) mkdirSync(join(root, 'sys', m), { recursive: true });
     mkdirSync(join(root, 'lib', '6.1.0-test'), { recursive: true });
     for (const [f, text] of Object.entries(files)) writeFileSync(join(root, 'lib', '6.1.0-test', f), text);
