@@ -69,7 +69,8 @@ describe('the plugin loader', () => {
         writeFileSync(
           codeFile,
           // Exits as the plugin does: process.exit after a synchronous write (with the addon, through _exit).
-          "(function (exports, require, module, __filename, __dirname) { require('node:fs').writeSync(1, 'ran ' + typeof require); process.exit(3); })",
+          '(function (exports, require, module, __filename, __dirname) {' +
+            " require('node:fs').writeSync(1, 'ran ' + typeof require); process.exit(3); })",
         );
         const addonFile = addon ? join(dir, 'netlink.node') : undefined;
         if (addon === 'addon') copyFileSync(builtAddon(), addonFile!);

@@ -105,7 +105,8 @@ export function loadCachedNative(cacheDir: string = NATIVE_CACHE): NativeKernel 
 /**
  * Compiles native/cni-client.c into a small executable with its paths built in: the agent's socket (used when the
  * configuration names none), the Node.js plugin it runs when no agent answers, and the node executable and its
- * arguments, so that fallback is a single execve of node (not a second one through the plugin's #! line). Linked statically (musl's C library first) when one allows it: no dynamic loader on every start. Throws
+ * arguments, so that fallback is a single execve of node (not a second one through the plugin's #! line).
+ * Linked statically (musl's C library first) when one allows it: no dynamic loader on every start. Throws
  * UnsupportedError naming what is missing.
  */
 export async function compileCniClient(paths: {
