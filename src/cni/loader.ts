@@ -43,7 +43,8 @@ export function loaderSource(o: {
 const { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 const CODE = ${JSON.stringify(o.codeFile)};
-// mapFile / mapLatin1 from the addon when it loads (the plugin's code loads it again later: the same handle).
+// mapFile / mapLatin1 from the addon when it loads and has them (the plugin's code loads it again later: the
+// same handle); plain reads otherwise.
 const ADDON = ${JSON.stringify(o.addonFile ?? '')};
 let addon;
 if (ADDON)
@@ -52,9 +53,9 @@ if (ADDON)
     process.dlopen(m, ADDON);
     addon = m.exports;
   } catch {}
-const bytes = (f) => (addon ? addon.mapFile(f) : readFileSync(f));
+const bytes = (f) => (addon && addon.mapFile ? addon.mapFile(f) : readFileSync(f));
 const source = () => {
-  if (addon)
+  if (addon && addon.mapLatin1)
     try {
       return addon.mapLatin1(CODE);
     } catch {}
