@@ -11,7 +11,7 @@ import { buildProxyModel } from '../plan/services/model.js';
 import { type ProxyUses, proxyUsesOf } from '../plan/services/nft-diff.js';
 import { classChain } from '../plan/services/nft-layout.js';
 import { planProxyChange } from '../plan/services/plan.js';
-import { type ProxyTouch, planLabProxyPart, touchedServices } from './proxy-part.js';
+import { type ProxyTouch, planLabProxyPart, portsOfServices, touchedServices } from './proxy-part.js';
 
 /**
  * A lab change planned from the Services it touched only, against the definition: the diff of the two whole
@@ -119,4 +119,22 @@ test('a lab change planned from the touched Services only is the diff of the two
     }
   }
   assert.ok(partial > 100, `most edits changed the proxy (${partial})`);
+});
+
+test('a change finds its Services by namespace and name, not by name alone', () => {
+  const r = rng(7);
+  const a = { ...service(r, 1), name: 'web', namespace: 'shop' };
+  const b = { ...service(r, 2), name: 'web', namespace: 'blog' };
+  const c: Cluster = { ...base, services: [a, b], pods: [] };
+  const node = NODES[0]!;
+  const ids = (k: string) => portsOfServices(c, new Set([k]), node).map((p) => p.id);
+  assert.deepEqual(
+    ids('shop/web'),
+    buildProxyModel({ ...c, services: [a] }, node).services.map((p) => p.id),
+  );
+  assert.deepEqual(
+    ids('blog/web'),
+    buildProxyModel({ ...c, services: [b] }, node).services.map((p) => p.id),
+  );
+  assert.deepEqual(ids('default/web'), []);
 });

@@ -1,6 +1,7 @@
 import type { Cluster } from '../model/resolve.js';
 import { serviceKey } from '../model/service.js';
 import { selects } from '../model/service-endpoints.js';
+import { servicesByKey } from '../model/service-index.js';
 import type { Netns, Op } from '../plan/ops.js';
 import {
   type ProxyModel,
@@ -41,19 +42,14 @@ export function touchedServices(prev: Cluster, next: Cluster, t: ProxyTouch): Se
   return out;
 }
 
-/** The ports of the named Services only, sorted by id as a model keeps them. */
+/** The ports of the named Services only, sorted by id as a model keeps them: O(named), by the key index. */
 export function portsOfServices(c: Cluster, keys: ReadonlySet<string>, node: string): ProxyServicePort[] {
-  // The one scan of every Service in a change: a name compare first (building every Service's key would cost
-  // more than the rest of the change), with === for a few names rather than a Set's hashing (50,000 Services:
-  // 3.3 ms -> under 1 ms a scan), in a plain loop.
-  const names = [...new Set([...keys].map((k) => k.slice(k.indexOf('/') + 1)))];
-  const few = names.length <= 8;
-  const set = new Set(names);
-  const picked: Cluster['services'][number][] = [];
-  for (const s of c.services)
-    if ((few ? names.includes(s.name) : set.has(s.name)) && keys.has(serviceKey(s))) picked.push(s);
-  return picked
-    .flatMap((s) => servicePortsOf(s, c.pods, node))
+  const byKey = servicesByKey(c.services);
+  return [...keys]
+    .flatMap((k) => {
+      const s = byKey.get(k);
+      return s ? servicePortsOf(s, c.pods, node) : [];
+    })
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
