@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exec, type ProcessRunner } from '../src/exec/process-runner.js';
@@ -130,6 +130,7 @@ export async function dropNode(node: string): Promise<void> {
     }
     await exec(['ip', 'netns', 'del', ns]);
   }
+  rmSync(`/tmp/podnet-bench/${node}-accept.log`, { force: true });
 }
 
 /** Waits until a connect from `node`'s client to the ClusterIP succeeds (the table and the server are up). */

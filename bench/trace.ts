@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +60,7 @@ export async function benchTrace(args: string[]): Promise<void> {
     }
   } finally {
     await podnet('lab', 'down');
+    rmSync(dir, { recursive: true, force: true });
   }
   const row = (what: string, xs: number[]) => [
     what,

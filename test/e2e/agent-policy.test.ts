@@ -9,12 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { cli, needsRoot, netnsWithPrefix, run, uniqueLab } from '../helpers/cli.js';
 import { CLIENT } from '../helpers/services.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const noEtcd = existsSync('/usr/bin/etcd') ? false : 'needs /usr/bin/etcd (Debian package etcd-server)';
 const BIN = '/var/cache/podnet-k8s/v1.20.2';
@@ -95,7 +96,7 @@ for (const store of STORES)
         'c->a0': true,
       });
       // Only web pods may reach web pods (ingress of every app=web pod).
-      const dir = mkdtempSync(join(tmpdir(), `podnet-${store.tag}-`));
+      const dir = tempDir(`podnet-${store.tag}`);
       const file = join(dir, 'web-only.yaml');
       writeFileSync(
         file,

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cli, needsRoot, netnsWithPrefix, uniqueLab } from '../helpers/cli.js';
 import { client, ECHO, waitAnswer } from '../helpers/services.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /**
  * A Service without a selector and its EndpointSlice, from a lab file, on a real kernel (docs/spec.md,
@@ -68,7 +68,7 @@ describe('EndpointSlice for a Service without a selector (real kernel)', { skip:
 
   before(async () => {
     labs.push(lab);
-    const dir = mkdtempSync(join(tmpdir(), 'podnet-eps-'));
+    const dir = tempDir('podnet-eps');
     const file = join(dir, 'cluster.yaml');
     writeFileSync(file, SPEC);
     const up = await cli(['lab', 'up', '--name', lab, '-f', file]);

@@ -5,11 +5,11 @@
  * removes the table on the next sync.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { cli, needsRoot, netnsWithPrefix, run, uniqueLab } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const lab = uniqueLab('pd');
 after(async () => {
@@ -57,7 +57,7 @@ describe(
   { skip: needsRoot },
   () => {
     test('healthy, an element, a rule, the table; then the last policy deleted', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'podnet-policy-drift-'));
+      const dir = tempDir('podnet-policy-drift');
       writeFileSync(join(dir, 'lab.yaml'), FILE);
       const up = await cli(['lab', 'up', '--name', lab, '-f', join(dir, 'lab.yaml')]);
       assert.equal(up.code, 0, up.stderr);

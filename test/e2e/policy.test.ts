@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { PolicyTruthTable } from '../../src/lab/verify-policies.js';
@@ -9,6 +9,7 @@ import { allowed } from '../../src/plan/policy/evaluate.js';
 import { netpol, SCENARIOS, type Scenario } from '../../src/plan/policy/scenarios.js';
 import { scenarioWorld } from '../../src/plan/policy/testworld.js';
 import { cli, needsRoot, netnsWithPrefix, ROOT, uniqueLab } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /**
  * The NetworkPolicy truth table on a real lab, as cyclonus runs it: namespaces x, y, z with pods a, b, c (a on
@@ -73,7 +74,7 @@ function clusterFile(crossNode: string): string {
   return docs.map((d) => JSON.stringify(d)).join('\n---\n');
 }
 
-const TMP = mkdtempSync(join(tmpdir(), 'podnet-policy-'));
+const TMP = tempDir('podnet-policy');
 const keyOf = (p: Record<string, unknown>) => {
   const m = p.metadata as { name: string; namespace: string };
   return `${m.namespace}/${m.name}`;

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { cli, needsRoot, netnsWithPrefix, uniqueLab } from '../helpers/cli.js';
 import { client, ECHO, waitAnswer } from '../helpers/services.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /**
  * Churn: a bounded client loop (2,000 connections) runs while the service's endpoints are removed and added
@@ -50,7 +50,7 @@ for (const mode of ['nftables', 'iptables'] as const) {
     test('2,000 connections while endpoints come and go: none fails', async () => {
       const lab = uniqueLab(mode === 'nftables' ? 'cn' : 'ci');
       labs.push(lab);
-      const dir = mkdtempSync(join(tmpdir(), 'podnet-churn-'));
+      const dir = tempDir('podnet-churn');
       writeFileSync(join(dir, 'cluster.yaml'), spec(mode));
       writeFileSync(join(dir, 'stable.yaml'), service('{tier: stable}'));
       writeFileSync(join(dir, 'all.yaml'), service('{app: churn}'));

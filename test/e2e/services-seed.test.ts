@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cli, needsRoot, netnsWithPrefix, uniqueLab } from '../helpers/cli.js';
 import { type ClientReport, client, servicesSpec, uniformBounds, waitAnswer } from '../helpers/services.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /**
  * The seed's service cases on a real kernel, in both proxy modes: client on a node without endpoints (c),
@@ -51,7 +51,7 @@ for (const mode of ['nftables', 'iptables'] as const) {
 
     before(async () => {
       labs.push(lab);
-      const dir = mkdtempSync(join(tmpdir(), 'podnet-svc-'));
+      const dir = tempDir('podnet-svc');
       const file = join(dir, 'cluster.yaml');
       writeFileSync(file, servicesSpec(mode));
       const up = await cli(['lab', 'up', '--name', lab, '-f', file]);
@@ -92,7 +92,7 @@ for (const mode of ['nftables', 'iptables'] as const) {
       const [used, ...others] = Object.keys(pinned.pods);
       assert.equal(others.length, 0, 'one flow, one endpoint');
       const keep = used === 'e1' ? 'e2' : 'e1';
-      const svc = join(mkdtempSync(join(tmpdir(), 'podnet-svc-')), 'svc.yaml');
+      const svc = join(tempDir('podnet-svc'), 'svc.yaml');
       writeFileSync(
         svc,
         `apiVersion: v1\nkind: Service\nmetadata: {name: echo-udp}\nspec: {clusterIP: 10.96.0.4, selector: {pod: ${keep}}, ports: [{name: udp, protocol: UDP, port: 9000}]}\n`,

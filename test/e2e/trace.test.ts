@@ -7,16 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -30,6 +21,7 @@ import {
   STATE_DIR,
   uniqueLab,
 } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** The node-side end of a pod's cable, read from the kernel: the link whose index is the pod eth0's peer index. */
 async function hostVeth(lab: string, node: string, pod: string): Promise<string> {
@@ -90,7 +82,7 @@ after(async () => {
 async function up(tag: string, spec: string): Promise<string> {
   const lab = uniqueLab(tag);
   labs.push(lab);
-  const file = join(mkdtempSync(join(tmpdir(), 'podnet-trace-')), 'cluster.yaml');
+  const file = join(tempDir('podnet-trace'), 'cluster.yaml');
   writeFileSync(file, spec);
   const r = await cli(['lab', 'up', '--name', lab, '-f', file]);
   assert.equal(r.code, 0, r.stdout + r.stderr);

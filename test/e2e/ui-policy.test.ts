@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CLI, cli, needsRoot, netnsWithPrefix, ROOT, run, STATE_DIR, uniqueLab } from '../helpers/cli.js';
 import { policyLabFile } from '../helpers/policy-lab.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'dist', 'test-artifacts', 'ui-policy');
@@ -135,7 +135,7 @@ describe('lab ui: the policy matrix in headless chromium (real kernel)', { skip 
     await page.evaluate(() => {
       (window as unknown as { marker: number }).marker = 7;
     });
-    const f = join(mkdtempSync(join(tmpdir(), 'podnet-ui-policy-')), 'allow.yaml');
+    const f = join(tempDir('podnet-ui-policy'), 'allow.yaml');
     writeFileSync(
       f,
       JSON.stringify({

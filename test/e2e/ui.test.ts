@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CLI, cli, needsRoot, netnsWithPrefix, ROOT, STATE_DIR, uniqueLab } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'dist', 'test-artifacts', 'ui');
@@ -48,7 +48,7 @@ describe('lab ui in headless chromium (real kernel)', { skip }, () => {
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const file = join(mkdtempSync(join(tmpdir(), 'podnet-ui-')), 'cluster.yaml');
+    const file = join(tempDir('podnet-ui'), 'cluster.yaml');
     writeFileSync(file, SPEC);
     const up = await cli(['lab', 'up', '--name', lab, '-f', file]);
     assert.equal(up.code, 0, up.stderr);

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './cli.js';
+import { tempDir } from './tmp.js';
 
 /**
  * A small lab with NetworkPolicy (host-gw, 2 nodes): x/a on node-0, y/b and y/c on node-1, each a who-am-I
@@ -65,7 +65,7 @@ const docs: unknown[] = [
 
 /** Writes the lab's cluster file (JSON documents) to a fresh temporary directory. */
 export function policyLabFile(): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'podnet-policy-lab-')), 'cluster.yaml');
+  const file = join(tempDir('podnet-policy-lab'), 'cluster.yaml');
   writeFileSync(file, docs.map((d) => JSON.stringify(d)).join('\n---\n'));
   return file;
 }
