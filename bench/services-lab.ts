@@ -10,8 +10,7 @@ import { LabState } from '../src/lab/state.js';
 import { defaultClusterDoc } from '../src/model/defaults.js';
 import { parseClusterFile } from '../src/model/parse.js';
 import { type Cluster, resolveCluster } from '../src/model/resolve.js';
-import type { ServiceView } from '../src/model/service.js';
-import { servicesByKey } from '../src/model/service-index.js';
+import { type ServiceView, servicesByKey } from '../src/model/service.js';
 import { Ip } from '../src/net/ip.js';
 import { buildProxyModel } from '../src/plan/services/model.js';
 import { proxyUsesOf } from '../src/plan/services/nft-diff.js';
@@ -110,7 +109,7 @@ export async function labPath(
       const services = prev.services.slice();
       services[0] = service(0, i);
       const next: Cluster = { ...prev, services };
-      // Resolving the spec indexes its Services by key (model/service-index.ts), O(n), outside the figure too.
+      // Resolving the spec indexes its Services by key (allocateClusterIPs), O(n), outside the figure too.
       const x0 = performance.now();
       servicesByKey(services);
       out.index.push(performance.now() - x0);

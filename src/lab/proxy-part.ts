@@ -1,7 +1,6 @@
 import type { Cluster } from '../model/resolve.js';
-import { serviceKey } from '../model/service.js';
+import { serviceKey, servicesByKey } from '../model/service.js';
 import { selects } from '../model/service-endpoints.js';
-import { servicesByKey } from '../model/service-index.js';
 import type { Netns, Op } from '../plan/ops.js';
 import {
   type ProxyModel,

@@ -3,7 +3,6 @@ import { Cidr, Ip } from '../net/ip.js';
 import type { ClusterSpec, ContainerSpec, PodSpec } from './cluster.js';
 import { allocateNodeCidrs, allocatePodIps, gatewayOf, isAssignable, podCapacity } from './ipam.js';
 import { allocateClusterIPs, type ServiceView, serviceKey } from './service.js';
-import { servicesByKey } from './service-index.js';
 
 /** A node with its addresses decided. */
 export interface NodeView {
@@ -140,7 +139,6 @@ export function resolveCluster(spec: ClusterSpec, previous?: Allocations): Clust
   }
   const services = allocateClusterIPs(spec.services ?? [], spec.serviceCIDR, previous?.services, issues);
   if (issues.length) throw new ConfigError(issues);
-  servicesByKey(services); // with the rest of resolving: a change then finds its Services without a walk
   return { spec, nodes, pods, services };
 }
 

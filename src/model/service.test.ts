@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 import { Cidr, Ip } from '../net/ip.js';
 import { parseClusterDocs, parseClusterFile } from './parse.js';
 import { resolveCluster } from './resolve.js';
-import { allocateClusterIPs, type ServiceSpec } from './service.js';
+import { allocateClusterIPs, type ServiceSpec, servicesByKey } from './service.js';
 import { endpointSliceOf, selects } from './service-endpoints.js';
 import { parseServiceManifest } from './service-manifest.js';
 
@@ -129,6 +129,22 @@ describe('ClusterIP allocation', () => {
     assert.equal(out.length, 5, '.2 to .6 of a /29');
     assert.equal(issues.length, 2);
     assert.match(issues[0]!.message, /full/);
+  });
+
+  test('the allocated list comes indexed by namespace/name; a list made elsewhere is indexed on first use', () => {
+    const many = Array.from({ length: 7 }, (_, i) => ({ ...base, name: `s${i}`, namespace: `n${i % 2}` }));
+    const out = allocateClusterIPs(many, cidr, {}, []);
+    const index = servicesByKey(out);
+    assert.deepEqual(
+      [...index.keys()],
+      ['n0/s0', 'n1/s1', 'n0/s2', 'n1/s3', 'n0/s4'],
+      'the two without an address are not in it',
+    );
+    for (const s of out)
+      assert.equal(index.get(`${s.namespace}/${s.name}`), s, 'the very objects of the list');
+    assert.equal(servicesByKey(out), index, 'kept with the list');
+    const other = out.slice(1);
+    assert.deepEqual([...servicesByKey(other).keys()], ['n1/s1', 'n0/s2', 'n1/s3', 'n0/s4']);
   });
 });
 

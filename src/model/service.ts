@@ -71,7 +71,8 @@ export interface ServiceView extends ServiceSpec {
 /**
  * Decides every Service's ClusterIP: pinned ones are kept, earlier allocations (`previous`, by
  * `namespace/name`) stay stable, the rest get the lowest free address from .2 up (.1 is kept for the
- * `kubernetes` API service, as kube-apiserver does). Records an issue when the range is full.
+ * `kubernetes` API service, as kube-apiserver does). Records an issue when the range is full. The result is
+ * indexed by key as it is made (servicesByKey), from the keys the allocation computes anyway.
  */
 export function allocateClusterIPs(
   services: readonly ServiceSpec[],
@@ -79,36 +80,57 @@ export function allocateClusterIPs(
   previous: Readonly<Record<string, string>> = {},
   issues: ConfigIssue[] = [],
 ): ServiceView[] {
+  const keys = services.map(serviceKey);
   const used = new Set<number>(services.flatMap((s) => (s.clusterIP ? [s.clusterIP.value] : [])));
   const decided = new Map<string, Ip>();
-  for (const s of services) {
-    if (s.clusterIP) continue;
-    const prev = Ip.tryParse(previous[serviceKey(s)] ?? '');
+  services.forEach((s, i) => {
+    if (s.clusterIP) return;
+    const prev = Ip.tryParse(previous[keys[i]!] ?? '');
     if (prev && serviceCIDR.contains(prev) && !used.has(prev.value)) {
       used.add(prev.value);
-      decided.set(serviceKey(s), prev);
+      decided.set(keys[i]!, prev);
     }
-  }
+  });
   let next = serviceCIDR.network.value + 2;
   const out: ServiceView[] = [];
-  for (const s of services) {
-    let ip = s.clusterIP ?? decided.get(serviceKey(s));
+  const index = new Map<string, ServiceView>();
+  services.forEach((s, i) => {
+    let ip = s.clusterIP ?? decided.get(keys[i]!);
     if (!ip) {
       while (next < serviceCIDR.broadcast.value && used.has(next)) next++;
       if (next >= serviceCIDR.broadcast.value) {
         issues.push({
-          path: `service '${serviceKey(s)}'`,
+          path: `service '${keys[i]}'`,
           message: `gets no ClusterIP: the service CIDR '${serviceCIDR}' is full`,
           hint: 'use a larger serviceCIDR',
         });
-        continue;
+        return;
       }
       ip = Ip.fromNumber(next);
       used.add(next);
     }
-    out.push({ ...s, clusterIP: ip });
-  }
+    const view = { ...s, clusterIP: ip };
+    out.push(view);
+    index.set(keys[i]!, view);
+  });
+  indexes.set(out, index);
   return out;
+}
+
+/**
+ * Services lists' indexes by `namespace/name`, one per list (lists are never changed once made): a change of a
+ * few Services finds them without a walk over all of them (lab/proxy-part.ts).
+ */
+const indexes = new WeakMap<readonly ServiceView[], ReadonlyMap<string, ServiceView>>();
+
+/** The Services of `services` by key: the index made with the list, or built now (a spec defines each key once). */
+export function servicesByKey(services: readonly ServiceView[]): ReadonlyMap<string, ServiceView> {
+  let index = indexes.get(services);
+  if (!index) {
+    index = new Map(services.map((s) => [serviceKey(s), s]));
+    indexes.set(services, index);
+  }
+  return index;
 }
 
 // Re-exported so importers of the one-file module (the agent's store) keep working.
