@@ -30,12 +30,15 @@ export function touchedServices(prev: Cluster, next: Cluster, t: ProxyTouch): Se
   if ('services' in t) return new Set(t.services);
   const out = new Set<string>();
   for (const c of [prev, next]) {
-    const pods = c.pods.filter((p) => t.pods.includes(p.name));
+    // Each pod's address and namespace once, not once per Service (50,000 Services: 18 ms -> see docs).
+    const pods = c.pods
+      .filter((p) => t.pods.includes(p.name))
+      .map((p) => ({ ip: p.ip.toString(), ns: p.namespace ?? 'default', labels: p.labels }));
     for (const s of c.services)
       for (const p of pods) {
-        const inNs = (p.namespace ?? 'default') === s.namespace;
-        const given = s.endpoints?.some((e) => e.ip === p.ip.toString()) ?? false;
-        if (given || (inNs && !s.endpoints && selects(s.selector, p.labels))) out.add(serviceKey(s));
+        const given = s.endpoints?.some((e) => e.ip === p.ip) ?? false;
+        if (given || (p.ns === s.namespace && !s.endpoints && selects(s.selector, p.labels)))
+          out.add(serviceKey(s));
       }
   }
   return out;

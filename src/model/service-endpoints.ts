@@ -43,8 +43,14 @@ export function selects(
   selector: Readonly<Record<string, string>>,
   labels: Readonly<Record<string, string>>,
 ): boolean {
-  const entries = Object.entries(selector);
-  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+  // A plain loop: no entries array per call (a pod change tests every Service's selector).
+  let n = 0;
+  for (const k in selector) {
+    if (!Object.hasOwn(selector, k)) continue;
+    n++;
+    if (!Object.hasOwn(labels, k) || labels[k] !== selector[k]) return false;
+  }
+  return n > 0;
 }
 
 /**
