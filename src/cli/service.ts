@@ -10,9 +10,8 @@ import {
 } from '../lab/services.js';
 import { readSpecFile } from '../lab/spec-source.js';
 import { readDocuments } from '../model/documents.js';
-import type { Cluster } from '../model/resolve.js';
-import { serviceKey } from '../model/service.js';
-import { endpointSliceOf } from '../model/service-endpoints.js';
+import { serviceKey, servicesByKey } from '../model/service.js';
+import { type EndpointSlice, endpointSliceOf } from '../model/service-endpoints.js';
 import type { DocWhere } from '../model/strict.js';
 import { printJson } from './json.js';
 
@@ -84,10 +83,11 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
       const r = await syncLabServices(l.cluster, after, touch, l.state, names, records, {
         verbose: f.verbose ?? false,
       });
+      const byKey = servicesByKey(after.services);
       for (const s of specs) {
-        const v = after.services.find((x) => serviceKey(x) === serviceKey(s))!;
+        const v = byKey.get(serviceKey(s))!;
         console.log(
-          `service ${serviceKey(v)} ${v.clusterIP} ${describeEndpoints(after, v.name, v.namespace)}`,
+          `service ${serviceKey(v)} ${v.clusterIP} ${describeEndpoints(endpointSliceOf(v, after.pods))}`,
         );
       }
       console.log(
@@ -141,7 +141,7 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
       else
         for (const r of rows)
           console.log(
-            `${r.service.padEnd(24)} ${r.clusterIP.padEnd(15)} ${r.type.padEnd(9)} ${r.ports.join(',').padEnd(14)} ${describeEndpoints(l.cluster, r.service.split('/')[1]!, r.service.split('/')[0]!)}`,
+            `${r.service.padEnd(24)} ${r.clusterIP.padEnd(15)} ${r.type.padEnd(9)} ${r.ports.join(',').padEnd(14)} ${describeEndpoints(r.endpointSlice)}`,
           );
       return 0;
     }
@@ -161,10 +161,8 @@ export async function serviceCommand(lab: string, args: readonly string[], f: Se
 /** How many nodes' proxies changed from the touched Services alone (the rest were observed and synced whole). */
 const partly = (n: number | undefined) => (n ? `; ${n} from the touched service(s) alone` : '');
 
-function describeEndpoints(c: Cluster, name: string, namespace: string): string {
-  const s = c.services.find((x) => x.name === name && x.namespace === namespace);
-  if (!s) return '';
-  const eps = endpointSliceOf(s, c.pods).endpoints;
+function describeEndpoints(slice: EndpointSlice): string {
+  const eps = slice.endpoints;
   return eps.length
     ? `-> ${eps.map((e) => `${e.targetRef.name}(${e.addresses[0]}@${e.nodeName})`).join(' ')}`
     : '-> no endpoints';
