@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exec, type ProcessRunner } from '../src/exec/process-runner.js';
@@ -131,6 +131,9 @@ export async function dropNode(node: string): Promise<void> {
     await exec(['ip', 'netns', 'del', ns]);
   }
   rmSync(`/tmp/podnet-bench/${node}-accept.log`, { force: true });
+  try {
+    rmdirSync('/tmp/podnet-bench'); // the last node's: another node's log keeps it
+  } catch {}
 }
 
 /** Waits until a connect from `node`'s client to the ClusterIP succeeds (the table and the server are up). */
