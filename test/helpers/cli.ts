@@ -6,10 +6,10 @@
  * a user's lab or another test; `after` hooks always run `lab down`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from './tmp.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'bin', 'podnet.js');
@@ -26,8 +26,7 @@ export function uniqueLab(tag: string): string {
 }
 
 /** State directory private to this test process, removed when it exits (its labs are down by then). */
-export const STATE_DIR = mkdtempSync(join(tmpdir(), 'podnet-test-'));
-process.once('exit', () => rmSync(STATE_DIR, { recursive: true, force: true }));
+export const STATE_DIR = tempDir('podnet-test');
 
 export interface CliResult {
   readonly code: number;
